@@ -1,0 +1,35 @@
+# The two commands of the README: `make run` (the whole pipeline) and `make test`.
+# Both create .venv and install the project into it first if needed.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.kerasforge-installed
+export DVC_NO_ANALYTICS := 1
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: install run test params lint clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: install
+	$(BIN)/dvc repro
+	$(BIN)/dvc metrics show
+
+test: install
+	$(BIN)/python -m pytest
+
+# params.yaml is what `dvc repro` reads: the composition of conf/'s defaults.
+params: install
+	$(BIN)/python -m workflows.config --out params.yaml
+
+lint: install
+	$(BIN)/ruff check plugins workflows tests benchmarks
+
+clean:
+	rm -rf data/prepared data/augmented models dvclive eval outputs multirun

@@ -1,0 +1,43 @@
+"""`python -m plugins list [--json]`: every registered plugin, by group."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def describe(as_json: bool) -> str:
+    """The registry as text (group, name, parameters) or as JSON {group: [names]}."""
+    from plugins import REGISTRY
+
+    if as_json:
+        return json.dumps({g: REGISTRY.names(g) for g in REGISTRY.groups()}, indent=2)
+    lines = []
+    for group in REGISTRY.groups():
+        lines.append(f"{group}:")
+        for name in REGISTRY.names(group):
+            plugin = REGISTRY.get(group, name)
+            params = ", ".join(f"{k}={v!r}" for k, v in plugin.parameters.items())
+            lines.append(f"  {name}({params})")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m plugins", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    listing = sub.add_parser("list", help="print every registered plugin by group")
+    listing.add_argument("--json", action="store_true", help="print {group: [names]} as JSON")
+    args = parser.parse_args(argv)
+    from plugins.registry import ConfigError
+
+    try:
+        print(describe(args.json))
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""Fully connected models: they take any input and flatten it."""
+
+from __future__ import annotations
+
+import keras
+
+from plugins.data.base import DataSpec
+from plugins.model.head import Head
+from plugins.registry import register
+
+
+@register("model", "mlp", context=("spec", "head"))
+def mlp(
+    spec: DataSpec,
+    head: Head,
+    units: list[int] = (128, 64),
+    activation: str = "relu",
+    dropout: float = 0.0,
+    batch_norm: bool = False,
+) -> keras.Model:
+    """A multi-layer perceptron.
+
+    Args:
+        spec: the data's spec (input shape).
+        head: the output head.
+        units: width of each hidden layer.
+        activation: the hidden layers' activation.
+        dropout: dropout rate after each hidden layer (0 for none).
+        batch_norm: batch normalization before each activation.
+
+    Returns:
+        A functional keras.Model.
+
+    Example:
+        `python -m workflows.train model=mlp model.units=[256,128]`
+    """
+    inputs = keras.Input(spec.input_shape)
+    x = keras.layers.Flatten()(inputs)
+    for width in units:
+        x = keras.layers.Dense(width, use_bias=not batch_norm)(x)
+        if batch_norm:
+            x = keras.layers.BatchNormalization()(x)
+        x = keras.layers.Activation(activation)(x)
+        if dropout:
+            x = keras.layers.Dropout(dropout)(x)
+    return keras.Model(inputs, head.layer()(x), name="mlp")

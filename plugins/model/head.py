@@ -1,0 +1,109 @@
+"""The output head: the one place that decides logits versus probabilities.
+
+Every model ends in `head.layer()`. Which activation it has, and what form
+the labels take, follows from the task and from the loss: a loss that
+accepts `from_logits` gets raw scores (numerically stabler), any other loss
+gets probabilities.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import keras
+import tensorflow as tf
+
+from plugins.data.base import DataSpec
+from plugins.registry import ConfigError, Plugin
+
+LABEL_FORMS = ("sparse", "one_hot", "binary", "value")
+
+
+@dataclass(frozen=True)
+class Head:
+    """How the model's last layer and the labels look.
+
+    Attributes:
+        units: outputs of the last Dense layer.
+        activation: "linear" (logits or regression values), "softmax" or "sigmoid".
+        labels: the label form the loss takes: "sparse" (class ids),
+            "one_hot", "binary" (0/1 as float) or "value" (compared as numbers).
+        task: "classification" or "regression".
+    """
+
+    units: int
+    activation: str
+    labels: str
+    task: str
+
+    @property
+    def from_logits(self) -> bool:
+        return self.task == "classification" and self.activation == "linear"
+
+    def layer(self) -> keras.layers.Layer:
+        """The model's last layer; float32 so that mixed precision keeps its outputs exact."""
+        return keras.layers.Dense(self.units, activation=self.activation, name="head", dtype="float32")
+
+    def encode(self, y: tf.Tensor) -> tf.Tensor:
+        """Turns stored labels (class ids or targets) into what the loss takes."""
+        if self.task == "regression":
+            y = tf.cast(y, tf.float32)
+            return y[..., None] if y.shape.rank == 1 or y.shape.rank == 0 else y
+        if self.labels == "sparse":
+            return tf.cast(y, tf.int32)
+        if self.labels == "binary":
+            return tf.cast(y, tf.float32)[..., None]
+        return tf.one_hot(tf.cast(y, tf.int32), self.units)
+
+    def probabilities(self, outputs: tf.Tensor) -> tf.Tensor:
+        """Class probabilities from the model's outputs (classification only)."""
+        if self.activation == "linear":
+            return tf.sigmoid(outputs) if self.units == 1 else tf.nn.softmax(outputs, axis=-1)
+        return outputs
+
+    def metrics(self) -> list[keras.metrics.Metric]:
+        if self.task == "regression":
+            return [keras.metrics.MeanAbsoluteError(name="mae")]
+        if self.labels == "sparse":
+            return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+        if self.labels == "binary":
+            return [keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0 if self.from_logits else 0.5)]
+        return [keras.metrics.CategoricalAccuracy(name="accuracy")]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def resolve_head(spec: DataSpec, loss: Plugin) -> Head:
+    """Chooses the head for a data set and a loss.
+
+    Args:
+        spec: the data set's spec.
+        loss: the loss plugin; its `labels` meta says what labels it takes,
+            and `from_logits` among its context says it accepts raw scores.
+
+    Returns:
+        The Head.
+
+    Raises:
+        ConfigError: the loss does not fit the task.
+    """
+    labels = loss.meta.get("labels", "value")
+    logits = "from_logits" in loss.context
+    if spec.task == "regression":
+        if labels != "value":
+            raise ConfigError(
+                f"loss '{loss.name}' is for classification but the data is a regression task; "
+                "use loss=mse, loss=mae or loss=huber"
+            )
+        return Head(spec.num_targets, "linear", "value", "regression")
+    if labels == "binary":
+        if spec.num_classes != 2:
+            raise ConfigError(
+                f"loss '{loss.name}' is for two classes but the data has {spec.num_classes}; "
+                "use loss=sparse_categorical_crossentropy"
+            )
+        return Head(1, "linear" if logits else "sigmoid", "binary", "classification")
+    if labels == "value":  # a regression loss on classes compares probabilities with one-hot labels
+        return Head(spec.num_classes, "softmax", "one_hot", "classification")
+    return Head(spec.num_classes, "linear" if logits else "softmax", labels, "classification")

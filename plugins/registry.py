@@ -1,0 +1,316 @@
+"""The plugin registry: one mechanism for every config group.
+
+A plugin is a builder (a function or a Keras class) registered under a
+(group, name) pair. Its keyword parameters are its config schema: the YAML
+file `conf/<group>/<name>.yaml` selects it by `name:` and sets those
+parameters. Parameters the framework supplies itself (the data spec of a
+model, say) are declared as `context` and are not part of the schema.
+
+Example:
+
+>>> from plugins.registry import register
+>>> @register("loss", "my_loss")
+... class MyLoss(keras.losses.Loss):
+...     def __init__(self, delta: float = 1.0, **kwargs): ...
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import inspect
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import ValidationError
+
+
+class ConfigError(ValueError):
+    """Bad input: a one-line message that names the problem and the fix."""
+
+
+def closest(word: str, choices: typing.Iterable[str], n: int = 3) -> list[str]:
+    """Returns the valid `choices`, the closest to `word` first.
+
+    Args:
+        word: the misspelt name.
+        choices: the valid names.
+        n: how many close matches to put first.
+
+    Returns:
+        Every choice, the close matches first (difflib's ratio), then the rest
+        in alphabetical order.
+    """
+    choices = sorted(set(choices))
+    near = difflib.get_close_matches(word, choices, n=n, cutoff=0.5)
+    return near + [c for c in choices if c not in near]
+
+
+def did_you_mean(word: str, choices: typing.Iterable[str]) -> str:
+    """Formats `closest()` for an error message: 'did you mean x? valid: x, y, z'."""
+    ordered = closest(word, choices)
+    near = difflib.get_close_matches(word, ordered, n=1, cutoff=0.5)
+    hint = f"did you mean '{near[0]}'? " if near else ""
+    return f"{hint}valid: {', '.join(ordered) if ordered else '(none)'}"
+
+
+# Types a parameter may declare, mapped to what the YAML may hold.
+_SIMPLE = (bool, int, float, str)
+
+
+def _field_type(param: inspect.Parameter, hints: dict[str, Any]) -> Any:
+    """The schema type of one builder parameter.
+
+    An annotation wins; else the type of a simple default; else Any (Keras's
+    classes annotate nothing, and `None` defaults say nothing about the type).
+    """
+    if param.name in hints:
+        return hints[param.name]
+    default = param.default
+    if default is not inspect.Parameter.empty and type(default) in _SIMPLE:
+        return type(default)
+    return Any
+
+
+def _default_of(param: inspect.Parameter) -> Any:
+    default = param.default
+    if default is inspect.Parameter.empty:
+        return dataclasses.MISSING
+    if isinstance(default, (list, dict, tuple)):
+        return dataclasses.field(default_factory=lambda d=default: list(d) if isinstance(d, tuple) else d)
+    return default
+
+
+def validate_against(schema: type, params: dict[str, Any] | DictConfig, where: str, owner: str) -> dict[str, Any]:
+    """Checks config values against a dataclass schema and returns them typed.
+
+    Args:
+        schema: a dataclass; its fields are the valid keys, their types the
+            valid values.
+        params: the values, e.g. a group's config without its `name` key.
+        where: the config path, for messages, e.g. "optimizer".
+        owner: what the schema belongs to, for messages, e.g. "optimizer 'adam'".
+
+    Returns:
+        A plain dict of every field, defaults filled in.
+
+    Raises:
+        ConfigError: an unknown key (closest valid keys named), a missing
+            required key or a value of the wrong type.
+    """
+    if isinstance(params, DictConfig):
+        params = OmegaConf.to_container(params, resolve=True)
+    if not isinstance(params, dict):
+        raise ConfigError(f"{where}: expected a mapping of parameters for {owner}, got {params!r}")
+    known = {f.name for f in dataclasses.fields(schema)}
+    for key in params:
+        if key not in known:
+            raise ConfigError(f"{where}.{key}: unknown parameter of {owner}; {did_you_mean(str(key), known)}")
+    typed = OmegaConf.structured(schema)
+    for key, value in params.items():
+        try:
+            typed[key] = value
+        except ValidationError as err:
+            expected = getattr(err, "msg", str(err)).splitlines()[0]
+            raise ConfigError(f"{where}.{key}: {value!r} is not valid for {owner} ({expected})") from None
+    missing = sorted(OmegaConf.missing_keys(typed))
+    if missing:
+        raise ConfigError(f"{where}: {owner} needs {', '.join(missing)}; set it, e.g. {where}.{missing[0]}=...")
+    return OmegaConf.to_container(typed, resolve=True)
+
+
+@dataclass
+class Plugin:
+    """One registered plugin.
+
+    Attributes:
+        group: the config group, e.g. "optimizer".
+        name: its name in the group, e.g. "adam".
+        builder: the function or class that builds the Keras object.
+        context: parameters the framework passes, not the config.
+        schema: a dataclass of the configurable parameters.
+        meta: free-form facts about the plugin that the workflows read
+            (e.g. a loss's `labels: "sparse"`).
+    """
+
+    group: str
+    name: str
+    builder: Callable[..., Any]
+    context: tuple[str, ...] = ()
+    meta: dict[str, Any] = field(default_factory=dict)
+    schema: type = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.schema = self._make_schema()
+
+    def _make_schema(self) -> type:
+        target = self.builder.__init__ if inspect.isclass(self.builder) else self.builder
+        signature = inspect.signature(target)
+        try:
+            hints = typing.get_type_hints(target)
+        except Exception:  # forward references a plugin author left unresolvable
+            hints = {}
+        fields = []
+        for param in signature.parameters.values():
+            if param.name in ("self", "name", "kwargs", "args", *self.context):
+                continue
+            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                continue
+            kind = _field_type(param, hints)
+            default = _default_of(param)
+            if default is dataclasses.MISSING:
+                fields.append((param.name, kind))
+            elif isinstance(default, dataclasses.Field):
+                fields.append((param.name, kind, default))
+            else:
+                fields.append((param.name, kind, dataclasses.field(default=default)))
+        # Parameters without defaults must come first in a dataclass.
+        fields.sort(key=lambda f: len(f) == 3)
+        return dataclasses.make_dataclass(f"{self.group}_{self.name}_params", fields)
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """The configurable parameters with their defaults (`???` if required)."""
+        out = {}
+        for f in dataclasses.fields(self.schema):
+            if f.default is not dataclasses.MISSING:
+                out[f.name] = f.default
+            elif f.default_factory is not dataclasses.MISSING:
+                out[f.name] = f.default_factory()
+            else:
+                out[f.name] = "???"
+        return out
+
+    def validate(self, params: dict[str, Any] | DictConfig, where: str) -> dict[str, Any]:
+        """Checks `params` against the schema and returns them typed (see `validate_against`)."""
+        return validate_against(self.schema, params, where, f"{self.group} '{self.name}'")
+
+    def build(self, params: dict[str, Any], where: str | None = None, **context: Any) -> Any:
+        """Validates `params` and calls the builder with them and `context`.
+
+        A ValueError or TypeError the builder raises on a bad value (Keras
+        checks a momentum outside [0, 1], say) becomes a ConfigError.
+        """
+        where = where or self.group
+        kwargs = self.validate(params, where)
+        try:
+            return self.builder(**kwargs, **context)
+        except (ValueError, TypeError) as err:
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise ConfigError(f"{where}: {self.group} '{self.name}' refused its parameters: {first}") from None
+
+
+class Registry:
+    """Plugins by group and name; a duplicate registration is an error."""
+
+    def __init__(self) -> None:
+        self._plugins: dict[str, dict[str, Plugin]] = {}
+
+    def add(self, plugin: Plugin) -> None:
+        group = self._plugins.setdefault(plugin.group, {})
+        if plugin.name in group:
+            old = group[plugin.name].builder
+            raise ConfigError(
+                f"{plugin.group} '{plugin.name}' is registered twice: by "
+                f"{old.__module__}.{old.__qualname__} and by "
+                f"{plugin.builder.__module__}.{plugin.builder.__qualname__}; rename one of them"
+            )
+        group[plugin.name] = plugin
+
+    def remove(self, group: str, name: str) -> None:
+        """Unregisters a plugin (tests and interactive sessions)."""
+        self._plugins.get(group, {}).pop(name, None)
+
+    def groups(self) -> list[str]:
+        return sorted(self._plugins)
+
+    def names(self, group: str) -> list[str]:
+        return sorted(self._plugins.get(group, {}))
+
+    def get(self, group: str, name: str) -> Plugin:
+        """The plugin registered as (group, name).
+
+        Raises:
+            ConfigError: naming the group, the bad name and the closest valid
+                names.
+        """
+        if group not in self._plugins:
+            raise ConfigError(f"unknown plugin group '{group}'; {did_you_mean(group, self._plugins)}")
+        try:
+            return self._plugins[group][name]
+        except KeyError:
+            raise ConfigError(
+                f"{group} '{name}' is not registered; {did_you_mean(str(name), self._plugins[group])}"
+            ) from None
+
+
+REGISTRY = Registry()
+
+
+def _is_custom_keras_class(obj: Any) -> bool:
+    """A class of the user's or of this project's, deriving from a Keras base."""
+    if not inspect.isclass(obj) or obj.__module__.split(".")[0] == "keras":
+        return False
+    bases = (
+        keras_base
+        for keras_base in (
+            "keras.src.layers.layer.Layer",
+            "keras.src.losses.loss.Loss",
+            "keras.src.regularizers.regularizers.Regularizer",
+            "keras.src.optimizers.base_optimizer.BaseOptimizer",
+            "keras.src.metrics.metric.Metric",
+            "keras.src.optimizers.schedules.learning_rate_schedule.LearningRateSchedule",
+        )
+    )
+    mro = {f"{c.__module__}.{c.__qualname__}" for c in inspect.getmro(obj)}
+    return any(b in mro for b in bases)
+
+
+def register(
+    group: str,
+    name: str,
+    *,
+    context: typing.Iterable[str] = (),
+    **meta: Any,
+) -> Callable[[Any], Any]:
+    """Registers a builder (a function or a Keras class) as a plugin.
+
+    A custom Keras class (a Loss, a Layer, a Regularizer…) is also registered
+    with `keras.saving.register_keras_serializable`, so that a saved model
+    that uses it loads with `safe_mode=True` in any process that imported
+    its module.
+
+    Args:
+        group: the config group, e.g. "loss".
+        name: the plugin's name in the group; `conf/<group>/*.yaml` select it
+            with `name: <name>`.
+        context: the builder's parameters that the framework supplies (not
+            configurable), e.g. `("spec",)` for a model.
+        **meta: facts the workflows read, e.g. `labels="sparse"` for a loss.
+
+    Returns:
+        A decorator that returns the builder unchanged.
+
+    Example:
+
+    >>> @register("optimizer", "sgd_half")
+    ... def sgd_half(learning_rate: float = 0.01):
+    ...     return keras.optimizers.SGD(learning_rate / 2)
+    """
+
+    def decorator(builder: Any) -> Any:
+        REGISTRY.add(Plugin(group, name, builder, tuple(context), dict(meta)))
+        if _is_custom_keras_class(builder):
+            import keras
+
+            keras.saving.register_keras_serializable(package=f"kerasforge.{group}", name=name)(builder)
+        return builder
+
+    return decorator
+
+
+def get(group: str, name: str) -> Plugin:
+    """Shorthand for `REGISTRY.get(group, name)`."""
+    return REGISTRY.get(group, name)

@@ -1,0 +1,319 @@
+"""Config: compose `conf/` with Hydra, check it, resolve each group to its plugin.
+
+Two ways in, one result:
+- `compose(overrides)`: Hydra's composition of `conf/` (the direct CLI,
+  `python -m workflows.train optimizer=sgd`);
+- `load_params("params.yaml")`: what DVC composed (`dvc exp run -S …`) or
+  what is committed (`dvc repro`).
+Either goes through `resolve(cfg)`, which checks every group against its
+plugin's schema and builds the cheap objects (optimizer, loss, penalty,
+augmentation ops) so that bad values fail before any data is read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hydra import compose as hydra_compose
+from hydra import initialize_config_dir
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import ConfigCompositionException, HydraException, MissingConfigException
+from omegaconf import DictConfig, OmegaConf
+
+from plugins.registry import ConfigError, Plugin, did_you_mean, get, validate_against
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF_DIR = ROOT / "conf"
+CONFIG_NAME = "config"
+
+PLUGIN_GROUPS = ("data", "model", "loss", "optimizer", "regularizer")
+SECTIONS = (*PLUGIN_GROUPS, "augmentation", "trainer", "evaluate")
+
+
+@dataclass
+class TrainerConfig:
+    """How `model.fit` runs: `trainer.*` in the config."""
+
+    epochs: int = 30
+    batch_size: int = 32
+    seed: int = 0
+    shuffle: bool = True
+    verbose: int = 2
+
+
+@dataclass
+class AugmentationConfig:
+    """`augmentation.*`: ops applied to training images, in order.
+
+    Attributes:
+        copies: augmented copies of each training image that the augment
+            stage writes beside the originals (0 passes the data through).
+        ops: a list of `{name: <op>, <param>: <value>…}`; see
+            `python -m plugins list` for the ops.
+    """
+
+    copies: int = 0
+    ops: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class EvaluateConfig:
+    """`evaluate.*`: options of the evaluate stage only (changing them does not retrain)."""
+
+    batch_size: int = 256
+    split: str = "test"
+
+
+# -- composition ---------------------------------------------------------------------------------
+
+
+def _first_line(err: BaseException) -> str:
+    return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+
+
+def _missing_option(err: MissingConfigException) -> ConfigError:
+    missing = err.missing_cfg_file or ""
+    group, _, option = missing.rpartition("/")
+    if group and err.options is not None:
+        return ConfigError(
+            f"unknown {group} option '{option}' (no conf/{group}/{option}.yaml); {did_you_mean(option, err.options)}"
+        )
+    return ConfigError(_first_line(err))
+
+
+def _unknown_key(full_key: str, overrides: list[str], conf_dir: Path) -> ConfigError:
+    """Explains an override of a key that the composed config lacks."""
+    section, _, key = full_key.partition(".")
+    if section not in SECTIONS:
+        return ConfigError(f"unknown config section '{section}' in '{full_key}'; {did_you_mean(section, SECTIONS)}")
+    rest = [o for o in overrides if not o.lstrip("+~").startswith(full_key)]
+    base = compose(rest, conf_dir)
+    node = base.get(section)
+    present = set(node.keys()) if isinstance(node, DictConfig) else set()
+    valid = set(present)
+    top = key.split(".")[0]
+    if section in PLUGIN_GROUPS and isinstance(node, DictConfig) and "name" in node:
+        valid |= set(get(section, node.name).parameters)
+    elif section in _SECTION_SCHEMAS:
+        valid |= {f.name for f in dataclasses.fields(_SECTION_SCHEMAS[section])}
+    if top in valid and top not in present:
+        value = next((o.split("=", 1)[1] for o in overrides if o.startswith(full_key + "=")), "...")
+        return ConfigError(
+            f"{full_key} is a valid parameter but conf/ does not set it; add it with +{full_key}={value}"
+        )
+    return ConfigError(f"{full_key}: unknown key; {did_you_mean(top, valid - {'name'})}")
+
+
+def compose(overrides: list[str] | tuple[str, ...] = (), conf_dir: Path = CONF_DIR, hydra_config: bool = False) -> DictConfig:
+    """Composes `conf/` with Hydra, turning its errors into one-line ConfigErrors.
+
+    Args:
+        overrides: Hydra overrides, e.g. `["optimizer=sgd", "optimizer.learning_rate=0.05"]`.
+        conf_dir: the config directory.
+        hydra_config: keep the `hydra` node (for its run directory).
+
+    Returns:
+        The composed config.
+
+    Example:
+    >>> cfg = compose(["model=mlp", "trainer.epochs=1"])
+    """
+    overrides = list(overrides)
+    try:
+        with initialize_config_dir(str(Path(conf_dir).resolve()), version_base="1.3"):
+            return hydra_compose(CONFIG_NAME, overrides, return_hydra_config=hydra_config)
+    except MissingConfigException as err:
+        raise _missing_option(err) from None
+    except ConfigCompositionException as err:
+        full_key = getattr(err.__cause__, "full_key", None)
+        if full_key and "Could not override" in str(err):
+            raise _unknown_key(str(full_key), overrides, conf_dir) from None
+        raise ConfigError(" ".join(str(err).split("\n")[:2]).strip()) from None
+    except HydraException as err:
+        raise ConfigError(f"bad override: {_first_line(err)}") from None
+
+
+def load_params(path: str | Path = "params.yaml") -> DictConfig:
+    """Reads a composed config (DVC's params.yaml)."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path} does not exist; run `make params` to compose it from conf/")
+    return OmegaConf.load(path)
+
+
+def split_overrides(overrides: list[str]) -> tuple[list[str], bool]:
+    """Parses overrides as Hydra would (a syntax error becomes a ConfigError); tells if any sweeps."""
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except HydraException as err:
+        raise ConfigError(f"bad override: {_first_line(err)}") from None
+    return overrides, any(o.is_sweep_override() for o in parsed)
+
+
+# -- resolution ----------------------------------------------------------------------------------
+
+_SECTION_SCHEMAS = {"trainer": TrainerConfig, "augmentation": AugmentationConfig, "evaluate": EvaluateConfig}
+
+
+@dataclass
+class Choice:
+    """One group's plugin with its checked parameters."""
+
+    plugin: Plugin
+    params: dict[str, Any]
+    where: str
+
+    def build(self, **context: Any) -> Any:
+        return self.plugin.build(self.params, self.where, **context)
+
+
+def _choose(group: str, node: Any, where: str | None = None) -> Choice:
+    where = where or group
+    if not isinstance(node, (dict, DictConfig)) or "name" not in node:
+        raise ConfigError(f"{where}: needs a 'name:' naming a {group} plugin (see `python -m plugins list`)")
+    params = OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node)
+    plugin = get(group, str(params.pop("name")))
+    return Choice(plugin, plugin.validate(params, where), where)
+
+
+@dataclass
+class Experiment:
+    """A checked config: each group resolved to its plugin; builds the Keras objects."""
+
+    cfg: DictConfig
+    data: Choice
+    model: Choice
+    loss: Choice
+    optimizer: Choice
+    regularizer: Choice
+    augmentation: AugmentationConfig
+    augmentation_ops: list[Choice]
+    trainer: TrainerConfig
+    evaluate: EvaluateConfig
+
+    def load_data(self):
+        """The data plugin's Splits."""
+        return self.data.build()
+
+    def head(self, spec):
+        from plugins.model.head import resolve_head
+
+        return resolve_head(spec, self.loss.plugin)
+
+    def build_loss(self, head):
+        context = {"from_logits": head.from_logits} if "from_logits" in self.loss.plugin.context else {}
+        return self.loss.build(**context)
+
+    def build_optimizer(self):
+        return self.optimizer.build()
+
+    def build_model(self, spec, head):
+        """The model plugin's model with the regularizer's penalty on every kernel."""
+        from plugins.regularizer import attach_to_kernels
+
+        model = self.model.build(spec=spec, head=head)
+        attach_to_kernels(model, self.regularizer.build())
+        return model
+
+    def build_augmenter(self, seed: int | None = None):
+        """The augmentation ops chained into one Keras layer, or None when there are none."""
+        import keras
+
+        if not self.augmentation_ops:
+            return None
+        seed = self.trainer.seed if seed is None else seed
+        layers = [op.build(seed=seed + i) for i, op in enumerate(self.augmentation_ops)]
+        return keras.Sequential(layers, name="augmentation")
+
+
+def _check_ranges(trainer: TrainerConfig, augmentation: AugmentationConfig, evaluate: EvaluateConfig) -> None:
+    for where, value, low in (
+        ("trainer.epochs", trainer.epochs, 1),
+        ("trainer.batch_size", trainer.batch_size, 1),
+        ("augmentation.copies", augmentation.copies, 0),
+        ("evaluate.batch_size", evaluate.batch_size, 1),
+    ):
+        if value < low:
+            raise ConfigError(f"{where}={value} must be at least {low}")
+    if evaluate.split not in ("val", "test"):
+        raise ConfigError(f"evaluate.split='{evaluate.split}' is unknown; {did_you_mean(evaluate.split, ['val', 'test'])}")
+
+
+def resolve(cfg: DictConfig | dict) -> Experiment:
+    """Checks a composed config and resolves every group to its plugin.
+
+    Builds the optimizer, the loss, the penalty and the augmentation ops once,
+    so that values their constructors refuse fail here, before any data is
+    read or any model trained.
+
+    Args:
+        cfg: a composed config (from `compose` or `load_params`).
+
+    Returns:
+        The Experiment.
+
+    Raises:
+        ConfigError: one line naming the bad key or value and the fix.
+    """
+    if not isinstance(cfg, DictConfig):
+        cfg = OmegaConf.create(cfg)
+    for key in cfg.keys():
+        if key not in SECTIONS and key != "hydra":
+            raise ConfigError(f"unknown config section '{key}'; {did_you_mean(str(key), SECTIONS)}")
+    for key in SECTIONS:
+        if key not in cfg:
+            raise ConfigError(f"the config has no '{key}' section; add it to conf/config.yaml's defaults")
+    sections = {
+        key: schema(**validate_against(schema, cfg[key], key, f"the {key} section"))
+        for key, schema in _SECTION_SCHEMAS.items()
+    }
+    ops = [_choose("augmentation", op, f"augmentation.ops[{i}]") for i, op in enumerate(sections["augmentation"].ops)]
+    _check_ranges(sections["trainer"], sections["augmentation"], sections["evaluate"])
+    experiment = Experiment(
+        cfg=cfg,
+        **{group: _choose(group, cfg[group]) for group in PLUGIN_GROUPS},
+        augmentation_ops=ops,
+        **sections,
+    )
+    experiment.build_optimizer()
+    experiment.regularizer.build()
+    experiment.build_augmenter()
+    loss = experiment.loss
+    loss.build(**({"from_logits": True} if "from_logits" in loss.plugin.context else {}))
+    return experiment
+
+
+def to_yaml(cfg: DictConfig) -> str:
+    """The config as DVC's params.yaml holds it (resolved, no `hydra` node)."""
+    container = {key: cfg[key] for key in cfg if key != "hydra"}
+    return OmegaConf.to_yaml(OmegaConf.to_container(OmegaConf.create(container), resolve=True))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m workflows.config [--out params.yaml] [overrides…]`: the composed, checked config as YAML."""
+    import sys
+
+    from workflows.atomic import write_text
+    from workflows.cli import run_cli
+
+    def task(args: list[str]) -> None:
+        out = None
+        if args[:1] == ["--out"]:
+            if len(args) < 2:
+                raise ConfigError("--out needs a file name, e.g. --out params.yaml")
+            out, args = args[1], args[2:]
+        cfg = compose(args)
+        resolve(cfg)
+        if out:
+            write_text(out, to_yaml(cfg))
+        else:
+            sys.stdout.write(to_yaml(cfg))
+
+    return run_cli(task, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

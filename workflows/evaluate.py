@@ -1,0 +1,115 @@
+"""Stage 4, evaluate: test metrics and plots of the trained model.
+
+`python -m workflows.evaluate` reads params.yaml, models/ and the held-out
+split (`evaluate.split`, the test split by default), and writes, atomically:
+- eval/metrics.json: `accuracy`, `loss`, per-class precision/recall/F1 and
+  the parameter count (classification); `mse`, `mae`, `r2` (regression);
+- eval/plots/confusion.json: (actual, predicted) rows for DVC's confusion
+  template.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+from sklearn import metrics as skm
+
+import plugins  # noqa: F401  (registers custom Keras objects before loading)
+from plugins.data import DataSpec, to_numpy
+from plugins.model.head import Head
+from plugins.registry import ConfigError
+from workflows.atomic import atomic_dir, write_json
+from workflows.cli import stage_main
+from workflows.config import Experiment
+from workflows.layout import EVAL, MODELS, PREPARED
+from workflows.prepare import load_split
+
+
+def load_model(model_dir: Path = MODELS) -> tuple[keras.Model, dict[str, Any]]:
+    """The saved model (safe mode: no arbitrary code) and its card."""
+    model_dir = Path(model_dir)
+    if not (model_dir / "model.keras").exists():
+        raise ConfigError(f"{model_dir / 'model.keras'} does not exist; run the train stage first (dvc repro train)")
+    model = keras.models.load_model(model_dir / "model.keras", safe_mode=True)
+    card = json.loads((model_dir / "model.json").read_text())
+    return model, card
+
+
+def classification_metrics(y: np.ndarray, probs: np.ndarray, spec: DataSpec) -> tuple[dict[str, Any], list[dict]]:
+    """Accuracy, per-class precision/recall/F1 and the confusion rows."""
+    predicted = (probs[:, 0] > 0.5).astype(int) if probs.shape[-1] == 1 else probs.argmax(axis=-1)
+    labels = list(range(spec.num_classes))
+    names = spec.class_names or [str(i) for i in labels]
+    report = skm.classification_report(
+        y, predicted, labels=labels, target_names=names, output_dict=True, zero_division=0
+    )
+    per_class = {
+        name: {k: round(float(report[name][k]), 6) for k in ("precision", "recall", "f1-score", "support")}
+        for name in names
+    }
+    out = {
+        "accuracy": float(skm.accuracy_score(y, predicted)),
+        "macro_f1": float(report["macro avg"]["f1-score"]),
+        "per_class": per_class,
+    }
+    confusion = [{"actual": names[int(a)], "predicted": names[int(p)]} for a, p in zip(y, predicted)]
+    return out, confusion
+
+
+def evaluate(experiment: Experiment, model_dir: Path, ds: tf.data.Dataset, out_dir: Path = EVAL) -> dict[str, Any]:
+    """Scores the saved model on `ds` and writes metrics.json and plots/ into `out_dir`.
+
+    Args:
+        experiment: the resolved config (`evaluate.*`).
+        model_dir: where model.keras and model.json are.
+        ds: the held-out examples, unbatched (x, y).
+        out_dir: where to write; replaced as a whole, atomically.
+
+    Returns:
+        The metrics written to metrics.json.
+    """
+    model, card = load_model(model_dir)
+    head, spec = Head(**card["head"]), DataSpec(**card["spec"])
+    x, y = to_numpy(ds)
+    batch_size = experiment.evaluate.batch_size
+    scores = model.evaluate(x, head.encode(tf.constant(y)), batch_size=batch_size, verbose=0, return_dict=True)
+    outputs = model.predict(x, batch_size=batch_size, verbose=0)
+    result: dict[str, Any] = {"loss": float(scores["loss"]), "params": card["params"], "examples": int(len(y))}
+    confusion: list[dict] = []
+    if spec.task == "classification":
+        more, confusion = classification_metrics(y, np.asarray(head.probabilities(outputs)), spec)
+        result = {"accuracy": more.pop("accuracy"), **result, **more}
+    else:
+        predicted = outputs.reshape(y.shape)
+        result.update(
+            mse=float(skm.mean_squared_error(y, predicted)),
+            mae=float(skm.mean_absolute_error(y, predicted)),
+            r2=float(skm.r2_score(y, predicted)),
+        )
+    with atomic_dir(out_dir) as tmp:
+        write_json(tmp / "metrics.json", result)
+        (tmp / "plots").mkdir()
+        write_json(tmp / "plots" / "confusion.json", confusion)
+    return result
+
+
+def run_stage(experiment: Experiment) -> dict[str, Any]:
+    """The DVC stage: models/ + data/prepared/<split> → eval/."""
+    return evaluate(experiment, MODELS, load_split(experiment.evaluate.split, PREPARED), EVAL)
+
+
+def main(argv: list[str] | None = None) -> int:
+    def stage(experiment: Experiment) -> None:
+        metrics = run_stage(experiment)
+        print(json.dumps({k: v for k, v in metrics.items() if k != "per_class"}, indent=2))
+
+    return stage_main(stage, __doc__, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,11 @@
+"""Where the DVC stages read and write, relative to the repository root."""
+
+from pathlib import Path
+
+PREPARED = Path("data/prepared")      # prepare → {train,val,test}/ + spec.json
+AUGMENTED = Path("data/augmented")    # augment → train/
+MODELS = Path("models")               # train → model.keras + model.json
+MODEL = MODELS / "model.keras"
+MODEL_CARD = MODELS / "model.json"
+TRAIN_LOGS = Path("dvclive/train")    # train → DVCLive metrics and curves
+EVAL = Path("eval")                   # evaluate → metrics.json + plots/

@@ -1,0 +1,165 @@
+"""Stage 3, train — and the direct command line for a whole run without DVC.
+
+As a DVC stage, `python -m workflows.train --params params.yaml` reads the
+augmented training set and the validation split, trains, and writes
+models/model.keras, models/model.json and the DVCLive curves in
+dvclive/train/, all atomically.
+
+Without DVC, `python -m workflows.train [overrides…]` composes conf/ with
+Hydra's overrides (`optimizer=sgd optimizer.learning_rate=0.05`), runs
+prepare → augment → train → evaluate in one process, writes everything into
+Hydra's run directory (outputs/<date>/<time>/, or `hydra.run.dir=…`) and
+prints the metrics as JSON.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from plugins.data import DataSpec
+from plugins.model.head import Head
+from workflows.atomic import atomic_dir, atomic_path, write_json
+from workflows.cli import run_cli
+from workflows.config import Experiment, compose, load_params, resolve, to_yaml
+from workflows.layout import AUGMENTED, MODELS, PREPARED, TRAIN_LOGS
+from workflows.prepare import load_spec, load_split
+
+
+def batches(ds: tf.data.Dataset, head: Head, batch_size: int, shuffle: bool = False, seed: int = 0) -> tf.data.Dataset:
+    """Batches (x, y) with the labels in the form the loss takes; shuffled for training."""
+    if shuffle:
+        size = int(ds.cardinality())
+        ds = ds.shuffle(size if size > 0 else 10_000, seed=seed, reshuffle_each_iteration=True)
+    return ds.batch(batch_size).map(lambda x, y: (x, head.encode(y)), num_parallel_calls=tf.data.AUTOTUNE).prefetch(
+        tf.data.AUTOTUNE
+    )
+
+
+def model_card(model: keras.Model, head: Head, spec: DataSpec) -> dict[str, Any]:
+    """What evaluation and people need to know about a saved model."""
+    lines: list[str] = []
+    model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line))
+    return {
+        "params": int(model.count_params()),
+        "trainable_params": int(sum(int(tf.size(w)) for w in model.trainable_weights)),
+        "head": head.to_dict(),
+        "spec": json.loads(json.dumps(spec.__dict__)),
+        "summary": "\n".join(lines),
+    }
+
+
+def train(
+    experiment: Experiment,
+    train_ds: tf.data.Dataset,
+    val_ds: tf.data.Dataset,
+    spec: DataSpec,
+    model_dir: Path = MODELS,
+    logs_dir: Path = TRAIN_LOGS,
+    callbacks: list[keras.callbacks.Callback] = (),
+) -> dict[str, float]:
+    """Builds, compiles and fits the configured model; saves it atomically.
+
+    The model, its card and the DVCLive logs replace the previous ones only
+    once training has finished: an interrupted run leaves them as they were.
+
+    Args:
+        experiment: the resolved config.
+        train_ds: training examples, unbatched (x, y).
+        val_ds: validation examples, unbatched (x, y).
+        spec: the data's spec.
+        model_dir: where model.keras and model.json go.
+        logs_dir: where DVCLive writes the training curves.
+        callbacks: more Keras callbacks.
+
+    Returns:
+        The last epoch's metrics (`loss`, `accuracy`, `val_loss`, `val_accuracy`…).
+
+    Example:
+    >>> experiment = resolve(compose(["trainer.epochs=1"]))
+    >>> splits = experiment.load_data()
+    >>> train(experiment, splits.train, splits.val, splits.spec, tmp / "models", tmp / "logs")
+    """
+    from dvclive import Live
+    from dvclive.keras import DVCLiveCallback
+
+    trainer = experiment.trainer
+    keras.utils.set_random_seed(trainer.seed)
+    head = experiment.head(spec)
+    model = experiment.build_model(spec, head)
+    model.compile(optimizer=experiment.build_optimizer(), loss=experiment.build_loss(head), metrics=head.metrics())
+    train_batches = batches(train_ds, head, trainer.batch_size, trainer.shuffle, trainer.seed)
+    val_batches = batches(val_ds, head, trainer.batch_size)
+    with atomic_dir(logs_dir) as tmp_logs:
+        live = Live(dir=str(tmp_logs), dvcyaml=None, save_dvc_exp=False, report=None)
+        history = model.fit(
+            train_batches,
+            validation_data=val_batches,
+            epochs=trainer.epochs,
+            verbose=trainer.verbose,
+            callbacks=[DVCLiveCallback(live=live), *callbacks],
+        )
+        save_model(model, model_card(model, head, spec), model_dir)
+    return {key: float(values[-1]) for key, values in history.history.items()}
+
+
+def save_model(model: keras.Model, card: dict[str, Any], model_dir: Path = MODELS) -> None:
+    """Writes model.keras and model.json into `model_dir`, each atomically."""
+    with atomic_path(Path(model_dir) / "model.keras", suffix=".keras") as tmp:
+        model.save(tmp)
+    write_json(Path(model_dir) / "model.json", card)
+
+
+def run_stage(experiment: Experiment) -> dict[str, float]:
+    """The DVC stage: data/augmented/train + data/prepared/val → models/, dvclive/train/."""
+    spec = load_spec(PREPARED)
+    return train(experiment, load_split("train", AUGMENTED), load_split("val", PREPARED), spec)
+
+
+def run_pipeline(experiment: Experiment, out_dir: Path) -> dict[str, Any]:
+    """prepare → augment → train → evaluate in one process, everything under `out_dir`.
+
+    Returns:
+        The evaluation metrics, plus the last epoch's training metrics under `train`.
+    """
+    from workflows.augment import augment
+    from workflows.evaluate import evaluate
+    from workflows.prepare import prepare
+
+    out_dir = Path(out_dir)
+    splits = prepare(experiment)
+    augmented = augment(experiment, splits.train, splits.spec)
+    history = train(experiment, augmented, splits.val, splits.spec, out_dir / "models", out_dir / "dvclive")
+    held_out = splits.test if experiment.evaluate.split == "test" else splits.val
+    metrics = evaluate(experiment, out_dir / "models", held_out, out_dir / "eval")
+    return {**metrics, "train": history}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m workflows.train --params params.yaml` (DVC stage) or `python -m workflows.train [overrides…]`."""
+
+    def task(args: list[str]) -> None:
+        if args[:1] == ["--params"] or any(a.startswith("--params=") for a in args):
+            path = args[1] if args[:1] == ["--params"] and len(args) > 1 else args[0].partition("=")[2]
+            print(json.dumps(run_stage(resolve(load_params(path or "params.yaml"))), indent=2))
+            return
+        cfg = compose(args, hydra_config=True)
+        out_dir = Path(str(cfg.hydra.run.dir))
+        experiment = resolve(cfg)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "config.yaml").write_text(to_yaml(cfg))
+        metrics = run_pipeline(experiment, out_dir)
+        print(json.dumps({k: v for k, v in metrics.items() if k != "per_class"}, indent=2))
+        print(f"outputs: {out_dir}", file=sys.stderr)
+
+    return run_cli(task, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
