@@ -19,7 +19,8 @@ $(STAMP): pyproject.toml
 
 run: install
 	$(BIN)/dvc repro
-	$(BIN)/dvc metrics show
+	@echo "test metrics (eval/metrics.json; all of them: dvc metrics show):"
+	@$(BIN)/python -m workflows.show
 
 test: install
 	$(BIN)/python -m pytest

@@ -202,11 +202,55 @@ class Plugin:
             raise ConfigError(f"{where}: {self.group} '{self.name}' refused its parameters: {first}") from None
 
 
+ENTRY_POINT_GROUP = "kerasforge.plugins"
+
+
 class Registry:
-    """Plugins by group and name; a duplicate registration is an error."""
+    """Plugins by group and name; a duplicate registration is an error.
+
+    Third-party plugins are imported at the first lookup, from the modules
+    that installed packages declare in the entry-point group
+    `kerasforge.plugins`, so that a broken package fails there, as a
+    one-line ConfigError, and not at `import plugins`.
+    """
 
     def __init__(self) -> None:
         self._plugins: dict[str, dict[str, Plugin]] = {}
+        self._entry_points: list[str] | None = None
+        self._entry_point_error: ConfigError | None = None
+
+    def load_entry_points(self) -> list[str]:
+        """Imports (once) every module declared in the `kerasforge.plugins` entry-point group.
+
+        Returns:
+            The names of the entry points loaded.
+
+        Raises:
+            ConfigError: a declared module failed to import (the package is
+                named, with the reason).
+        """
+        if self._entry_point_error is not None:
+            raise self._entry_point_error
+        if self._entry_points is not None:
+            return self._entry_points
+        from importlib.metadata import entry_points
+
+        self._entry_points = []
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            try:
+                ep.load()
+            except ConfigError as err:
+                self._entry_point_error = err
+                raise
+            except Exception as err:
+                dist = ep.dist.name if ep.dist else "?"
+                self._entry_point_error = ConfigError(
+                    f"plugin package '{dist}' (entry point {ENTRY_POINT_GROUP}:{ep.name} = {ep.value}) "
+                    f"failed to import: {type(err).__name__}: {err}; fix or uninstall it"
+                )
+                raise self._entry_point_error from None
+            self._entry_points.append(ep.name)
+        return self._entry_points
 
     def add(self, plugin: Plugin) -> None:
         group = self._plugins.setdefault(plugin.group, {})
@@ -224,9 +268,11 @@ class Registry:
         self._plugins.get(group, {}).pop(name, None)
 
     def groups(self) -> list[str]:
+        self.load_entry_points()
         return sorted(self._plugins)
 
     def names(self, group: str) -> list[str]:
+        self.load_entry_points()
         return sorted(self._plugins.get(group, {}))
 
     def get(self, group: str, name: str) -> Plugin:
@@ -236,6 +282,7 @@ class Registry:
             ConfigError: naming the group, the bad name and the closest valid
                 names.
         """
+        self.load_entry_points()
         if group not in self._plugins:
             raise ConfigError(f"unknown plugin group '{group}'; {did_you_mean(group, self._plugins)}")
         try:

@@ -103,6 +103,7 @@ def train(
             validation_data=val_batches,
             epochs=trainer.epochs,
             verbose=trainer.verbose,
+            shuffle=False,  # tf.data shuffles (batches() above)
             callbacks=[DVCLiveCallback(live=live), *callbacks],
         )
         save_model(model, model_card(model, head, spec), model_dir)

@@ -1,0 +1,95 @@
+"""The DVC pipeline for real, in a fresh git repository holding a copy of the project."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from tests.conftest import TINY_DEFAULTS, make_project_copy, run, subprocess_env
+
+pytestmark = pytest.mark.slow
+
+DVC = [sys.executable, "-m", "dvc"]
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    """The project, tiny, after one `dvc repro`."""
+    path = make_project_copy(tmp_path_factory.mktemp("project"), TINY_DEFAULTS)
+    result = run([*DVC, "repro"], path)
+    for stage in ("prepare", "augment", "train", "evaluate"):
+        assert f"Running stage '{stage}'" in result.stdout
+    return path
+
+
+def digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_repro_writes_model_metrics_and_plots(repo):
+    assert (repo / "models" / "model.keras").exists()
+    metrics = json.loads(run([*DVC, "metrics", "show", "--json"], repo).stdout)
+    flat = json.dumps(metrics)
+    assert '"accuracy"' in flat and "eval/metrics.json" in flat and "dvclive/train/metrics.json" in flat
+    plots = run([*DVC, "plots", "show", "--json"], repo).stdout
+    assert "eval/plots/confusion.json" in plots and "dvclive/train/plots/metrics" in plots
+    dag = run([*DVC, "dag", "--dot"], repo).stdout.replace('"', "")
+    for edge in ("prepare -> augment", "augment -> train", "train -> evaluate"):
+        assert edge in dag, dag
+
+
+def test_nothing_reruns_when_nothing_changed(repo):
+    result = run([*DVC, "repro"], repo)
+    assert "Running stage" not in result.stdout
+
+
+def test_an_evaluation_option_reruns_only_evaluate(repo):
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["evaluate"]["batch_size"] = 64
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    model = digest(repo / "models" / "model.keras")
+    result = run([*DVC, "repro"], repo)
+    assert "Running stage 'evaluate'" in result.stdout
+    assert "Running stage 'train'" not in result.stdout and "Running stage 'prepare'" not in result.stdout
+    assert digest(repo / "models" / "model.keras") == model
+
+
+def test_exp_run_composes_overrides_into_params_like_the_direct_cli(repo):
+    overrides = ["optimizer=sgd", "optimizer.learning_rate=0.05"]
+    run([*DVC, "exp", "run", *(arg for o in overrides for arg in ("-S", o))], repo)
+    composed = yaml.safe_load((repo / "params.yaml").read_text())
+    direct = run([sys.executable, "-m", "workflows.config", *overrides], repo).stdout
+    assert composed == yaml.safe_load(direct)
+    assert composed["optimizer"]["name"] == "sgd" and composed["optimizer"]["learning_rate"] == 0.05
+    shown = run([*DVC, "exp", "show", "--json"], repo).stdout
+    assert "optimizer.learning_rate" in shown or '"learning_rate": 0.05' in shown
+    assert "accuracy" in shown
+
+
+def test_killed_training_leaves_the_previous_model_and_metrics(repo):
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["trainer"]["epochs"] = 500
+    params["trainer"]["verbose"] = 2
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    before = digest(repo / "models" / "model.keras"), digest(repo / "eval" / "metrics.json")
+    proc = subprocess.Popen(
+        [*DVC, "repro", "train"], cwd=repo, env=subprocess_env(), stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+    deadline = time.time() + 120
+    seen = ""
+    while time.time() < deadline and "Epoch 3/" not in seen:
+        seen += proc.stdout.readline()
+    assert "Epoch 3/" in seen, seen[-2000:]
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert (digest(repo / "models" / "model.keras"), digest(repo / "eval" / "metrics.json")) == before
+    assert not [p for p in (repo / "models").iterdir() if p.name.startswith(".")]

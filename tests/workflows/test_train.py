@@ -1,0 +1,109 @@
+"""Training and evaluation through the pure cores, and the direct command line."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from tests.conftest import ROOT, TINY, run
+from workflows.augment import augment
+from workflows.config import resolve
+from workflows.evaluate import evaluate
+from workflows.train import run_pipeline, train
+
+
+@pytest.fixture(scope="module")
+def tiny(compose):
+    experiment = resolve(compose(TINY))
+    return experiment, experiment.load_data()
+
+
+def digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_train_then_evaluate_writes_model_card_and_metrics(tiny, tmp_path):
+    experiment, splits = tiny
+    history = train(experiment, splits.train, splits.val, splits.spec, tmp_path / "models", tmp_path / "logs")
+    assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= history.keys()
+    card = json.loads((tmp_path / "models" / "model.json").read_text())
+    assert card["params"] == keras.models.load_model(tmp_path / "models" / "model.keras").count_params()
+    assert card["head"]["activation"] == "linear"  # sparse cross-entropy takes logits
+    assert (tmp_path / "logs" / "metrics.json").exists()
+    assert list((tmp_path / "logs" / "plots" / "metrics").rglob("*.tsv"))
+
+    metrics = evaluate(experiment, tmp_path / "models", splits.test, tmp_path / "eval")
+    written = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert written["accuracy"] == metrics["accuracy"] and 0.0 <= metrics["accuracy"] <= 1.0
+    assert set(written["per_class"]) == {str(i) for i in range(10)}
+    assert {"precision", "recall", "f1-score"} <= set(written["per_class"]["3"])
+    assert written["params"] == card["params"] and np.isfinite(written["loss"])
+    confusion = json.loads((tmp_path / "eval" / "plots" / "confusion.json").read_text())
+    assert len(confusion) == metrics["examples"]
+    assert sum(r["actual"] == r["predicted"] for r in confusion) == round(metrics["accuracy"] * len(confusion))
+
+
+def test_saved_model_reloads_in_a_fresh_process_in_safe_mode(tiny, tmp_path):
+    experiment, splits = tiny
+    train(experiment, splits.train, splits.val, splits.spec, tmp_path / "models", tmp_path / "logs")
+    code = (
+        "import plugins, keras, numpy as np, sys; "
+        f"m = keras.models.load_model(r'{tmp_path / 'models' / 'model.keras'}', safe_mode=True); "
+        "print(m.predict(np.zeros((1, 8, 8, 1)), verbose=0).shape, m.losses and 'penalised')"
+    )
+    result = run([sys.executable, "-c", code], tmp_path)
+    assert result.stdout.strip().endswith("(1, 10) penalised")
+
+
+def test_interrupted_training_leaves_the_previous_model_and_logs_intact(tiny, tmp_path):
+    experiment, splits = tiny
+    models, logs = tmp_path / "models", tmp_path / "logs"
+    train(experiment, splits.train, splits.val, splits.spec, models, logs)
+    before = digest(models / "model.keras"), digest(logs / "metrics.json")
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 3:
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(experiment, splits.train, splits.val, splits.spec, models, logs, callbacks=[Interrupt()])
+    assert (digest(models / "model.keras"), digest(logs / "metrics.json")) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["logs", "models"]  # no temporary left behind
+    assert sorted(p.name for p in models.iterdir()) == ["model.json", "model.keras"]
+
+
+def test_augment_appends_copies_and_touches_only_training_data(tiny):
+    experiment, splits = tiny
+    n = int(splits.train.cardinality())
+    augmented = augment(experiment, splits.train, splits.spec)
+    assert int(augmented.cardinality()) == n * (1 + experiment.augmentation.copies)
+    (x0, _), = splits.train.take(1).as_numpy_iterator()
+    (x1, _), = augmented.take(1).as_numpy_iterator()
+    np.testing.assert_array_equal(x0, x1)  # originals first, unchanged
+    again = augment(experiment, splits.train, splits.spec)
+    a = np.stack([x for x, _ in augmented.skip(n).take(5).as_numpy_iterator()])
+    b = np.stack([x for x, _ in again.skip(n).take(5).as_numpy_iterator()])
+    np.testing.assert_array_equal(a, b)  # deterministic under trainer.seed
+
+
+def test_run_pipeline_returns_test_metrics(tiny, tmp_path):
+    experiment, _ = tiny
+    metrics = run_pipeline(experiment, tmp_path)
+    assert metrics["examples"] == 360 and "val_accuracy" in metrics["train"]
+    assert (tmp_path / "models" / "model.keras").exists() and (tmp_path / "eval" / "metrics.json").exists()
+
+
+def test_direct_cli_runs_with_overrides_into_hydra_run_dir(tmp_path):
+    out = tmp_path / "run"
+    result = run([sys.executable, "-m", "workflows.train", *TINY, "optimizer=sgd", f"hydra.run.dir={out}"], ROOT)
+    metrics = json.loads(result.stdout)
+    assert 0.0 <= metrics["accuracy"] <= 1.0
+    saved = (out / "config.yaml").read_text()
+    assert "name: sgd" in saved and "units:\n  - 32" in saved
+    assert (out / "models" / "model.keras").exists()
