@@ -16,7 +16,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter hides real messages
 
-from plugins import augmentation, data, loss, model, optimizer, regularizer  # noqa: E402,F401
+from plugins import augmentation, data, loss, model, optimizer, regularizer, schedule  # noqa: E402,F401
 from plugins.registry import ENTRY_POINT_GROUP, REGISTRY, ConfigError, Plugin, get, register  # noqa: E402
 
 load_entry_points = REGISTRY.load_entry_points

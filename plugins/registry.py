@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import ValidationError
+from omegaconf.errors import ConfigKeyError, ValidationError
 
 
 class ConfigError(ValueError):
@@ -111,10 +111,19 @@ def validate_against(schema: type, params: dict[str, Any] | DictConfig, where: s
     typed = OmegaConf.structured(schema)
     for key, value in params.items():
         try:
-            typed[key] = value
+            typed = OmegaConf.merge(typed, {key: value})
+        except ConfigKeyError as err:  # an unknown key inside a nested section
+            full_key = str(getattr(err, "full_key", key))
+            parent, _, bad = full_key.rpartition(".")
+            node = OmegaConf.select(typed, parent) if parent else typed
+            raise ConfigError(
+                f"{where}.{full_key}: unknown parameter of {owner}; {did_you_mean(bad, list(node.keys()))}"
+            ) from None
         except ValidationError as err:
             expected = getattr(err, "msg", str(err)).splitlines()[0]
-            raise ConfigError(f"{where}.{key}: {value!r} is not valid for {owner} ({expected})") from None
+            full_key = str(getattr(err, "full_key", "") or key)
+            shown = value if full_key == key else OmegaConf.select(OmegaConf.create({key: value}), full_key)
+            raise ConfigError(f"{where}.{full_key}: {shown!r} is not valid for {owner} ({expected})") from None
     missing = sorted(OmegaConf.missing_keys(typed))
     if missing:
         raise ConfigError(f"{where}: {owner} needs {', '.join(missing)}; set it, e.g. {where}.{missing[0]}=...")
@@ -152,6 +161,7 @@ class Plugin:
             hints = typing.get_type_hints(target)
         except Exception:  # forward references a plugin author left unresolvable
             hints = {}
+        hints = {**hints, **self.meta.get("types", {})}
         fields = []
         for param in signature.parameters.values():
             if param.name in ("self", "name", "kwargs", "args", *self.context):
@@ -190,13 +200,18 @@ class Plugin:
     def build(self, params: dict[str, Any], where: str | None = None, **context: Any) -> Any:
         """Validates `params` and calls the builder with them and `context`.
 
+        The plugin's `check` meta, if any, vets the values first; context
+        wins over params of the same name (a schedule for `learning_rate`).
         A ValueError or TypeError the builder raises on a bad value (Keras
         checks a momentum outside [0, 1], say) becomes a ConfigError.
         """
         where = where or self.group
         kwargs = self.validate(params, where)
+        check = self.meta.get("check")
+        if check is not None:
+            check(kwargs, where)
         try:
-            return self.builder(**kwargs, **context)
+            return self.builder(**{**kwargs, **context})
         except (ValueError, TypeError) as err:
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise ConfigError(f"{where}: {self.group} '{self.name}' refused its parameters: {first}") from None
@@ -335,7 +350,10 @@ def register(
             with `name: <name>`.
         context: the builder's parameters that the framework supplies (not
             configurable), e.g. `("spec",)` for a model.
-        **meta: facts the workflows read, e.g. `labels="sparse"` for a loss.
+        **meta: facts the workflows read, e.g. `labels="sparse"` for a loss;
+            `check=fn(params, where)` vets values (raising ConfigError);
+            `types={"clipnorm": Optional[float]}` types parameters whose
+            default says nothing (Keras's `None`s).
 
     Returns:
         A decorator that returns the builder unchanged.

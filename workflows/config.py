@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from hydra import compose as hydra_compose
 from hydra import initialize_config_dir
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = ROOT / "conf"
 CONFIG_NAME = "config"
 
-PLUGIN_GROUPS = ("data", "model", "loss", "optimizer", "regularizer")
+PLUGIN_GROUPS = ("data", "model", "loss", "optimizer", "schedule", "regularizer")
 SECTIONS = (*PLUGIN_GROUPS, "augmentation", "trainer", "evaluate")
 
 
@@ -42,6 +42,25 @@ class TrainerConfig:
     seed: int = 0
     shuffle: bool = True
     verbose: int = 2
+    steps_per_execution: int = 1
+
+
+@dataclass
+class EarlyStoppingConfig:
+    """`regularizer.early_stopping.*`: stop when `monitor` stops improving (patience 0: never)."""
+
+    patience: int = 0
+    monitor: str = "val_loss"
+    min_delta: float = 0.0
+    restore_best_weights: bool = True
+
+
+@dataclass
+class RegularizerOptions:
+    """The regularizer section's options beside its penalty plugin."""
+
+    dropout: Optional[float] = None
+    early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
 
 
 @dataclass
@@ -90,21 +109,28 @@ def _unknown_key(full_key: str, overrides: list[str], conf_dir: Path) -> ConfigE
     if section not in SECTIONS:
         return ConfigError(f"unknown config section '{section}' in '{full_key}'; {did_you_mean(section, SECTIONS)}")
     rest = [o for o in overrides if not o.lstrip("+~").startswith(full_key)]
-    base = compose(rest, conf_dir)
-    node = base.get(section)
+    node = compose(rest, conf_dir).get(section)
+    parts = key.split(".")
+    depth = 0
+    while depth < len(parts) - 1 and isinstance(node, DictConfig) and isinstance(node.get(parts[depth]), DictConfig):
+        node = node[parts[depth]]
+        depth += 1
+    bad = parts[depth]
     present = set(node.keys()) if isinstance(node, DictConfig) else set()
     valid = set(present)
-    top = key.split(".")[0]
-    if section in PLUGIN_GROUPS and isinstance(node, DictConfig) and "name" in node:
-        valid |= set(get(section, node.name).parameters)
-    elif section in _SECTION_SCHEMAS:
-        valid |= {f.name for f in dataclasses.fields(_SECTION_SCHEMAS[section])}
-    if top in valid and top not in present:
+    if depth == 0:  # the section's own level: the plugin's schema and the section's options count too
+        if section in PLUGIN_GROUPS and "name" in present:
+            valid |= set(get(section, node.name).parameters)
+        elif section in _SECTION_SCHEMAS:
+            valid |= {f.name for f in dataclasses.fields(_SECTION_SCHEMAS[section])}
+        if section in _EXTRAS:
+            valid |= {f.name for f in dataclasses.fields(_EXTRAS[section])}
+    if bad in valid and bad not in present:
         value = next((o.split("=", 1)[1] for o in overrides if o.startswith(full_key + "=")), "...")
         return ConfigError(
             f"{full_key} is a valid parameter but conf/ does not set it; add it with +{full_key}={value}"
         )
-    return ConfigError(f"{full_key}: unknown key; {did_you_mean(top, valid - {'name'})}")
+    return ConfigError(f"{full_key}: unknown key; {did_you_mean(bad, valid - {'name'})}")
 
 
 def compose(overrides: list[str] | tuple[str, ...] = (), conf_dir: Path = CONF_DIR, hydra_config: bool = False) -> DictConfig:
@@ -170,13 +196,24 @@ class Choice:
         return self.plugin.build(self.params, self.where, **context)
 
 
-def _choose(group: str, node: Any, where: str | None = None) -> Choice:
+# Options that a group's section holds beside its plugin's parameters.
+_EXTRAS = {"regularizer": RegularizerOptions}
+
+
+def _choose(group: str, node: Any, where: str | None = None) -> tuple[Choice, Any]:
+    """The group's plugin with its checked parameters, and the section's extra options (or None)."""
     where = where or group
     if not isinstance(node, (dict, DictConfig)) or "name" not in node:
         raise ConfigError(f"{where}: needs a 'name:' naming a {group} plugin (see `python -m plugins list`)")
     params = OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node)
     plugin = get(group, str(params.pop("name")))
-    return Choice(plugin, plugin.validate(params, where), where)
+    extras = None
+    if group in _EXTRAS:
+        schema = _EXTRAS[group]
+        names = {f.name for f in dataclasses.fields(schema)}
+        given = {k: params.pop(k) for k in list(params) if k in names}
+        extras = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), validate_against(schema, given, where, f"the {group} section")))
+    return Choice(plugin, plugin.validate(params, where), where), extras
 
 
 @dataclass
@@ -188,7 +225,9 @@ class Experiment:
     model: Choice
     loss: Choice
     optimizer: Choice
+    schedule: Choice
     regularizer: Choice
+    regularizer_options: RegularizerOptions
     augmentation: AugmentationConfig
     augmentation_ops: list[Choice]
     trainer: TrainerConfig
@@ -203,19 +242,61 @@ class Experiment:
 
         return resolve_head(spec, self.loss.plugin)
 
-    def build_loss(self, head):
-        context = {"from_logits": head.from_logits} if "from_logits" in self.loss.plugin.context else {}
-        return self.loss.build(**context)
+    @property
+    def full_batch(self) -> bool:
+        """Whether the optimizer takes one step per epoch on the whole training set (`gd`)."""
+        return bool(self.optimizer.plugin.meta.get("full_batch"))
 
-    def build_optimizer(self):
+    def build_loss(self, head):
+        context = {"from_logits": head.from_logits, "binary": head.labels == "binary"}
+        return self.loss.build(**{k: v for k, v in context.items() if k in self.loss.plugin.context})
+
+    def build_schedule(self, steps_per_epoch: int):
+        """The schedule plugin's LearningRateSchedule, callback, or None (constant)."""
+        return self.schedule.build(
+            learning_rate=self.optimizer.params["learning_rate"], steps_per_epoch=steps_per_epoch,
+            epochs=self.trainer.epochs,
+        )
+
+    def build_optimizer(self, steps_per_epoch: int = 1):
+        """The optimizer, its learning rate following the schedule when that is a LearningRateSchedule."""
+        import keras
+
+        schedule = self.build_schedule(steps_per_epoch)
+        if isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
+            return self.optimizer.build(learning_rate=schedule)
         return self.optimizer.build()
 
-    def build_model(self, spec, head):
-        """The model plugin's model with the regularizer's penalty on every kernel."""
-        from plugins.regularizer import attach_to_kernels
+    def callbacks(self, steps_per_epoch: int = 1) -> list:
+        """Keras callbacks the config asks for: a reduce-on-plateau schedule, early stopping."""
+        import keras
+
+        out = []
+        schedule = self.build_schedule(steps_per_epoch)
+        if isinstance(schedule, keras.callbacks.Callback):
+            out.append(schedule)
+        stopping = self.regularizer_options.early_stopping
+        if stopping.patience > 0:
+            out.append(
+                keras.callbacks.EarlyStopping(
+                    monitor=stopping.monitor, patience=stopping.patience, min_delta=stopping.min_delta,
+                    restore_best_weights=stopping.restore_best_weights,
+                )
+            )
+        return out
+
+    def build_regularizer(self, n_train: int = 1):
+        context = {"n_train": n_train} if "n_train" in self.regularizer.plugin.context else {}
+        return self.regularizer.build(**context)
+
+    def build_model(self, spec, head, n_train: int = 1):
+        """The model plugin's model, with the penalty on every kernel and `regularizer.dropout` on every Dropout."""
+        from plugins.regularizer import attach_to_kernels, set_dropout
 
         model = self.model.build(spec=spec, head=head)
-        attach_to_kernels(model, self.regularizer.build())
+        attach_to_kernels(model, self.build_regularizer(n_train))
+        if self.regularizer_options.dropout is not None:
+            set_dropout(model, self.regularizer_options.dropout)
         return model
 
     def build_augmenter(self, seed: int | None = None):
@@ -235,6 +316,7 @@ def _check_ranges(trainer: TrainerConfig, augmentation: AugmentationConfig, eval
         ("trainer.batch_size", trainer.batch_size, 1),
         ("augmentation.copies", augmentation.copies, 0),
         ("evaluate.batch_size", evaluate.batch_size, 1),
+        ("trainer.steps_per_execution", trainer.steps_per_execution, 1),
     ):
         if value < low:
             raise ConfigError(f"{where}={value} must be at least {low}")
@@ -270,19 +352,29 @@ def resolve(cfg: DictConfig | dict) -> Experiment:
         key: schema(**validate_against(schema, cfg[key], key, f"the {key} section"))
         for key, schema in _SECTION_SCHEMAS.items()
     }
-    ops = [_choose("augmentation", op, f"augmentation.ops[{i}]") for i, op in enumerate(sections["augmentation"].ops)]
+    ops = [
+        _choose("augmentation", op, f"augmentation.ops[{i}]")[0] for i, op in enumerate(sections["augmentation"].ops)
+    ]
     _check_ranges(sections["trainer"], sections["augmentation"], sections["evaluate"])
+    chosen = {group: _choose(group, cfg[group]) for group in PLUGIN_GROUPS}
     experiment = Experiment(
         cfg=cfg,
-        **{group: _choose(group, cfg[group]) for group in PLUGIN_GROUPS},
+        **{group: choice for group, (choice, _) in chosen.items()},
+        regularizer_options=chosen["regularizer"][1],
         augmentation_ops=ops,
         **sections,
     )
+    dropout = experiment.regularizer_options.dropout
+    if dropout is not None and not 0.0 <= dropout < 1.0:
+        raise ConfigError(f"regularizer.dropout={dropout} must be in [0, 1) (or null to keep the model's)")
+    if experiment.regularizer_options.early_stopping.patience < 0:
+        raise ConfigError("regularizer.early_stopping.patience must be ≥ 0 (0: no early stopping)")
     experiment.build_optimizer()
-    experiment.regularizer.build()
+    experiment.callbacks()
+    experiment.build_regularizer()
     experiment.build_augmenter()
-    loss = experiment.loss
-    loss.build(**({"from_logits": True} if "from_logits" in loss.plugin.context else {}))
+    context = {"from_logits": True, "binary": False}
+    experiment.loss.build(**{k: v for k, v in context.items() if k in experiment.loss.plugin.context})
     return experiment
 
 

@@ -14,8 +14,8 @@ prints the metrics as JSON.
 
 from __future__ import annotations
 
-import io
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ import tensorflow as tf
 
 from plugins.data import DataSpec
 from plugins.model.head import Head
+from plugins.registry import ConfigError
 from workflows.atomic import atomic_dir, atomic_path, write_json
 from workflows.cli import run_cli
 from workflows.config import Experiment, compose, load_params, resolve, to_yaml
@@ -91,23 +92,66 @@ def train(
 
     trainer = experiment.trainer
     keras.utils.set_random_seed(trainer.seed)
+    plan = plan_epochs(experiment, int(train_ds.cardinality()))
     head = experiment.head(spec)
-    model = experiment.build_model(spec, head)
-    model.compile(optimizer=experiment.build_optimizer(), loss=experiment.build_loss(head), metrics=head.metrics())
-    train_batches = batches(train_ds, head, trainer.batch_size, trainer.shuffle, trainer.seed)
+    model = experiment.build_model(spec, head, n_train=plan["n_train"])
+    model.compile(
+        optimizer=experiment.build_optimizer(plan["steps_per_epoch"]),
+        loss=experiment.build_loss(head),
+        metrics=head.metrics(),
+        steps_per_execution=plan["steps_per_execution"],
+    )
+    train_batches = batches(train_ds, head, plan["batch_size"], trainer.shuffle and not experiment.full_batch, trainer.seed)
+    if experiment.full_batch:  # the same full batch, epoch after epoch
+        train_batches = train_batches.cache().repeat()
     val_batches = batches(val_ds, head, trainer.batch_size)
     with atomic_dir(logs_dir) as tmp_logs:
         live = Live(dir=str(tmp_logs), dvcyaml=None, save_dvc_exp=False, report=None)
         history = model.fit(
             train_batches,
             validation_data=val_batches,
-            epochs=trainer.epochs,
+            epochs=plan["fit_epochs"],
+            steps_per_epoch=plan["fit_steps"],
             verbose=trainer.verbose,
             shuffle=False,  # tf.data shuffles (batches() above)
-            callbacks=[DVCLiveCallback(live=live), *callbacks],
+            callbacks=[*experiment.callbacks(plan["steps_per_epoch"]), DVCLiveCallback(live=live), *callbacks],
         )
-        save_model(model, model_card(model, head, spec), model_dir)
+        card = model_card(model, head, spec)
+        card["training"] = {**plan, "epochs_run": len(history.history["loss"]) * plan["epochs_per_log_step"]}
+        save_model(model, card, model_dir)
     return {key: float(values[-1]) for key, values in history.history.items()}
+
+
+def plan_epochs(experiment: Experiment, n_train: int) -> dict[str, int]:
+    """How `trainer.epochs` map onto `model.fit`.
+
+    Mini-batch optimizers: one fit epoch per epoch, ceil(n / batch_size)
+    steps each. Full-batch `gd`: one step per epoch on all n examples; the
+    epochs run in groups of k (the largest divisor of `epochs` up to
+    epochs/200) inside one compiled loop (`steps_per_execution=k`), so that
+    40,000 epochs take seconds; curves are then logged every k epochs.
+
+    Returns:
+        n_train, batch_size, steps_per_epoch (optimizer steps per epoch, for
+        schedules), fit_epochs, fit_steps (steps per fit epoch, None for a
+        whole pass), steps_per_execution, epochs_per_log_step.
+    """
+    trainer = experiment.trainer
+    if n_train <= 0:
+        raise ConfigError("the training split is empty; lower data.val_fraction/test_fraction")
+    if experiment.full_batch:
+        group = max(d for d in range(1, max(1, trainer.epochs // 200) + 1) if trainer.epochs % d == 0)
+        return {
+            "n_train": n_train, "batch_size": n_train, "steps_per_epoch": 1,
+            "fit_epochs": trainer.epochs // group, "fit_steps": group,
+            "steps_per_execution": group, "epochs_per_log_step": group,
+        }
+    return {
+        "n_train": n_train, "batch_size": trainer.batch_size,
+        "steps_per_epoch": math.ceil(n_train / trainer.batch_size),
+        "fit_epochs": trainer.epochs, "fit_steps": None,
+        "steps_per_execution": trainer.steps_per_execution, "epochs_per_log_step": 1,
+    }
 
 
 def save_model(model: keras.Model, card: dict[str, Any], model_dir: Path = MODELS) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import tensorflow as tf
 from sklearn import datasets
 
 from plugins.data.base import DataSpec, Splits, split_arrays
@@ -31,3 +32,60 @@ def digits(val_fraction: float = 0.1, test_fraction: float = 0.2, seed: int = 0)
         class_names=[str(c) for c in bunch.target_names], kind="image",
     )
     return split_arrays(x, y, spec, val_fraction, test_fraction, seed)
+
+
+def standardize(splits: Splits, target: bool) -> Splits:
+    """Scales features (and, for regression, the target) to zero mean and unit variance, with training statistics only."""
+    from plugins.data.base import to_numpy
+
+    x, y = to_numpy(splits.train)
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    std[std == 0] = 1.0
+    y_mean, y_std = (float(y.mean()), float(y.std()) or 1.0) if target else (0.0, 1.0)
+
+    def scale(ds):
+        xs, ys = to_numpy(ds)
+        xs = ((xs - mean) / std).astype(np.float32)
+        ys = ((ys - y_mean) / y_std).astype(np.float32) if target else ys
+        return tf.data.Dataset.from_tensor_slices((xs, ys))
+
+    return Splits(scale(splits.train), scale(splits.val), scale(splits.test), splits.spec)
+
+
+@register("data", "diabetes")
+def diabetes(
+    val_fraction: float = 0.1, test_fraction: float = 0.2, seed: int = 0, standardize_target: bool = True
+) -> Splits:
+    """scikit-learn's diabetes regression: 442 patients, 10 features, disease progression after a year.
+
+    Features are standardized with the training split's mean and standard
+    deviation; so is the target unless `standardize_target` is false.
+
+    Args:
+        val_fraction: share of the rows kept for validation.
+        test_fraction: share of the rows kept for the test.
+        seed: the split's random seed.
+        standardize_target: scale the target too (metrics are then in standard deviations).
+
+    Returns:
+        Splits of (10,) float32 rows and float32 targets.
+    """
+    bunch = datasets.load_diabetes(scaled=False)
+    x, y = bunch.data.astype(np.float32), bunch.target.astype(np.float32)
+    spec = DataSpec(input_shape=(x.shape[1],), task="regression", num_targets=1, kind="tabular")
+    return standardize(split_arrays(x, y, spec, val_fraction, test_fraction, seed), standardize_target)
+
+
+@register("data", "breast_cancer")
+def breast_cancer(val_fraction: float = 0.1, test_fraction: float = 0.2, seed: int = 0) -> Splits:
+    """scikit-learn's breast cancer diagnosis: 569 tumours, 30 features, two classes (binary losses).
+
+    Features are standardized with the training split's statistics.
+
+    Returns:
+        Splits of (30,) float32 rows and int32 labels (0 malignant, 1 benign).
+    """
+    bunch = datasets.load_breast_cancer()
+    x, y = bunch.data.astype(np.float32), bunch.target.astype(np.int32)
+    spec = DataSpec((x.shape[1],), "classification", 2, [str(n) for n in bunch.target_names], kind="tabular")
+    return standardize(split_arrays(x, y, spec, val_fraction, test_fraction, seed), target=False)

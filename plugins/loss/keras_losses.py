@@ -1,20 +1,112 @@
-"""Keras's own losses, registered as plugins.
+"""The loss catalogue: Keras's losses, plus label smoothing for integer labels.
 
-`labels` says what the loss compares the model's outputs with (see
-plugins.model.head); `from_logits`, where Keras has it, is supplied by the
-framework from the head, never from the config.
+`labels` says what a loss compares the model's outputs with (see
+plugins.model.head): "sparse" class ids, "one_hot", "binary" 0/1, "class"
+(binary for two classes, one-hot for more) or "value" (regression).
+`from_logits`, where a loss has it, is supplied by the framework from the
+head, never by the config: that is the one place deciding logits versus
+probabilities.
 """
 
 from __future__ import annotations
 
 import keras
+from keras import ops
 
-from plugins.registry import register
+from plugins.registry import ConfigError, register
 
-register("loss", "sparse_categorical_crossentropy", context=("from_logits",), labels="sparse")(
-    keras.losses.SparseCategoricalCrossentropy
+
+def check_label_smoothing(params: dict, where: str) -> None:
+    smoothing = params.get("label_smoothing", 0.0)
+    if not 0.0 <= smoothing < 1.0:
+        raise ConfigError(f"{where}.label_smoothing={smoothing} must be in [0, 1), e.g. 0.1")
+
+
+@register(
+    "loss", "sparse_categorical_crossentropy", context=("from_logits",), labels="sparse", check=check_label_smoothing
 )
-register("loss", "categorical_crossentropy", context=("from_logits",), labels="one_hot")(
-    keras.losses.CategoricalCrossentropy
-)
+class SparseCategoricalCrossentropy(keras.losses.Loss):
+    """Cross-entropy on integer class ids, with label smoothing (Keras's own has none).
+
+    With `label_smoothing=ε` the target puts 1-ε+ε/K on the true class and
+    ε/K on the others, exactly as `CategoricalCrossentropy(label_smoothing=ε)`
+    does on one-hot labels.
+
+    Args:
+        label_smoothing: ε in [0, 1).
+        from_logits: whether predictions are logits (set by the framework).
+
+    Example:
+    >>> loss = SparseCategoricalCrossentropy(label_smoothing=0.1, from_logits=True)
+    >>> loss([1], [[0.0, 2.0, 0.0]])
+    """
+
+    def __init__(
+        self,
+        label_smoothing: float = 0.0,
+        from_logits: bool = False,
+        reduction: str = "sum_over_batch_size",
+        name: str = "sparse_categorical_crossentropy",
+        dtype=None,
+    ):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self.label_smoothing = float(label_smoothing)
+        self.from_logits = bool(from_logits)
+
+    def call(self, y_true, y_pred):
+        if not self.label_smoothing:
+            return keras.losses.sparse_categorical_crossentropy(y_true, y_pred, from_logits=self.from_logits)
+        y_true = ops.cast(y_true, "int32")
+        if len(y_true.shape) == len(y_pred.shape):
+            y_true = ops.squeeze(y_true, axis=-1)
+        one_hot = ops.one_hot(y_true, ops.shape(y_pred)[-1], dtype=y_pred.dtype)
+        return keras.losses.categorical_crossentropy(
+            one_hot, y_pred, from_logits=self.from_logits, label_smoothing=self.label_smoothing
+        )
+
+    def get_config(self):
+        return {**super().get_config(), "label_smoothing": self.label_smoothing, "from_logits": self.from_logits}
+
+
+_CE = {"context": ("from_logits",), "check": check_label_smoothing}
+register("loss", "categorical_crossentropy", labels="one_hot", **_CE)(keras.losses.CategoricalCrossentropy)
+register("loss", "binary_crossentropy", labels="binary", **_CE)(keras.losses.BinaryCrossentropy)
 register("loss", "mse", labels="value")(keras.losses.MeanSquaredError)
+register("loss", "mae", labels="value")(keras.losses.MeanAbsoluteError)
+register("loss", "huber", labels="value")(keras.losses.Huber)
+
+
+@register("loss", "focal", context=("from_logits", "binary"), labels="class", check=check_label_smoothing)
+def focal(
+    from_logits: bool,
+    binary: bool,
+    alpha: float = 0.25,
+    gamma: float = 2.0,
+    label_smoothing: float = 0.0,
+    apply_class_balancing: bool = False,
+) -> keras.losses.Loss:
+    """Focal cross-entropy (Lin et al., 2017): down-weights easy examples by (1-p)^γ.
+
+    Binary focal loss for two classes, categorical focal loss for more.
+
+    Args:
+        from_logits: set by the framework.
+        binary: set by the framework (two classes).
+        alpha: the weight of the positive class (binary) or of every class.
+        gamma: the focusing parameter; 0 gives plain cross-entropy (times alpha).
+        label_smoothing: in [0, 1).
+        apply_class_balancing: binary only: weight positives by alpha, negatives by 1-alpha.
+
+    Returns:
+        keras.losses.BinaryFocalCrossentropy or CategoricalFocalCrossentropy.
+    """
+    if gamma < 0:
+        raise ConfigError(f"loss.gamma={gamma} must be ≥ 0 (0 is plain cross-entropy)")
+    if binary:
+        return keras.losses.BinaryFocalCrossentropy(
+            apply_class_balancing=apply_class_balancing, alpha=alpha, gamma=gamma,
+            from_logits=from_logits, label_smoothing=label_smoothing,
+        )
+    return keras.losses.CategoricalFocalCrossentropy(
+        alpha=alpha, gamma=gamma, from_logits=from_logits, label_smoothing=label_smoothing
+    )

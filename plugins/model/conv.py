@@ -68,6 +68,5 @@ def cnn(
     x = keras.layers.Flatten()(x)
     if dense:
         x = keras.layers.Dense(dense, activation=activation)(x)
-    if dropout:
-        x = keras.layers.Dropout(dropout)(x)
+    x = keras.layers.Dropout(dropout)(x)  # kept at rate 0 so that regularizer.dropout can set it
     return keras.Model(inputs, head.layer()(x), name="cnn")

@@ -41,6 +41,28 @@ def mlp(
         if batch_norm:
             x = keras.layers.BatchNormalization()(x)
         x = keras.layers.Activation(activation)(x)
-        if dropout:
-            x = keras.layers.Dropout(dropout)(x)
+        x = keras.layers.Dropout(dropout)(x)  # kept at rate 0 so that regularizer.dropout can set it
     return keras.Model(inputs, head.layer()(x), name="mlp")
+
+
+@register("model", "linear", context=("spec", "head"))
+def linear(spec: DataSpec, head: Head, kernel_initializer: str = "zeros") -> keras.Model:
+    """One Dense layer on the flattened input: linear regression, or logistic/softmax regression for classes.
+
+    The head decides the activation (identity for regression; logits for
+    a cross-entropy). Starting from zero weights, as the textbook does.
+
+    Args:
+        spec: the data's spec.
+        head: the output head.
+        kernel_initializer: the weights' initializer ("zeros" as in the textbook).
+
+    Returns:
+        A functional keras.Model with one Dense layer.
+
+    Example:
+        `python -m workflows.train experiment=classic_linear_gd`
+    """
+    inputs = keras.Input(spec.input_shape)
+    x = keras.layers.Flatten()(inputs) if len(spec.input_shape) > 1 else inputs
+    return keras.Model(inputs, head.layer(kernel_initializer)(x), name="linear")

@@ -16,7 +16,7 @@ import tensorflow as tf
 from plugins.data.base import DataSpec
 from plugins.registry import ConfigError, Plugin
 
-LABEL_FORMS = ("sparse", "one_hot", "binary", "value")
+LABEL_FORMS = ("sparse", "one_hot", "binary", "class", "value")
 
 
 @dataclass(frozen=True)
@@ -40,9 +40,11 @@ class Head:
     def from_logits(self) -> bool:
         return self.task == "classification" and self.activation == "linear"
 
-    def layer(self) -> keras.layers.Layer:
+    def layer(self, kernel_initializer: str = "glorot_uniform") -> keras.layers.Layer:
         """The model's last layer; float32 so that mixed precision keeps its outputs exact."""
-        return keras.layers.Dense(self.units, activation=self.activation, name="head", dtype="float32")
+        return keras.layers.Dense(
+            self.units, activation=self.activation, kernel_initializer=kernel_initializer, name="head", dtype="float32"
+        )
 
     def encode(self, y: tf.Tensor) -> tf.Tensor:
         """Turns stored labels (class ids or targets) into what the loss takes."""
@@ -90,6 +92,8 @@ def resolve_head(spec: DataSpec, loss: Plugin) -> Head:
     """
     labels = loss.meta.get("labels", "value")
     logits = "from_logits" in loss.context
+    if labels == "class":  # binary for two classes, one-hot for more
+        labels = "binary" if spec.num_classes == 2 else "one_hot"
     if spec.task == "regression":
         if labels != "value":
             raise ConfigError(

@@ -19,9 +19,15 @@ def no_penalty() -> None:
     return None
 
 
-register("regularizer", "l1")(keras.regularizers.L1)
-register("regularizer", "l2")(keras.regularizers.L2)
-register("regularizer", "l1l2")(keras.regularizers.L1L2)
+def check_strengths(params: dict, where: str) -> None:
+    for key in ("l1", "l2"):
+        if params.get(key, 0.0) < 0:
+            raise _negative(key, params[key])
+
+
+register("regularizer", "l1", check=check_strengths)(keras.regularizers.L1)
+register("regularizer", "l2", check=check_strengths)(keras.regularizers.L2)
+register("regularizer", "l1l2", check=check_strengths)(keras.regularizers.L1L2)
 
 
 def kernel_layers(model: keras.Model) -> list[keras.layers.Layer]:
@@ -59,3 +65,54 @@ def attach_to_kernels(model: keras.Model, penalty: keras.regularizers.Regularize
         _kernel(layer).regularizer = penalty
         count += 1
     return count
+
+
+@register("regularizer", "ridge", context=("n_train",))
+def ridge(n_train: int, alpha: float = 1.0) -> keras.regularizers.Regularizer:
+    """L2 with scikit-learn's `Ridge(alpha)` meaning: minimizes ‖y − Xw‖² + alpha·‖w‖².
+
+    Keras's loss is a mean, (1/n)‖y − Xw‖² (with loss=mse), so the same
+    minimizer needs the penalty (alpha/n)·‖w‖²: `L2(alpha / n_train)`.
+
+    Args:
+        n_train: training examples (set by the framework).
+        alpha: scikit-learn's alpha.
+    """
+    if alpha < 0:
+        raise _negative("alpha", alpha)
+    return keras.regularizers.L2(alpha / n_train)
+
+
+@register("regularizer", "lasso", context=("n_train",))
+def lasso(n_train: int, alpha: float = 1.0) -> keras.regularizers.Regularizer:
+    """L1 with scikit-learn's `Lasso(alpha)` meaning: minimizes (1/2n)‖y − Xw‖² + alpha·‖w‖₁.
+
+    Twice that objective is Keras's mean squared error plus 2·alpha·‖w‖₁:
+    `L1(2 · alpha)`.
+
+    Args:
+        n_train: training examples (set by the framework; unused, kept for symmetry with ridge).
+        alpha: scikit-learn's alpha.
+    """
+    if alpha < 0:
+        raise _negative("alpha", alpha)
+    return keras.regularizers.L1(2.0 * alpha)
+
+
+def _negative(key: str, value: float):
+    from plugins.registry import ConfigError
+
+    return ConfigError(f"regularizer.{key}={value} must be ≥ 0")
+
+
+def set_dropout(model: keras.Model, rate: float) -> int:
+    """Sets the rate of every Dropout layer of `model` (the `regularizer.dropout` option).
+
+    Returns:
+        How many Dropout layers there were.
+    """
+    layers = [layer for layer in model._flatten_layers(include_self=False, recursive=True)
+              if isinstance(layer, keras.layers.Dropout)]
+    for layer in layers:
+        layer.rate = float(rate)
+    return len(layers)

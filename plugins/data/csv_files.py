@@ -1,0 +1,110 @@
+"""A user's own CSV file: one row per example, a target column and numeric feature columns."""
+
+from __future__ import annotations
+
+import csv as csv_module
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from plugins.data.base import DataSpec, Splits, split_arrays
+from plugins.data.sklearn_datasets import standardize as standardize_splits
+from plugins.registry import ConfigError, did_you_mean, register
+
+TASKS = ("regression", "classification")
+
+
+@register("data", "csv")
+def csv(
+    path: str,
+    target: str,
+    features: Optional[list[str]] = None,
+    task: str = "regression",
+    delimiter: str = ",",
+    standardize: bool = True,
+    val_fraction: float = 0.1,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+) -> Splits:
+    """Reads a CSV file with a header row.
+
+    Args:
+        path: the file (relative to the repository root; add it to the
+            prepare stage's deps in dvc.yaml so that DVC sees it change).
+        target: the column to predict.
+        features: the input columns (default: every other column); numeric.
+        task: "regression" (a numeric target) or "classification" (any
+            target values; classes sorted by name).
+        delimiter: the field separator.
+        standardize: scale features (and a regression target) with training statistics.
+        val_fraction: share of the rows kept for validation.
+        test_fraction: share of the rows kept for the test.
+        seed: the split's random seed.
+
+    Returns:
+        Splits of float32 feature rows and float32 targets or int32 class ids.
+
+    Raises:
+        ConfigError: a missing file or column, a non-numeric value (its row
+            and column named), fewer than two classes.
+
+    Example:
+        `python -m workflows.train data=csv data.path=houses.csv data.target=price model=mlp loss=mse`
+    """
+    if task not in TASKS:
+        raise ConfigError(f"data.task='{task}' is unknown; {did_you_mean(task, TASKS)}")
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(f"data.path: no such file '{path}' (relative paths start at the repository root)")
+    with file.open(newline="") as handle:
+        reader = csv_module.reader(handle, delimiter=delimiter)
+        header = next(reader, None)
+        if not header:
+            raise ConfigError(f"{path} is empty; it needs a header row and data rows")
+        header = [h.strip() for h in header]
+        rows = list(reader)
+    for column in [target, *(features or [])]:
+        if column not in header:
+            raise ConfigError(f"{path} has no column '{column}'; {did_you_mean(column, header)}")
+    features = features or [h for h in header if h != target]
+    if not features:
+        raise ConfigError(f"{path} has no feature column besides the target '{target}'")
+    columns = {name: header.index(name) for name in [*features, target]}
+    x = np.empty((len(rows), len(features)), dtype=np.float32)
+    raw_target = []
+    for i, row in enumerate(rows):
+        line = i + 2  # the header is line 1
+        if len(row) != len(header):
+            raise ConfigError(f"{path}, line {line}: {len(row)} fields, the header has {len(header)}")
+        for j, name in enumerate(features):
+            value = row[columns[name]].strip()
+            try:
+                x[i, j] = float(value)
+            except ValueError:
+                raise ConfigError(
+                    f"{path}, line {line}, column '{name}': {value!r} is not a number; fix it or drop the column "
+                    "from data.features"
+                ) from None
+        raw_target.append(row[columns[target]].strip())
+    if len(rows) < 10:
+        raise ConfigError(f"{path} has {len(rows)} data rows; at least 10 are needed to split train/val/test")
+    if task == "classification":
+        classes = sorted(set(raw_target))
+        if len(classes) < 2:
+            raise ConfigError(f"{path}: column '{target}' has a single class {classes}; classification needs two")
+        y = np.array([classes.index(v) for v in raw_target], dtype=np.int32)
+        spec = DataSpec((len(features),), "classification", len(classes), classes, kind="tabular")
+    else:
+        y = np.empty(len(rows), dtype=np.float32)
+        for i, value in enumerate(raw_target):
+            try:
+                y[i] = float(value)
+            except ValueError:
+                raise ConfigError(
+                    f"{path}, line {i + 2}, column '{target}': {value!r} is not a number; "
+                    "use data.task=classification for class labels"
+                ) from None
+        spec = DataSpec((len(features),), "regression", num_targets=1, kind="tabular")
+    splits = split_arrays(x, y, spec, val_fraction, test_fraction, seed)
+    return standardize_splits(splits, target=task == "regression") if standardize else splits

@@ -1,0 +1,3 @@
+"""Learning-rate schedule plugins, written in epochs."""
+
+from plugins.schedule import learning_rate  # noqa: F401  (registers)
