@@ -212,6 +212,8 @@ class Plugin:
             check(kwargs, where)
         try:
             return self.builder(**{**kwargs, **context})
+        except ConfigError:
+            raise
         except (ValueError, TypeError) as err:
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise ConfigError(f"{where}: {self.group} '{self.name}' refused its parameters: {first}") from None

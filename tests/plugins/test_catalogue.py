@@ -18,7 +18,7 @@ from workflows.train import train
 OPTIONS = sorted(
     (group.name, option.stem)
     for group in CONF_DIR.iterdir()
-    if group.is_dir()
+    if group.is_dir() and group.name != "studies"  # studies are not a config group: workflows.study reads them
     for option in group.glob("*.yaml")
 )
 IMAGES = DataSpec(input_shape=(8, 8, 1), task="classification", num_classes=10, kind="image")
