@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from hydra import compose as hydra_compose
 from hydra import initialize_config_dir
@@ -59,7 +59,7 @@ class EarlyStoppingConfig:
 class RegularizerOptions:
     """The regularizer section's options beside its penalty plugin."""
 
-    dropout: Optional[float] = None
+    dropout: float | None = None
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
 
 

@@ -10,56 +10,29 @@ train → evaluate in one process (`workflows.train.run_pipeline`).
     python -m workflows.study optimizers trainer.epochs=10   # extra overrides for every run
 
 Writes reports/<study>.md (options; mean ± std over seeds), reports/<study>.png
-(validation curves, mean ± std) and reports/<study>.json (every run's figures).
+(validation curves, mean ± std), reports/<study>_bars.png (test accuracy with
+error bars, baselines as lines) and reports/<study>.json (every run's figures).
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import statistics
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from omegaconf import OmegaConf
 
 from plugins.registry import ConfigError, did_you_mean
-from workflows.atomic import atomic_path, write_json, write_text
+from workflows import report
+from workflows.atomic import write_json
 from workflows.cli import run_cli
 from workflows.config import CONF_DIR, compose, resolve
+from workflows.report import Run, read_curves
 
 STUDIES = CONF_DIR / "studies"
-
-
-@dataclass
-class Run:
-    """One finished run: its variant, seed and figures."""
-
-    variant: str
-    seed: int
-    overrides: list[str]
-    metrics: dict[str, Any]
-    curves: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # metric → [(epoch, value)]
-
-
-def read_curves(logs_dir: Path, epochs_per_step: int = 1) -> dict[str, list[tuple[float, float]]]:
-    """The per-epoch curves DVCLive wrote (`eval/accuracy`, `train/loss`…), x in epochs."""
-    curves = {}
-    root = Path(logs_dir) / "plots" / "metrics"
-    for tsv in sorted(root.rglob("*.tsv")):
-        name = tsv.relative_to(root).with_suffix("").as_posix()
-        with tsv.open() as handle:
-            rows = list(csv.DictReader(handle, delimiter="\t"))
-        key = tsv.stem
-        curves[name] = [((int(r["step"]) + 1) * epochs_per_step, float(r[key])) for r in rows]
-    return curves
-
-
-def first_epoch_reaching(curve: list[tuple[float, float]], target: float) -> float | None:
-    return next((epoch for epoch, value in curve if value >= target), None)
 
 
 def load_study(name: str) -> dict[str, Any]:
@@ -95,75 +68,54 @@ def run_study(study: dict[str, Any], out_dir: Path, runs_dir: Path, extra: list[
     return runs
 
 
-def mean_std(values: list[float]) -> str:
-    if not values:
-        return "—"
-    if len(values) == 1:
-        return f"{values[0]:.4f}"
-    return f"{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f}"
-
-
-def table(study: dict[str, Any], runs: list[Run]) -> str:
-    """The Markdown table: one row per variant, mean ± std over seeds."""
-    target = study.get("target", 0.95)
-    lines = [
-        f"| variant | options | final val accuracy | test accuracy | epochs to val accuracy ≥ {target:g} |",
-        "|---|---|---|---|---|",
-    ]
-    for variant, overrides in study["variants"].items():
-        mine = [r for r in runs if r.variant == variant]
-        final_val = [r.metrics["train"]["val_accuracy"] for r in mine]
-        test = [r.metrics["accuracy"] for r in mine]
-        reached = [first_epoch_reaching(r.curves.get("eval/accuracy", []), target) for r in mine]
-        hit = [e for e in reached if e is not None]
-        epochs = f"{mean_std(hit).replace('.0000', '')} ({len(hit)}/{len(mine)} runs reached it)" if hit else f"not reached (0/{len(mine)})"
-        lines.append(f"| {variant} | `{' '.join(overrides)}` | {mean_std(final_val)} | {mean_std(test)} | {epochs} |")
-    return "\n".join(lines)
-
-
-def plot(study: dict[str, Any], runs: list[Run], path: Path, title: str) -> None:
-    """Validation accuracy per epoch, mean over seeds with a ± std band, one line per variant."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
-    for variant in study["variants"]:
-        curves = [r.curves.get("eval/accuracy", []) for r in runs if r.variant == variant]
-        length = min(len(c) for c in curves)
-        if not length:
-            continue
-        x = np.array([e for e, _ in curves[0][:length]])
-        y = np.array([[v for _, v in c[:length]] for c in curves])
-        ax.plot(x, y.mean(axis=0), label=variant)
-        ax.fill_between(x, y.mean(axis=0) - y.std(axis=0), y.mean(axis=0) + y.std(axis=0), alpha=0.2)
-    ax.axhline(study.get("target", 0.95), color="grey", linestyle=":", linewidth=1)
-    ax.set(xlabel="epoch", ylabel="validation accuracy", title=title, ylim=(0, 1.0))
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right")
-    fig.tight_layout()
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp)
-    plt.close(fig)
-
-
-def write_report(name: str, study: dict[str, Any], runs: list[Run], out_dir: Path, command: str) -> Path:
-    """Writes <name>.md, <name>.png and <name>.json into `out_dir`; returns the Markdown file."""
-    out_dir = Path(out_dir)
-    plot(study, runs, out_dir / f"{name}.png", study.get("title", name))
-    write_json(out_dir / f"{name}.json", {"study": study, "runs": [asdict(r) for r in runs]})
-    text = "\n\n".join([
-        f"# {study.get('title', name)}",
+def write_report(name: str, study: dict[str, Any], runs: list[Run], baselines: list[Run], out_dir: Path,
+                 command: str) -> Path:
+    """Writes <name>.md, <name>.png, <name>_bars.png and <name>.json into `out_dir`; returns the Markdown file."""
+    groups = report.group(runs)
+    options = {variant: " ".join(overrides) for variant, overrides in study["variants"].items()}
+    references = {f"{b.variant} (scikit-learn)": b.metrics["accuracy"] for b in baselines}
+    intro = [
         study.get("description", "").strip(),
         f"Made by `{command}` ({len(study['seeds'])} seeds: {', '.join(map(str, study['seeds']))}; "
-        f"common options: `{' '.join(study.get('base', []))}`).",
-        table(study, runs),
-        f"![validation curves]({name}.png)",
-    ]) + "\n"
-    write_text(out_dir / f"{name}.md", text)
-    return out_dir / f"{name}.md"
+        f"common options: `{' '.join(study.get('base', [])) or '(none)'}`).",
+        *[f"Baseline **{b.variant}**: `{b.overrides[0]}`, fitted on the training and validation rows, "
+          f"test accuracy **{b.metrics['accuracy']:.4f}** on the same test rows." for b in baselines],
+    ]
+    write_json(Path(out_dir) / f"{name}.json", {"study": study, "runs": [asdict(r) for r in [*baselines, *runs]]})
+    return report.write(name, study.get("title", name), groups, out_dir, intro, options, study.get("target", 0.95),
+                        references)
+
+
+def fit_baselines(study: dict[str, Any], extra: list[str] = ()) -> list[Run]:
+    """Fits the study's scikit-learn `baselines` on the same split as the runs (train + val rows), scores the test rows.
+
+    A baseline is `{name: {estimator: sklearn.module.Class, params: {...}}}`;
+    only scikit-learn estimators are imported.
+    """
+    import importlib
+
+    import numpy as np
+
+    from plugins.data import to_numpy
+
+    baselines = study.get("baselines") or {}
+    if not baselines:
+        return []
+    first = next(iter(study["variants"].values()))
+    splits = resolve(compose([*study.get("base", []), *first, *extra])).load_data()
+    x_train, y_train = (np.concatenate(a) for a in zip(to_numpy(splits.train), to_numpy(splits.val)))
+    x_test, y_test = to_numpy(splits.test)
+    flat = lambda a: a.reshape(len(a), -1)  # noqa: E731
+    runs = []
+    for name, spec in baselines.items():
+        module, _, cls = str(spec["estimator"]).rpartition(".")
+        if not module.startswith("sklearn."):
+            raise ConfigError(f"baselines.{name}.estimator={spec['estimator']}: only scikit-learn estimators (sklearn.…)")
+        estimator = getattr(importlib.import_module(module), cls)(**spec.get("params", {}))
+        estimator.fit(flat(x_train), y_train)
+        accuracy = float((estimator.predict(flat(x_test)) == y_test).mean())
+        runs.append(Run(name, -1, [f"{spec['estimator']}({spec.get('params', {})})"], {"accuracy": accuracy}))
+    return runs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -179,9 +131,10 @@ def main(argv: list[str] | None = None) -> int:
         study = load_study(ns.study)
         if ns.seeds:
             study["seeds"] = [int(s) for s in ns.seeds.split(",")]
+        baselines = fit_baselines(study, ns.overrides)
         runs = run_study(study, Path(ns.out), Path(ns.runs) / Path(ns.study).stem, ns.overrides)
         command = "python -m workflows.study " + " ".join(args)
-        print(write_report(Path(ns.study).stem, study, runs, Path(ns.out), command))
+        print(write_report(Path(ns.study).stem, study, runs, baselines, Path(ns.out), command))
 
     return run_cli(task, argv)
 

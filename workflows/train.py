@@ -5,6 +5,9 @@ augmented training set and the validation split, trains, and writes
 models/model.keras, models/model.json and the DVCLive curves in
 dvclive/train/, all atomically.
 
+With `-m`, the same overrides sweep (grids, `hparams_search=optuna`): see
+workflows/sweep.py.
+
 Without DVC, `python -m workflows.train [overrides…]` composes conf/ with
 Hydra's overrides (`optimizer=sgd optimizer.learning_rate=0.05`), runs
 prepare → augment → train → evaluate in one process, writes everything into
@@ -87,8 +90,9 @@ def train(
     >>> splits = experiment.load_data()
     >>> train(experiment, splits.train, splits.val, splits.spec, tmp / "models", tmp / "logs")
     """
-    from dvclive import Live
     from dvclive.keras import DVCLiveCallback
+
+    from dvclive import Live
 
     trainer = experiment.trainer
     keras.utils.set_random_seed(trainer.seed)
@@ -193,6 +197,11 @@ def main(argv: list[str] | None = None) -> int:
         if args[:1] == ["--params"] or any(a.startswith("--params=") for a in args):
             path = args[1] if args[:1] == ["--params"] and len(args) > 1 else args[0].partition("=")[2]
             print(json.dumps(run_stage(resolve(load_params(path or "params.yaml"))), indent=2))
+            return
+        from workflows.sweep import MULTIRUN_FLAGS, multirun
+
+        if any(a in MULTIRUN_FLAGS for a in args):
+            multirun(args)
             return
         cfg = compose(args, hydra_config=True)
         out_dir = Path(str(cfg.hydra.run.dir))

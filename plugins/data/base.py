@@ -46,7 +46,7 @@ class DataSpec:
         write_text(path, json.dumps(asdict(self), indent=2))
 
     @classmethod
-    def load(cls, path: Path) -> "DataSpec":
+    def load(cls, path: Path) -> DataSpec:
         return cls(**json.loads(Path(path).read_text()))
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv as csv_module
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
@@ -19,7 +18,7 @@ TASKS = ("regression", "classification")
 def csv(
     path: str,
     target: str,
-    features: Optional[list[str]] = None,
+    features: list[str] | None = None,
     task: str = "regression",
     delimiter: str = ",",
     standardize: bool = True,

@@ -8,21 +8,19 @@ rate given here is the schedule's starting (or peak) rate: see the
 
 from __future__ import annotations
 
-from typing import Optional
-
 import keras
 
 from plugins.registry import ConfigError, register
 
 # Keras's optimizers default these to None, which says nothing of their type.
 TYPES = {
-    "weight_decay": Optional[float],
-    "clipnorm": Optional[float],
-    "clipvalue": Optional[float],
-    "global_clipnorm": Optional[float],
-    "loss_scale_factor": Optional[float],
-    "gradient_accumulation_steps": Optional[int],
-    "ema_overwrite_frequency": Optional[int],
+    "weight_decay": float | None,
+    "clipnorm": float | None,
+    "clipvalue": float | None,
+    "global_clipnorm": float | None,
+    "loss_scale_factor": float | None,
+    "gradient_accumulation_steps": int | None,
+    "ema_overwrite_frequency": int | None,
 }
 
 
@@ -58,9 +56,9 @@ register("optimizer", "lion", **_COMMON)(keras.optimizers.Lion)
 @register("optimizer", "gd", full_batch=True, **_COMMON)
 def gd(
     learning_rate: float = 0.01,
-    clipnorm: Optional[float] = None,
-    clipvalue: Optional[float] = None,
-    global_clipnorm: Optional[float] = None,
+    clipnorm: float | None = None,
+    clipvalue: float | None = None,
+    global_clipnorm: float | None = None,
 ) -> keras.optimizers.Optimizer:
     """Full-batch gradient descent: one step per epoch, on the gradient over the whole training set.
 

@@ -45,7 +45,7 @@ def test_overrides_change_groups_and_values(compose):
         (["optimizer.amsgrad=true"], "add it with +optimizer.amsgrad=true"),
         (["trainer.epoch=2"], "trainer.epoch: unknown key; did you mean 'epochs'?"),
         (["trainer.epochs=0"], "trainer.epochs=0 must be at least 1"),
-        (["optimizer=sgd", "optimizer.momentum=1.5"], "optimizer 'sgd' refused its parameters"),
+        (["optimizer=sgd", "optimizer.momentum=1.5"], "optimizer.momentum=1.5 must be in [0, 1)"),
         (["+trainr.epochs=2"], "unknown config section 'trainr'; did you mean 'trainer'?"),
         (["model.filters=[1,"], "bad override"),
     ],

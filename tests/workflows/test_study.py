@@ -9,7 +9,8 @@ import pytest
 
 from plugins.registry import ConfigError
 from tests.conftest import ROOT, error_lines, run
-from workflows.study import first_epoch_reaching, load_study, mean_std
+from workflows.report import first_epoch_reaching, mean_std
+from workflows.study import load_study
 
 STUDY = """
 title: tiny

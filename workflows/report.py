@@ -1,0 +1,305 @@
+"""Collect runs into a comparison report: a Markdown table, validation curves and a bar chart.
+
+    python -m workflows.report multirun/2026-11-25/10-00-00        # a Hydra multirun directory
+    python -m workflows.report --dvc .                             # the DVC experiments of a repository
+    python -m workflows.report multirun/… --name grid --out reports
+
+Runs that differ only in `trainer.seed` form one variant: metrics are given
+as mean ± sample standard deviation over its runs. Failed runs are counted
+and their errors listed. Writes <out>/<name>.md, <name>.png (validation
+accuracy per epoch, where curves exist) and <name>_bars.png (the test
+metric with error bars).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import statistics
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from plugins.registry import ConfigError
+from workflows.atomic import atomic_path, write_text
+from workflows.cli import run_cli
+
+SEED_KEYS = ("trainer.seed",)
+
+
+@dataclass
+class Run:
+    """One run: the options that define its variant, its seed, its figures (or its error)."""
+
+    variant: str
+    seed: int
+    overrides: list[str]
+    metrics: dict[str, Any]
+    curves: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # metric → [(epoch, value)]
+    error: str | None = None
+
+
+def read_curves(logs_dir: Path, epochs_per_step: int = 1) -> dict[str, list[tuple[float, float]]]:
+    """The per-epoch curves DVCLive wrote (`eval/accuracy`, `train/loss`…), x in epochs."""
+    curves = {}
+    root = Path(logs_dir) / "plots" / "metrics"
+    for tsv in sorted(root.rglob("*.tsv")):
+        name = tsv.relative_to(root).with_suffix("").as_posix()
+        with tsv.open() as handle:
+            rows = list(csv.DictReader(handle, delimiter="\t"))
+        curves[name] = [((int(r["step"]) + 1) * epochs_per_step, float(r[tsv.stem])) for r in rows]
+    return curves
+
+
+def mean_std(values: list[float], digits: int = 4) -> str:
+    """'mean ± sample std' (just the value for one run, '—' for none)."""
+    if not values:
+        return "—"
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
+
+
+def first_epoch_reaching(curve: list[tuple[float, float]], target: float) -> float | None:
+    """The first epoch whose value reaches `target`, or None."""
+    return next((epoch for epoch, value in curve if value >= target), None)
+
+
+def split_seed(overrides: list[str]) -> tuple[str, int]:
+    """The variant's name (its overrides but the seed) and the seed."""
+    seed = 0
+    rest = []
+    for override in overrides:
+        key, _, value = override.partition("=")
+        if key.lstrip("+") in SEED_KEYS:
+            seed = int(value)
+        else:
+            rest.append(override)
+    return " ".join(rest) or "(defaults)", seed
+
+
+def from_multirun(sweep_dir: Path) -> list[Run]:
+    """Every job of a Hydra multirun directory (its overrides, result.json and DVCLive curves)."""
+    import yaml
+
+    runs = []
+    for result in sorted(Path(sweep_dir).glob("*/result.json"), key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0):
+        job = result.parent
+        overrides = yaml.safe_load((job / ".hydra" / "overrides.yaml").read_text()) or []
+        variant, seed = split_seed(overrides)
+        outcome = json.loads(result.read_text())
+        if outcome["status"] != "ok":
+            runs.append(Run(variant, seed, overrides, {}, error=outcome.get("error", "failed")))
+            continue
+        card = job / "models" / "model.json"
+        per_step = json.loads(card.read_text())["training"]["epochs_per_log_step"] if card.exists() else 1
+        runs.append(Run(variant, seed, overrides, outcome["metrics"], read_curves(job / "dvclive", per_step)))
+    if not runs:
+        raise ConfigError(f"{sweep_dir} holds no finished job (no */result.json); is it a multirun directory?")
+    return runs
+
+
+def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(tree, dict):
+        out = {}
+        for key, value in tree.items():
+            out.update(_flatten(value, f"{prefix}{key}."))
+        return out
+    return {prefix[:-1]: tree}
+
+
+def from_dvc(repo: Path) -> list[Run]:
+    """The DVC experiments of `repo` (`dvc exp show --json`): the params that differ name the variants."""
+    result = subprocess.run(["dvc", "exp", "show", "--json"], cwd=repo, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise ConfigError(f"`dvc exp show` failed in {repo}: {result.stderr.strip().splitlines()[-1:]}")
+    entries = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            data = node.get("data")
+            if isinstance(data, dict) and "params" in data and node.get("name") and node.get("rev") != "workspace":
+                entries.append(node)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(json.loads(result.stdout))
+    experiments = [e for e in entries if e.get("experiments") is None]  # experiments, not their baselines
+    if not experiments:
+        raise ConfigError(f"{repo} has no DVC experiment; run `dvc exp run` first")
+    params = []
+    for entry in experiments:
+        flat = {}
+        for file in entry["data"]["params"].values():
+            flat.update(_flatten(file.get("data", {})))
+        params.append(flat)
+    varying = sorted(k for k in set().union(*params) if len({json.dumps(p.get(k)) for p in params}) > 1)
+    runs = []
+    for entry, flat in zip(experiments, params):
+        overrides = [f"{k}={flat.get(k)}" for k in varying]
+        variant, seed = split_seed(overrides)
+        metrics = {}
+        for file, content in (entry["data"].get("metrics") or {}).items():
+            if file.startswith("eval/"):
+                metrics.update(content.get("data", {}))
+        if entry["data"].get("status", "Success") not in ("Success", "Queued") and not metrics:
+            runs.append(Run(variant, seed, overrides, {}, error=f"experiment {entry['name']}: {entry['data'].get('status')}"))
+        else:
+            runs.append(Run(variant, seed, overrides, metrics))
+    return runs
+
+
+def group(runs: list[Run]) -> dict[str, list[Run]]:
+    out: dict[str, list[Run]] = {}
+    for run in runs:
+        out.setdefault(run.variant, []).append(run)
+    return out
+
+
+def headline_metric(runs: list[Run]) -> str:
+    """`accuracy` for classification, else `r2` or `loss`."""
+    for name in ("accuracy", "r2", "loss"):
+        if any(name in r.metrics for r in runs):
+            return name
+    return "loss"
+
+
+def table(groups: dict[str, list[Run]], options: dict[str, str] | None = None, target: float | None = None) -> str:
+    """The Markdown table: one row per variant, metrics as mean ± std over its runs."""
+    runs = [r for rs in groups.values() for r in rs]
+    metric = headline_metric(runs)
+    header = f"| variant | runs | test {metric} | final val accuracy |"
+    if target is not None:
+        header += f" epochs to val accuracy ≥ {target:g} |"
+    lines = [header, "|" + "---|" * (header.count("|") - 1)]
+    for name, members in groups.items():
+        ok = [r for r in members if r.error is None]
+        label = f"{name} `{options[name]}`" if options and options.get(name) else f"`{name}`"
+        failed = f", {len(members) - len(ok)} failed" if len(ok) < len(members) else ""
+        val = [r.metrics["train"]["val_accuracy"] for r in ok if "val_accuracy" in r.metrics.get("train", {})]
+        row = f"| {label} | {len(ok)}{failed} | {mean_std([r.metrics[metric] for r in ok if metric in r.metrics])} | {mean_std(val)} |"
+        if target is not None:
+            reached = [first_epoch_reaching(r.curves.get("eval/accuracy", []), target) for r in ok]
+            hit = [e for e in reached if e is not None]
+            row += f" {mean_std(hit, 1)} ({len(hit)}/{len(ok)} runs) |" if hit else f" not reached (0/{len(ok)} runs) |"
+        lines.append(row)
+    errors = [f"- `{r.variant}` (seed {r.seed}): {r.error}" for r in runs if r.error]
+    return "\n".join(lines + (["", "Failed runs:", *errors] if errors else []))
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_curves(groups: dict[str, list[Run]], path: Path, title: str, target: float | None = None) -> bool:
+    """Validation accuracy per epoch, mean over a variant's runs with a ± std band. False when no run has curves."""
+    import numpy as np
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
+    drawn = False
+    for name, members in groups.items():
+        curves = [r.curves.get("eval/accuracy", []) for r in members if r.error is None]
+        length = min((len(c) for c in curves), default=0)
+        if not length:
+            continue
+        x = np.array([e for e, _ in curves[0][:length]])
+        y = np.array([[v for _, v in c[:length]] for c in curves])
+        ax.plot(x, y.mean(axis=0), label=name)
+        ax.fill_between(x, y.mean(axis=0) - y.std(axis=0), y.mean(axis=0) + y.std(axis=0), alpha=0.2)
+        drawn = True
+    if drawn:
+        if target is not None:
+            ax.axhline(target, color="grey", linestyle=":", linewidth=1)
+        ax.set(xlabel="epoch", ylabel="validation accuracy", title=title)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower right", fontsize=8)
+        fig.tight_layout()
+        with atomic_path(path, suffix=".png") as tmp:
+            fig.savefig(tmp)
+    plt.close(fig)
+    return drawn
+
+
+def plot_bars(groups: dict[str, list[Run]], path: Path, title: str, extra: dict[str, float] | None = None) -> None:
+    """The headline test metric per variant: mean with a ± std error bar (and reference lines in `extra`)."""
+    import numpy as np
+
+    runs = [r for rs in groups.values() for r in rs]
+    metric = headline_metric(runs)
+    names, means, stds = [], [], []
+    for name, members in groups.items():
+        values = [r.metrics[metric] for r in members if r.error is None and metric in r.metrics]
+        if values:
+            names.append(name)
+            means.append(float(np.mean(values)))
+            stds.append(float(np.std(values, ddof=1)) if len(values) > 1 else 0.0)
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 0.5 * len(names) + 1.6), dpi=120)
+    ax.barh(names, means, xerr=stds, capsize=4, color="tab:blue", alpha=0.8)
+    for label, value in (extra or {}).items():
+        ax.axvline(value, color="tab:red", linestyle="--", linewidth=1, label=label)
+    low = min([m - s for m, s in zip(means, stds)] + list((extra or {}).values()), default=0.0)
+    high = max([m + s for m, s in zip(means, stds)] + list((extra or {}).values()), default=1.0)
+    pad = max((high - low) * 0.15, 1e-3)
+    ax.set(xlim=(low - pad, high + pad), xlabel=f"test {metric} (mean ± std)", title=title)
+    ax.invert_yaxis()
+    ax.grid(axis="x", alpha=0.3)
+    if extra:
+        ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp)
+    plt.close(fig)
+
+
+def write(name: str, title: str, groups: dict[str, list[Run]], out_dir: Path, intro: list[str],
+          options: dict[str, str] | None = None, target: float | None = None,
+          references: dict[str, float] | None = None) -> Path:
+    """Writes <name>.md, <name>.png (if curves) and <name>_bars.png into `out_dir`; returns the Markdown file."""
+    out_dir = Path(out_dir)
+    has_curves = plot_curves(groups, out_dir / f"{name}.png", title, target)
+    plot_bars(groups, out_dir / f"{name}_bars.png", title, references)
+    parts = [f"# {title}", *[p for p in intro if p], table(groups, options, target), f"![test metric]({name}_bars.png)"]
+    if has_curves:
+        parts.append(f"![validation curves]({name}.png)")
+    write_text(out_dir / f"{name}.md", "\n\n".join(parts) + "\n")
+    return out_dir / f"{name}.md"
+
+
+def main(argv: list[str] | None = None) -> int:
+    def task(args: list[str]) -> None:
+        parser = argparse.ArgumentParser(prog="python -m workflows.report", description=__doc__,
+                                         formatter_class=argparse.RawDescriptionHelpFormatter)
+        parser.add_argument("source", nargs="?", help="a Hydra multirun directory")
+        parser.add_argument("--dvc", metavar="REPO", help="collect the DVC experiments of this repository instead")
+        parser.add_argument("--name", default="report", help="the report's file name (default: report)")
+        parser.add_argument("--out", default="reports", help="where to write (default: reports)")
+        ns = parser.parse_args(args)
+        if bool(ns.source) == bool(ns.dvc):
+            raise ConfigError("give a multirun directory or --dvc REPO (one of them)")
+        if ns.dvc:
+            runs, origin = from_dvc(Path(ns.dvc)), f"the DVC experiments of `{ns.dvc}`"
+        else:
+            if not Path(ns.source).is_dir():
+                raise ConfigError(f"{ns.source} is not a directory; give a multirun directory, e.g. multirun/<date>/<time>")
+            runs, origin = from_multirun(Path(ns.source)), f"the multirun directory `{ns.source}`"
+        command = "python -m workflows.report " + " ".join(args)
+        intro = [f"Collected from {origin} by `{command}`: {len(runs)} runs; mean ± sample std over each variant's seeds."]
+        print(write(ns.name, ns.name, group(runs), Path(ns.out), intro))
+
+    return run_cli(task, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
