@@ -138,7 +138,11 @@ def from_dvc(repo: Path) -> list[Run]:
         for file in entry["data"]["params"].values():
             flat.update(_flatten(file.get("data", {})))
         params.append(flat)
-    varying = sorted(k for k in set().union(*params) if len({json.dumps(p.get(k)) for p in params}) > 1)
+    # The options that tell the experiments apart: keys every experiment has, with differing values
+    # (a plugin's own keys, present for adam but not for sgd, follow from its `name`), names first.
+    common = set.intersection(*(set(p) for p in params))
+    varying = sorted((k for k in common if len({json.dumps(p[k]) for p in params}) > 1),
+                     key=lambda k: (not k.endswith(".name"), k))
     runs = []
     for entry, flat in zip(experiments, params):
         overrides = [f"{k}={flat.get(k)}" for k in varying]
@@ -202,14 +206,16 @@ def _pyplot():
 
 
 def plot_curves(groups: dict[str, list[Run]], path: Path, title: str, target: float | None = None) -> bool:
-    """Validation accuracy per epoch, mean over a variant's runs with a ± std band. False when no run has curves."""
+    """Validation accuracy (else loss) per epoch, mean over a variant's runs with a ± std band. False without curves."""
     import numpy as np
 
+    runs = [r for rs in groups.values() for r in rs if r.error is None]
+    curve = "eval/accuracy" if any("eval/accuracy" in r.curves for r in runs) else "eval/loss"
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
     drawn = False
     for name, members in groups.items():
-        curves = [r.curves.get("eval/accuracy", []) for r in members if r.error is None]
+        curves = [r.curves.get(curve, []) for r in members if r.error is None]
         length = min((len(c) for c in curves), default=0)
         if not length:
             continue
@@ -219,9 +225,9 @@ def plot_curves(groups: dict[str, list[Run]], path: Path, title: str, target: fl
         ax.fill_between(x, y.mean(axis=0) - y.std(axis=0), y.mean(axis=0) + y.std(axis=0), alpha=0.2)
         drawn = True
     if drawn:
-        if target is not None:
+        if target is not None and curve == "eval/accuracy":
             ax.axhline(target, color="grey", linestyle=":", linewidth=1)
-        ax.set(xlabel="epoch", ylabel="validation accuracy", title=title)
+        ax.set(xlabel="epoch", ylabel=f"validation {curve.split('/')[1]}", title=title)
         ax.grid(alpha=0.3)
         ax.legend(loc="lower right", fontsize=8)
         fig.tight_layout()
