@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -42,6 +43,13 @@ def run(cmd: list[str], cwd: Path, check: bool = True, timeout: int = 600, **env
     if check and result.returncode != 0:
         pytest.fail(f"{' '.join(cmd)} exited {result.returncode}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     return result
+
+
+def last_json(stdout: str):
+    """The JSON document a command printed last (after Keras's progress lines)."""
+    lines = stdout.splitlines()
+    start = max(i for i, line in enumerate(lines) if line == "{")
+    return json.loads("\n".join(lines[start:]))
 
 
 def error_lines(stderr: str) -> list[str]:

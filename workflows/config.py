@@ -43,6 +43,16 @@ class TrainerConfig:
     shuffle: bool = True
     verbose: int = 2
     steps_per_execution: int = 1
+    strategy: str = "auto"
+    devices: list[str] | None = None
+    precision: str = "float32"
+    jit_compile: Any = "auto"
+    deterministic: bool = False
+    intra_op_threads: int = 0
+    inter_op_threads: int = 0
+    backup: bool = True
+    backup_root: str = ".kerasforge/backups"
+    worker_timeout: float = 600.0
 
 
 @dataclass
@@ -320,6 +330,11 @@ def _check_ranges(trainer: TrainerConfig, augmentation: AugmentationConfig, eval
     ):
         if value < low:
             raise ConfigError(f"{where}={value} must be at least {low}")
+    if trainer.jit_compile not in ("auto", True, False):
+        raise ConfigError(f"trainer.jit_compile={trainer.jit_compile!r} must be auto, true or false")
+    from workflows.distribute import check as check_distribution
+
+    check_distribution(trainer)
     if evaluate.split not in ("val", "test"):
         raise ConfigError(f"evaluate.split='{evaluate.split}' is unknown; {did_you_mean(evaluate.split, ['val', 'test'])}")
 

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -90,25 +92,46 @@ def train(
     >>> splits = experiment.load_data()
     >>> train(experiment, splits.train, splits.val, splits.spec, tmp / "models", tmp / "logs")
     """
+    from dvclive import Live
     from dvclive.keras import DVCLiveCallback
 
-    from dvclive import Live
+    from workflows.backup import AtomicBackupAndRestore, backup_dir, resume_epoch
+    from workflows.distribute import cluster_of, configure_runtime, make_strategy, watchdog
 
     trainer = experiment.trainer
-    keras.utils.set_random_seed(trainer.seed)
+    configure_runtime(trainer)
+    strategy = make_strategy(trainer)
+    cluster = cluster_of(strategy)
+    peers = watchdog() if cluster else None
     plan = plan_epochs(experiment, int(train_ds.cardinality()))
     head = experiment.head(spec)
-    model = experiment.build_model(spec, head, n_train=plan["n_train"])
-    model.compile(
-        optimizer=experiment.build_optimizer(plan["steps_per_epoch"]),
-        loss=experiment.build_loss(head),
-        metrics=head.metrics(),
-        steps_per_execution=plan["steps_per_execution"],
-    )
+    with strategy.scope():
+        model = experiment.build_model(spec, head, n_train=plan["n_train"])
+        model.compile(
+            optimizer=experiment.build_optimizer(plan["steps_per_epoch"]),
+            loss=experiment.build_loss(head),
+            metrics=head.metrics(),
+            steps_per_execution=plan["steps_per_execution"],
+            jit_compile=trainer.jit_compile,
+        )
+    run_callbacks = experiment.callbacks(plan["steps_per_epoch"])
+    resumed = 0
+    if trainer.backup:
+        backups = backup_dir(trainer.backup_root, to_yaml(experiment.cfg), cluster.rank if cluster else 0)
+        resumed = resume_epoch(backups)
+        run_callbacks.append(AtomicBackupAndRestore(backups))
+    # One endless stream of batches, fit_steps per epoch: epoch k always sees the k-th shuffle, so a
+    # resumed run skips exactly the batches the killed one had consumed, and continues identically.
     train_batches = batches(train_ds, head, plan["batch_size"], trainer.shuffle and not experiment.full_batch, trainer.seed)
-    if experiment.full_batch:  # the same full batch, epoch after epoch
-        train_batches = train_batches.cache().repeat()
+    train_batches = (train_batches.cache() if experiment.full_batch else train_batches).repeat()
+    train_batches = train_batches.skip(resumed * plan["fit_steps"])
     val_batches = batches(val_ds, head, trainer.batch_size)
+    if peers:
+        run_callbacks.append(keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: peers.done()))
+    chief = cluster is None or cluster.is_chief
+    # Only the chief writes the model, the metrics and the logs; other workers write into a scratch directory.
+    scratch = None if chief else Path(tempfile.mkdtemp(prefix="kerasforge-worker-"))
+    model_dir, logs_dir = (model_dir, logs_dir) if chief else (scratch / "models", scratch / "logs")
     with atomic_dir(logs_dir) as tmp_logs:
         live = Live(dir=str(tmp_logs), dvcyaml=None, save_dvc_exp=False, report=None)
         history = model.fit(
@@ -118,11 +141,15 @@ def train(
             steps_per_epoch=plan["fit_steps"],
             verbose=trainer.verbose,
             shuffle=False,  # tf.data shuffles (batches() above)
-            callbacks=[*experiment.callbacks(plan["steps_per_epoch"]), DVCLiveCallback(live=live), *callbacks],
+            callbacks=[*run_callbacks, DVCLiveCallback(live=live), *callbacks],
         )
         card = model_card(model, head, spec)
-        card["training"] = {**plan, "epochs_run": len(history.history["loss"]) * plan["epochs_per_log_step"]}
+        epochs_run = (resumed + len(history.history.get("loss", []))) * plan["epochs_per_log_step"]
+        card["training"] = {**plan, "epochs_run": epochs_run, "resumed_at_epoch": resumed,
+                            "strategy": type(strategy).__name__, "replicas": strategy.num_replicas_in_sync}
         save_model(model, card, model_dir)
+    if scratch:
+        shutil.rmtree(scratch, ignore_errors=True)
     return {key: float(values[-1]) for key, values in history.history.items()}
 
 
@@ -137,8 +164,8 @@ def plan_epochs(experiment: Experiment, n_train: int) -> dict[str, int]:
 
     Returns:
         n_train, batch_size, steps_per_epoch (optimizer steps per epoch, for
-        schedules), fit_epochs, fit_steps (steps per fit epoch, None for a
-        whole pass), steps_per_execution, epochs_per_log_step.
+        schedules), fit_epochs, fit_steps (steps per fit epoch),
+        steps_per_execution, epochs_per_log_step.
     """
     trainer = experiment.trainer
     if n_train <= 0:
@@ -153,7 +180,7 @@ def plan_epochs(experiment: Experiment, n_train: int) -> dict[str, int]:
     return {
         "n_train": n_train, "batch_size": trainer.batch_size,
         "steps_per_epoch": math.ceil(n_train / trainer.batch_size),
-        "fit_epochs": trainer.epochs, "fit_steps": None,
+        "fit_epochs": trainer.epochs, "fit_steps": math.ceil(n_train / trainer.batch_size),
         "steps_per_execution": trainer.steps_per_execution, "epochs_per_log_step": 1,
     }
 
@@ -185,6 +212,11 @@ def run_pipeline(experiment: Experiment, out_dir: Path) -> dict[str, Any]:
     splits = prepare(experiment)
     augmented = augment(experiment, splits.train, splits.spec)
     history = train(experiment, augmented, splits.val, splits.spec, out_dir / "models", out_dir / "dvclive")
+    if experiment.trainer.strategy == "multi_worker":
+        from workflows.distribute import read_tf_config
+
+        if not read_tf_config().is_chief:  # the chief evaluates the model it wrote
+            return {"train": history}
     held_out = splits.test if experiment.evaluate.split == "test" else splits.val
     metrics = evaluate(experiment, out_dir / "models", held_out, out_dir / "eval")
     return {**metrics, "train": history}
@@ -194,9 +226,13 @@ def main(argv: list[str] | None = None) -> int:
     """`python -m workflows.train --params params.yaml` (DVC stage) or `python -m workflows.train [overrides…]`."""
 
     def task(args: list[str]) -> None:
+        from workflows.distribute import early_setup
+
         if args[:1] == ["--params"] or any(a.startswith("--params=") for a in args):
             path = args[1] if args[:1] == ["--params"] and len(args) > 1 else args[0].partition("=")[2]
-            print(json.dumps(run_stage(resolve(load_params(path or "params.yaml"))), indent=2))
+            params = load_params(path or "params.yaml")
+            early_setup(params)
+            print(json.dumps(run_stage(resolve(params)), indent=2))
             return
         from workflows.sweep import MULTIRUN_FLAGS, multirun
 
@@ -205,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
             return
         cfg = compose(args, hydra_config=True)
         out_dir = Path(str(cfg.hydra.run.dir))
+        early_setup(cfg)
         experiment = resolve(cfg)
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "config.yaml").write_text(to_yaml(cfg))

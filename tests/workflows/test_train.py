@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT, TINY, run
+from tests.conftest import ROOT, TINY, last_json, run
 from workflows.augment import augment
 from workflows.config import resolve
 from workflows.evaluate import evaluate
@@ -102,7 +102,7 @@ def test_run_pipeline_returns_test_metrics(tiny, tmp_path):
 def test_direct_cli_runs_with_overrides_into_hydra_run_dir(tmp_path):
     out = tmp_path / "run"
     result = run([sys.executable, "-m", "workflows.train", *TINY, "optimizer=sgd", f"hydra.run.dir={out}"], ROOT)
-    metrics = json.loads(result.stdout)
+    metrics = last_json(result.stdout)
     assert 0.0 <= metrics["accuracy"] <= 1.0
     saved = (out / "config.yaml").read_text()
     assert "name: sgd" in saved and "units:\n  - 32" in saved

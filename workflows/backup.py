@@ -1,0 +1,90 @@
+"""Resumable training: Keras's BackupAndRestore, with each backup written atomically and one directory per worker.
+
+Keras writes the weights and the epoch counter as two files; a kill between
+the two leaves a mismatched pair. Here each backup goes to a new directory,
+and a one-line `latest` pointer is replaced atomically once it is complete:
+a killed run resumes from its last complete epoch. Keras 3's callback is
+not worker-aware (every worker would write the same files), so each worker
+gets its own directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import keras
+
+from workflows.atomic import write_text
+
+
+def backup_dir(root: str | Path, config_yaml: str, worker: int = 0) -> Path:
+    """This run's backup directory: one per config (a changed config never resumes a stale run) and per worker."""
+    digest = hashlib.sha256(config_yaml.encode()).hexdigest()[:16]
+    return Path(root) / digest / f"worker-{worker}"
+
+
+def resume_epoch(directory: Path) -> int:
+    """The epoch a run resumes at (0 when there is no complete backup)."""
+    pointer = Path(directory) / "latest"
+    if not pointer.exists():
+        return 0
+    metadata = Path(directory) / pointer.read_text().strip() / "training_metadata.json"
+    return int(json.loads(metadata.read_text())["epoch"]) if metadata.exists() else 0
+
+
+def _seed_states(model: keras.Model) -> list:
+    """The random-number states of the model's layers (Dropout…): `save_weights` leaves them out."""
+    return [v for v in model.non_trainable_variables if "seed_generator" in v.path]
+
+
+class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """keras.callbacks.BackupAndRestore whose backups are complete or absent, never half-written.
+
+    It also keeps the layers' random-number states (Keras's `save_weights`
+    omits them), so that a resumed run draws the dropout masks the killed
+    one would have drawn.
+
+    Args:
+        backup_dir: this worker's directory (see `backup_dir()`); removed when training ends normally.
+    """
+
+    def __init__(self, backup_dir: str | Path):
+        super().__init__(str(backup_dir), save_freq="epoch", delete_checkpoint=True)
+        self._point_at_latest()
+
+    def _point_at_latest(self) -> None:
+        pointer = Path(self.backup_dir) / "latest"
+        if pointer.exists():
+            latest = Path(self.backup_dir) / pointer.read_text().strip()
+            self._weights_path = str(latest / "latest.weights.h5")
+            self._training_metadata_path = str(latest / "training_metadata.json")
+
+    def _save_model(self):
+        root = Path(self.backup_dir)
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".epoch-", dir=root))
+        self.model.save_weights(str(tmp / "latest.weights.h5"), overwrite=True)
+        (tmp / "training_metadata.json").write_text(
+            json.dumps({"epoch": self._current_epoch, "batch": self._last_batch_seen})
+        )
+        (tmp / "seed_states.json").write_text(json.dumps([v.numpy().tolist() for v in _seed_states(self.model)]))
+        name = f"epoch-{self._current_epoch}"
+        shutil.rmtree(root / name, ignore_errors=True)
+        os.replace(tmp, root / name)
+        write_text(root / "latest", name)  # the commit point
+        for old in root.glob("epoch-*"):
+            if old.name != name:
+                shutil.rmtree(old, ignore_errors=True)
+        self._point_at_latest()
+
+    def _load_model(self):
+        super()._load_model()
+        states = Path(self._training_metadata_path).parent / "seed_states.json"
+        if states.exists():
+            for variable, value in zip(_seed_states(self.model), json.loads(states.read_text()), strict=True):
+                variable.assign(value)

@@ -1,0 +1,226 @@
+"""Where and how training runs: the distribution strategy, precision, threads, determinism.
+
+`trainer.strategy`:
+- `auto`: MirroredStrategy over every GPU when there is more than one, else the default (one device);
+- `default`: TensorFlow's default strategy (one device, the first GPU if any);
+- `one_device`: `trainer.devices[0]` (default "/gpu:0" if there is a GPU, else "/cpu:0");
+- `mirrored`: MirroredStrategy over `trainer.devices` (default: every GPU, else the CPU);
+- `multi_worker`: MultiWorkerMirroredStrategy, the cluster read from TF_CONFIG.
+
+TensorFlow's own runtime does the work; nothing here is a home-made
+all-reduce. The Keras 3 fix needed for `multi_worker` lives in
+workflows/keras_multiworker.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+
+import tensorflow as tf
+
+from plugins.registry import ConfigError, did_you_mean
+
+STRATEGIES = ("auto", "default", "one_device", "mirrored", "multi_worker")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+
+
+def check(trainer) -> None:
+    """Refuses unknown strategies and precisions, and a malformed TF_CONFIG, before anything runs."""
+    if trainer.strategy not in STRATEGIES:
+        raise ConfigError(f"trainer.strategy='{trainer.strategy}' is unknown; {did_you_mean(trainer.strategy, STRATEGIES)}")
+    if trainer.precision not in PRECISIONS:
+        raise ConfigError(
+            f"trainer.precision='{trainer.precision}' is unknown; {did_you_mean(trainer.precision, PRECISIONS)}"
+        )
+    if trainer.strategy == "multi_worker":
+        read_tf_config()
+    if trainer.worker_timeout <= 0:
+        raise ConfigError(f"trainer.worker_timeout={trainer.worker_timeout} must be > 0 seconds")
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """This process's place in a multi-worker cluster."""
+
+    workers: tuple[str, ...]
+    task_type: str
+    task_index: int
+    has_chief: bool = False
+
+    @property
+    def is_chief(self) -> bool:
+        """The chief writes the model, the metrics and the logs: the `chief` task, or worker 0 when there is none."""
+        return self.task_type == "chief" or (not self.has_chief and self.task_type == "worker" and self.task_index == 0)
+
+    @property
+    def rank(self) -> int:
+        """This task's position in `workers` (the chief first)."""
+        return self.task_index + (1 if self.has_chief and self.task_type == "worker" else 0)
+
+
+def read_tf_config() -> Cluster:
+    """Parses and checks TF_CONFIG (`{"cluster": {"worker": [...]}, "task": {"type": "worker", "index": 0}}`)."""
+    raw = os.environ.get("TF_CONFIG")
+    example = 'e.g. {"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}}'
+    if not raw:
+        raise ConfigError(f"trainer.strategy=multi_worker needs the TF_CONFIG environment variable, {example}")
+    try:
+        config = json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"TF_CONFIG is not valid JSON ({err.msg} at character {err.pos}); {example}") from None
+    cluster, task = config.get("cluster"), config.get("task")
+    if not isinstance(cluster, dict) or not isinstance(task, dict):
+        raise ConfigError(f"TF_CONFIG needs a 'cluster' and a 'task' object; {example}")
+    workers = [*cluster.get("chief", []), *cluster.get("worker", [])]
+    if not workers or not all(isinstance(w, str) and ":" in w for w in workers):
+        raise ConfigError(f"TF_CONFIG's cluster needs 'worker' addresses as 'host:port'; {example}")
+    task_type, index = task.get("type"), task.get("index")
+    if task_type not in ("chief", "worker"):
+        raise ConfigError(f"TF_CONFIG's task type '{task_type}' is unknown; valid: chief, worker")
+    if not isinstance(index, int) or not 0 <= index < len(cluster.get(task_type, [])):
+        raise ConfigError(
+            f"TF_CONFIG's task index {index!r} is not one of the {len(cluster.get(task_type, []))} {task_type} addresses"
+        )
+    return Cluster(tuple(workers), task_type, index, bool(cluster.get("chief")))
+
+
+_EARLY_STRATEGY: tf.distribute.Strategy | None = None
+_WATCHDOG: PeerWatchdog | None = None
+
+
+def watchdog() -> PeerWatchdog | None:
+    """The running PeerWatchdog of a multi-worker process (stopped after the first training batch)."""
+    return _WATCHDOG
+
+
+def early_setup(cfg) -> None:
+    """What TensorFlow accepts only before its first operation: thread pools and a MultiWorkerMirroredStrategy.
+
+    The command lines call this right after reading the config, before
+    resolving it (which already builds TensorFlow objects).
+
+    Args:
+        cfg: the composed config (its `trainer` section is read as it is).
+    """
+    global _EARLY_STRATEGY
+    trainer = cfg.get("trainer") or {}
+    try:
+        if trainer.get("intra_op_threads"):
+            tf.config.threading.set_intra_op_parallelism_threads(int(trainer.get("intra_op_threads")))
+        if trainer.get("inter_op_threads"):
+            tf.config.threading.set_inter_op_parallelism_threads(int(trainer.get("inter_op_threads")))
+    except (RuntimeError, ValueError) as err:
+        raise ConfigError(f"trainer.intra_op_threads/inter_op_threads: {str(err).splitlines()[0]}") from None
+    if trainer.get("strategy") == "multi_worker" and _EARLY_STRATEGY is None:
+        global _WATCHDOG
+        from workflows import keras_multiworker
+
+        cluster = read_tf_config()
+        keras_multiworker.install()
+        # Creating the strategy already waits for the other workers: watch from here to the first batch.
+        _WATCHDOG = PeerWatchdog(float(trainer.get("worker_timeout") or 600), cluster).start()
+        _EARLY_STRATEGY = tf.distribute.MultiWorkerMirroredStrategy()
+
+
+def configure_runtime(trainer) -> None:
+    """Seeds, determinism and precision: process-wide settings, made before a model is built.
+
+    `trainer.deterministic` sets the seeds and TensorFlow's op determinism
+    (`tf.config.experimental.enable_op_determinism`): two runs give the same
+    weights, at some cost in speed (some kernels have slower deterministic
+    versions; see the README).
+    """
+    import keras
+
+    keras.utils.set_random_seed(trainer.seed)
+    # TensorFlow exports only enable_op_determinism; its framework config also has the inverse, needed
+    # so that one process (a sweep, the tests) can run deterministic and ordinary trainings in turn.
+    from tensorflow.python.framework import config as tf_framework_config
+
+    if trainer.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    elif tf_framework_config.is_op_determinism_enabled():
+        tf_framework_config.disable_op_determinism()
+    keras.mixed_precision.set_global_policy(trainer.precision)
+
+
+def make_strategy(trainer) -> tf.distribute.Strategy:
+    """The `trainer.strategy` as a tf.distribute.Strategy (see the module's doc)."""
+    gpus = tf.config.list_logical_devices("GPU")
+    devices = list(trainer.devices or [])
+    if trainer.strategy == "auto":
+        return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
+    if trainer.strategy == "default":
+        return tf.distribute.get_strategy()
+    if trainer.strategy == "one_device":
+        return tf.distribute.OneDeviceStrategy(devices[0] if devices else ("/gpu:0" if gpus else "/cpu:0"))
+    if trainer.strategy == "mirrored":
+        try:
+            return tf.distribute.MirroredStrategy(devices=devices or None)
+        except (ValueError, RuntimeError) as err:
+            raise ConfigError(f"trainer.devices={devices}: {str(err).splitlines()[0]}") from None
+    if _EARLY_STRATEGY is None:
+        raise ConfigError(
+            "trainer.strategy=multi_worker: TensorFlow needs the strategy before its first operation; start training "
+            "with `python -m workflows.train` (or call workflows.distribute.early_setup(cfg) first)"
+        )
+    return _EARLY_STRATEGY
+
+
+def cluster_of(strategy: tf.distribute.Strategy) -> Cluster | None:
+    """This worker's Cluster under MultiWorkerMirroredStrategy, else None."""
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return read_tf_config()
+    return None
+
+
+_WATCHDOG_CODE = """
+import os, sys, time
+parent, timeout, message = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
+deadline = time.monotonic() + timeout
+while time.monotonic() < deadline:
+    if os.getppid() != parent:  # the worker is gone: nothing to watch
+        sys.exit(0)
+    time.sleep(0.2)
+print(message, file=sys.stderr, flush=True)
+os.kill(parent, 9)
+"""
+
+
+class PeerWatchdog:
+    """Ends a worker whose peers never come up, with a clear error, instead of letting it hang.
+
+    TensorFlow waits for the other workers inside C++ code that holds
+    Python's interpreter lock, so no thread or signal handler of the
+    worker's own can act: a small watchdog process prints the error and
+    kills the worker (exit status 137) after `timeout` seconds, unless
+    `done()` (called after the first training batch, when every worker has
+    answered) stops it first.
+    """
+
+    def __init__(self, timeout: float, cluster: Cluster):
+        others = [w for i, w in enumerate(cluster.workers) if i != cluster.rank]
+        self._message = (
+            f"error: the other workers ({', '.join(others)}) did not all come up within trainer.worker_timeout="
+            f"{timeout:g} s; start every worker with its own TF_CONFIG task index, or raise the timeout"
+        )
+        self._timeout = timeout
+        self._process = None
+
+    def start(self) -> PeerWatchdog:
+        import atexit
+        import subprocess
+
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", _WATCHDOG_CODE, str(os.getpid()), str(self._timeout), self._message]
+        )
+        atexit.register(self.done)
+        return self
+
+    def done(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
