@@ -11,12 +11,12 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from plugins.data import DataSpec, to_numpy
+from plugins.data import DataSpec
 from plugins.registry import ConfigError
 from workflows.atomic import atomic_dir
 from workflows.cli import stage_main
 from workflows.config import Experiment
-from workflows.layout import AUGMENTED, PREPARED
+from workflows.layout import AUGMENTED, PREPARED, PREVIEW
 from workflows.prepare import load_spec, load_split
 
 
@@ -43,22 +43,55 @@ def augment(experiment: Experiment, train: tf.data.Dataset, spec: DataSpec, batc
             f"augmentation ops need images (height, width, channels) but the data's examples have shape "
             f"{spec.input_shape}; use augmentation=none"
         )
-    x, y = to_numpy(train)
-    xs, ys = [x], [y]
-    for _ in range(copies):
-        for start in range(0, len(x), batch_size):
-            batch = augmenter(x[start : start + batch_size], training=True)
-            xs.append(np.asarray(batch, dtype=x.dtype))
-        ys.append(y)
-    return tf.data.Dataset.from_tensor_slices((np.concatenate(xs), np.concatenate(ys)))
+    out = train
+    for _ in range(copies):  # streamed batch by batch: memory does not grow with the data set
+        copy = train.batch(batch_size).map(lambda x, y: (augmenter(x, training=True), y)).unbatch()
+        out = out.concatenate(copy)
+    return out.apply(tf.data.experimental.assert_cardinality(int(train.cardinality()) * (1 + copies)))
+
+
+def preview(experiment: Experiment, train: tf.data.Dataset, spec: DataSpec, path, count: int = 8, samples: int = 3) -> None:
+    """A PNG grid: `count` training images (top row) and `samples` augmented versions of each below."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from workflows.atomic import atomic_path
+
+    augmenter = experiment.build_augmenter()
+    if augmenter is None or len(spec.input_shape) != 3:
+        fig, ax = plt.subplots(figsize=(4, 1), dpi=100)
+        ax.text(0.5, 0.5, "no image augmentation in this config", ha="center", va="center")
+        ax.axis("off")
+    else:
+        x, _ = next(iter(train.take(count).batch(count)))
+        rows = [x.numpy()] + [np.asarray(augmenter(x, training=True)) for _ in range(samples)]
+        fig, axes = plt.subplots(len(rows), len(rows[0]), figsize=(1.2 * len(rows[0]), 1.2 * len(rows)), dpi=100,
+                                 squeeze=False)
+        for r, row in enumerate(rows):
+            for c, image in enumerate(row):
+                ax = axes[r][c]
+                ax.imshow(np.clip(image.squeeze(-1) if image.shape[-1] == 1 else image[..., :3], 0, 1),
+                          cmap="gray" if image.shape[-1] == 1 else None, vmin=0, vmax=1)
+                ax.set_xticks([])
+                ax.set_yticks([])
+            axes[r][0].set_ylabel("original" if r == 0 else f"augmented {r}", fontsize=7)
+        fig.suptitle("augmentation preview (top: originals)", fontsize=9)
+        fig.tight_layout()
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp)
+    plt.close(fig)
 
 
 def run(experiment: Experiment) -> None:
-    """The DVC stage: data/prepared/train → data/augmented/train."""
+    """The DVC stage: data/prepared/train → data/augmented/train, and the preview grid."""
     spec = load_spec(PREPARED)
-    train = augment(experiment, load_split("train", PREPARED), spec)
+    original = load_split("train", PREPARED)
+    train = augment(experiment, original, spec)
     with atomic_dir(AUGMENTED) as tmp:
         train.save(str(tmp / "train"))
+    preview(experiment, original, spec, PREVIEW)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -41,6 +41,7 @@ class TrainerConfig:
     batch_size: int = 32
     seed: int = 0
     shuffle: bool = True
+    shuffle_buffer: int = 10_000
     verbose: int = 2
     steps_per_execution: int = 1
     strategy: str = "auto"
@@ -80,11 +81,14 @@ class AugmentationConfig:
     Attributes:
         copies: augmented copies of each training image that the augment
             stage writes beside the originals (0 passes the data through).
+        online: also augment every training batch inside tf.data while
+            training (parallel map, prefetch): fresh variations each epoch.
         ops: a list of `{name: <op>, <param>: <value>…}`; see
             `python -m plugins list` for the ops.
     """
 
     copies: int = 0
+    online: bool = False
     ops: list[Any] = field(default_factory=list)
 
 
@@ -311,13 +315,10 @@ class Experiment:
 
     def build_augmenter(self, seed: int | None = None):
         """The augmentation ops chained into one Keras layer, or None when there are none."""
-        import keras
+        from plugins.augmentation.image_ops import build_pipeline
 
-        if not self.augmentation_ops:
-            return None
         seed = self.trainer.seed if seed is None else seed
-        layers = [op.build(seed=seed + i) for i, op in enumerate(self.augmentation_ops)]
-        return keras.Sequential(layers, name="augmentation")
+        return build_pipeline([op.build(seed=seed + i) for i, op in enumerate(self.augmentation_ops)])
 
 
 def _check_ranges(trainer: TrainerConfig, augmentation: AugmentationConfig, evaluate: EvaluateConfig) -> None:
@@ -327,6 +328,7 @@ def _check_ranges(trainer: TrainerConfig, augmentation: AugmentationConfig, eval
         ("augmentation.copies", augmentation.copies, 0),
         ("evaluate.batch_size", evaluate.batch_size, 1),
         ("trainer.steps_per_execution", trainer.steps_per_execution, 1),
+        ("trainer.shuffle_buffer", trainer.shuffle_buffer, 1),
     ):
         if value < low:
             raise ConfigError(f"{where}={value} must be at least {low}")

@@ -20,8 +20,8 @@ localhost workers, which fails without it.
 from __future__ import annotations
 
 import tensorflow as tf
-from keras.src.backend.tensorflow import trainer as tf_trainer
 from keras.src import tree
+from keras.src.backend.tensorflow import trainer as tf_trainer
 
 _ORIGINAL_BUILD = tf_trainer.TensorFlowTrainer._maybe_symbolic_build
 _ORIGINAL_REDUCE = tf_trainer.reduce_per_replica

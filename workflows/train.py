@@ -38,14 +38,23 @@ from workflows.layout import AUGMENTED, MODELS, PREPARED, TRAIN_LOGS
 from workflows.prepare import load_spec, load_split
 
 
-def batches(ds: tf.data.Dataset, head: Head, batch_size: int, shuffle: bool = False, seed: int = 0) -> tf.data.Dataset:
-    """Batches (x, y) with the labels in the form the loss takes; shuffled for training."""
+def batches(
+    ds: tf.data.Dataset, head: Head, batch_size: int, shuffle: bool = False, seed: int = 0, augmenter=None,
+    shuffle_buffer: int = 10_000,
+) -> tf.data.Dataset:
+    """Batches (x, y) with the labels in the form the loss takes; shuffled, and augmented online, for training.
+
+    The shuffle buffer holds at most `shuffle_buffer` examples (the whole set when it is smaller), so memory
+    stays bounded however large the data set on disk.
+    """
     if shuffle:
         size = int(ds.cardinality())
-        ds = ds.shuffle(size if size > 0 else 10_000, seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size).map(lambda x, y: (x, head.encode(y)), num_parallel_calls=tf.data.AUTOTUNE).prefetch(
-        tf.data.AUTOTUNE
-    )
+        ds = ds.shuffle(min(size, shuffle_buffer) if size > 0 else shuffle_buffer, seed=seed,
+                        reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+    if augmenter is not None:  # one warp per batch, in tf.data's threads, overlapping the training step
+        ds = ds.map(lambda x, y: (augmenter(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.map(lambda x, y: (x, head.encode(y)), num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
 def model_card(model: keras.Model, head: Head, spec: DataSpec) -> dict[str, Any]:
@@ -92,9 +101,9 @@ def train(
     >>> splits = experiment.load_data()
     >>> train(experiment, splits.train, splits.val, splits.spec, tmp / "models", tmp / "logs")
     """
-    from dvclive import Live
     from dvclive.keras import DVCLiveCallback
 
+    from dvclive import Live
     from workflows.backup import AtomicBackupAndRestore, backup_dir, resume_epoch
     from workflows.distribute import cluster_of, configure_runtime, make_strategy, watchdog
 
@@ -122,7 +131,9 @@ def train(
         run_callbacks.append(AtomicBackupAndRestore(backups))
     # One endless stream of batches, fit_steps per epoch: epoch k always sees the k-th shuffle, so a
     # resumed run skips exactly the batches the killed one had consumed, and continues identically.
-    train_batches = batches(train_ds, head, plan["batch_size"], trainer.shuffle and not experiment.full_batch, trainer.seed)
+    augmenter = experiment.build_augmenter(trainer.seed + 1) if experiment.augmentation.online else None
+    train_batches = batches(train_ds, head, plan["batch_size"], trainer.shuffle and not experiment.full_batch,
+                            trainer.seed, augmenter, trainer.shuffle_buffer)
     train_batches = (train_batches.cache() if experiment.full_batch else train_batches).repeat()
     train_batches = train_batches.skip(resumed * plan["fit_steps"])
     val_batches = batches(val_ds, head, trainer.batch_size)

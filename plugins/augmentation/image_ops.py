@@ -1,16 +1,20 @@
-"""Image augmentation ops: Keras preprocessing layers, registered as plugins.
+"""Image augmentation ops, registered as plugins; `build_pipeline` chains an augmentation config's ops.
 
-An augmentation config lists ops; `build_pipeline` chains them into one
-layer. The seed comes from `trainer.seed`, so the same seed gives the same
-augmented images.
+Geometric ops (plugins/augmentation/affine.py) that follow one another are
+fused into one warp per batch; the others (plugins/augmentation/photometric.py)
+are Keras's layers, each applied with its probability.
 """
 
 from __future__ import annotations
 
 import keras
 
-from plugins.registry import register
+from plugins.augmentation import affine, photometric  # noqa: F401  (registers)
+from plugins.augmentation.affine import fuse
 
-register("augmentation", "flip", context=("seed",))(keras.layers.RandomFlip)
-register("augmentation", "rotation", context=("seed",))(keras.layers.RandomRotation)
-register("augmentation", "translation", context=("seed",))(keras.layers.RandomTranslation)
+
+def build_pipeline(layers: list[keras.layers.Layer]) -> keras.Sequential | None:
+    """One Keras layer applying `layers` in order, consecutive geometric ones fused; None for none."""
+    if not layers:
+        return None
+    return keras.Sequential(fuse(layers), name="augmentation")

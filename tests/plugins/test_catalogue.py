@@ -15,11 +15,14 @@ from workflows.augment import augment
 from workflows.config import CONF_DIR, resolve
 from workflows.train import train
 
+# keras.datasets download on first use: tests have no network (test_image_data.py checks their offline error).
+DOWNLOADED = {("data", "mnist"), ("data", "fashion_mnist"), ("data", "cifar10"), ("data", "cifar100")}
 OPTIONS = sorted(
     (group.name, option.stem)
     for group in CONF_DIR.iterdir()
     if group.is_dir() and group.name != "studies"  # studies are not a config group: workflows.study reads them
     for option in group.glob("*.yaml")
+    if (group.name, option.stem) not in DOWNLOADED
 )
 IMAGES = DataSpec(input_shape=(8, 8, 1), task="classification", num_classes=10, kind="image")
 SMALL = ["model=mlp", "model.units=[32]", "trainer.epochs=3", "trainer.verbose=0", "augmentation=none"]
@@ -68,6 +71,10 @@ def test_option_builds_and_lowers_the_loss(compose, digits_csv, tmp_path, group,
     overrides = [*SMALL, f"{group}={option}", *COMPANIONS.get((group, option), [])]
     if (group, option) == ("data", "csv"):
         overrides.append(f"data.path={digits_csv}")
+    if (group, option) == ("data", "image_folder"):
+        from tests.plugins.test_image_data import make_folder
+
+        overrides += [f"data.directory={make_folder(tmp_path / 'photos', per_class=20)}", "data.target_size=[16,16]"]
     if group == "augmentation":
         overrides.remove("augmentation=none")
     if group == "model":

@@ -99,7 +99,9 @@ def test_resnet_depths_and_resizing(compose):
 
 
 def test_imagenet_weights_offline_is_a_one_line_error(compose, monkeypatch, tmp_path):
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # an empty cache: the weights must be downloaded
+    import keras.src.backend.config as keras_config
+
+    monkeypatch.setattr(keras_config, "keras_home", lambda: str(tmp_path))  # an empty cache: the weights must be downloaded
     import keras.src.utils.file_utils as file_utils
 
     def no_network(*args, **kwargs):

@@ -41,6 +41,8 @@ def test_repro_writes_model_metrics_and_plots(repo):
     assert '"accuracy"' in flat and "eval/metrics.json" in flat and "dvclive/train/metrics.json" in flat
     plots = run([*DVC, "plots", "show", "--json"], repo).stdout
     assert "eval/plots/confusion.json" in plots and "dvclive/train/plots/metrics" in plots
+    assert "previews/augmentation.png" in plots
+    assert (repo / "previews" / "augmentation.png").read_bytes()[:4] == b"\x89PNG"
     dag = run([*DVC, "dag", "--dot"], repo).stdout.replace('"', "")
     for edge in ("prepare -> augment", "augment -> train", "train -> evaluate"):
         assert edge in dag, dag

@@ -1,0 +1,191 @@
+"""Image data: your own folders (the `flow_from_directory` equivalent) and keras.datasets.
+
+Pixels come out as float32 in [0, 1], shape (height, width, channels).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+from sklearn.model_selection import train_test_split
+
+from plugins.data.base import DataSpec, Splits, split_arrays
+from plugins.registry import ConfigError, did_you_mean, register
+
+EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
+COLOR_MODES = {"rgb": 3, "grayscale": 1, "rgba": 4}
+CLASS_MODES = ("sparse", "categorical", "binary")
+
+
+def list_images(directory: Path, extensions=EXTENSIONS) -> tuple[list[str], list[Path], list[int]]:
+    """The classes (sub-folders, sorted) and every image file in them, with its class id."""
+    if not directory.is_dir():
+        raise ConfigError(f"data.directory: no such directory '{directory}' (it needs one sub-folder per class)")
+    classes = sorted(p.name for p in directory.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if len(classes) < 2:
+        raise ConfigError(
+            f"{directory} has {len(classes)} class folder{'s' if len(classes) != 1 else ''} "
+            f"({', '.join(classes) or 'none'}); classification needs at least two sub-folders, one per class"
+        )
+    files, labels = [], []
+    for index, name in enumerate(classes):
+        found = sorted(p for p in (directory / name).rglob("*") if p.suffix.lower() in extensions and p.is_file())
+        if not found:
+            raise ConfigError(
+                f"class folder '{directory / name}' has no images ({'/'.join(e[1:] for e in extensions)}); "
+                "add some or remove the folder"
+            )
+        files += found
+        labels += [index] * len(found)
+    return classes, files, labels
+
+
+def check_images(files: list[Path], labels: list[int], channels: int, on_bad_file: str) -> tuple[list[Path], list[int]]:
+    """Decodes every file once; a corrupt or non-image file fails (named) or is skipped, as `on_bad_file` says."""
+    good_files, good_labels, skipped = [], [], []
+    for file, label in zip(files, labels):
+        try:
+            tf.io.decode_image(tf.io.read_file(str(file)), channels=channels, expand_animations=False)
+        except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError, tf.errors.UnknownError) as err:
+            if on_bad_file == "fail":
+                reason = str(err).strip().splitlines()[0][:120] if str(err).strip() else type(err).__name__
+                raise ConfigError(
+                    f"{file} is not a readable image ({reason}); fix or delete it, or set data.on_bad_file=skip"
+                ) from None
+            skipped.append(file)
+            continue
+        good_files.append(file)
+        good_labels.append(label)
+    if skipped:
+        print(f"warning: skipped {len(skipped)} unreadable file(s), e.g. {skipped[0]}", file=sys.stderr)
+    return good_files, good_labels
+
+
+def decode_dataset(files: list[Path], labels: list[int], size: tuple[int, int], channels: int) -> tf.data.Dataset:
+    """A stream of (image, label): files are read and decoded lazily, in parallel, never all in memory."""
+
+    def load(path, label):
+        image = tf.io.decode_image(tf.io.read_file(path), channels=channels, expand_animations=False)
+        image = tf.image.resize(tf.image.convert_image_dtype(image, tf.float32), size, antialias=True)
+        return tf.ensure_shape(image, (*size, channels)), label
+
+    paths = tf.constant([str(f) for f in files])
+    return tf.data.Dataset.from_tensor_slices((paths, tf.constant(labels, tf.int32))).map(
+        load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+    )
+
+
+@register("data", "image_folder")
+def image_folder(
+    directory: str,
+    target_size: list[int] = (128, 128),
+    color_mode: str = "rgb",
+    class_mode: str = "sparse",
+    val_fraction: float = 0.1,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+    on_bad_file: str = "fail",
+) -> Splits:
+    """One sub-folder per class, like Keras's `flow_from_directory`.
+
+    Args:
+        directory: the root folder; each sub-folder is a class (sorted by name).
+        target_size: [height, width] every image is resized to.
+        color_mode: "rgb", "grayscale" or "rgba".
+        class_mode: "sparse" or "categorical" (class ids; the loss decides
+            their final form), or "binary" (checks there are exactly two classes).
+        val_fraction: share of the images kept for validation.
+        test_fraction: share of the images kept for the test.
+        seed: the (stratified) split's seed.
+        on_bad_file: "fail" (a corrupt or non-image file stops prepare, named) or "skip" it.
+
+    Returns:
+        Splits streaming float32 images in [0, 1] and int32 labels.
+
+    Example:
+        `python -m workflows.train data=image_folder data.directory=photos 'data.target_size=[64,64]'`
+    """
+    if color_mode not in COLOR_MODES:
+        raise ConfigError(f"data.color_mode='{color_mode}' is unknown; {did_you_mean(color_mode, COLOR_MODES)}")
+    if class_mode not in CLASS_MODES:
+        raise ConfigError(f"data.class_mode='{class_mode}' is unknown; {did_you_mean(class_mode, CLASS_MODES)}")
+    if on_bad_file not in ("fail", "skip"):
+        raise ConfigError(f"data.on_bad_file='{on_bad_file}' is unknown; valid: fail, skip")
+    if len(target_size) != 2 or min(target_size) < 1:
+        raise ConfigError(f"data.target_size={list(target_size)} must be [height, width]")
+    channels = COLOR_MODES[color_mode]
+    classes, files, labels = list_images(Path(directory))
+    if class_mode == "binary" and len(classes) != 2:
+        raise ConfigError(f"data.class_mode=binary needs two class folders; {directory} has {len(classes)}")
+    files, labels = check_images(files, labels, channels, on_bad_file)
+    spec = DataSpec((*target_size, channels), "classification", len(classes), classes, kind="image")
+    index = np.arange(len(files))
+    labels_np = np.array(labels)
+    try:
+        rest, test = train_test_split(index, test_size=test_fraction, random_state=seed, stratify=labels_np)
+        train, val = train_test_split(rest, test_size=val_fraction / (1 - test_fraction), random_state=seed,
+                                      stratify=labels_np[rest])
+    except ValueError as err:
+        raise ConfigError(
+            f"{directory}: cannot split {len(files)} images stratified ({str(err).splitlines()[0]}); add images to "
+            "the smallest class or lower data.val_fraction/test_fraction"
+        ) from None
+
+    def subset(ids):
+        return decode_dataset([files[i] for i in ids], [labels[i] for i in ids], tuple(target_size), channels)
+
+    return Splits(subset(train), subset(val), subset(test), spec)
+
+
+# keras.datasets: downloaded once into ~/.keras/datasets/ (KERAS_HOME/datasets/); the file to place there offline.
+KERAS_DATASETS = {
+    "mnist": ("mnist.npz", 10),
+    "fashion_mnist": ("fashion-mnist/ (train-images-idx3-ubyte.gz and the three other files)", 10),
+    "cifar10": ("cifar-10-batches-py.tar.gz", 10),
+    "cifar100": ("cifar-100-python.tar.gz", 100),
+}
+
+
+def _keras_dataset(name: str, val_fraction: float, seed: int) -> Splits:
+    import keras
+
+    module = getattr(keras.datasets, name)
+    try:
+        (x_train, y_train), (x_test, y_test) = module.load_data()
+    except Exception as err:  # noqa: BLE001 — urllib, HTTP, or a half-downloaded archive
+        from keras.src.backend.config import keras_home  # where keras.utils.get_file caches (KERAS_HOME)
+
+        home = Path(keras_home())
+        raise ConfigError(
+            f"data={name}: the data set is not in the cache and could not be downloaded ({type(err).__name__}); "
+            f"place {KERAS_DATASETS[name][0]} in {home / 'datasets'}/ or connect to the network"
+        ) from None
+    x = np.concatenate([x_train, x_test]).astype(np.float32) / 255.0
+    if x.ndim == 3:
+        x = x[..., None]
+    y = np.concatenate([y_train, y_test]).reshape(-1).astype(np.int32)
+    classes = KERAS_DATASETS[name][1]
+    spec = DataSpec(x.shape[1:], "classification", classes, [str(i) for i in range(classes)], kind="image")
+    test_fraction = len(x_test) / len(x)  # the data set's own test split, stratified again under the seed
+    return split_arrays(x, y, spec, val_fraction, test_fraction, seed)
+
+
+def _register_keras_dataset(name: str) -> None:
+    def load(val_fraction: float = 0.1, seed: int = 0) -> Splits:
+        return _keras_dataset(name, val_fraction, seed)
+
+    load.__name__ = name
+    load.__doc__ = f"""keras.datasets.{name}: downloaded on first use and cached (offline: a one-line error naming the file).
+
+    Args:
+        val_fraction: share of all images kept for validation (the test share is the data set's own).
+        seed: the split's seed.
+    """
+    register("data", name)(load)
+
+
+for _name in KERAS_DATASETS:
+    _register_keras_dataset(_name)

@@ -1,0 +1,116 @@
+"""Augmentation ops against references (np.fliplr, np.rot90), the idg mapping, fusion, and training-only use."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from keras import ops
+
+from plugins.augmentation.affine import RandomAffine, fuse, transform
+from plugins.registry import REGISTRY, ConfigError, get
+from workflows.config import resolve
+
+OPS = sorted(REGISTRY.names("augmentation"))
+PARAMS = {"idg": {"rotation_range": 20, "width_shift_range": 0.2, "horizontal_flip": True, "brightness_range": [0.8, 1.2]}}
+
+
+@pytest.fixture(scope="module")
+def images():
+    return np.random.default_rng(0).random((8, 16, 16, 3), dtype=np.float32)
+
+
+@pytest.mark.parametrize("name", OPS)
+def test_every_op_keeps_shape_dtype_and_range_and_changes_something(images, name):
+    layer = get("augmentation", name).build(PARAMS.get(name, {}), seed=0)
+    out = np.asarray(layer(images, training=True))
+    assert out.shape == images.shape and out.dtype == images.dtype
+    assert out.min() >= -1e-5 and out.max() <= 1 + 1e-5
+    assert not np.allclose(out, images)  # it did augment
+    np.testing.assert_array_equal(np.asarray(layer(images, training=False)), images)  # and not at inference
+
+
+def test_horizontal_flip_is_fliplr(images):
+    out = np.asarray(RandomAffine(horizontal_flip=True, flip_probability=1.0, seed=0)(images))
+    np.testing.assert_allclose(out, images[:, :, ::-1, :], atol=1e-6)
+    out = np.asarray(RandomAffine(vertical_flip=True, flip_probability=1.0, seed=0)(images))
+    np.testing.assert_allclose(out, images[:, ::-1, :, :], atol=1e-6)
+
+
+def test_a_90_degree_rotation_is_rot90_away_from_the_border():
+    x = np.random.default_rng(1).random((1, 12, 12, 1), dtype=np.float32)
+    one, zero = np.ones(1, "float32"), np.zeros(1, "float32")
+    t = transform(np.pi / 2 * one, zero, one, one, zero, zero, one, one, 12, 12)
+    out = np.asarray(ops.image.affine_transform(x, t, fill_mode="constant"))[0, ..., 0]
+    expected = np.rot90(x[0, ..., 0])  # counter-clockwise, as a positive angle
+    np.testing.assert_allclose(out[1:-1, 1:-1], expected[1:-1, 1:-1], atol=1e-5)
+
+
+def test_probability_zero_leaves_images_alone(images):
+    layer = get("augmentation", "rotation").build({"degrees": 30, "probability": 0.0}, seed=0)
+    np.testing.assert_allclose(np.asarray(layer(images, training=True)), images, atol=1e-6)
+    half = get("augmentation", "rotation").build({"degrees": 30, "probability": 0.5}, seed=0)
+    changed = [not np.allclose(a, b, atol=1e-6) for a, b in zip(np.asarray(half(images)), images)]
+    assert 0 < sum(changed) < len(changed)
+
+
+def test_consecutive_geometric_ops_fuse_into_one_warp(compose):
+    augmenter = resolve(compose(["augmentation=flip_rotate_shift"])).build_augmenter()
+    assert [type(layer).__name__ for layer in augmenter.layers] == ["RandomAffine"]
+    assert augmenter.layers[0].components() == {"flip", "rotation", "shift"}
+    # a photometric op between two geometric ones keeps them apart
+    layers = fuse([get("augmentation", n).build({}, seed=0) for n in ("rotation", "brightness", "translation")])
+    assert len(layers) == 3
+
+
+def test_idg_preset_maps_image_data_generator_arguments(compose):
+    experiment = resolve(compose(["augmentation=idg", "augmentation.ops.0.zoom_range=0.25",
+                                  "augmentation.ops.0.shear_range=8"]))
+    layer = experiment.build_augmenter().layers[0]
+    assert isinstance(layer, RandomAffine)
+    assert (layer.rotation, layer.width_shift, layer.height_shift, layer.shear) == (20.0, 0.2, 0.2, 8.0)
+    assert layer.horizontal_flip and not layer.vertical_flip and layer.fill_mode == "nearest"
+    assert layer.zoom == pytest.approx((1 / 1.25, 1 / 0.75))  # IDG's z < 1 zooms in; RandomAffine's z > 1 does
+    with pytest.raises(ConfigError, match="give a fraction of the image size"):
+        get("augmentation", "idg").build({"width_shift_range": 10}, seed=0)
+
+
+def test_augmentation_is_deterministic_under_the_seed(images, compose):
+    a = resolve(compose(["augmentation=flip_rotate_shift"])).build_augmenter()(images, training=True)
+    b = resolve(compose(["augmentation=flip_rotate_shift"])).build_augmenter()(images, training=True)
+    c = resolve(compose(["augmentation=flip_rotate_shift", "trainer.seed=1"])).build_augmenter()(images, training=True)
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert not np.allclose(np.asarray(a), np.asarray(c))
+
+
+def test_online_augmentation_touches_training_batches_only(compose, tmp_path):
+    import keras
+
+    from workflows.train import train
+
+    experiment = resolve(compose(["augmentation=online", "model=mlp", "model.units=[8]", "trainer.epochs=1",
+                                  "trainer.verbose=0", "trainer.backup=false"]))
+    splits = experiment.load_data()
+    seen = {"train": [], "val": []}
+
+    class Spy(keras.callbacks.Callback):
+        pass
+
+    original_batches = __import__("workflows.train", fromlist=["batches"]).batches
+
+    def spy(ds, head, batch_size, shuffle=False, seed=0, augmenter=None, shuffle_buffer=10_000):
+        seen["train" if shuffle else "val"].append(augmenter is not None)
+        return original_batches(ds, head, batch_size, shuffle, seed, augmenter, shuffle_buffer)
+
+    import workflows.train as train_module
+
+    train_module.batches = spy
+    try:
+        train(experiment, splits.train, splits.val, splits.spec, tmp_path / "m", tmp_path / "l", callbacks=[Spy()])
+    finally:
+        train_module.batches = original_batches
+    assert seen == {"train": [True], "val": [False]}
+
+
+def test_unknown_fill_mode_is_refused(compose):
+    with pytest.raises(ConfigError, match="fill_mode='mirrorr' is unknown"):
+        resolve(compose(["augmentation.ops.0.fill_mode=mirrorr"]))

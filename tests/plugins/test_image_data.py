@@ -1,0 +1,111 @@
+"""Image folders (flow_from_directory's equivalent) and keras.datasets, with their errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from plugins.data import to_numpy
+from plugins.registry import ConfigError
+from workflows.config import resolve
+from workflows.prepare import load_split, save_splits
+
+
+def make_folder(root: Path, classes=("cat", "dog"), per_class=12, size=(20, 24)) -> Path:
+    """Images the test draws: class k is bright in its k-th quadrant; PNG and JPEG mixed."""
+    rng = np.random.default_rng(0)
+    for k, name in enumerate(classes):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            image = (rng.random((*size, 3)) * 60).astype(np.uint8)
+            image[(k // 2) * 10 : (k // 2) * 10 + 10, (k % 2) * 12 : (k % 2) * 12 + 12] += 180
+            encoded = tf.io.encode_png(image) if i % 2 else tf.io.encode_jpeg(image)
+            (root / name / f"{i}.{'png' if i % 2 else 'JPG'}").write_bytes(encoded.numpy())
+    return root
+
+
+def folder_experiment(compose, directory, *extra, model=("model=mlp", "model.units=[8]")):
+    return resolve(compose(["data=image_folder", f"data.directory={directory}", "data.target_size=[16,16]",
+                            *model, "augmentation=none", *extra]))
+
+
+def test_image_folder_streams_resized_images_in_stratified_splits(compose, tmp_path):
+    splits = folder_experiment(compose, make_folder(tmp_path / "photos")).load_data()
+    assert splits.spec.input_shape == (16, 16, 3) and splits.spec.class_names == ["cat", "dog"]
+    x, y = to_numpy(splits.train)
+    assert x.dtype == np.float32 and 0.0 <= x.min() and x.max() <= 1.0
+    sizes = [int(s.cardinality()) for _, s in splits.items()]
+    assert sum(sizes) == 24 and sorted(np.bincount(y)) == [8, 8]
+    save_splits(splits, tmp_path / "prepared")  # the sharded on-disk format the pipeline streams from
+    assert int(load_split("test", tmp_path / "prepared").cardinality()) == sizes[2]
+
+
+def test_grayscale_and_binary_modes(compose, tmp_path):
+    splits = folder_experiment(compose, make_folder(tmp_path / "p"), "data.color_mode=grayscale",
+                               "data.class_mode=binary").load_data()
+    assert splits.spec.input_shape == (16, 16, 1)
+    with pytest.raises(ConfigError, match="class_mode=binary needs two class folders"):
+        folder_experiment(compose, make_folder(tmp_path / "q", ("a", "b", "c")), "data.class_mode=binary").load_data()
+
+
+def test_a_corrupt_file_is_named_or_skipped(compose, tmp_path):
+    root = make_folder(tmp_path / "photos")
+    (root / "dog" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n but not really")
+    (root / "cat" / "notes.jpg").write_text("a text file")
+    with pytest.raises(ConfigError) as err:
+        folder_experiment(compose, root).load_data()
+    assert "notes.jpg is not a readable image" in str(err.value) or "broken.png is not a readable image" in str(err.value)
+    assert "data.on_bad_file=skip" in str(err.value)
+    splits = folder_experiment(compose, root, "data.on_bad_file=skip").load_data()
+    assert sum(int(s.cardinality()) for _, s in splits.items()) == 24
+
+
+@pytest.mark.parametrize(
+    ("layout", "expected"),
+    [
+        ("missing", "data.directory: no such directory"),
+        ("empty_class", "has no images (jpg/jpeg/png/bmp/gif)"),
+        ("one_class", "has 1 class folder (cat); classification needs at least two"),
+    ],
+)
+def test_bad_folders_are_one_line_errors(compose, tmp_path, layout, expected):
+    root = tmp_path / "photos"
+    if layout == "empty_class":
+        make_folder(root)
+        (root / "empty").mkdir()
+    elif layout == "one_class":
+        make_folder(root, ("cat",))
+    with pytest.raises(ConfigError) as err:
+        folder_experiment(compose, root).load_data()
+    assert expected in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_cnn_trains_on_an_image_folder(compose, tmp_path):
+    from workflows.train import run_pipeline
+
+    experiment = folder_experiment(compose, make_folder(tmp_path / "photos", per_class=20), "trainer.epochs=3",
+                                   "trainer.verbose=0", "trainer.backup=false", "augmentation=flip_rotate_shift",
+                                   "augmentation.copies=1", model=("model=cnn", "model.filters=[8]", "model.dense=16"))
+    metrics = run_pipeline(experiment, tmp_path / "run")
+    assert metrics["examples"] == 8 and 0.0 <= metrics["accuracy"] <= 1.0
+
+
+@pytest.mark.parametrize("name", ["mnist", "fashion_mnist", "cifar10", "cifar100"])
+def test_keras_datasets_offline_without_cache_name_the_file(compose, monkeypatch, tmp_path, name):
+    import keras.src.backend.config as keras_config
+    import keras.src.utils.file_utils as file_utils
+
+    monkeypatch.setattr(keras_config, "keras_home", lambda: str(tmp_path))  # an empty cache
+
+    def no_network(*args, **kwargs):
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(file_utils.urllib.request, "urlretrieve", no_network)
+    with pytest.raises(ConfigError) as err:
+        resolve(compose([f"data={name}"])).load_data()
+    message = str(err.value)
+    assert f"data={name}: the data set is not in the cache and could not be downloaded" in message
+    assert str(tmp_path / "datasets") in message and "\n" not in message
