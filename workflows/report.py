@@ -183,7 +183,10 @@ def table(groups: dict[str, list[Run]], options: dict[str, str] | None = None, t
     lines = [header, "|" + "---|" * (header.count("|") - 1)]
     for name, members in groups.items():
         ok = [r for r in members if r.error is None]
-        label = f"{name} `{options[name]}`" if options and options.get(name) else f"`{name}`"
+        if options is not None:
+            label = f"{name} `{options[name]}`" if options.get(name) else f"{name} (the defaults)"
+        else:
+            label = f"`{name}`"
         failed = f", {len(members) - len(ok)} failed" if len(ok) < len(members) else ""
         val = [r.metrics["train"]["val_accuracy"] for r in ok if "val_accuracy" in r.metrics.get("train", {})]
         row = f"| {label} | {len(ok)}{failed} | {mean_std([r.metrics[metric] for r in ok if metric in r.metrics])} | {mean_std(val)} |"
@@ -194,6 +197,12 @@ def table(groups: dict[str, list[Run]], options: dict[str, str] | None = None, t
         lines.append(row)
     errors = [f"- `{r.variant}` (seed {r.seed}): {r.error}" for r in runs if r.error]
     return "\n".join(lines + (["", "Failed runs:", *errors] if errors else []))
+
+
+def _wrap(title: str) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(title, 60))
 
 
 def _pyplot():
@@ -227,7 +236,8 @@ def plot_curves(groups: dict[str, list[Run]], path: Path, title: str, target: fl
     if drawn:
         if target is not None and curve == "eval/accuracy":
             ax.axhline(target, color="grey", linestyle=":", linewidth=1)
-        ax.set(xlabel="epoch", ylabel=f"validation {curve.split('/')[1]}", title=title)
+        ax.set(xlabel="epoch", ylabel=f"validation {curve.split('/')[1]}")
+        ax.set_title(_wrap(title), fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(loc="lower right", fontsize=8)
         fig.tight_layout()
@@ -258,7 +268,8 @@ def plot_bars(groups: dict[str, list[Run]], path: Path, title: str, extra: dict[
     low = min([m - s for m, s in zip(means, stds)] + list((extra or {}).values()), default=0.0)
     high = max([m + s for m, s in zip(means, stds)] + list((extra or {}).values()), default=1.0)
     pad = max((high - low) * 0.15, 1e-3)
-    ax.set(xlim=(low - pad, high + pad), xlabel=f"test {metric} (mean ± std)", title=title)
+    ax.set(xlim=(low - pad, high + pad), xlabel=f"test {metric} (mean ± std)")
+    ax.set_title(_wrap(title), fontsize=10)
     ax.invert_yaxis()
     ax.grid(axis="x", alpha=0.3)
     if extra:

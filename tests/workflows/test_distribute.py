@@ -85,7 +85,7 @@ def test_two_localhost_workers_train_one_model(tmp_path):
             cwd=ROOT, env=subprocess_env(TF_CONFIG=tf_config), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         ))
     outputs = [p.communicate(timeout=300) for p in procs]
-    for proc, (out, err) in zip(procs, outputs):
+    for proc, (_out, err) in zip(procs, outputs):
         assert proc.returncode == 0, err[-3000:]
     chief, other = (last_json(out) for out, _ in outputs)
     assert chief["train"] == other["train"]  # the same model, trained together: identical reduced metrics
