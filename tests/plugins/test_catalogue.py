@@ -17,12 +17,14 @@ from workflows.train import train
 
 # keras.datasets download on first use: tests have no network (test_image_data.py checks their offline error).
 DOWNLOADED = {("data", "mnist"), ("data", "fashion_mnist"), ("data", "cifar10"), ("data", "cifar100")}
+# Keras applications (millions of weights) are built, trained and reloaded in test_models.py.
+APPLICATIONS = {("model", "resnet50"), ("model", "mobilenet_v2"), ("model", "efficientnet_b0")}
 OPTIONS = sorted(
     (group.name, option.stem)
     for group in CONF_DIR.iterdir()
     if group.is_dir() and group.name != "studies"  # studies are not a config group: workflows.study reads them
     for option in group.glob("*.yaml")
-    if (group.name, option.stem) not in DOWNLOADED
+    if (group.name, option.stem) not in DOWNLOADED | APPLICATIONS
 )
 IMAGES = DataSpec(input_shape=(8, 8, 1), task="classification", num_classes=10, kind="image")
 SMALL = ["model=mlp", "model.units=[32]", "trainer.epochs=3", "trainer.verbose=0", "augmentation=none"]
@@ -131,7 +133,7 @@ def test_every_yaml_names_a_registered_plugin():
     from plugins.registry import REGISTRY
 
     for group, option in OPTIONS:
-        if group in ("trainer", "augmentation", "experiment"):
+        if group in ("trainer", "augmentation", "experiment", "hparams_search"):
             continue
         text = (CONF_DIR / group / f"{option}.yaml").read_text()
         name = next(line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("name:"))

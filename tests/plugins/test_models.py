@@ -62,6 +62,8 @@ def test_model_builds_trains_saves_and_reloads(compose, tmp_path, model, spec):
     out = built.predict(x, verbose=0)
     assert out.shape == (4, head.units) and np.isfinite(out).all()
     assert model_card(built, head, spec)["params"] == built.count_params() > 0
+    if model in ("resnet50", "efficientnet_b0"):
+        return  # saving tens of MB takes 20 s; mobilenet_v2 checks the applications' save and reload
     path = tmp_path / "model.keras"
     built.save(path)
     np.testing.assert_allclose(keras.models.load_model(path, safe_mode=True).predict(x, verbose=0), out, rtol=1e-4, atol=1e-5)

@@ -32,7 +32,7 @@ def test_study_runs_every_variant_and_seed_and_reports(tmp_path):
                   str(tmp_path / "runs")], ROOT)
     assert result.stdout.strip().endswith("tiny.md")
     text = (out / "tiny.md").read_text()
-    assert "| sgd | `optimizer=sgd optimizer.learning_rate=0.05` |" in text and "| adam |" in text
+    assert "| sgd `optimizer=sgd optimizer.learning_rate=0.05` | 2 |" in text and "| adam `optimizer=adam` | 2 |" in text
     assert " ± " in text and "![validation curves](tiny.png)" in text
     assert (out / "tiny.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     raw = json.loads((out / "tiny.json").read_text())
