@@ -318,7 +318,13 @@ class Experiment:
         from plugins.augmentation.image_ops import build_pipeline
 
         seed = self.trainer.seed if seed is None else seed
-        return build_pipeline([op.build(seed=seed + i) for i, op in enumerate(self.augmentation_ops)])
+        return build_pipeline([op.build(seed=seed + i) for i, op in enumerate(self.augmentation_ops)
+                               if not op.plugin.meta.get("mixes_labels")])
+
+    def build_label_mixers(self, seed: int | None = None) -> list:
+        """The ops that mix images and labels within a batch (mixup, cutmix), run online after one-hot encoding."""
+        seed = self.trainer.seed if seed is None else seed
+        return [op.build(seed=seed + i) for i, op in enumerate(self.augmentation_ops) if op.plugin.meta.get("mixes_labels")]
 
 
 def _check_ranges(trainer: TrainerConfig, augmentation: AugmentationConfig, evaluate: EvaluateConfig) -> None:
@@ -381,6 +387,12 @@ def resolve(cfg: DictConfig | dict) -> Experiment:
         augmentation_ops=ops,
         **sections,
     )
+    mixers = [op.plugin.name for op in ops if op.plugin.meta.get("mixes_labels")]
+    if mixers and not experiment.augmentation.online:
+        raise ConfigError(
+            f"augmentation ops {', '.join(mixers)} mix labels within a batch, so they run online only; "
+            "set augmentation.online=true"
+        )
     dropout = experiment.regularizer_options.dropout
     if dropout is not None and not 0.0 <= dropout < 1.0:
         raise ConfigError(f"regularizer.dropout={dropout} must be in [0, 1) (or null to keep the model's)")

@@ -40,7 +40,7 @@ from workflows.prepare import load_spec, load_split
 
 def batches(
     ds: tf.data.Dataset, head: Head, batch_size: int, shuffle: bool = False, seed: int = 0, augmenter=None,
-    shuffle_buffer: int = 10_000,
+    shuffle_buffer: int = 10_000, mixers=(),
 ) -> tf.data.Dataset:
     """Batches (x, y) with the labels in the form the loss takes; shuffled, and augmented online, for training.
 
@@ -54,7 +54,15 @@ def batches(
     ds = ds.batch(batch_size)
     if augmenter is not None:  # one warp per batch, in tf.data's threads, overlapping the training step
         ds = ds.map(lambda x, y: (augmenter(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.map(lambda x, y: (x, head.encode(y)), num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    ds = ds.map(lambda x, y: (x, head.encode(y)), num_parallel_calls=tf.data.AUTOTUNE)
+    for mixer in mixers:  # mixup, cutmix: on one-hot labels
+        ds = ds.map(lambda x, y, m=mixer: _mix(m, x, y), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _mix(mixer, x, y):
+    out = mixer({"images": x, "labels": y}, training=True)
+    return out["images"], out["labels"]
 
 
 def model_card(model: keras.Model, head: Head, spec: DataSpec) -> dict[str, Any]:
@@ -132,8 +140,14 @@ def train(
     # One endless stream of batches, fit_steps per epoch: epoch k always sees the k-th shuffle, so a
     # resumed run skips exactly the batches the killed one had consumed, and continues identically.
     augmenter = experiment.build_augmenter(trainer.seed + 1) if experiment.augmentation.online else None
+    mixers = experiment.build_label_mixers(trainer.seed + 1) if experiment.augmentation.online else []
+    if mixers and head.labels != "one_hot":
+        raise ConfigError(
+            f"mixup/cutmix make soft labels, which loss '{experiment.loss.plugin.name}' does not take; "
+            "use loss=categorical_crossentropy"
+        )
     train_batches = batches(train_ds, head, plan["batch_size"], trainer.shuffle and not experiment.full_batch,
-                            trainer.seed, augmenter, trainer.shuffle_buffer)
+                            trainer.seed, augmenter, trainer.shuffle_buffer, mixers)
     train_batches = (train_batches.cache() if experiment.full_batch else train_batches).repeat()
     train_batches = train_batches.skip(resumed * plan["fit_steps"])
     val_batches = batches(val_ds, head, trainer.batch_size)

@@ -204,3 +204,21 @@ def idg(
     if not brightness_range:
         return geometric
     return keras.Sequential([geometric, RandomScale(*brightness_range, seed=seed + 1)], name="idg")
+
+
+# Ops that mix images *and their labels* within a batch: they run online (in tf.data, after the labels are
+# made one-hot), and need a loss that takes one-hot labels.
+@register("augmentation", "mixup", context=CONTEXT, mixes_labels=True)
+def mixup(seed: int, alpha: float = 0.2) -> keras.layers.Layer:
+    """MixUp (Zhang et al., 2018): convex combinations of image pairs and of their labels, weight ~ Beta(alpha, alpha)."""
+    if alpha <= 0:
+        raise ConfigError(f"mixup alpha={alpha} must be > 0, e.g. 0.2")
+    return keras.layers.MixUp(alpha=alpha, seed=seed)
+
+
+@register("augmentation", "cutmix", context=CONTEXT, mixes_labels=True)
+def cutmix(seed: int, factor: float = 1.0) -> keras.layers.Layer:
+    """CutMix (Yun et al., 2019): paste a patch of another image; labels mixed by the patch's area."""
+    if factor <= 0:
+        raise ConfigError(f"cutmix factor={factor} must be > 0, e.g. 1.0")
+    return keras.layers.CutMix(factor=factor, seed=seed)

@@ -10,7 +10,7 @@ from plugins.augmentation.affine import RandomAffine, fuse, transform
 from plugins.registry import REGISTRY, ConfigError, get
 from workflows.config import resolve
 
-OPS = sorted(REGISTRY.names("augmentation"))
+OPS = sorted(n for n in REGISTRY.names("augmentation") if not get("augmentation", n).meta.get("mixes_labels"))
 PARAMS = {"idg": {"rotation_range": 20, "width_shift_range": 0.2, "horizontal_flip": True, "brightness_range": [0.8, 1.2]}}
 
 
@@ -97,9 +97,9 @@ def test_online_augmentation_touches_training_batches_only(compose, tmp_path):
 
     original_batches = __import__("workflows.train", fromlist=["batches"]).batches
 
-    def spy(ds, head, batch_size, shuffle=False, seed=0, augmenter=None, shuffle_buffer=10_000):
+    def spy(ds, head, batch_size, shuffle=False, seed=0, augmenter=None, shuffle_buffer=10_000, mixers=()):
         seen["train" if shuffle else "val"].append(augmenter is not None)
-        return original_batches(ds, head, batch_size, shuffle, seed, augmenter, shuffle_buffer)
+        return original_batches(ds, head, batch_size, shuffle, seed, augmenter, shuffle_buffer, mixers)
 
     import workflows.train as train_module
 
@@ -114,3 +114,27 @@ def test_online_augmentation_touches_training_batches_only(compose, tmp_path):
 def test_unknown_fill_mode_is_refused(compose):
     with pytest.raises(ConfigError, match="fill_mode='mirrorr' is unknown"):
         resolve(compose(["augmentation.ops.0.fill_mode=mirrorr"]))
+
+
+def test_mixup_and_cutmix_mix_images_and_one_hot_labels_online(compose, tmp_path):
+    import tensorflow as tf
+
+    from workflows.train import batches, train
+
+    overrides = ["augmentation=online", "augmentation.ops=[{name: mixup, alpha: 0.4}, {name: cutmix}]",
+                 "loss=categorical_crossentropy", "model=mlp",
+                 "model.units=[8]", "trainer.epochs=1", "trainer.verbose=0", "trainer.backup=false"]
+    experiment = resolve(compose(overrides))
+    splits = experiment.load_data()
+    head = experiment.head(splits.spec)
+    mixed = batches(splits.train, head, 64, shuffle=True, mixers=experiment.build_label_mixers())
+    x, y = next(iter(mixed))
+    np.testing.assert_allclose(tf.reduce_sum(y, axis=-1).numpy(), 1.0, atol=1e-5)  # still distributions
+    assert (np.asarray(y).max(axis=-1) < 0.999).any()  # some labels are mixed
+    assert float(tf.reduce_min(x)) >= 0.0 and float(tf.reduce_max(x)) <= 1.0
+    train(experiment, splits.train, splits.val, splits.spec, tmp_path / "m", tmp_path / "l")
+    with pytest.raises(ConfigError, match="mixup/cutmix make soft labels, which loss 'sparse_categorical_crossentropy'"):
+        sparse = resolve(compose([o for o in overrides if not o.startswith("loss=")]))
+        train(sparse, splits.train, splits.val, splits.spec, tmp_path / "n", tmp_path / "k")
+    with pytest.raises(ConfigError, match="they run online only; set augmentation.online=true"):
+        resolve(compose([*overrides, "augmentation.online=false"]))

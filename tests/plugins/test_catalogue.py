@@ -40,6 +40,7 @@ COMPANIONS = {
     ("experiment", "classic_ridge"): ["trainer.epochs=20"],
     ("experiment", "classic_lasso"): ["trainer.epochs=20"],
     ("optimizer", "gd"): ["optimizer.learning_rate=0.5"],
+    ("augmentation", "mixup"): ["loss=categorical_crossentropy"],
     ("optimizer", "lion"): ["optimizer.learning_rate=0.001"],
 }
 
