@@ -12,9 +12,9 @@ first registry lookup, as a one-line error.
 
 from __future__ import annotations
 
-import os
+from plugins.tf_startup import start_tensorflow
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter hides real messages
+start_tensorflow()  # first, so that TensorFlow's start-up chatter does not bury the one-line errors
 
 from plugins import augmentation, data, loss, model, optimizer, regularizer, schedule  # noqa: E402,F401
 from plugins.registry import ENTRY_POINT_GROUP, REGISTRY, ConfigError, Plugin, get, register  # noqa: E402

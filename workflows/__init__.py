@@ -4,6 +4,6 @@ Each stage module has a pure core (a function that takes the resolved
 config and returns results) and a thin `main` for `python -m workflows.<stage>`.
 """
 
-import os
+from plugins.tf_startup import start_tensorflow
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+start_tensorflow()  # before any stage imports TensorFlow: see plugins/tf_startup.py

@@ -37,6 +37,15 @@ def resume_epoch(directory: Path) -> int:
     return int(json.loads(metadata.read_text())["epoch"]) if metadata.exists() else 0
 
 
+def resumed_logs(directory: Path) -> list[dict[str, float]]:
+    """The epoch logs (loss, val_accuracy…) of the epochs the last complete backup holds, oldest first."""
+    pointer = Path(directory) / "latest"
+    if not pointer.exists():
+        return []
+    logs = Path(directory) / pointer.read_text().strip() / "epoch_logs.json"
+    return json.loads(logs.read_text()) if logs.exists() else []
+
+
 def _seed_states(model: keras.Model) -> list:
     """The random-number states of the model's layers (Dropout…): `save_weights` leaves them out."""
     return [v for v in model.non_trainable_variables if "seed_generator" in v.path]
@@ -47,7 +56,8 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
 
     It also keeps the layers' random-number states (Keras's `save_weights`
     omits them), so that a resumed run draws the dropout masks the killed
-    one would have drawn.
+    one would have drawn, and the logs of every epoch so far, so that the
+    resumed run's training curves start at epoch 0 (see `resumed_logs()`).
 
     Args:
         backup_dir: this worker's directory (see `backup_dir()`); removed when training ends normally.
@@ -55,7 +65,12 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
 
     def __init__(self, backup_dir: str | Path):
         super().__init__(str(backup_dir), save_freq="epoch", delete_checkpoint=True)
+        self._epoch_logs = resumed_logs(Path(backup_dir))
         self._point_at_latest()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._epoch_logs = [*self._epoch_logs[:epoch], {k: float(v) for k, v in (logs or {}).items()}]
+        super().on_epoch_end(epoch, logs)
 
     def _point_at_latest(self) -> None:
         pointer = Path(self.backup_dir) / "latest"
@@ -72,6 +87,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         (tmp / "training_metadata.json").write_text(
             json.dumps({"epoch": self._current_epoch, "batch": self._last_batch_seen})
         )
+        (tmp / "epoch_logs.json").write_text(json.dumps(self._epoch_logs))
         (tmp / "seed_states.json").write_text(json.dumps([v.numpy().tolist() for v in _seed_states(self.model)]))
         name = f"epoch-{self._current_epoch}"
         shutil.rmtree(root / name, ignore_errors=True)

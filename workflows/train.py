@@ -110,9 +110,10 @@ def train(
     >>> train(experiment, splits.train, splits.val, splits.spec, tmp / "models", tmp / "logs")
     """
     from dvclive.keras import DVCLiveCallback
+    from dvclive.utils import standardize_metric_name
 
     from dvclive import Live
-    from workflows.backup import AtomicBackupAndRestore, backup_dir, resume_epoch
+    from workflows.backup import AtomicBackupAndRestore, backup_dir, resume_epoch, resumed_logs
     from workflows.distribute import cluster_of, configure_runtime, make_strategy, watchdog
 
     trainer = experiment.trainer
@@ -132,10 +133,10 @@ def train(
             jit_compile=trainer.jit_compile,
         )
     run_callbacks = experiment.callbacks(plan["steps_per_epoch"])
-    resumed = 0
+    resumed, earlier_logs = 0, []
     if trainer.backup:
         backups = backup_dir(trainer.backup_root, to_yaml(experiment.cfg), cluster.rank if cluster else 0)
-        resumed = resume_epoch(backups)
+        resumed, earlier_logs = resume_epoch(backups), resumed_logs(backups)
         run_callbacks.append(AtomicBackupAndRestore(backups))
     # One endless stream of batches, fit_steps per epoch: epoch k always sees the k-th shuffle, so a
     # resumed run skips exactly the batches the killed one had consumed, and continues identically.
@@ -159,6 +160,11 @@ def train(
     model_dir, logs_dir = (model_dir, logs_dir) if chief else (scratch / "models", scratch / "logs")
     with atomic_dir(logs_dir) as tmp_logs:
         live = Live(dir=str(tmp_logs), dvcyaml=None, save_dvc_exp=False, report=None)
+        if len(earlier_logs) >= resumed:  # a resumed run's curves start at epoch 0, not where it resumed
+            for logs in earlier_logs[:resumed]:
+                for name, value in logs.items():
+                    live.log_metric(standardize_metric_name(name, "dvclive.keras"), value)
+                live.next_step()
         history = model.fit(
             train_batches,
             validation_data=val_batches,

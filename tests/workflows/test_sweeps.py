@@ -62,6 +62,16 @@ def test_report_from_a_multirun_directory(grid, tmp_path):
     assert (tmp_path / "grid_bars.png").exists() and (tmp_path / "grid.png").exists()
 
 
+def test_joblib_launcher_runs_trials_in_parallel_processes(tmp_path):
+    sweep_dir = tmp_path / "joblib"
+    result = run([*TRAIN, "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", *TINY, "optimizer=adam,sgd",
+                  f"hydra.sweep.dir={sweep_dir}"], ROOT)
+    assert "Joblib.Parallel(n_jobs=2" in result.stdout + result.stderr
+    outcomes = {int(p.parent.name): json.loads(p.read_text()) for p in sweep_dir.glob("*/result.json")}
+    assert sorted(outcomes) == [0, 1] and all(o["status"] == "ok" for o in outcomes.values())
+    assert all((sweep_dir / str(i) / "models" / "model.keras").exists() for i in outcomes)
+
+
 def test_optuna_search_runs_its_trials_and_records_the_best(tmp_path):
     sweep_dir = tmp_path / "optuna"
     run([*TRAIN, "-m", "hparams_search=optuna", *TINY, "hydra.sweeper.n_trials=3",

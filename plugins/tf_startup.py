@@ -1,0 +1,71 @@
+"""TensorFlow's start-up, with its pre-logging chatter filtered out of stderr.
+
+TensorFlow 2.21 logs a few INFO lines (oneDNN, CUDA stubs) through absl before
+its logging is initialised, so `TF_CPP_MIN_LOG_LEVEL` cannot hide them: C++
+writes them straight to file descriptor 2, where they bury the one-line
+errors of the command lines. While TensorFlow is imported, and its devices
+listed once, file descriptor 2 points at a temporary file; then every line
+is written back except those INFO lines, absl's "before InitializeLog"
+warning and, on a machine with no NVIDIA device, CUDA's "failed call to
+cuInit" (there is no GPU to find). Warnings and errors pass through, and
+`TF_CPP_MIN_LOG_LEVEL=0` turns the filter off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Iterator
+
+_INFO = r"I\d{4} \d\d:\d\d:\d+\.\d+ +\d+ \S+:\d+\] "
+_ABSL = r"WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
+_NO_GPU = r"E\d{4} \d\d:\d\d:\d+\.\d+ +\d+ cuda_platform\.cc:\d+\] failed call to cuInit"
+_started = False
+
+
+def chatter() -> re.Pattern[str]:
+    """The pattern of the start-up lines to drop on this machine."""
+    patterns = [_INFO, _ABSL]
+    if not glob.glob("/dev/nvidia[0-9]*"):
+        patterns.append(_NO_GPU)
+    return re.compile("^(?:" + "|".join(patterns) + ")")
+
+
+@contextlib.contextmanager
+def filtered_stderr(drop: re.Pattern[str]) -> Iterator[None]:
+    """Sends file descriptor 2 to a temporary file; on exit writes back the lines that `drop` does not match."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            lines = captured.read().decode(errors="replace").splitlines(keepends=True)
+            kept = "".join(line for line in lines if not drop.match(line))
+            if kept:
+                os.write(2, kept.encode())
+
+
+def start_tensorflow() -> None:
+    """Imports TensorFlow and Keras and lists the devices, quietly (once per process)."""
+    global _started
+    if _started:
+        return
+    _started = True
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if os.environ["TF_CPP_MIN_LOG_LEVEL"] in ("", "0") or "tensorflow" in sys.modules:
+        return
+    with filtered_stderr(chatter()):
+        import keras  # noqa: F401
+        import tensorflow as tf
+
+        tf.config.list_physical_devices("GPU")  # CUDA is probed here, not at the first operation
