@@ -32,6 +32,12 @@ class ConfigError(ValueError):
     """Bad input: a one-line message that names the problem and the fix."""
 
 
+def first_line(err: BaseException) -> str:
+    """The first line of an exception's message (its type's name when the message is empty)."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
 def closest(word: str, choices: typing.Iterable[str], n: int = 3) -> list[str]:
     """Returns the valid `choices`, the closest to `word` first.
 
@@ -216,8 +222,7 @@ class Plugin:
         except ConfigError:
             raise
         except (ValueError, TypeError) as err:
-            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise ConfigError(f"{where}: {self.group} '{self.name}' refused its parameters: {first}") from None
+            raise ConfigError(f"{where}: {self.group} '{self.name}' refused its parameters: {first_line(err)}") from None
 
 
 ENTRY_POINT_GROUP = "kerasforge.plugins"

@@ -24,7 +24,6 @@ from collections.abc import Iterator
 _INFO = r"I\d{4} \d\d:\d\d:\d+\.\d+ +\d+ \S+:\d+\] "
 _ABSL = r"WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
 _NO_GPU = r"E\d{4} \d\d:\d\d:\d+\.\d+ +\d+ cuda_platform\.cc:\d+\] failed call to cuInit"
-_started = False
 
 
 def chatter() -> re.Pattern[str]:
@@ -56,11 +55,7 @@ def filtered_stderr(drop: re.Pattern[str]) -> Iterator[None]:
 
 
 def start_tensorflow() -> None:
-    """Imports TensorFlow and Keras and lists the devices, quietly (once per process)."""
-    global _started
-    if _started:
-        return
-    _started = True
+    """Imports TensorFlow and Keras and lists the devices, quietly (a no-op once TensorFlow is imported)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if os.environ["TF_CPP_MIN_LOG_LEVEL"] in ("", "0") or "tensorflow" in sys.modules:
         return

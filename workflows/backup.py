@@ -16,6 +16,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import keras
 
@@ -28,22 +29,27 @@ def backup_dir(root: str | Path, config_yaml: str, worker: int = 0) -> Path:
     return Path(root) / digest / f"worker-{worker}"
 
 
+def latest_backup(directory: Path) -> Path | None:
+    """The last complete backup in `directory` (what its `latest` pointer names), or None."""
+    pointer = Path(directory) / "latest"
+    return Path(directory) / pointer.read_text().strip() if pointer.exists() else None
+
+
+def _read_latest(directory: Path, name: str, default: Any) -> Any:
+    """A JSON file of the last complete backup, or `default` when there is none."""
+    latest = latest_backup(directory)
+    path = latest / name if latest else None
+    return json.loads(path.read_text()) if path and path.exists() else default
+
+
 def resume_epoch(directory: Path) -> int:
     """The epoch a run resumes at (0 when there is no complete backup)."""
-    pointer = Path(directory) / "latest"
-    if not pointer.exists():
-        return 0
-    metadata = Path(directory) / pointer.read_text().strip() / "training_metadata.json"
-    return int(json.loads(metadata.read_text())["epoch"]) if metadata.exists() else 0
+    return int(_read_latest(directory, "training_metadata.json", {"epoch": 0})["epoch"])
 
 
 def resumed_logs(directory: Path) -> list[dict[str, float]]:
     """The epoch logs (loss, val_accuracy…) of the epochs the last complete backup holds, oldest first."""
-    pointer = Path(directory) / "latest"
-    if not pointer.exists():
-        return []
-    logs = Path(directory) / pointer.read_text().strip() / "epoch_logs.json"
-    return json.loads(logs.read_text()) if logs.exists() else []
+    return _read_latest(directory, "epoch_logs.json", [])
 
 
 def _seed_states(model: keras.Model) -> list:
@@ -73,9 +79,8 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         super().on_epoch_end(epoch, logs)
 
     def _point_at_latest(self) -> None:
-        pointer = Path(self.backup_dir) / "latest"
-        if pointer.exists():
-            latest = Path(self.backup_dir) / pointer.read_text().strip()
+        latest = latest_backup(Path(self.backup_dir))
+        if latest is not None:
             self._weights_path = str(latest / "latest.weights.h5")
             self._training_metadata_path = str(latest / "training_metadata.json")
 

@@ -30,15 +30,22 @@ def run_cli(task: Callable[[list[str]], object], argv: list[str] | None = None) 
     return 0
 
 
-def stage_main(stage: Callable, doc: str, argv: list[str] | None = None) -> int:
-    """The entry point of a DVC stage: reads `--params` (params.yaml), resolves it, runs `stage(experiment)`."""
+def stage_main(stage: Callable, doc: str, argv: list[str] | None = None, setup: Callable | None = None) -> int:
+    """The entry point of a DVC stage: reads `--params` (params.yaml), resolves it, runs `stage(experiment)`.
+
+    `setup(params)`, if given, runs on the composed config before it is resolved (train's early TensorFlow setup).
+    """
 
     def task(args: list[str]) -> None:
         parser = argparse.ArgumentParser(description=doc)
-        parser.add_argument("--params", default="params.yaml", help="the composed config (default: params.yaml)")
+        parser.add_argument("--params", nargs="?", const="params.yaml", default="params.yaml",
+                            help="the composed config (default: params.yaml)")
         ns = parser.parse_args(args)
         from workflows.config import load_params, resolve
 
-        stage(resolve(load_params(ns.params)))
+        params = load_params(ns.params)
+        if setup is not None:
+            setup(params)
+        stage(resolve(params))
 
     return run_cli(task, argv)

@@ -19,11 +19,10 @@ from typing import Any
 
 from hydra import compose as hydra_compose
 from hydra import initialize_config_dir
-from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import ConfigCompositionException, HydraException, MissingConfigException
 from omegaconf import DictConfig, OmegaConf
 
-from plugins.registry import ConfigError, Plugin, did_you_mean, get, validate_against
+from plugins.registry import ConfigError, Plugin, did_you_mean, first_line, get, validate_against
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = ROOT / "conf"
@@ -103,10 +102,6 @@ class EvaluateConfig:
 # -- composition ---------------------------------------------------------------------------------
 
 
-def _first_line(err: BaseException) -> str:
-    return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-
-
 def _missing_option(err: MissingConfigException) -> ConfigError:
     missing = err.missing_cfg_file or ""
     group, _, option = missing.rpartition("/")
@@ -114,7 +109,7 @@ def _missing_option(err: MissingConfigException) -> ConfigError:
         return ConfigError(
             f"unknown {group} option '{option}' (no conf/{group}/{option}.yaml); {did_you_mean(option, err.options)}"
         )
-    return ConfigError(_first_line(err))
+    return ConfigError(first_line(err))
 
 
 def _unknown_key(full_key: str, overrides: list[str], conf_dir: Path) -> ConfigError:
@@ -173,7 +168,7 @@ def compose(overrides: list[str] | tuple[str, ...] = (), conf_dir: Path = CONF_D
             raise _unknown_key(str(full_key), overrides, conf_dir) from None
         raise ConfigError(" ".join(str(err).split("\n")[:2]).strip()) from None
     except HydraException as err:
-        raise ConfigError(f"bad override: {_first_line(err)}") from None
+        raise ConfigError(f"bad override: {first_line(err)}") from None
 
 
 def load_params(path: str | Path = "params.yaml") -> DictConfig:
@@ -182,15 +177,6 @@ def load_params(path: str | Path = "params.yaml") -> DictConfig:
     if not path.exists():
         raise ConfigError(f"{path} does not exist; run `make params` to compose it from conf/")
     return OmegaConf.load(path)
-
-
-def split_overrides(overrides: list[str]) -> tuple[list[str], bool]:
-    """Parses overrides as Hydra would (a syntax error becomes a ConfigError); tells if any sweeps."""
-    try:
-        parsed = OverridesParser.create().parse_overrides(overrides)
-    except HydraException as err:
-        raise ConfigError(f"bad override: {_first_line(err)}") from None
-    return overrides, any(o.is_sweep_override() for o in parsed)
 
 
 # -- resolution ----------------------------------------------------------------------------------
@@ -208,6 +194,10 @@ class Choice:
 
     def build(self, **context: Any) -> Any:
         return self.plugin.build(self.params, self.where, **context)
+
+    def build_offering(self, **offered: Any) -> Any:
+        """Builds the plugin with those of the `offered` context values that it declares (see `register`)."""
+        return self.build(**{k: v for k, v in offered.items() if k in self.plugin.context})
 
 
 # Options that a group's section holds beside its plugin's parameters.
@@ -262,8 +252,7 @@ class Experiment:
         return bool(self.optimizer.plugin.meta.get("full_batch"))
 
     def build_loss(self, head):
-        context = {"from_logits": head.from_logits, "binary": head.labels == "binary"}
-        return self.loss.build(**{k: v for k, v in context.items() if k in self.loss.plugin.context})
+        return self.loss.build_offering(from_logits=head.from_logits, binary=head.labels == "binary")
 
     def build_schedule(self, steps_per_epoch: int):
         """The schedule plugin's LearningRateSchedule, callback, or None (constant)."""
@@ -300,8 +289,7 @@ class Experiment:
         return out
 
     def build_regularizer(self, n_train: int = 1):
-        context = {"n_train": n_train} if "n_train" in self.regularizer.plugin.context else {}
-        return self.regularizer.build(**context)
+        return self.regularizer.build_offering(n_train=n_train)
 
     def build_model(self, spec, head, n_train: int = 1):
         """The model plugin's model, with the penalty on every kernel and `regularizer.dropout` on every Dropout."""
@@ -402,8 +390,7 @@ def resolve(cfg: DictConfig | dict) -> Experiment:
     experiment.callbacks()
     experiment.build_regularizer()
     experiment.build_augmenter()
-    context = {"from_logits": True, "binary": False}
-    experiment.loss.build(**{k: v for k, v in context.items() if k in experiment.loss.plugin.context})
+    experiment.loss.build_offering(from_logits=True, binary=False)
     return experiment
 
 

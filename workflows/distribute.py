@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
-from plugins.registry import ConfigError, did_you_mean
+from plugins.registry import ConfigError, did_you_mean, first_line
 
 STRATEGIES = ("auto", "default", "one_device", "mirrored", "multi_worker")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
@@ -113,7 +113,7 @@ def early_setup(cfg) -> None:
         if trainer.get("inter_op_threads"):
             tf.config.threading.set_inter_op_parallelism_threads(int(trainer.get("inter_op_threads")))
     except (RuntimeError, ValueError) as err:
-        raise ConfigError(f"trainer.intra_op_threads/inter_op_threads: {str(err).splitlines()[0]}") from None
+        raise ConfigError(f"trainer.intra_op_threads/inter_op_threads: {first_line(err)}") from None
     if trainer.get("strategy") == "multi_worker" and _EARLY_STRATEGY is None:
         global _WATCHDOG
         from workflows import keras_multiworker
@@ -161,7 +161,7 @@ def make_strategy(trainer) -> tf.distribute.Strategy:
         try:
             return tf.distribute.MirroredStrategy(devices=devices or None)
         except (ValueError, RuntimeError) as err:
-            raise ConfigError(f"trainer.devices={devices}: {str(err).splitlines()[0]}") from None
+            raise ConfigError(f"trainer.devices={devices}: {first_line(err)}") from None
     if _EARLY_STRATEGY is None:
         raise ConfigError(
             "trainer.strategy=multi_worker: TensorFlow needs the strategy before its first operation; start training "

@@ -53,6 +53,13 @@ def read_curves(logs_dir: Path, epochs_per_step: int = 1) -> dict[str, list[tupl
     return curves
 
 
+def run_curves(run_dir: Path) -> dict[str, list[tuple[float, float]]]:
+    """The curves of one pipeline run (its dvclive/), x in epochs as its model card says (`epochs_per_log_step`)."""
+    card = Path(run_dir) / "models" / "model.json"
+    per_step = json.loads(card.read_text())["training"]["epochs_per_log_step"] if card.exists() else 1
+    return read_curves(Path(run_dir) / "dvclive", per_step)
+
+
 def mean_std(values: list[float], digits: int = 4) -> str:
     """'mean ± sample std' (just the value for one run, '—' for none)."""
     if not values:
@@ -93,9 +100,7 @@ def from_multirun(sweep_dir: Path) -> list[Run]:
         if outcome["status"] != "ok":
             runs.append(Run(variant, seed, overrides, {}, error=outcome.get("error", "failed")))
             continue
-        card = job / "models" / "model.json"
-        per_step = json.loads(card.read_text())["training"]["epochs_per_log_step"] if card.exists() else 1
-        runs.append(Run(variant, seed, overrides, outcome["metrics"], read_curves(job / "dvclive", per_step)))
+        runs.append(Run(variant, seed, overrides, outcome["metrics"], run_curves(job)))
     if not runs:
         raise ConfigError(f"{sweep_dir} holds no finished job (no */result.json); is it a multirun directory?")
     return runs

@@ -17,7 +17,6 @@ error bars, baselines as lines) and reports/<study>.json (every run's figures).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -30,7 +29,7 @@ from workflows import report
 from workflows.atomic import write_json
 from workflows.cli import run_cli
 from workflows.config import CONF_DIR, compose, resolve
-from workflows.report import Run, read_curves
+from workflows.report import Run, run_curves
 
 STUDIES = CONF_DIR / "studies"
 
@@ -62,9 +61,7 @@ def run_study(study: dict[str, Any], out_dir: Path, runs_dir: Path, extra: list[
         print(f"[{i}/{len(plans)}] {variant} seed={seed}", file=sys.stderr, flush=True)
         run_dir = runs_dir / variant / f"seed{seed}"
         metrics = run_pipeline(experiment, run_dir)
-        card = json.loads((run_dir / "models" / "model.json").read_text())
-        curves = read_curves(run_dir / "dvclive", card["training"]["epochs_per_log_step"])
-        runs.append(Run(variant, seed, args, {k: v for k, v in metrics.items() if k != "per_class"}, curves))
+        runs.append(Run(variant, seed, args, {k: v for k, v in metrics.items() if k != "per_class"}, run_curves(run_dir)))
     return runs
 
 

@@ -24,7 +24,6 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import ValueType
 from omegaconf import DictConfig
 
-from plugins.registry import ConfigError
 from workflows.atomic import write_json
 from workflows.config import CONF_DIR, CONFIG_NAME, compose, resolve
 
@@ -80,7 +79,7 @@ def trial(cfg: DictConfig) -> float:
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
         metrics = run_pipeline(resolve(cfg), out_dir)
-    except (ConfigError, Exception) as err:  # noqa: BLE001 — one trial's failure is recorded, the sweep goes on
+    except Exception as err:  # noqa: BLE001 — one trial's failure is recorded, the sweep goes on
         message = f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}"
         write_json(out_dir / "result.json", {"status": "failed", "error": message})
         print(f"trial failed ({out_dir}): {message}", file=sys.stderr)

@@ -32,8 +32,8 @@ from plugins.data import DataSpec
 from plugins.model.head import Head
 from plugins.registry import ConfigError
 from workflows.atomic import atomic_dir, atomic_path, write_json
-from workflows.cli import run_cli
-from workflows.config import Experiment, compose, load_params, resolve, to_yaml
+from workflows.cli import run_cli, stage_main
+from workflows.config import Experiment, compose, resolve, to_yaml
 from workflows.layout import AUGMENTED, MODELS, PREPARED, TRAIN_LOGS
 from workflows.prepare import load_spec, load_split
 
@@ -255,16 +255,14 @@ def run_pipeline(experiment: Experiment, out_dir: Path) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m workflows.train --params params.yaml` (DVC stage) or `python -m workflows.train [overrides…]`."""
+    from workflows.distribute import early_setup
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if any(a == "--params" or a.startswith("--params=") for a in argv):
+        return stage_main(lambda experiment: print(json.dumps(run_stage(experiment), indent=2)), __doc__, argv,
+                          setup=early_setup)
 
     def task(args: list[str]) -> None:
-        from workflows.distribute import early_setup
-
-        if args[:1] == ["--params"] or any(a.startswith("--params=") for a in args):
-            path = args[1] if args[:1] == ["--params"] and len(args) > 1 else args[0].partition("=")[2]
-            params = load_params(path or "params.yaml")
-            early_setup(params)
-            print(json.dumps(run_stage(resolve(params)), indent=2))
-            return
         from workflows.sweep import MULTIRUN_FLAGS, multirun
 
         if any(a in MULTIRUN_FLAGS for a in args):

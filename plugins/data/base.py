@@ -63,6 +63,41 @@ class Splits:
         return (("train", self.train), ("val", self.val), ("test", self.test))
 
 
+def split_indices(
+    y: np.ndarray, val_fraction: float, test_fraction: float, seed: int, stratify: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The train/val/test positions of `len(y)` examples: the test share first, then validation from the rest.
+
+    Args:
+        y: labels (int) or targets (float), one per example.
+        val_fraction: share of all examples for validation.
+        test_fraction: share of all examples for the test.
+        seed: the split's random seed.
+        stratify: keep the classes' proportions in every split (classification).
+
+    Returns:
+        The train, val and test index arrays.
+
+    Raises:
+        ConfigError: fractions outside (0, 1) or leaving no training data.
+        ValueError: scikit-learn's, when a class is too small to stratify.
+    """
+    for label, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
+        if not 0.0 < value < 1.0:
+            raise ConfigError(f"data.{label}={value} must be between 0 and 1 (exclusive), e.g. 0.1")
+    if val_fraction + test_fraction >= 1.0:
+        raise ConfigError(
+            f"data.val_fraction + data.test_fraction = {val_fraction + test_fraction:g} leaves no "
+            "training data; keep their sum below 1"
+        )
+    y = np.asarray(y)
+    rest, test = train_test_split(np.arange(len(y)), test_size=test_fraction, random_state=seed,
+                                  stratify=y if stratify else None)
+    train, val = train_test_split(rest, test_size=val_fraction / (1.0 - test_fraction), random_state=seed,
+                                  stratify=y[rest] if stratify else None)
+    return train, val, test
+
+
 def split_arrays(
     x: np.ndarray,
     y: np.ndarray,
@@ -71,7 +106,7 @@ def split_arrays(
     test_fraction: float,
     seed: int,
 ) -> Splits:
-    """Splits arrays into train/val/test, stratified for classification.
+    """Splits arrays into train/val/test, stratified for classification (see `split_indices`).
 
     Args:
         x: inputs, one row per example.
@@ -84,28 +119,9 @@ def split_arrays(
     Returns:
         The Splits, as tf.data datasets of (x, y).
     """
-    for label, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
-        if not 0.0 < value < 1.0:
-            raise ConfigError(f"data.{label}={value} must be between 0 and 1 (exclusive), e.g. 0.1")
-    if val_fraction + test_fraction >= 1.0:
-        raise ConfigError(
-            f"data.val_fraction + data.test_fraction = {val_fraction + test_fraction:g} leaves no "
-            "training data; keep their sum below 1"
-        )
-    stratify = y if spec.task == "classification" else None
-    x_rest, x_test, y_rest, y_test = train_test_split(
-        x, y, test_size=test_fraction, random_state=seed, stratify=stratify
-    )
-    val_share = val_fraction / (1.0 - test_fraction)
-    x_train, x_val, y_train, y_val = train_test_split(
-        x_rest, y_rest, test_size=val_share, random_state=seed,
-        stratify=y_rest if stratify is not None else None,
-    )
-
-    def as_dataset(a: np.ndarray, b: np.ndarray) -> tf.data.Dataset:
-        return tf.data.Dataset.from_tensor_slices((a, b))
-
-    return Splits(as_dataset(x_train, y_train), as_dataset(x_val, y_val), as_dataset(x_test, y_test), spec)
+    parts = split_indices(y, val_fraction, test_fraction, seed, stratify=spec.task == "classification")
+    train, val, test = (tf.data.Dataset.from_tensor_slices((x[i], y[i])) for i in parts)
+    return Splits(train, val, test, spec)
 
 
 def to_numpy(ds: tf.data.Dataset, batch_size: int = 4096) -> tuple[np.ndarray, np.ndarray]:

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
-from sklearn.model_selection import train_test_split
 
-from plugins.data.base import DataSpec, Splits, split_arrays
-from plugins.registry import ConfigError, did_you_mean, register
+from plugins.data.base import DataSpec, Splits, split_arrays, split_indices
+from plugins.registry import ConfigError, did_you_mean, first_line, register
 
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 COLOR_MODES = {"rgb": 3, "grayscale": 1, "rgba": 4}
@@ -51,9 +50,9 @@ def check_images(files: list[Path], labels: list[int], channels: int, on_bad_fil
             tf.io.decode_image(tf.io.read_file(str(file)), channels=channels, expand_animations=False)
         except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError, tf.errors.UnknownError) as err:
             if on_bad_file == "fail":
-                reason = str(err).strip().splitlines()[0][:120] if str(err).strip() else type(err).__name__
                 raise ConfigError(
-                    f"{file} is not a readable image ({reason}); fix or delete it, or set data.on_bad_file=skip"
+                    f"{file} is not a readable image ({first_line(err)[:120]}); fix or delete it, or set "
+                    "data.on_bad_file=skip"
                 ) from None
             skipped.append(file)
             continue
@@ -122,15 +121,13 @@ def image_folder(
         raise ConfigError(f"data.class_mode=binary needs two class folders; {directory} has {len(classes)}")
     files, labels = check_images(files, labels, channels, on_bad_file)
     spec = DataSpec((*target_size, channels), "classification", len(classes), classes, kind="image")
-    index = np.arange(len(files))
-    labels_np = np.array(labels)
     try:
-        rest, test = train_test_split(index, test_size=test_fraction, random_state=seed, stratify=labels_np)
-        train, val = train_test_split(rest, test_size=val_fraction / (1 - test_fraction), random_state=seed,
-                                      stratify=labels_np[rest])
-    except ValueError as err:
+        train, val, test = split_indices(np.array(labels), val_fraction, test_fraction, seed, stratify=True)
+    except ConfigError:
+        raise
+    except ValueError as err:  # a class too small to stratify
         raise ConfigError(
-            f"{directory}: cannot split {len(files)} images stratified ({str(err).splitlines()[0]}); add images to "
+            f"{directory}: cannot split {len(files)} images stratified ({first_line(err)}); add images to "
             "the smallest class or lower data.val_fraction/test_fraction"
         ) from None
 
