@@ -7,7 +7,7 @@ STAMP := $(VENV)/.kerasforge-installed
 export DVC_NO_ANALYTICS := 1
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install run test params lint clean
+.PHONY: install run test test-fast params dvc-yaml dvc lint clean
 
 install: $(STAMP)
 
@@ -25,12 +25,25 @@ run: install
 test: install
 	$(BIN)/python -m pytest
 
+# The inner loop: everything but the end-to-end DVC and multi-training tests.
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow"
+
+# Any DVC command with the venv's Python first on PATH (the stage commands run `python`):
+#   make dvc ARGS="exp run -S optimizer=sgd"      make dvc ARGS="exp show"
+dvc: install
+	$(BIN)/dvc $(ARGS)
+
 # params.yaml is what `dvc repro` reads: the composition of conf/'s defaults.
 params: install
 	$(BIN)/python -m workflows.config --out params.yaml
+
+# dvc.yaml is generated from workflows/stages.py.
+dvc-yaml: install
+	$(BIN)/python -m workflows.stages --write
 
 lint: install
 	$(BIN)/ruff check plugins workflows tests benchmarks
 
 clean:
-	rm -rf data/prepared data/augmented models dvclive eval outputs multirun
+	rm -rf data/prepared data/augmented models dvclive eval outputs multirun .kerasforge

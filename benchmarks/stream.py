@@ -26,7 +26,7 @@ import json, resource, sys, tempfile
 from pathlib import Path
 directory, side = sys.argv[1], int(sys.argv[2])
 from workflows.config import compose, resolve
-from workflows.prepare import load_spec, load_split, save_splits
+from workflows.datastore import load_spec, load_split, save_splits
 from workflows.train import train
 e = resolve(compose(["data=image_folder", f"data.directory={directory}", f"data.target_size=[{side},{side}]",
                      "model=cnn", "model.filters=[16,32]", "model.dense=32", "augmentation=none",

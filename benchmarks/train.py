@@ -57,7 +57,7 @@ print(json.dumps({"samples_s": n * (EPOCHS - 1) / sum(timer.times[1:]), "params"
 """
 
 KERAS = COMMON + r"""
-from plugins.data import to_numpy
+from plugins.data.base import to_numpy
 x, y = to_numpy(splits.train)
 xv, yv = to_numpy(splits.val)
 keras.utils.set_random_seed(0)

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import importlib
 import inspect
+import pkgutil
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +32,20 @@ from omegaconf.errors import ConfigKeyError, ValidationError
 
 class ConfigError(ValueError):
     """Bad input: a one-line message that names the problem and the fix."""
+
+
+class ParamError(ConfigError):
+    """A plugin's refusal of one of its parameters; the framework prefixes the parameter's full config path.
+
+    Example:
+    >>> raise ParamError("fill_mode", "'wobble' is unknown; valid: constant, reflect")
+    ... # shown as: augmentation.ops.0.fill_mode: 'wobble' is unknown; valid: constant, reflect
+    """
+
+    def __init__(self, param: str, message: str):
+        super().__init__(f"{param}: {message}")
+        self.param = param
+        self.message = message
 
 
 def first_line(err: BaseException) -> str:
@@ -209,8 +225,11 @@ class Plugin:
 
         The plugin's `check` meta, if any, vets the values first; context
         wins over params of the same name (a schedule for `learning_rate`).
-        A ValueError or TypeError the builder raises on a bad value (Keras
-        checks a momentum outside [0, 1], say) becomes a ConfigError.
+        Every error names the config path `where`: a ParamError gets
+        `where.param: `, another ConfigError `where: ` (unless it already
+        starts with it), and a ValueError or TypeError the builder raises on
+        a bad value (Keras checks a momentum outside [0, 1], say) becomes a
+        ConfigError.
         """
         where = where or self.group
         kwargs = self.validate(params, where)
@@ -219,8 +238,12 @@ class Plugin:
             check(kwargs, where)
         try:
             return self.builder(**{**kwargs, **context})
-        except ConfigError:
-            raise
+        except ParamError as err:
+            raise ConfigError(f"{where}.{err.param}: {err.message}") from None
+        except ConfigError as err:
+            if str(err).startswith((f"{where}.", f"{where}:", f"{where}=", f"{where} ")):
+                raise
+            raise ConfigError(f"{where}: {err}") from None
         except (ValueError, TypeError) as err:
             raise ConfigError(f"{where}: {self.group} '{self.name}' refused its parameters: {first_line(err)}") from None
 
@@ -231,16 +254,37 @@ ENTRY_POINT_GROUP = "kerasforge.plugins"
 class Registry:
     """Plugins by group and name; a duplicate registration is an error.
 
-    Third-party plugins are imported at the first lookup, from the modules
-    that installed packages declare in the entry-point group
-    `kerasforge.plugins`, so that a broken package fails there, as a
-    one-line ConfigError, and not at `import plugins`.
+    Plugins are imported at the first lookup (see `discover`), not when
+    this module is imported: importing the registry is cheap (no
+    TensorFlow), and a broken third-party package fails there, as a
+    one-line ConfigError.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, package: str = "plugins") -> None:
         self._plugins: dict[str, dict[str, Plugin]] = {}
+        self._package = package
+        self._discovered = False
         self._entry_points: list[str] | None = None
         self._entry_point_error: ConfigError | None = None
+
+    def discover(self) -> None:
+        """Imports (once) every module of the built-in plugin folders, then the third-party entry points.
+
+        A built-in plugin is found wherever it is: any module in
+        `plugins/<group>/` (or deeper) whose `@register` decorators run when
+        it is imported. No import list to edit: a new file is a new plugin.
+
+        Raises:
+            ConfigError: a third-party package failed to import (see `load_entry_points`).
+        """
+        if not self._discovered:
+            self._discovered = True  # first: a module that looks a plugin up while importing does not recurse
+            package = importlib.import_module(self._package)
+            for module in pkgutil.walk_packages(package.__path__, prefix=f"{self._package}."):
+                if module.name.rsplit(".", 1)[-1].startswith("_") and not module.ispkg:
+                    continue  # __main__ and private helpers are not plugin modules
+                importlib.import_module(module.name)
+        self.load_entry_points()
 
     def load_entry_points(self) -> list[str]:
         """Imports (once) every module declared in the `kerasforge.plugins` entry-point group.
@@ -291,11 +335,11 @@ class Registry:
         self._plugins.get(group, {}).pop(name, None)
 
     def groups(self) -> list[str]:
-        self.load_entry_points()
+        self.discover()
         return sorted(self._plugins)
 
     def names(self, group: str) -> list[str]:
-        self.load_entry_points()
+        self.discover()
         return sorted(self._plugins.get(group, {}))
 
     def get(self, group: str, name: str) -> Plugin:
@@ -305,14 +349,16 @@ class Registry:
             ConfigError: naming the group, the bad name and the closest valid
                 names.
         """
-        self.load_entry_points()
+        self.discover()
         if group not in self._plugins:
             raise ConfigError(f"unknown plugin group '{group}'; {did_you_mean(group, self._plugins)}")
         try:
             return self._plugins[group][name]
         except KeyError:
             raise ConfigError(
-                f"{group} '{name}' is not registered; {did_you_mean(str(name), self._plugins[group])}"
+                f"{group} '{name}' is not registered (plugins are found in {self._package}/{group}/*.py and in "
+                f"installed packages' '{ENTRY_POINT_GROUP}' entry points); "
+                f"{did_you_mean(str(name), self._plugins[group])}"
             ) from None
 
 

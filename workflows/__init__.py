@@ -1,7 +1,10 @@
-"""kerasforge's workflows: one module per pipeline stage.
+"""kerasforge's workflows: the pipeline's stages and the commands that run them.
 
-Each stage module has a pure core (a function that takes the resolved
-config and returns results) and a thin `main` for `python -m workflows.<stage>`.
+- stages.py: the one description of every stage (what it reads and writes), from which dvc.yaml is generated;
+- prepare.py, augment.py, train.py, evaluate.py: the stage functions, one module each;
+- pipeline.py: all the stages in one process, in a run directory (the direct command line, sweeps, studies);
+- compose.py, schema.py, experiment.py: the config — composition, validation, assembly of Keras objects;
+- datastore.py: the byte-reproducible on-disk format of the data between stages.
+
+Importing this package imports nothing heavy: each command imports TensorFlow only if it needs it.
 """
-
-import plugins  # noqa: F401  (first: it starts TensorFlow quietly, see plugins/tf_startup.py, and registers the plugins)

@@ -1,23 +1,27 @@
 """Stage 2, augment: the training set plus augmented copies of it, written to disk.
 
-`python -m workflows.augment` reads params.yaml and data/prepared/train, and
-writes data/augmented/train: the originals followed by
+`python -m workflows.augment --params params.yaml` reads data/prepared/train
+and writes data/augmented/train (the format of workflows/datastore.py): the originals followed by
 `augmentation.copies` augmented copies of each (0 passes the data through).
 Validation and test data are never augmented.
 """
 
 from __future__ import annotations
 
-import numpy as np
-import tensorflow as tf
+from typing import TYPE_CHECKING
 
-from plugins.data import DataSpec
+import numpy as np
+
 from plugins.registry import ConfigError
 from workflows.atomic import atomic_dir
-from workflows.cli import stage_main
-from workflows.config import Experiment
-from workflows.layout import AUGMENTED, PREPARED, PREVIEW
-from workflows.prepare import load_spec, load_split
+from workflows.datastore import load_spec, load_split, save_split
+from workflows.experiment import Experiment
+from workflows.layout import REPO, Layout
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+    from plugins.data.base import DataSpec
 
 
 def augment(experiment: Experiment, train: tf.data.Dataset, spec: DataSpec, batch_size: int = 256) -> tf.data.Dataset:
@@ -34,6 +38,8 @@ def augment(experiment: Experiment, train: tf.data.Dataset, spec: DataSpec, batc
     Returns:
         The originals followed by the copies, unbatched.
     """
+    import tensorflow as tf
+
     augmenter = experiment.build_augmenter()
     copies = experiment.augmentation.copies
     if augmenter is None or copies == 0:
@@ -84,18 +90,20 @@ def preview(experiment: Experiment, train: tf.data.Dataset, spec: DataSpec, path
     plt.close(fig)
 
 
-def run(experiment: Experiment) -> None:
-    """The DVC stage: data/prepared/train → data/augmented/train, and the preview grid."""
-    spec = load_spec(PREPARED)
-    original = load_split("train", PREPARED)
+def run(experiment: Experiment, layout: Layout = REPO) -> None:
+    """The augment stage: data/prepared/train → data/augmented/train, and the preview grid (below `layout.root`)."""
+    spec = load_spec(layout.prepared)
+    original = load_split("train", layout.prepared)
     train = augment(experiment, original, spec)
-    with atomic_dir(AUGMENTED) as tmp:
-        train.save(str(tmp / "train"))
-    preview(experiment, original, spec, PREVIEW)
+    with atomic_dir(layout.augmented) as tmp:
+        save_split(train, tmp / "train")
+    preview(experiment, original, spec, layout.preview)
 
 
 def main(argv: list[str] | None = None) -> int:
-    return stage_main(run, __doc__, argv)
+    from workflows.stages import stage_main
+
+    return stage_main("augment", argv)
 
 
 if __name__ == "__main__":

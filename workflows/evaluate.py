@@ -1,6 +1,6 @@
 """Stage 4, evaluate: test metrics and plots of the trained model.
 
-`python -m workflows.evaluate` reads params.yaml, models/ and the held-out
+`python -m workflows.evaluate --params params.yaml` reads models/ and the held-out
 split (`evaluate.split`, the test split by default), and writes, atomically:
 - eval/metrics.json: `accuracy`, `loss`, per-class precision/recall/F1 and
   the parameter count (classification); `mse`, `mae`, `r2` (regression);
@@ -12,29 +12,32 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import keras
 import numpy as np
-import tensorflow as tf
-from sklearn import metrics as skm
 
-import plugins  # noqa: F401  (registers custom Keras objects before loading)
-from plugins.data import DataSpec, to_numpy
-from plugins.model.head import Head
+from plugins import load_plugins
 from plugins.registry import ConfigError
 from workflows.atomic import atomic_dir, write_json
-from workflows.cli import stage_main
-from workflows.config import Experiment
-from workflows.layout import EVAL, MODELS, PREPARED
-from workflows.prepare import load_split
+from workflows.datastore import load_split
+from workflows.experiment import Experiment
+from workflows.layout import REPO, Layout
+
+if TYPE_CHECKING:  # TensorFlow is imported where it is used, after the command line has started it quietly
+    import keras
+    import tensorflow as tf
+
+    from plugins.data.base import DataSpec
 
 
-def load_model(model_dir: Path = MODELS) -> tuple[keras.Model, dict[str, Any]]:
+def load_model(model_dir: Path = REPO.models) -> tuple[keras.Model, dict[str, Any]]:
     """The saved model (safe mode: no arbitrary code) and its card."""
     model_dir = Path(model_dir)
     if not (model_dir / "model.keras").exists():
         raise ConfigError(f"{model_dir / 'model.keras'} does not exist; run the train stage first (dvc repro train)")
+    import keras
+
+    load_plugins()  # registers the custom Keras objects (losses, layers) a saved model may use
     model = keras.models.load_model(model_dir / "model.keras", safe_mode=True)
     card = json.loads((model_dir / "model.json").read_text())
     return model, card
@@ -42,6 +45,8 @@ def load_model(model_dir: Path = MODELS) -> tuple[keras.Model, dict[str, Any]]:
 
 def classification_metrics(y: np.ndarray, probs: np.ndarray, spec: DataSpec) -> tuple[dict[str, Any], list[dict]]:
     """Accuracy, per-class precision/recall/F1 and the confusion rows."""
+    from sklearn import metrics as skm
+
     predicted = (probs[:, 0] > 0.5).astype(int) if probs.shape[-1] == 1 else probs.argmax(axis=-1)
     labels = list(range(spec.num_classes))
     names = spec.class_names or [str(i) for i in labels]
@@ -61,7 +66,7 @@ def classification_metrics(y: np.ndarray, probs: np.ndarray, spec: DataSpec) -> 
     return out, confusion
 
 
-def evaluate(experiment: Experiment, model_dir: Path, ds: tf.data.Dataset, out_dir: Path = EVAL) -> dict[str, Any]:
+def evaluate(experiment: Experiment, model_dir: Path, ds: tf.data.Dataset, out_dir: Path = REPO.eval) -> dict[str, Any]:
     """Scores the saved model on `ds` and writes metrics.json and plots/ into `out_dir`.
 
     Args:
@@ -73,6 +78,12 @@ def evaluate(experiment: Experiment, model_dir: Path, ds: tf.data.Dataset, out_d
     Returns:
         The metrics written to metrics.json.
     """
+    import tensorflow as tf
+    from sklearn import metrics as skm
+
+    from plugins.data.base import DataSpec, to_numpy
+    from plugins.model.head import Head
+
     model, card = load_model(model_dir)
     head, spec = Head(**card["head"]), DataSpec(**card["spec"])
     x, y = to_numpy(ds)
@@ -98,17 +109,15 @@ def evaluate(experiment: Experiment, model_dir: Path, ds: tf.data.Dataset, out_d
     return result
 
 
-def run_stage(experiment: Experiment) -> dict[str, Any]:
-    """The DVC stage: models/ + data/prepared/<split> → eval/."""
-    return evaluate(experiment, MODELS, load_split(experiment.evaluate.split, PREPARED), EVAL)
+def run(experiment: Experiment, layout: Layout = REPO) -> dict[str, Any]:
+    """The evaluate stage: models/ + data/prepared/<evaluate.split> → eval/ (below `layout.root`)."""
+    return evaluate(experiment, layout.models, load_split(experiment.evaluate.split, layout.prepared), layout.eval)
 
 
 def main(argv: list[str] | None = None) -> int:
-    def stage(experiment: Experiment) -> None:
-        metrics = run_stage(experiment)
-        print(json.dumps({k: v for k, v in metrics.items() if k != "per_class"}, indent=2))
+    from workflows.stages import stage_main
 
-    return stage_main(stage, __doc__, argv)
+    return stage_main("evaluate", argv)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,55 @@
-"""Where the DVC stages read and write, relative to the repository root."""
+"""Where the stages read and write, below a root: the repository (DVC) or a run directory (direct CLI, sweeps).
 
+The same relative paths whichever way a pipeline runs, so a run directory
+of `python -m workflows.train` looks like the repository after `dvc repro`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
 from pathlib import Path
 
-PREPARED = Path("data/prepared")      # prepare → {train,val,test}/ + spec.json
-AUGMENTED = Path("data/augmented")    # augment → train/
-PREVIEW = Path("previews/augmentation.png")  # augment → originals beside augmented samples
-MODELS = Path("models")               # train → model.keras + model.json
-MODEL = MODELS / "model.keras"
-MODEL_CARD = MODELS / "model.json"
-TRAIN_LOGS = Path("dvclive/train")    # train → DVCLive metrics and curves
-EVAL = Path("eval")                   # evaluate → metrics.json + plots/
+
+@dataclass(frozen=True)
+class Layout:
+    """The paths of a pipeline's files below `root`.
+
+    Example:
+    >>> Layout(Path("outputs/run")).models
+    PosixPath('outputs/run/models')
+    """
+
+    root: Path = Path(".")
+
+    @property
+    def prepared(self) -> Path:
+        """prepare → {train,val,test}/ and spec.json."""
+        return self.root / "data" / "prepared"
+
+    @property
+    def augmented(self) -> Path:
+        """augment → train/."""
+        return self.root / "data" / "augmented"
+
+    @property
+    def preview(self) -> Path:
+        """augment → originals beside augmented samples (PNG)."""
+        return self.root / "previews" / "augmentation.png"
+
+    @property
+    def models(self) -> Path:
+        """train → model.keras and model.json."""
+        return self.root / "models"
+
+    @property
+    def train_logs(self) -> Path:
+        """train → DVCLive metrics and curves."""
+        return self.root / "dvclive" / "train"
+
+    @property
+    def eval(self) -> Path:
+        """evaluate → metrics.json and plots/."""
+        return self.root / "eval"
+
+
+REPO = Layout()

@@ -25,6 +25,7 @@ from typing import Any
 from plugins.registry import ConfigError
 from workflows.atomic import atomic_path, write_text
 from workflows.cli import run_cli
+from workflows.layout import Layout
 
 SEED_KEYS = ("trainer.seed",)
 
@@ -54,10 +55,11 @@ def read_curves(logs_dir: Path, epochs_per_step: int = 1) -> dict[str, list[tupl
 
 
 def run_curves(run_dir: Path) -> dict[str, list[tuple[float, float]]]:
-    """The curves of one pipeline run (its dvclive/), x in epochs as its model card says (`epochs_per_log_step`)."""
-    card = Path(run_dir) / "models" / "model.json"
+    """The curves of one pipeline run (its dvclive/train/), x in epochs as its model card says (`epochs_per_log_step`)."""
+    layout = Layout(Path(run_dir))
+    card = layout.models / "model.json"
     per_step = json.loads(card.read_text())["training"]["epochs_per_log_step"] if card.exists() else 1
-    return read_curves(Path(run_dir) / "dvclive", per_step)
+    return read_curves(layout.train_logs, per_step)
 
 
 def mean_std(values: list[float], digits: int = 4) -> str:

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from workflows.layout import EVAL
+from workflows.layout import REPO
 
 
 def headline(metrics: dict) -> dict:
@@ -16,7 +16,7 @@ def headline(metrics: dict) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    path = Path(argv[0]) if argv else EVAL / "metrics.json"
+    path = Path(argv[0]) if argv else REPO.eval / "metrics.json"
     if not path.exists():
         print(f"error: {path} does not exist; run the pipeline first (make run or dvc repro)", file=sys.stderr)
         return 2

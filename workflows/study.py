@@ -3,7 +3,8 @@
 A study is a YAML file in conf/studies/: common overrides (`base`), the
 `variants` to compare (each a list of overrides), the `seeds`, and the
 validation accuracy to `target`. Each run is a whole prepare → augment →
-train → evaluate in one process (`workflows.train.run_pipeline`).
+train → evaluate in one process (`workflows.pipeline.run_pipeline`), with the same stage
+functions and files in between as `dvc repro`.
 
     python -m workflows.study optimizers            # conf/studies/optimizers.yaml
     python -m workflows.study optimizers --seeds 0  # quicker
@@ -28,7 +29,8 @@ from plugins.registry import ConfigError, did_you_mean
 from workflows import report
 from workflows.atomic import write_json
 from workflows.cli import run_cli
-from workflows.config import CONF_DIR, compose, resolve
+from workflows.compose import CONF_DIR, compose
+from workflows.schema import resolve
 from workflows.report import Run, run_curves
 
 STUDIES = CONF_DIR / "studies"
@@ -49,7 +51,7 @@ def load_study(name: str) -> dict[str, Any]:
 
 def run_study(study: dict[str, Any], out_dir: Path, runs_dir: Path, extra: list[str] = ()) -> list[Run]:
     """Runs every variant with every seed; checks every config before the first run starts."""
-    from workflows.train import run_pipeline
+    from workflows.pipeline import run_pipeline
 
     plans = []
     for variant, overrides in study["variants"].items():
@@ -93,7 +95,7 @@ def fit_baselines(study: dict[str, Any], extra: list[str] = ()) -> list[Run]:
 
     import numpy as np
 
-    from plugins.data import to_numpy
+    from plugins.data.base import to_numpy
 
     baselines = study.get("baselines") or {}
     if not baselines:
@@ -126,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument("--runs", default="outputs/studies", help="where each run's outputs go")
         ns = parser.parse_args(args)
         study = load_study(ns.study)
+        from plugins.tf_startup import start_tensorflow
+
+        start_tensorflow()
         if ns.seeds:
             study["seeds"] = [int(s) for s in ns.seeds.split(",")]
         baselines = fit_baselines(study, ns.overrides)

@@ -25,7 +25,8 @@ from hydra.core.override_parser.types import ValueType
 from omegaconf import DictConfig
 
 from workflows.atomic import write_json
-from workflows.config import CONF_DIR, CONFIG_NAME, compose, resolve
+from workflows.compose import CONF_DIR, CONFIG_NAME, compose, value_overrides
+from workflows.schema import resolve
 
 MULTIRUN_FLAGS = ("-m", "--multirun")
 
@@ -74,7 +75,7 @@ def trial(cfg: DictConfig) -> float:
     """One multirun job: runs the pipeline in Hydra's job directory and records the outcome there."""
     from hydra.core.hydra_config import HydraConfig
 
-    from workflows.train import run_pipeline
+    from workflows.pipeline import run_pipeline
 
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
@@ -93,7 +94,17 @@ def multirun(args: list[str]) -> None:
     """Checks the sweep, then hands the command line to Hydra's multirun (sweeper, launcher)."""
     import hydra
 
+    from plugins.tf_startup import start_tensorflow
+
     overrides = [a for a in args if a not in MULTIRUN_FLAGS]
+    start_tensorflow()
     check_sweep(overrides)
-    sys.argv = [sys.argv[0], "--multirun", *overrides]
+    sys.argv = [sys.argv[0], "--multirun", *value_overrides(overrides)]
     hydra.main(config_path=str(CONF_DIR), config_name=CONFIG_NAME, version_base="1.3")(trial)()
+
+
+def main(argv: list[str]) -> int:
+    """`python -m workflows.train -m [overrides…]`: a sweep."""
+    from workflows.cli import run_cli
+
+    return run_cli(multirun, argv)

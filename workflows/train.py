@@ -5,14 +5,9 @@ augmented training set and the validation split, trains, and writes
 models/model.keras, models/model.json and the DVCLive curves in
 dvclive/train/, all atomically.
 
-With `-m`, the same overrides sweep (grids, `hparams_search=optuna`): see
-workflows/sweep.py.
-
-Without DVC, `python -m workflows.train [overrides…]` composes conf/ with
-Hydra's overrides (`optimizer=sgd optimizer.learning_rate=0.05`), runs
-prepare → augment → train → evaluate in one process, writes everything into
-Hydra's run directory (outputs/<date>/<time>/, or `hydra.run.dir=…`) and
-prints the metrics as JSON.
+The same command without `--params` is the direct command line:
+`python -m workflows.train [overrides…]` runs the whole pipeline in a run
+directory (workflows/pipeline.py); with `-m`, a sweep (workflows/sweep.py).
 """
 
 from __future__ import annotations
@@ -23,19 +18,21 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import keras
-import tensorflow as tf
-
-from plugins.data import DataSpec
-from plugins.model.head import Head
 from plugins.registry import ConfigError
 from workflows.atomic import atomic_dir, atomic_path, write_json
-from workflows.cli import run_cli, stage_main
-from workflows.config import Experiment, compose, resolve, to_yaml
-from workflows.layout import AUGMENTED, MODELS, PREPARED, TRAIN_LOGS
-from workflows.prepare import load_spec, load_split
+from workflows.compose import to_yaml
+from workflows.datastore import load_spec, load_split
+from workflows.experiment import Experiment
+from workflows.layout import REPO, Layout
+
+if TYPE_CHECKING:  # TensorFlow is imported where it is used: `python -m workflows.train` refuses bad input first
+    import keras
+    import tensorflow as tf
+
+    from plugins.data.base import DataSpec
+    from plugins.model.head import Head
 
 
 def batches(
@@ -47,6 +44,8 @@ def batches(
     The shuffle buffer holds at most `shuffle_buffer` examples (the whole set when it is smaller), so memory
     stays bounded however large the data set on disk.
     """
+    import tensorflow as tf
+
     if shuffle:
         size = int(ds.cardinality())
         ds = ds.shuffle(min(size, shuffle_buffer) if size > 0 else shuffle_buffer, seed=seed,
@@ -67,6 +66,8 @@ def _mix(mixer, x, y):
 
 def model_card(model: keras.Model, head: Head, spec: DataSpec) -> dict[str, Any]:
     """What evaluation and people need to know about a saved model."""
+    import tensorflow as tf
+
     lines: list[str] = []
     model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line))
     return {
@@ -83,8 +84,8 @@ def train(
     train_ds: tf.data.Dataset,
     val_ds: tf.data.Dataset,
     spec: DataSpec,
-    model_dir: Path = MODELS,
-    logs_dir: Path = TRAIN_LOGS,
+    model_dir: Path = REPO.models,
+    logs_dir: Path = REPO.train_logs,
     callbacks: list[keras.callbacks.Callback] = (),
 ) -> dict[str, float]:
     """Builds, compiles and fits the configured model; saves it atomically.
@@ -109,6 +110,7 @@ def train(
     >>> splits = experiment.load_data()
     >>> train(experiment, splits.train, splits.val, splits.spec, tmp / "models", tmp / "logs")
     """
+    import keras
     from dvclive.keras import DVCLiveCallback
     from dvclive.utils import standardize_metric_name
 
@@ -216,69 +218,38 @@ def plan_epochs(experiment: Experiment, n_train: int) -> dict[str, int]:
     }
 
 
-def save_model(model: keras.Model, card: dict[str, Any], model_dir: Path = MODELS) -> None:
+def save_model(model: keras.Model, card: dict[str, Any], model_dir: Path = REPO.models) -> None:
     """Writes model.keras and model.json into `model_dir`, each atomically."""
     with atomic_path(Path(model_dir) / "model.keras", suffix=".keras") as tmp:
         model.save(tmp)
     write_json(Path(model_dir) / "model.json", card)
 
 
-def run_stage(experiment: Experiment) -> dict[str, float]:
-    """The DVC stage: data/augmented/train + data/prepared/val → models/, dvclive/train/."""
-    spec = load_spec(PREPARED)
-    return train(experiment, load_split("train", AUGMENTED), load_split("val", PREPARED), spec)
-
-
-def run_pipeline(experiment: Experiment, out_dir: Path) -> dict[str, Any]:
-    """prepare → augment → train → evaluate in one process, everything under `out_dir`.
-
-    Returns:
-        The evaluation metrics, plus the last epoch's training metrics under `train`.
-    """
-    from workflows.augment import augment
-    from workflows.evaluate import evaluate
-    from workflows.prepare import prepare
-
-    out_dir = Path(out_dir)
-    splits = prepare(experiment)
-    augmented = augment(experiment, splits.train, splits.spec)
-    history = train(experiment, augmented, splits.val, splits.spec, out_dir / "models", out_dir / "dvclive")
-    if experiment.trainer.strategy == "multi_worker":
-        from workflows.distribute import read_tf_config
-
-        if not read_tf_config().is_chief:  # the chief evaluates the model it wrote
-            return {"train": history}
-    held_out = splits.test if experiment.evaluate.split == "test" else splits.val
-    metrics = evaluate(experiment, out_dir / "models", held_out, out_dir / "eval")
-    return {**metrics, "train": history}
+def run(experiment: Experiment, layout: Layout = REPO) -> dict[str, float]:
+    """The train stage: data/augmented/train + data/prepared/val → models/, dvclive/train/ (below `layout.root`)."""
+    spec = load_spec(layout.prepared)
+    return train(experiment, load_split("train", layout.augmented), load_split("val", layout.prepared), spec,
+                 layout.models, layout.train_logs)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m workflows.train --params params.yaml` (DVC stage) or `python -m workflows.train [overrides…]`."""
-    from workflows.distribute import early_setup
+    """`python -m workflows.train --params params.yaml` (the DVC stage) or `python -m workflows.train [overrides…]`.
 
+    Without `--params`, the whole pipeline runs in one process in Hydra's run directory (workflows/pipeline.py);
+    with `-m`, a sweep (workflows/sweep.py).
+    """
     argv = sys.argv[1:] if argv is None else list(argv)
     if any(a == "--params" or a.startswith("--params=") for a in argv):
-        return stage_main(lambda experiment: print(json.dumps(run_stage(experiment), indent=2)), __doc__, argv,
-                          setup=early_setup)
+        from workflows.stages import stage_main
 
-    def task(args: list[str]) -> None:
-        from workflows.sweep import MULTIRUN_FLAGS, multirun
+        return stage_main("train", argv)
+    if any(a in ("-m", "--multirun") for a in argv):
+        from workflows.sweep import main as sweep_main
 
-        if any(a in MULTIRUN_FLAGS for a in args):
-            multirun(args)
-            return
-        cfg = compose(args, hydra_config=True)
-        out_dir = Path(str(cfg.hydra.run.dir))
-        early_setup(cfg)
-        experiment = resolve(cfg)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "config.yaml").write_text(to_yaml(cfg))
-        metrics = run_pipeline(experiment, out_dir)
-        print(json.dumps({k: v for k, v in metrics.items() if k != "per_class"}, indent=2))
-        print(f"outputs: {out_dir}", file=sys.stderr)
+        return sweep_main(argv)
+    from workflows.pipeline import main as pipeline_main
 
-    return run_cli(task, argv)
+    return pipeline_main(argv)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import math
 import keras
 from keras import ops
 
-from plugins.registry import ConfigError, register
+from plugins.registry import ConfigError, ParamError, did_you_mean, register
 
 FILL_MODES = ("constant", "nearest", "reflect", "wrap", "mirror")
 COMPONENTS = ("rotation", "shift", "zoom", "shear", "flip")
@@ -88,9 +88,9 @@ class RandomAffine(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         if fill_mode not in FILL_MODES:
-            raise ConfigError(f"fill_mode='{fill_mode}' is unknown; valid: {', '.join(FILL_MODES)}")
+            raise ParamError("fill_mode", f"'{fill_mode}' is unknown; {did_you_mean(fill_mode, FILL_MODES)}")
         if interpolation not in ("bilinear", "nearest"):
-            raise ConfigError(f"interpolation='{interpolation}' is unknown; valid: bilinear, nearest")
+            raise ParamError("interpolation", f"'{interpolation}' is unknown; valid: bilinear, nearest")
         zoom = tuple(float(z) for z in zoom)
         if len(zoom) != 2 or not 0 < zoom[0] <= zoom[1]:
             raise ConfigError(f"zoom={list(zoom)} must be [low, high] with 0 < low ≤ high")

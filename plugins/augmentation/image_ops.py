@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import keras
 
-from plugins.augmentation import affine, photometric  # noqa: F401  (registers)
 from plugins.augmentation.affine import fuse
 
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
-from plugins.data import DataSpec
-from plugins.regularizer import attach_to_kernels, kernel_layers
+from plugins.data.base import DataSpec
+from plugins.regularizer.weight_penalties import attach_to_kernels, kernel_layers
 from workflows.augment import augment
 from workflows.config import CONF_DIR, resolve
 from workflows.train import train

@@ -80,7 +80,7 @@ def test_third_party_loss_trains_saves_and_reloads(site, tmp_path):
     out = tmp_path / "run"
     script = (
         "import sys, json; from pathlib import Path; from workflows.config import compose, resolve; "
-        "from workflows.train import run_pipeline; "
+        "from workflows.pipeline import run_pipeline; "
         f"e = resolve(compose(sys.argv[1:], conf_dir=Path(r'{conf}'))); "
         f"print(json.dumps(run_pipeline(e, Path(r'{out}'))['accuracy']))"
     )
@@ -89,7 +89,7 @@ def test_third_party_loss_trains_saves_and_reloads(site, tmp_path):
     card = json.loads((out / "models" / "model.json").read_text())
     assert card["head"]["activation"] == "softmax"  # a loss without from_logits gets probabilities
     reload = (
-        f"import plugins, keras; m = keras.models.load_model(r'{out / 'models' / 'model.keras'}', safe_mode=True); "
+        f"import plugins, keras; plugins.load_plugins(); m = keras.models.load_model(r'{out / 'models' / 'model.keras'}', safe_mode=True); "
         "print(type(m.loss).__name__, m.loss.beta)"
     )
     assert run([sys.executable, "-c", reload], ROOT, PYTHONPATH=str(site)).stdout.split()[-2:] == [

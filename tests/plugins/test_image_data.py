@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from plugins.data import to_numpy
+from plugins.data.base import to_numpy
 from plugins.registry import ConfigError
 from workflows.config import resolve
-from workflows.prepare import load_split, save_splits
+from workflows.datastore import load_split, save_splits
 
 
 def make_folder(root: Path, classes=("cat", "dog"), per_class=12, size=(20, 24)) -> Path:
@@ -84,7 +84,7 @@ def test_bad_folders_are_one_line_errors(compose, tmp_path, layout, expected):
 
 
 def test_a_cnn_trains_on_an_image_folder(compose, tmp_path):
-    from workflows.train import run_pipeline
+    from workflows.pipeline import run_pipeline
 
     experiment = folder_experiment(compose, make_folder(tmp_path / "photos", per_class=20), "trainer.epochs=3",
                                    "trainer.verbose=0", "trainer.backup=false", "augmentation=flip_rotate_shift",

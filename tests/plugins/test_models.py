@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from plugins.data import DataSpec
+from plugins.data.base import DataSpec
 from plugins.registry import ConfigError
 from workflows.config import resolve
 from workflows.train import model_card

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from plugins.data import DataSpec
+from plugins.data.base import DataSpec
 from plugins.registry import ConfigError, get
 from workflows.config import resolve
 from workflows.train import plan_epochs, train
@@ -198,7 +198,7 @@ def test_early_stopping_stops_and_dropout_reaches_every_dropout_layer(compose, t
 
 
 def test_diabetes_is_standardized_with_training_statistics(compose):
-    from plugins.data import to_numpy
+    from plugins.data.base import to_numpy
 
     splits = resolve(compose(["data=diabetes"])).load_data()
     x, y = to_numpy(splits.train)

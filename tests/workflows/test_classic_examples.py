@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sklearn.linear_model import Lasso, LinearRegression, Ridge
 
-from plugins.data import to_numpy
+from plugins.data.base import to_numpy
 from workflows.config import resolve
 from workflows.train import train
 

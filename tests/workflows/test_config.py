@@ -40,10 +40,19 @@ def test_overrides_change_groups_and_values(compose):
     ("overrides", "expected"),
     [
         (["optimizer=adamm"], "unknown optimizer option 'adamm' (no conf/optimizer/adamm.yaml); did you mean 'adam'?"),
-        (["optimizer.learnin_rate=0.1"], "optimizer.learnin_rate: unknown key; did you mean 'learning_rate'?"),
+        (["optimizer.learnin_rate=0.1"],
+         "optimizer.learnin_rate: unknown parameter of optimizer 'adam'; did you mean 'learning_rate'?"),
         (["optimizer.learning_rate=fast"], "optimizer.learning_rate: 'fast' is not valid for optimizer 'adam'"),
-        (["optimizer.amsgrad=true"], "add it with +optimizer.amsgrad=true"),
-        (["trainer.epoch=2"], "trainer.epoch: unknown key; did you mean 'epochs'?"),
+        (["trainer.epoch=2"], "trainer.epoch: unknown parameter of the trainer section; did you mean 'epochs'?"),
+        (["augmentation.ops.0.degreez=5"],
+         "augmentation.ops.0.degreez: unknown parameter of augmentation 'rotation'; did you mean 'degrees'?"),
+        (["augmentation.ops.1.fill_mode=reflekt"], "augmentation.ops.1.fill_mode: 'reflekt' is unknown; did you mean"),
+        (["regularizer.early_stopping.patiense=3"],
+         "regularizer.early_stopping.patiense: unknown parameter of the regularizer section; did you mean 'patience'?"),
+        (["optimiser.learning_rate=0.1"], "unknown config section 'optimiser'; did you mean 'optimizer'?"),
+        (["optimizer.learning_rate=nan"], "optimizer.learning_rate=nan: options take finite numbers only"),
+        (["regularizer.l2=inf"], "regularizer.l2=inf: options take finite numbers only"),
+        (["optimizer=../../../../tmp/x"], "an option is a name in conf/optimizer/, not a path"),
         (["trainer.epochs=0"], "trainer.epochs=0 must be at least 1"),
         (["optimizer=sgd", "optimizer.momentum=1.5"], "optimizer.momentum=1.5 must be in [0, 1)"),
         (["+trainr.epochs=2"], "unknown config section 'trainr'; did you mean 'trainer'?"),
@@ -55,6 +64,18 @@ def test_bad_input_is_one_line_naming_the_fix(compose, overrides, expected):
         resolve(compose(overrides))
     assert expected in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_a_valid_parameter_the_yaml_does_not_list_is_accepted(compose):
+    """`++`-style: the schema, not the YAML file, decides which keys are valid (`+` is needed for DVC's -S)."""
+    assert resolve(compose(["optimizer.amsgrad=true"])).optimizer.params["amsgrad"] is True
+    assert resolve(compose(["+optimizer.clipnorm=1.0"])).optimizer.params["clipnorm"] == 1.0
+
+
+def test_a_huge_option_name_is_a_short_line(compose):
+    with pytest.raises(ConfigError) as err:
+        compose(["optimizer=" + "a" * 100_000])
+    assert "unknown optimizer option" in str(err.value) and len(str(err.value)) < 1000
 
 
 def test_closest_valid_names_come_first(compose):
@@ -75,7 +96,9 @@ def test_hand_edited_params_yaml_is_checked_too(tmp_path, compose):
     ("args", "expected"),
     [
         (["optimizer=adamm"], "error: unknown optimizer option 'adamm'"),
-        (["optimizer.learnin_rate=0.1"], "error: optimizer.learnin_rate: unknown key; did you mean 'learning_rate'?"),
+        (["optimizer.learnin_rate=0.1"], "error: optimizer.learnin_rate: unknown parameter of optimizer 'adam'"),
+        (["augmentation.ops.0.degreez=5"], "error: augmentation.ops.0.degreez: unknown parameter"),
+        (["optimizer.learning_rate=inf"], "error: optimizer.learning_rate=inf: options take finite numbers only"),
         (["optimizer.learning_rate=fast"], "error: optimizer.learning_rate: 'fast' is not valid"),
     ],
 )

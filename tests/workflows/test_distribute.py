@@ -205,7 +205,7 @@ def test_killed_run_resumes_from_its_backup_and_ends_as_an_uninterrupted_one(tmp
     for resumed, straight in zip(weights_of(tmp_path / "a"), weights_of(tmp_path / "b")):
         np.testing.assert_array_equal(resumed, straight)
     for curve in ("train/loss.tsv", "eval/accuracy.tsv"):  # the resumed run's curves cover all 6 epochs
-        resumed, straight = ((tmp_path / r / "dvclive" / "plots" / "metrics" / curve).read_text() for r in "ab")
+        resumed, straight = ((tmp_path / r / "dvclive" / "train" / "plots" / "metrics" / curve).read_text() for r in "ab")
         assert len(resumed.splitlines()) == 1 + 6 and resumed == straight
 
 

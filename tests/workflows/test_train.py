@@ -14,7 +14,8 @@ from tests.conftest import ROOT, TINY, last_json, run
 from workflows.augment import augment
 from workflows.config import resolve
 from workflows.evaluate import evaluate
-from workflows.train import run_pipeline, train
+from workflows.pipeline import run_pipeline
+from workflows.train import train
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +53,7 @@ def test_saved_model_reloads_in_a_fresh_process_in_safe_mode(tiny, tmp_path):
     experiment, splits = tiny
     train(experiment, splits.train, splits.val, splits.spec, tmp_path / "models", tmp_path / "logs")
     code = (
-        "import plugins, keras, numpy as np, sys; "
+        "import plugins, keras, numpy as np, sys; plugins.load_plugins(); "
         f"m = keras.models.load_model(r'{tmp_path / 'models' / 'model.keras'}', safe_mode=True); "
         "print(m.predict(np.zeros((1, 8, 8, 1)), verbose=0).shape, m.losses and 'penalised')"
     )

@@ -1,0 +1,74 @@
+"""Stages defined once: dvc.yaml is generated from workflows/stages.py, a stage reads only what it declares,
+and its outputs are byte-for-byte the same for the same config."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT, TINY
+from workflows.experiment import UndeclaredRead
+from workflows.layout import Layout
+from workflows.schema import resolve
+from workflows.stages import BY_NAME, STAGES, Stage, code_deps, dvc_yaml
+
+
+def test_dvc_yaml_is_generated_from_the_stage_descriptions():
+    assert (ROOT / "dvc.yaml").read_text() == dvc_yaml(), "dvc.yaml drifted from workflows/stages.py: make dvc-yaml"
+
+
+def test_the_stages_run_in_pipeline_order():
+    assert [s.name for s in STAGES] == ["prepare", "augment", "train", "evaluate"]
+
+
+def test_code_deps_follow_the_imports():
+    train = code_deps(BY_NAME["train"])
+    for path in ("workflows/train.py", "workflows/backup.py", "workflows/datastore.py", "workflows/distribute.py",
+                 "plugins/registry.py", "plugins/model", "plugins/optimizer"):
+        assert path in train
+    assert "workflows/pipeline.py" not in train and "workflows/sweep.py" not in train  # the CLI is not stage code
+    assert "workflows/backup.py" not in code_deps(BY_NAME["prepare"])
+    for stage in STAGES:
+        assert all((ROOT / path).exists() for path in code_deps(stage)), stage.name
+
+
+def test_a_stage_cannot_read_a_section_it_does_not_declare(compose):
+    experiment = resolve(compose(TINY))
+    view = experiment.for_stage("augment", ("augmentation", "trainer.seed"))
+    assert view.trainer.seed == experiment.trainer.seed and view.augmentation.copies == 1
+    with pytest.raises(UndeclaredRead, match="stage 'augment' reads trainer.epochs"):
+        view.trainer.epochs  # noqa: B018
+    with pytest.raises(UndeclaredRead, match="reads model.plugin"):
+        view.model.plugin  # noqa: B018
+    assert set(view.cfg.keys()) == {"augmentation", "trainer"} and set(view.cfg.trainer.keys()) == {"seed"}
+
+
+def test_a_stage_that_reads_more_than_it_declares_fails(compose, tmp_path, monkeypatch):
+    experiment = resolve(compose(TINY))
+    sneaky = Stage("prepare", reads=("trainer.seed",), plugins=("data",))  # prepare reads `data`, undeclared here
+    with pytest.raises(UndeclaredRead, match="stage 'prepare' reads data"):
+        sneaky(experiment, Layout(tmp_path))
+
+
+def tree_digest(root) -> dict[str, str]:
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_prepare_and_augment_write_the_same_bytes_twice(tmp_path):
+    """Each run in a fresh process, as DVC runs them: same file names, same contents."""
+    code = (
+        "import sys; from pathlib import Path; from plugins.tf_startup import start_tensorflow; start_tensorflow(); "
+        "from workflows.config import compose, resolve; from workflows.stages import BY_NAME; "
+        "from workflows.layout import Layout; e = resolve(compose(sys.argv[2:])); "
+        "[BY_NAME[s](e, Layout(Path(sys.argv[1]))) for s in ('prepare', 'augment')]"
+    )
+    for run_dir in ("a", "b"):
+        subprocess.run([sys.executable, "-c", code, str(tmp_path / run_dir), *TINY, "augmentation.copies=2"],
+                       cwd=ROOT, check=True, capture_output=True)
+    first, second = tree_digest(tmp_path / "a"), tree_digest(tmp_path / "b")
+    assert "data/prepared/train/meta.json" in first and "data/augmented/train/x-00000.tfrecord" in first
+    assert first == second

@@ -1,0 +1,149 @@
+"""Composition: `conf/` through Hydra into one config, Hydra's errors as one line.
+
+Two ways in, one config:
+- `compose(overrides)`: Hydra's composition of `conf/` (the direct CLI,
+  sweeps, studies: `python -m workflows.train optimizer=sgd`);
+- `load_params("params.yaml")`: what DVC composed (`dvc exp run -S …`) or
+  what is committed (`dvc repro`).
+
+Composition only assembles the YAML; whether the values are valid is
+decided in one place, `workflows.schema.resolve`. To that end a value
+override (`optimizer.learnin_rate=0.1`, `augmentation.ops.0.degreez=5`) is
+given to Hydra as a force-add (`++key=value`): a misspelt key, at any depth
+and inside lists, reaches the schema, which names it with its full path and
+the closest valid keys, instead of failing inside Hydra.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from plugins.registry import ConfigError, did_you_mean, first_line
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF_DIR = ROOT / "conf"
+CONFIG_NAME = "config"
+
+# Hydra's own error messages carry the whole override text; a pathological
+# one (a 100,000-character option name) must not flood the one-line error.
+_SHOWN = 200
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= _SHOWN else text[:_SHOWN] + "…"
+
+
+def value_overrides(overrides: list[str] | tuple[str, ...]) -> list[str]:
+    """Turns `a.b=v` into `++a.b=v` (override or add); group choices, `+`, `~` and `hydra.*` are kept.
+
+    Example:
+    >>> value_overrides(["optimizer=sgd", "optimizer.momentum=0.9", "hydra.run.dir=x"])
+    ['optimizer=sgd', '++optimizer.momentum=0.9', 'hydra.run.dir=x']
+    """
+    out = []
+    for override in overrides:
+        key = override.split("=", 1)[0]
+        plain = not key.startswith(("+", "~")) and "=" in override
+        if plain and ("." in key or "[" in key) and not key.startswith("hydra.") and "/" not in key:
+            override = "++" + override
+        out.append(override)
+    return out
+
+
+def _missing_option(err) -> ConfigError:
+    missing = err.missing_cfg_file or ""
+    group, _, option = missing.rpartition("/")
+    if group and err.options is not None:
+        return ConfigError(
+            f"unknown {group} option '{_short(option)}' (no conf/{group}/{_short(option)}.yaml); "
+            f"{did_you_mean(option, err.options)}"
+        )
+    return ConfigError(_short(first_line(err)))
+
+
+def _check_options(overrides: list[str] | tuple[str, ...], conf_dir: Path) -> None:
+    """Refuses a group option that is not a YAML file of conf/<group>/, before Hydra looks for it.
+
+    Options are names, not paths (`optimizer=../../x` must not load a file from elsewhere), and an unknown
+    one is named with the closest valid ones, however long it is.
+    """
+    for override in overrides:
+        key, sep, option = override.partition("=")
+        group = key.lstrip("+")
+        if not sep or "." in group or group.startswith(("hydra", "~")) or not (conf_dir / group).is_dir():
+            continue
+        options = sorted(p.stem for p in (conf_dir / group).glob("*.yaml"))
+        if option in ("null", ""):
+            continue
+        if "/" in option or "\\" in option:
+            raise ConfigError(f"{group}='{_short(option)}': an option is a name in conf/{group}/, not a path; "
+                              f"{did_you_mean(option, options)}")
+        if option not in options and "," not in option and "(" not in option:  # sweeps are checked per value
+            raise ConfigError(f"unknown {group} option '{_short(option)}' (no conf/{group}/{_short(option)}.yaml); "
+                              f"{did_you_mean(option, options)}")
+
+
+def compose(overrides: list[str] | tuple[str, ...] = (), conf_dir: Path = CONF_DIR, hydra_config: bool = False) -> DictConfig:
+    """Composes `conf/` with Hydra, turning its errors into one-line ConfigErrors.
+
+    Args:
+        overrides: Hydra overrides, e.g. `["optimizer=sgd", "optimizer.learning_rate=0.05"]`.
+        conf_dir: the config directory.
+        hydra_config: keep the `hydra` node (for its run directory).
+
+    Returns:
+        The composed config, not yet validated (see `workflows.schema.resolve`).
+
+    Raises:
+        ConfigError: an unknown option of a group (closest options named), a malformed override.
+
+    Example:
+    >>> cfg = compose(["model=mlp", "trainer.epochs=1"])
+    """
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.errors import ConfigCompositionException, HydraException, MissingConfigException
+
+    _check_options(overrides, Path(conf_dir))
+    try:
+        with initialize_config_dir(str(Path(conf_dir).resolve()), version_base="1.3"):
+            return hydra_compose(CONFIG_NAME, value_overrides(overrides), return_hydra_config=hydra_config)
+    except MissingConfigException as err:
+        raise _missing_option(err) from None
+    except ConfigCompositionException as err:
+        raise ConfigError(_short(" ".join(str(err).split("\n")[:2]).strip())) from None
+    except HydraException as err:
+        raise ConfigError(f"bad override: {_short(first_line(err))}") from None
+    except OSError as err:  # e.g. a file name too long for the file system, from a pathological option name
+        raise ConfigError(f"bad override: {err.strerror or type(err).__name__}") from None
+
+
+def load_params(path: str | Path = "params.yaml") -> DictConfig:
+    """Reads a composed config (DVC's params.yaml), safely: YAML tags that would build objects are refused.
+
+    Raises:
+        ConfigError: the file is missing or is not a YAML mapping.
+    """
+    import yaml
+
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path} does not exist; run `make params` to compose it from conf/")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        problem = getattr(err, "problem", None) or type(err).__name__
+        raise ConfigError(f"{path} is not valid YAML{where}: {problem}; run `make params` to recompose it") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} is not a mapping of config sections; run `make params` to recompose it")
+    return OmegaConf.create(data)
+
+
+def to_yaml(cfg: DictConfig) -> str:
+    """The config as DVC's params.yaml holds it (resolved, no `hydra` node)."""
+    container = {key: cfg[key] for key in cfg if key != "hydra"}
+    return OmegaConf.to_yaml(OmegaConf.to_container(OmegaConf.create(container), resolve=True))

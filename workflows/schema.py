@@ -1,0 +1,205 @@
+"""Validation in one place: the schema of every config section, and `resolve(cfg)`.
+
+Each plugin group's section is checked against its plugin's schema (the
+builder's signature, see plugins/registry.py); the other sections
+(`trainer`, `augmentation`, `evaluate`) against the dataclasses below. Every
+error is one line that starts with the full config path of the bad key
+(`augmentation.ops.0.fill_mode: …`) and names the fix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from plugins.registry import ConfigError, did_you_mean, get, validate_against
+from workflows.experiment import Choice, Experiment
+
+PLUGIN_GROUPS = ("data", "model", "loss", "optimizer", "schedule", "regularizer")
+SECTIONS = (*PLUGIN_GROUPS, "augmentation", "trainer", "evaluate")
+
+
+@dataclass
+class TrainerConfig:
+    """How `model.fit` runs: `trainer.*` in the config."""
+
+    epochs: int = 30
+    batch_size: int = 32
+    seed: int = 0
+    shuffle: bool = True
+    shuffle_buffer: int = 10_000
+    verbose: int = 2
+    steps_per_execution: int = 1
+    strategy: str = "auto"
+    devices: list[str] | None = None
+    precision: str = "float32"
+    jit_compile: Any = "auto"
+    deterministic: bool = False
+    intra_op_threads: int = 0
+    inter_op_threads: int = 0
+    backup: bool = True
+    backup_root: str = ".kerasforge/backups"
+    worker_timeout: float = 600.0
+
+
+@dataclass
+class EarlyStoppingConfig:
+    """`regularizer.early_stopping.*`: stop when `monitor` stops improving (patience 0: never)."""
+
+    patience: int = 0
+    monitor: str = "val_loss"
+    min_delta: float = 0.0
+    restore_best_weights: bool = True
+
+
+@dataclass
+class RegularizerOptions:
+    """The regularizer section's options beside its penalty plugin."""
+
+    dropout: float | None = None
+    early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
+
+
+@dataclass
+class AugmentationConfig:
+    """`augmentation.*`: ops applied to training images, in order.
+
+    Attributes:
+        copies: augmented copies of each training image that the augment
+            stage writes beside the originals (0 passes the data through).
+        online: also augment every training batch inside tf.data while
+            training (parallel map, prefetch): fresh variations each epoch.
+        ops: a list of `{name: <op>, <param>: <value>…}`; see
+            `python -m plugins list` for the ops.
+    """
+
+    copies: int = 0
+    online: bool = False
+    ops: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class EvaluateConfig:
+    """`evaluate.*`: options of the evaluate stage only (changing them does not retrain)."""
+
+    batch_size: int = 256
+    split: str = "test"
+
+
+_SECTION_SCHEMAS = {"trainer": TrainerConfig, "augmentation": AugmentationConfig, "evaluate": EvaluateConfig}
+
+# Options that a group's section holds beside its plugin's parameters.
+_EXTRAS = {"regularizer": RegularizerOptions}
+
+
+def _choose(group: str, node: Any, where: str | None = None) -> tuple[Choice, Any]:
+    """The group's plugin with its checked parameters, and the section's extra options (or None)."""
+    where = where or group
+    if not isinstance(node, (dict, DictConfig)) or "name" not in node:
+        raise ConfigError(f"{where}: needs a 'name:' naming a {group} plugin (see `python -m plugins list`)")
+    params = OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node)
+    plugin = get(group, str(params.pop("name")))
+    extras = None
+    if group in _EXTRAS:
+        schema = _EXTRAS[group]
+        names = {f.name for f in dataclasses.fields(schema)}
+        given = {k: params.pop(k) for k in list(params) if k in names}
+        extras = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), validate_against(schema, given, where, f"the {group} section")))
+    return Choice(plugin, plugin.validate(params, where), where), extras
+
+
+def _check_ranges(trainer: TrainerConfig, augmentation: AugmentationConfig, evaluate: EvaluateConfig) -> None:
+    for where, value, low in (
+        ("trainer.epochs", trainer.epochs, 1),
+        ("trainer.batch_size", trainer.batch_size, 1),
+        ("augmentation.copies", augmentation.copies, 0),
+        ("evaluate.batch_size", evaluate.batch_size, 1),
+        ("trainer.steps_per_execution", trainer.steps_per_execution, 1),
+        ("trainer.shuffle_buffer", trainer.shuffle_buffer, 1),
+    ):
+        if value < low:
+            raise ConfigError(f"{where}={value} must be at least {low}")
+    if trainer.jit_compile not in ("auto", True, False):
+        raise ConfigError(f"trainer.jit_compile={trainer.jit_compile!r} must be auto, true or false")
+    from workflows.distribute import check as check_distribution
+
+    check_distribution(trainer)
+    if evaluate.split not in ("val", "test"):
+        raise ConfigError(f"evaluate.split='{evaluate.split}' is unknown; {did_you_mean(evaluate.split, ['val', 'test'])}")
+
+
+def _check_finite(node: Any, path: str = "") -> None:
+    """Refuses NaN and infinite numbers anywhere in the config: no option can take them."""
+    if isinstance(node, (DictConfig, dict)):
+        items = node.items_ex(resolve=False) if isinstance(node, DictConfig) else node.items()
+        for key, value in items:
+            _check_finite(value, f"{path}.{key}" if path else str(key))
+    elif isinstance(node, (list, tuple)) or OmegaConf.is_list(node):
+        for i, value in enumerate(node):
+            _check_finite(value, f"{path}.{i}")
+    elif isinstance(node, float) and not math.isfinite(node):
+        raise ConfigError(f"{path}={node}: options take finite numbers only; give a finite value")
+
+
+def resolve(cfg: DictConfig | dict) -> Experiment:
+    """Checks a composed config and resolves every group to its plugin.
+
+    Builds the optimizer, the loss, the penalty and the augmentation ops once,
+    so that values their constructors refuse fail here, before any data is
+    read or any model trained.
+
+    Args:
+        cfg: a composed config (from `compose` or `load_params`).
+
+    Returns:
+        The Experiment.
+
+    Raises:
+        ConfigError: one line naming the bad key or value and the fix.
+    """
+    if not isinstance(cfg, DictConfig):
+        cfg = OmegaConf.create(cfg)
+    for key in cfg.keys():
+        if key not in SECTIONS and key != "hydra":
+            raise ConfigError(f"unknown config section '{key}'; {did_you_mean(str(key), SECTIONS)}")
+    for key in SECTIONS:
+        if key not in cfg:
+            raise ConfigError(f"the config has no '{key}' section; add it to conf/config.yaml's defaults")
+    _check_finite({key: cfg[key] for key in SECTIONS})
+    sections = {
+        key: schema(**validate_against(schema, cfg[key], key, f"the {key} section"))
+        for key, schema in _SECTION_SCHEMAS.items()
+    }
+    ops = [
+        _choose("augmentation", op, f"augmentation.ops.{i}")[0] for i, op in enumerate(sections["augmentation"].ops)
+    ]
+    _check_ranges(sections["trainer"], sections["augmentation"], sections["evaluate"])
+    chosen = {group: _choose(group, cfg[group]) for group in PLUGIN_GROUPS}
+    experiment = Experiment(
+        cfg=cfg,
+        **{group: choice for group, (choice, _) in chosen.items()},
+        regularizer_options=chosen["regularizer"][1],
+        augmentation_ops=ops,
+        **sections,
+    )
+    mixers = [op.plugin.name for op in ops if op.plugin.meta.get("mixes_labels")]
+    if mixers and not experiment.augmentation.online:
+        raise ConfigError(
+            f"augmentation ops {', '.join(mixers)} mix labels within a batch, so they run online only; "
+            "set augmentation.online=true"
+        )
+    dropout = experiment.regularizer_options.dropout
+    if dropout is not None and not 0.0 <= dropout < 1.0:
+        raise ConfigError(f"regularizer.dropout={dropout} must be in [0, 1) (or null to keep the model's)")
+    if experiment.regularizer_options.early_stopping.patience < 0:
+        raise ConfigError("regularizer.early_stopping.patience must be ≥ 0 (0: no early stopping)")
+    experiment.build_optimizer()
+    experiment.callbacks()
+    experiment.build_regularizer()
+    experiment.build_augmenter()
+    experiment.loss.build_offering(from_logits=True, binary=False)
+    return experiment

@@ -1,0 +1,216 @@
+"""The pipeline's stages, described once: what each reads and writes. dvc.yaml is generated from here.
+
+    python -m workflows.stages            # prints dvc.yaml as generated
+    python -m workflows.stages --write    # writes it (`make dvc-yaml`); a test fails when it drifts
+
+Each stage is a function `run(experiment, layout)` in its own module
+(`workflows.prepare.run`, …). Every runner calls those same functions with
+the same files in between: DVC (`python -m workflows.<stage> --params
+params.yaml`, one process per stage, in the repository) and the direct
+command line, sweeps and studies (`workflows.pipeline.run_pipeline`, one
+process, in a run directory). A stage gets `experiment.for_stage(...)`: the
+config sections it does not declare in `reads` cannot be read, so DVC's
+params always cover what a stage depends on.
+
+Code dependencies are not listed by hand: they are the stage module's
+imports within `workflows/` (found by reading the source) plus the plugin
+folders the stage declares.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workflows.layout import REPO, Layout
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One pipeline stage.
+
+    Attributes:
+        name: the stage's name in dvc.yaml.
+        reads: the config sections (or `section.key`s) it reads: its DVC params.
+        plugins: the plugin folders (`model` for plugins/model) or files (`data/base.py`) whose code it runs.
+        deps: the files it reads, as Layout attributes (`prepared`…).
+        outs: its outputs, as Layout attributes, with DVC's options for each.
+        metrics: metric files (Layout-relative strings), with DVC's options.
+        plots: plot files or folders, with DVC's options.
+        note: a comment for dvc.yaml.
+    """
+
+    name: str
+    reads: tuple[str, ...]
+    plugins: tuple[str, ...]
+    deps: tuple[str, ...] = ()
+    outs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    plots: dict[str, dict[str, Any]] = field(default_factory=dict)
+    note: str = ""
+
+    @property
+    def module(self) -> str:
+        return f"workflows.{self.name}"
+
+    def function(self) -> Callable[..., Any]:
+        """The stage function `run(experiment, layout)` (imports its module: TensorFlow, usually)."""
+        import importlib
+
+        return importlib.import_module(self.module).run
+
+    def __call__(self, experiment, layout: Layout = REPO) -> Any:
+        """Runs the stage on its view of `experiment`, reading and writing below `layout.root`."""
+        return self.function()(experiment.for_stage(self.name, self.reads), layout)
+
+
+# `persist: true`: DVC does not delete the previous output before the stage runs; the stage replaces it
+# atomically when it has finished, so an interrupted run leaves the previous model and metrics as they were.
+_KEEP = {"cache": False, "persist": True}
+
+STAGES: tuple[Stage, ...] = (
+    Stage(
+        "prepare", reads=("data",), plugins=("data",),
+        outs={"prepared": {}},
+    ),
+    Stage(
+        "augment", reads=("augmentation", "trainer.seed"), plugins=("augmentation", "data/base.py"),
+        deps=("prepared",), outs={"augmented": {}}, plots={"preview": {"cache": False}},
+    ),
+    Stage(
+        "train",
+        reads=("model", "loss", "optimizer", "schedule", "regularizer", "augmentation", "trainer"),
+        plugins=("model", "loss", "optimizer", "schedule", "regularizer", "augmentation", "data/base.py"),
+        deps=("prepared", "augmented"),
+        outs={"models": {"persist": True}},
+        metrics={"train_logs/metrics.json": dict(_KEEP)},
+        plots={"train_logs/plots/metrics": {**_KEEP, "x": "step"}},
+        note="trainer.strategy=auto: MirroredStrategy over every GPU of the machine when it has several.",
+    ),
+    Stage(
+        "evaluate", reads=("evaluate",), plugins=("model", "loss", "data/base.py"),
+        deps=("prepared", "models"),
+        metrics={"eval/metrics.json": dict(_KEEP)},
+        plots={"eval/plots/confusion.json": {**_KEEP, "template": "confusion", "x": "actual", "y": "predicted"}},
+    ),
+)
+
+BY_NAME = {stage.name: stage for stage in STAGES}
+
+
+def _path(ref: str) -> str:
+    """A Layout attribute (`models`) or attribute/rest (`eval/metrics.json`) as a repository-relative path."""
+    head, _, rest = ref.partition("/")
+    base = getattr(REPO, head).as_posix()
+    return f"{base}/{rest}" if rest else base
+
+
+def _walk(node: ast.AST):
+    """ast.walk, minus the bodies of functions named `main`: a module's command line, not its stage code."""
+    yield node
+    for child in ast.iter_child_nodes(node):
+        if not (isinstance(child, ast.FunctionDef) and child.name == "main"):
+            yield from _walk(child)
+
+
+def _imports(module: str) -> set[str]:
+    """The `workflows.*` modules a module imports in its source (inside functions too, but not in `main`)."""
+    path = ROOT / Path(*module.split(".")).with_suffix(".py")
+    found = set()
+    for node in _walk(ast.parse(path.read_text())):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        found |= {n for n in names if n.startswith("workflows.") and (ROOT / Path(*n.split("."))).with_suffix(".py").is_file()}
+    return found
+
+
+def code_deps(stage: Stage) -> list[str]:
+    """The source a stage's outputs depend on: its module's import closure in workflows/, its plugin folders."""
+    seen, todo = set(), [stage.module]
+    while todo:
+        module = todo.pop()
+        if module not in seen:
+            seen.add(module)
+            todo.extend(_imports(module) - seen)
+    files = sorted(Path(*m.split(".")).with_suffix(".py").as_posix() for m in seen)
+    return files + ["plugins/registry.py"] + [f"plugins/{group}" for group in stage.plugins]
+
+
+def dvc_yaml() -> str:
+    """dvc.yaml's text, generated from STAGES."""
+    import yaml
+
+    stages = {}
+    for stage in STAGES:
+        entry: dict[str, Any] = {"cmd": f"python -m {stage.module} --params params.yaml"}
+        entry["deps"] = code_deps(stage) + [_path(d) for d in stage.deps]
+        entry["params"] = list(stage.reads)
+        for key in ("outs", "metrics", "plots"):
+            items = getattr(stage, key)
+            if items:
+                entry[key] = [({_path(ref): dict(opts)} if opts else _path(ref)) for ref, opts in items.items()]
+        stages[stage.name] = entry
+    header = (
+        "# Generated by `python -m workflows.stages --write` (make dvc-yaml) from workflows/stages.py: edit that,\n"
+        "# not this file (a test fails when they differ). prepare → augment → train → evaluate; each stage\n"
+        "# declares the params it reads (it cannot read others), so DVC reruns only what a change touches.\n"
+        "# `dvc exp run -S group=option -S group.key=value` composes conf/ into params.yaml first;\n"
+        "# `dvc repro` uses params.yaml as it is.\n"
+    )
+    notes = "".join(f"#   {s.name}: {s.note}\n" for s in STAGES if s.note)
+    return header + notes + yaml.safe_dump({"stages": stages}, sort_keys=False, width=120)
+
+
+def stage_main(name: str, argv: list[str] | None = None) -> int:
+    """The DVC command of a stage: reads `--params` (params.yaml), checks it, runs the stage in the repository."""
+    from workflows.cli import run_cli
+
+    stage = BY_NAME[name]
+
+    def task(args: list[str]) -> None:
+        import argparse
+
+        from plugins.tf_startup import start_tensorflow
+        from workflows.compose import load_params
+        from workflows.schema import resolve
+
+        parser = argparse.ArgumentParser(prog=f"python -m {stage.module}", description=f"The {name} stage.")
+        parser.add_argument("--params", default="params.yaml", help="the composed config (default: params.yaml)")
+        cfg = load_params(parser.parse_args(args).params)
+        start_tensorflow()
+        if name == "train":
+            from workflows.distribute import early_setup
+
+            early_setup(cfg)  # before TensorFlow's first operation
+        result = stage(resolve(cfg), REPO)
+        if isinstance(result, dict):
+            import json
+
+            print(json.dumps({k: v for k, v in result.items() if k != "per_class"}, indent=2))
+
+    return run_cli(task, argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    text = dvc_yaml()
+    if argv == ["--write"]:
+        from workflows.atomic import write_text
+
+        write_text(ROOT / "dvc.yaml", text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
