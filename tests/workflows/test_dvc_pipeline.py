@@ -13,7 +13,7 @@ import time
 import pytest
 import yaml
 
-from tests.conftest import TINY_DEFAULTS, make_project_copy, run, subprocess_env
+from tests.conftest import BIN, TINY_DEFAULTS, make_project_copy, run, subprocess_env
 
 pytestmark = pytest.mark.slow
 
@@ -95,3 +95,42 @@ def test_killed_training_leaves_the_previous_model_and_metrics(repo):
     proc.wait()
     assert (digest(repo / "models" / "model.keras"), digest(repo / "eval" / "metrics.json")) == before
     assert not [p for p in (repo / "models").iterdir() if p.name.startswith(".")]
+
+
+def lock_hashes(repo) -> dict[str, str]:
+    """The hash dvc.lock records for each stage's outputs (data/prepared, data/augmented…)."""
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())
+    return {out["path"]: out["md5"] for stage in lock["stages"].values() for out in stage.get("outs", [])
+            if "md5" in out}
+
+
+def test_rerunning_prepare_and_augment_keeps_their_hashes(repo):
+    before = lock_hashes(repo)
+    assert "data/prepared" in before and "data/augmented" in before
+    for stage in ("prepare", "augment"):
+        run([*DVC, "repro", "-f", "-s", stage], repo)
+    after = lock_hashes(repo)
+    assert after["data/prepared"] == before["data/prepared"] and after["data/augmented"] == before["data/augmented"]
+    status = run([*DVC, "status"], repo).stdout
+    assert "data/prepared" not in status and "data/augmented" not in status, status  # downstream stays up to date
+
+
+def test_direct_cli_and_dvc_exp_run_give_the_same_result(repo, tmp_path):
+    overrides = ["trainer.deterministic=true", "trainer.epochs=3"]
+    run([*DVC, "exp", "run", *(arg for o in overrides for arg in ("-S", o))], repo)
+    by_dvc = json.loads((repo / "eval" / "metrics.json").read_text())
+    run([sys.executable, "-m", "workflows.train", *overrides, f"hydra.run.dir={tmp_path / 'direct'}"], repo)
+    direct = json.loads((tmp_path / "direct" / "eval" / "metrics.json").read_text())
+    assert (direct["accuracy"], direct["loss"]) == (by_dvc["accuracy"], by_dvc["loss"])
+    for split in ("prepared/train", "augmented/train"):  # the same files in between, too
+        for name in ("x-00000.tfrecord", "y-00000.tfrecord"):
+            assert digest(tmp_path / "direct" / "data" / split / name) == digest(repo / "data" / split / name)
+
+
+def test_make_wraps_dvc_for_a_fresh_shell(repo):
+    """The README's `make dvc ARGS=…`: works without the venv activated (the stage commands run `python`)."""
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "VENV": str(BIN.parent)}
+    result = subprocess.run(["make", "--no-print-directory", "dvc", "ARGS=exp show --json"], cwd=repo,
+                            env={**subprocess_env(), **env}, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "accuracy" in result.stdout
