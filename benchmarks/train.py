@@ -51,7 +51,7 @@ FRAMEWORK = COMMON + r"""
 from workflows.train import train
 out = Path(tempfile.mkdtemp())
 train(experiment, splits.train, splits.val, splits.spec, out / "m", out / "l", callbacks=[timer])
-n = int(splits.train.cardinality())
+n = len(splits.train[0])
 params = json.loads((out / "m" / "model.json").read_text())["params"]
 print(json.dumps({"samples_s": n * (EPOCHS - 1) / sum(timer.times[1:]), "params": params}))
 """

@@ -30,9 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     listing.add_argument("--json", action="store_true", help="print {group: [names]} as JSON")
     args = parser.parse_args(argv)
     from plugins.registry import ConfigError
-    from plugins.tf_startup import start_tensorflow
+    from plugins.tf_startup import quiet_tensorflow
 
-    start_tensorflow()  # the plugin modules import Keras: quietly, so that an error stays one line
+    quiet_tensorflow()  # the plugin modules import Keras: quietly, so that an error stays one line
     try:
         print(describe(args.json))
     except ConfigError as err:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import importlib
+import importlib.util
 import inspect
 import pkgutil
 import typing
@@ -263,24 +264,31 @@ class Registry:
     def __init__(self, package: str = "plugins") -> None:
         self._plugins: dict[str, dict[str, Plugin]] = {}
         self._package = package
-        self._discovered = False
+        self._discovered: set[str | None] = set()  # groups whose folder was imported; None: every folder
         self._entry_points: list[str] | None = None
         self._entry_point_error: ConfigError | None = None
 
-    def discover(self) -> None:
-        """Imports (once) every module of the built-in plugin folders, then the third-party entry points.
+    def discover(self, group: str | None = None) -> None:
+        """Imports (once) the modules of a group's plugin folder (every folder when `group` is None), then the
+        third-party entry points.
 
-        A built-in plugin is found wherever it is: any module in
-        `plugins/<group>/` (or deeper) whose `@register` decorators run when
-        it is imported. No import list to edit: a new file is a new plugin.
+        A built-in plugin of group G is any function or class decorated with
+        `@register("G", …)` in a module of `plugins/G/` (or deeper). No import
+        list to edit: a new file is a new plugin. Only the folder of the group
+        looked up is imported, so preparing a NumPy data set does not start
+        TensorFlow (the model and loss folders do).
 
         Raises:
             ConfigError: a third-party package failed to import (see `load_entry_points`).
         """
-        if not self._discovered:
-            self._discovered = True  # first: a module that looks a plugin up while importing does not recurse
+        if None not in self._discovered and group not in self._discovered:
+            self._discovered.add(group)  # first: a module that looks a plugin up while importing does not recurse
             package = importlib.import_module(self._package)
-            for module in pkgutil.walk_packages(package.__path__, prefix=f"{self._package}."):
+            folders = package.__path__ if group is None else [f"{p}/{group}" for p in package.__path__]
+            prefix = f"{self._package}." if group is None else f"{self._package}.{group}."
+            if group is not None and importlib.util.find_spec(f"{self._package}.{group}") is not None:
+                importlib.import_module(f"{self._package}.{group}")
+            for module in pkgutil.walk_packages(folders, prefix=prefix):
                 if module.name.rsplit(".", 1)[-1].startswith("_") and not module.ispkg:
                     continue  # __main__ and private helpers are not plugin modules
                 importlib.import_module(module.name)
@@ -339,7 +347,7 @@ class Registry:
         return sorted(self._plugins)
 
     def names(self, group: str) -> list[str]:
-        self.discover()
+        self.discover(group)
         return sorted(self._plugins.get(group, {}))
 
     def get(self, group: str, name: str) -> Plugin:
@@ -349,7 +357,9 @@ class Registry:
             ConfigError: naming the group, the bad name and the closest valid
                 names.
         """
-        self.discover()
+        self.discover(group)
+        if group not in self._plugins:
+            self.discover()
         if group not in self._plugins:
             raise ConfigError(f"unknown plugin group '{group}'; {did_you_mean(group, self._plugins)}")
         try:

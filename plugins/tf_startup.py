@@ -9,12 +9,19 @@ is written back except those INFO lines, absl's "before InitializeLog"
 warning and, on a machine with no NVIDIA device, CUDA's "failed call to
 cuInit" (there is no GPU to find). Warnings and errors pass through, and
 `TF_CPP_MIN_LOG_LEVEL=0` turns the filter off.
+
+A command line calls `quiet_tensorflow()` first: TensorFlow is then started
+this way at its first import, wherever that happens, and not at all by a
+command that turns out not to need it (printing metrics, preparing an
+array data set, refusing a bad option).
 """
 
 from __future__ import annotations
 
 import contextlib
 import glob
+import importlib.abc
+import importlib.util
 import os
 import re
 import sys
@@ -64,3 +71,31 @@ def start_tensorflow() -> None:
         import tensorflow as tf
 
         tf.config.list_physical_devices("GPU")  # CUDA is probed here, not at the first operation
+
+
+class _QuietFirstImport(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Finds `tensorflow` or `keras` at their first import, and imports them through `start_tensorflow()`."""
+
+    NAMES = ("tensorflow", "keras")
+
+    def find_spec(self, name, path=None, target=None):
+        if name not in self.NAMES:
+            return None
+        sys.meta_path.remove(self)  # once: the real import below goes through the ordinary finders
+        start_tensorflow()
+        if name not in sys.modules:  # TF_CPP_MIN_LOG_LEVEL=0: no filtering, an ordinary import
+            return None
+        return importlib.util.spec_from_loader(name, self)
+
+    def create_module(self, spec):
+        return sys.modules[spec.name]  # imported already, by start_tensorflow()
+
+    def exec_module(self, module):
+        pass
+
+
+def quiet_tensorflow() -> None:
+    """Starts TensorFlow quietly at its first import, if one comes (see the module's doc); idempotent."""
+    if "tensorflow" in sys.modules or any(isinstance(f, _QuietFirstImport) for f in sys.meta_path):
+        return
+    sys.meta_path.insert(0, _QuietFirstImport())

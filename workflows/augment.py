@@ -8,55 +8,51 @@ Validation and test data are never augmented.
 
 from __future__ import annotations
 
+import shutil
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from plugins.registry import ConfigError
 from workflows.atomic import atomic_dir
-from workflows.datastore import load_spec, load_split, save_split
+from workflows.datastore import load_arrays, load_spec, save_split
 from workflows.experiment import Experiment
 from workflows.layout import REPO, Layout
 
 if TYPE_CHECKING:
-    import tensorflow as tf
-
-    from plugins.data.base import DataSpec
+    from plugins.data.base import DataSpec, Split
 
 
-def augment(experiment: Experiment, train: tf.data.Dataset, spec: DataSpec, batch_size: int = 256) -> tf.data.Dataset:
+def augment(experiment: Experiment, train: Split, spec: DataSpec, batch_size: int = 256) -> Split:
     """Appends `augmentation.copies` augmented copies of every training example.
 
-    Deterministic: the ops are seeded from `trainer.seed`.
+    Deterministic: the ops are seeded from `trainer.seed`. Without copies, or on data that is not images
+    (the ops are image ops), the split is returned as it is.
 
     Args:
         experiment: the resolved config.
-        train: the training split, unbatched (x, y).
+        train: the training split: an (x, y) pair of arrays or an unbatched dataset of (x, y).
         spec: the data's spec.
         batch_size: images augmented per call.
 
     Returns:
-        The originals followed by the copies, unbatched.
+        The originals followed by the copies (an unbatched dataset), or `train` itself.
     """
+    if experiment.augmentation.copies == 0 or not experiment.augments(spec):
+        return train
     import tensorflow as tf
 
+    from plugins.data.base import as_dataset, size
+
     augmenter = experiment.build_augmenter()
-    copies = experiment.augmentation.copies
-    if augmenter is None or copies == 0:
-        return train
-    if len(spec.input_shape) != 3:
-        raise ConfigError(
-            f"augmentation ops need images (height, width, channels) but the data's examples have shape "
-            f"{spec.input_shape}; use augmentation=none"
-        )
-    out = train
-    for _ in range(copies):  # streamed batch by batch: memory does not grow with the data set
-        copy = train.batch(batch_size).map(lambda x, y: (augmenter(x, training=True), y)).unbatch()
+    originals = as_dataset(train)
+    out = originals
+    for _ in range(experiment.augmentation.copies):  # streamed batch by batch: memory does not grow with the data
+        copy = originals.batch(batch_size).map(lambda x, y: (augmenter(x, training=True), y)).unbatch()
         out = out.concatenate(copy)
-    return out.apply(tf.data.experimental.assert_cardinality(int(train.cardinality()) * (1 + copies)))
+    return out.apply(tf.data.experimental.assert_cardinality(size(train) * (1 + experiment.augmentation.copies)))
 
 
-def preview(experiment: Experiment, train: tf.data.Dataset, spec: DataSpec, path, count: int = 8, samples: int = 3) -> None:
+def preview(experiment: Experiment, train: Split, spec: DataSpec, path, count: int = 8, samples: int = 3) -> None:
     """A PNG grid: `count` training images (top row) and `samples` augmented versions of each below."""
     import matplotlib
 
@@ -65,14 +61,17 @@ def preview(experiment: Experiment, train: tf.data.Dataset, spec: DataSpec, path
 
     from workflows.atomic import atomic_path
 
-    augmenter = experiment.build_augmenter()
-    if augmenter is None or len(spec.input_shape) != 3:
+    if not experiment.augments(spec):
         fig, ax = plt.subplots(figsize=(4, 1), dpi=100)
-        ax.text(0.5, 0.5, "no image augmentation in this config", ha="center", va="center")
+        text = "no image augmentation in this config" if spec.kind == "image" else f"no augmentation: {spec.kind} data"
+        ax.text(0.5, 0.5, text, ha="center", va="center")
         ax.axis("off")
     else:
-        x, _ = next(iter(train.take(count).batch(count)))
-        rows = [x.numpy()] + [np.asarray(augmenter(x, training=True)) for _ in range(samples)]
+        from plugins.data.base import to_numpy
+
+        augmenter = experiment.build_augmenter()
+        x = np.asarray(to_numpy(train)[0][:count] if isinstance(train, tuple) else to_numpy(train.take(count))[0])
+        rows = [x] + [np.asarray(augmenter(x, training=True)) for _ in range(samples)]
         fig, axes = plt.subplots(len(rows), len(rows[0]), figsize=(1.2 * len(rows[0]), 1.2 * len(rows)), dpi=100,
                                  squeeze=False)
         for r, row in enumerate(rows):
@@ -93,10 +92,15 @@ def preview(experiment: Experiment, train: tf.data.Dataset, spec: DataSpec, path
 def run(experiment: Experiment, layout: Layout = REPO) -> None:
     """The augment stage: data/prepared/train → data/augmented/train, and the preview grid (below `layout.root`)."""
     spec = load_spec(layout.prepared)
-    original = load_split("train", layout.prepared)
+    original = load_arrays("train", layout.prepared)  # memory-mapped: read as the copies are made
     train = augment(experiment, original, spec)
     with atomic_dir(layout.augmented) as tmp:
-        save_split(train, tmp / "train")
+        if train is original:  # nothing to add: the same bytes, without starting TensorFlow
+            (tmp / "train").mkdir()
+            for name in ("x.npy", "y.npy"):
+                shutil.copyfile(layout.prepared / "train" / name, tmp / "train" / name)
+        else:
+            save_split(train, tmp / "train")
     preview(experiment, original, spec, layout.preview)
 
 

@@ -1,8 +1,8 @@
 """Command-line plumbing shared by every command: errors become one line on stderr, never a traceback.
 
-A command that needs TensorFlow calls `plugins.tf_startup.start_tensorflow()` once it has read its
-arguments and config (so that bad option names fail in a fraction of a second), before the first
-plugin lookup: TensorFlow's start-up chatter is then filtered, and a one-line error stays one line.
+Every command starts TensorFlow, if it comes to need it, at its first import and quietly
+(`plugins.tf_startup.quiet_tensorflow`): its start-up chatter is filtered, so a one-line error stays one
+line, and a command that does not need it (a bad option name, printing metrics) does not pay for it.
 """
 
 from __future__ import annotations
@@ -26,7 +26,10 @@ def run_cli(task: Callable[[list[str]], object], argv: list[str] | None = None) 
     Returns:
         0 on success, 2 on bad input, 130 when interrupted.
     """
+    from plugins.tf_startup import quiet_tensorflow
+
     argv = sys.argv[1:] if argv is None else list(argv)
+    quiet_tensorflow()
     try:
         task(argv)
     except ConfigError as err:

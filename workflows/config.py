@@ -26,7 +26,6 @@ __all__ = ["CONF_DIR", "CONFIG_NAME", "PLUGIN_GROUPS", "SECTIONS", "Choice", "Ex
 def main(argv: list[str] | None = None) -> int:
     """`python -m workflows.config [--out params.yaml] [overrides…]`."""
     from plugins.registry import ConfigError
-    from plugins.tf_startup import start_tensorflow
     from workflows.atomic import write_text
     from workflows.cli import run_cli
 
@@ -37,7 +36,6 @@ def main(argv: list[str] | None = None) -> int:
                 raise ConfigError("--out needs a file name, e.g. --out params.yaml")
             out, args = args[1], args[2:]
         cfg = compose(args)
-        start_tensorflow()
         resolve(cfg)
         if out:
             write_text(out, to_yaml(cfg))

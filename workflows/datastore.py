@@ -1,25 +1,23 @@
-"""The data between stages on disk: byte-reproducible, streamed, TensorFlow's own record format.
+"""The data between stages on disk: byte-reproducible, memory-mapped NumPy files.
 
-A split is a directory:
+A split is a directory holding `x.npy` and `y.npy` (NumPy's own format:
+a fixed header — dtype, shape — then the raw example bytes). The data set's
+spec is `spec.json` beside the splits.
 
-    meta.json              {"count": N, "x": {"dtype", "shape"}, "y": {...}, "shards": ["00000", …]}
-    x-00000.tfrecord       one record per example: the raw bytes of x (little-endian)
-    y-00000.tfrecord       one record per example: the raw bytes of y
-
-`tf.data.Dataset.save` is not used because it writes random run-id
-directories and metadata, so the same data gets a new hash on every run and
-DVC reruns every later stage. Raw records hold nothing but the example
-bytes and TFRecord's framing (length and CRC), so the same examples give
-the same files, and DVC's hashes and run cache hold. Shards bound each
-file's size; reading streams them in order (`tf.data.TFRecordDataset`),
-so memory does not grow with the data set.
+Why not `tf.data.Dataset.save`: it writes random run-id directories and
+metadata, so the same data gets a new hash on every run and DVC reruns
+every later stage. A `.npy` file holds nothing but the header and the
+bytes of the examples, so the same examples give the same file, and DVC's
+hashes and run cache hold. It is written in chunks and read memory-mapped,
+so neither writing nor reading holds a large image set in memory; and
+writing or reading it needs no TensorFlow (the prepare stage of an array
+data set does not start TensorFlow at all).
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -30,101 +28,99 @@ if TYPE_CHECKING:
 
     from plugins.data.base import DataSpec, Splits
 
-SHARD_BYTES = 64 << 20  # 64 MiB of examples per shard
-META = "meta.json"
+IN_MEMORY_BYTES = 256 << 20  # a split up to this size becomes one in-memory tensor; larger ones are streamed
+CHUNK = 512                  # examples per read (and per write) when streaming
 
 
-def save_split(ds: tf.data.Dataset, directory: str | Path, batch_size: int = 1024) -> int:
-    """Writes an unbatched (x, y) dataset into `directory` (created; must not hold another split).
+def save_split(split: Any, directory: str | Path) -> int:
+    """Writes a split — an (x, y) pair of arrays, or an unbatched tf.data.Dataset of (x, y) — into `directory`.
 
     Args:
-        ds: unbatched (x, y) pairs of fixed shapes.
-        directory: the split's directory.
-        batch_size: examples converted to NumPy at a time.
+        split: the examples; a dataset is streamed chunk by chunk into memory-mapped files.
+        directory: the split's directory (created).
 
     Returns:
         The number of examples written.
     """
-    import tensorflow as tf
-
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    x_spec, y_spec = ds.element_spec
-    fields = {"x": x_spec, "y": y_spec}
-    meta = {name: {"dtype": spec.dtype.name, "shape": [int(d) for d in spec.shape]} for name, spec in fields.items()}
-    example_bytes = sum(max(1, int(np.prod(m["shape"]))) * np.dtype(m["dtype"]).itemsize for m in meta.values())
-    per_shard = max(1, SHARD_BYTES // example_bytes)
-    count, shards, writers = 0, [], None
-    try:
-        for xb, yb in ds.batch(batch_size).as_numpy_iterator():
-            for name, array in (("x", xb), ("y", yb)):
-                if list(array.shape[1:]) != meta[name]["shape"]:
-                    raise ConfigError(f"{directory}: examples of different shapes ({name} {array.shape[1:]}); "
-                                      "the data plugin must give one shape")
-            for i in range(len(xb)):
-                if count % per_shard == 0:
-                    if writers:
-                        for w in writers:
-                            w.close()
-                    shards.append(f"{len(shards):05d}")
-                    writers = [tf.io.TFRecordWriter(str(directory / f"{n}-{shards[-1]}.tfrecord")) for n in "xy"]
-                writers[0].write(_little_endian(xb[i]).tobytes())
-                writers[1].write(_little_endian(yb[i]).tobytes())
-                count += 1
-    finally:
-        for w in writers or ():
-            w.close()
-    meta = {"count": count, **meta, "shards": shards}
-    (directory / META).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    if isinstance(split, tuple):
+        x, y = (np.ascontiguousarray(a) for a in split)
+        if len(x) != len(y):
+            raise ConfigError(f"{directory}: {len(x)} inputs but {len(y)} labels; a data plugin must give one each")
+        np.save(directory / "x.npy", x, allow_pickle=False)
+        np.save(directory / "y.npy", y, allow_pickle=False)
+        return len(x)
+    return _stream(split, directory)
+
+
+def _stream(ds: tf.data.Dataset, directory: Path) -> int:
+    count = int(ds.cardinality())
+    if count < 0:  # unknown or infinite: count first (a data plugin's stream is finite)
+        count = int(ds.reduce(np.int64(0), lambda n, _: n + 1))
+    specs = ds.element_spec
+    files = [
+        np.lib.format.open_memmap(directory / f"{name}.npy", mode="w+", dtype=spec.dtype.as_numpy_dtype,
+                                  shape=(count, *spec.shape))
+        for name, spec in zip("xy", specs)
+    ]
+    start = 0
+    for xb, yb in ds.batch(CHUNK).as_numpy_iterator():
+        for out, batch in zip(files, (xb, yb)):
+            out[start:start + len(batch)] = batch
+        start += len(xb)
+    for out in files:
+        out.flush()
+    del files
+    if start != count:
+        raise ConfigError(f"{directory}: the data plugin announced {count} examples but gave {start}")
     return count
 
 
-def _little_endian(array: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
+def load_arrays(name: str, data_dir: str | Path, mmap: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """The split `data_dir/name` as (x, y) arrays, memory-mapped (nothing read until used) unless `mmap` is false.
+
+    Raises:
+        ConfigError: the split is missing or damaged (the stage to rerun is named).
+    """
+    directory = Path(data_dir) / name
+    arrays = []
+    for part in ("x", "y"):
+        path = directory / f"{part}.npy"
+        if not path.is_file():
+            raise ConfigError(f"{path} is missing: run the stage that writes {Path(data_dir)} first (dvc repro)")
+        try:
+            arrays.append(np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False))
+        except (ValueError, OSError, EOFError):
+            raise ConfigError(f"{path} is damaged (truncated or not a .npy file); rerun the stage that writes "
+                              f"{Path(data_dir)} (dvc repro -f)") from None
+    x, y = arrays
+    if len(x) != len(y):
+        raise ConfigError(f"{directory}: x.npy and y.npy differ in length; rerun the stage that writes it (dvc repro -f)")
+    return x, y
 
 
 def load_split(name: str, data_dir: str | Path) -> tf.data.Dataset:
-    """The split `data_dir/name` written by `save_split`, as an unbatched (x, y) dataset, in the order written.
+    """The split `data_dir/name` as an unbatched tf.data.Dataset of (x, y), in the order written.
 
-    Raises:
-        ConfigError: the split is missing or incomplete (which stage to rerun is named).
+    A split up to IN_MEMORY_BYTES is one in-memory tensor (the fastest input); a larger one is read from the
+    memory-mapped files CHUNK examples at a time, so memory does not grow with the data set.
     """
     import tensorflow as tf
 
-    directory = Path(data_dir) / name
-    meta = _read_meta(directory)
-    files = {n: [str(directory / f"{n}-{s}.tfrecord") for s in meta["shards"]] for n in "xy"}
-    for path in (*files["x"], *files["y"]):
-        if not Path(path).is_file():
-            raise ConfigError(f"{path} is missing: {directory} is incomplete; rerun the stage that writes it "
-                              "(dvc repro -f, or delete the directory)")
-    dtypes = {n: tf.as_dtype(meta[n]["dtype"]) for n in "xy"}
-    shapes = {n: meta[n]["shape"] for n in "xy"}
+    x, y = load_arrays(name, data_dir)
+    if x.nbytes + y.nbytes <= IN_MEMORY_BYTES:
+        return tf.data.Dataset.from_tensor_slices((np.asarray(x), np.asarray(y)))
 
-    def decode(x, y):  # a batch of records → a batch of examples
-        return (tf.reshape(tf.io.decode_raw(x, dtypes["x"]), [-1, *shapes["x"]]),
-                tf.reshape(tf.io.decode_raw(y, dtypes["y"]), [-1, *shapes["y"]]))
+    def read(start):
+        return x[start:start + CHUNK], y[start:start + CHUNK]
 
-    ds = tf.data.Dataset.zip(tf.data.TFRecordDataset(files["x"]), tf.data.TFRecordDataset(files["y"]))
-    ds = ds.batch(256).map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).unbatch()
-    return ds.apply(tf.data.experimental.assert_cardinality(meta["count"]))
+    def chunk(start):
+        xb, yb = tf.numpy_function(read, [start], (tf.as_dtype(x.dtype), tf.as_dtype(y.dtype)), stateful=False)
+        return tf.ensure_shape(xb, (None, *x.shape[1:])), tf.ensure_shape(yb, (None, *y.shape[1:]))
 
-
-def _read_meta(directory: Path) -> dict:
-    path = directory / META
-    if not path.is_file():
-        raise ConfigError(f"{path} is missing: run the stage that writes {directory.parent} first (dvc repro)")
-    try:
-        meta = json.loads(path.read_text())
-        int(meta["count"]), list(meta["shards"]), meta["x"]["dtype"], meta["y"]["shape"]  # noqa: B018
-    except (ValueError, KeyError, TypeError):
-        raise ConfigError(f"{path} is damaged; rerun the stage that writes {directory.parent} (dvc repro -f)") from None
-    return meta
-
-
-def count(name: str, data_dir: str | Path) -> int:
-    """How many examples the split holds, from its metadata (nothing else is read)."""
-    return int(_read_meta(Path(data_dir) / name)["count"])
+    ds = tf.data.Dataset.range(0, len(x), CHUNK).map(chunk, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.unbatch().apply(tf.data.experimental.assert_cardinality(len(x)))
 
 
 def save_splits(splits: Splits, out_dir: str | Path) -> None:
@@ -132,8 +128,8 @@ def save_splits(splits: Splits, out_dir: str | Path) -> None:
     from workflows.atomic import atomic_dir
 
     with atomic_dir(out_dir) as tmp:
-        for name, ds in splits.items():
-            save_split(ds, tmp / name)
+        for name, split in splits.items():
+            save_split(split, tmp / name)
         splits.spec.save(tmp / "spec.json")
 
 

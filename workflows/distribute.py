@@ -18,10 +18,12 @@ import json
 import os
 import sys
 from dataclasses import dataclass
-
-import tensorflow as tf
+from typing import TYPE_CHECKING
 
 from plugins.registry import ConfigError, did_you_mean, first_line
+
+if TYPE_CHECKING:  # imported where used: checking a config does not start TensorFlow
+    import tensorflow as tf
 
 STRATEGIES = ("auto", "default", "one_device", "mirrored", "multi_worker")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
@@ -63,6 +65,7 @@ class Cluster:
 
 def read_tf_config() -> Cluster:
     """Parses and checks TF_CONFIG (`{"cluster": {"worker": [...]}, "task": {"type": "worker", "index": 0}}`)."""
+
     raw = os.environ.get("TF_CONFIG")
     example = 'e.g. {"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}}'
     if not raw:
@@ -105,6 +108,8 @@ def early_setup(cfg) -> None:
     Args:
         cfg: the composed config (its `trainer` section is read as it is).
     """
+    import tensorflow as tf
+
     global _EARLY_STRATEGY
     trainer = cfg.get("trainer") or {}
     try:
@@ -134,6 +139,7 @@ def configure_runtime(trainer) -> None:
     versions; see the README).
     """
     import keras
+    import tensorflow as tf
 
     keras.utils.set_random_seed(trainer.seed)
     # TensorFlow exports only enable_op_determinism; its framework config also has the inverse, needed
@@ -149,6 +155,8 @@ def configure_runtime(trainer) -> None:
 
 def make_strategy(trainer) -> tf.distribute.Strategy:
     """The `trainer.strategy` as a tf.distribute.Strategy (see the module's doc)."""
+    import tensorflow as tf
+
     gpus = tf.config.list_logical_devices("GPU")
     devices = list(trainer.devices or [])
     if trainer.strategy == "auto":
@@ -172,6 +180,8 @@ def make_strategy(trainer) -> tf.distribute.Strategy:
 
 def cluster_of(strategy: tf.distribute.Strategy) -> Cluster | None:
     """This worker's Cluster under MultiWorkerMirroredStrategy, else None."""
+    import tensorflow as tf
+
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         return read_tf_config()
     return None

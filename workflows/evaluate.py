@@ -19,7 +19,7 @@ import numpy as np
 from plugins import load_plugins
 from plugins.registry import ConfigError
 from workflows.atomic import atomic_dir, write_json
-from workflows.datastore import load_split
+from workflows.datastore import load_arrays
 from workflows.experiment import Experiment
 from workflows.layout import REPO, Layout
 
@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # TensorFlow is imported where it is used, after the command 
     import keras
     import tensorflow as tf
 
-    from plugins.data.base import DataSpec
+    from plugins.data.base import DataSpec, Split
 
 
 def load_model(model_dir: Path = REPO.models) -> tuple[keras.Model, dict[str, Any]]:
@@ -66,7 +66,7 @@ def classification_metrics(y: np.ndarray, probs: np.ndarray, spec: DataSpec) -> 
     return out, confusion
 
 
-def evaluate(experiment: Experiment, model_dir: Path, ds: tf.data.Dataset, out_dir: Path = REPO.eval) -> dict[str, Any]:
+def evaluate(experiment: Experiment, model_dir: Path, ds: Split, out_dir: Path = REPO.eval) -> dict[str, Any]:
     """Scores the saved model on `ds` and writes metrics.json and plots/ into `out_dir`.
 
     Args:
@@ -111,7 +111,7 @@ def evaluate(experiment: Experiment, model_dir: Path, ds: tf.data.Dataset, out_d
 
 def run(experiment: Experiment, layout: Layout = REPO) -> dict[str, Any]:
     """The evaluate stage: models/ + data/prepared/<evaluate.split> → eval/ (below `layout.root`)."""
-    return evaluate(experiment, layout.models, load_split(experiment.evaluate.split, layout.prepared), layout.eval)
+    return evaluate(experiment, layout.models, load_arrays(experiment.evaluate.split, layout.prepared), layout.eval)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -154,6 +154,12 @@ class Experiment:
             set_dropout(model, self.regularizer_options.dropout)
         return model
 
+    def augments(self, spec) -> bool:
+        """Whether the config's image ops apply to data of this spec: images only; tabular and sequence data
+        pass through unaugmented (so the default augmentation does no harm to a CSV)."""
+        has_ops = any(not op.plugin.meta.get("mixes_labels") for op in self.augmentation_ops)
+        return has_ops and spec.kind == "image" and len(spec.input_shape) == 3
+
     def build_augmenter(self, seed: int | None = None):
         """The augmentation ops chained into one Keras layer, or None when there are none."""
         from plugins.augmentation.image_ops import build_pipeline

@@ -55,14 +55,12 @@ def main(argv: list[str] | None = None) -> int:
     from workflows.cli import run_cli
 
     def task(args: list[str]) -> None:
-        from plugins.tf_startup import start_tensorflow
         from workflows.atomic import write_text
         from workflows.compose import compose, to_yaml
         from workflows.schema import resolve
 
         cfg = compose(args, hydra_config=True)
         out_dir = Path(str(cfg.hydra.run.dir))
-        start_tensorflow()  # quietly, before anything imports it
         from workflows.distribute import early_setup
 
         early_setup(cfg)  # before TensorFlow's first operation

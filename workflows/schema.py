@@ -12,12 +12,15 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, OmegaConf
 
 from plugins.registry import ConfigError, did_you_mean, get, validate_against
 from workflows.experiment import Choice, Experiment
+
+if TYPE_CHECKING:
+    from workflows.stages import Stage
 
 PLUGIN_GROUPS = ("data", "model", "loss", "optimizer", "schedule", "regularizer")
 SECTIONS = (*PLUGIN_GROUPS, "augmentation", "trainer", "evaluate")
@@ -145,7 +148,7 @@ def _check_finite(node: Any, path: str = "") -> None:
         raise ConfigError(f"{path}={node}: options take finite numbers only; give a finite value")
 
 
-def resolve(cfg: DictConfig | dict) -> Experiment:
+def resolve(cfg: DictConfig | dict, stage: Stage | None = None) -> Experiment:
     """Checks a composed config and resolves every group to its plugin.
 
     Builds the optimizer, the loss, the penalty and the augmentation ops once,
@@ -154,6 +157,11 @@ def resolve(cfg: DictConfig | dict) -> Experiment:
 
     Args:
         cfg: a composed config (from `compose` or `load_params`).
+        stage: check only the sections this stage reads and return its view
+            (`Experiment.for_stage`): a DVC stage process, where DVC reruns a
+            stage only when what it reads changed, checks its own sections and
+            imports only the plugins it uses (preparing a NumPy data set then
+            does not start TensorFlow). The direct command line checks all.
 
     Returns:
         The Experiment.
@@ -161,6 +169,12 @@ def resolve(cfg: DictConfig | dict) -> Experiment:
     Raises:
         ConfigError: one line naming the bad key or value and the fix.
     """
+    if stage is not None:
+        return _resolve_sections(cfg, {r.partition(".")[0] for r in stage.reads}).for_stage(stage.name, stage.reads)
+    return _resolve_sections(cfg, set(SECTIONS))
+
+
+def _resolve_sections(cfg: DictConfig | dict, wanted: set[str]) -> Experiment:
     if not isinstance(cfg, DictConfig):
         cfg = OmegaConf.create(cfg)
     for key in cfg.keys():
@@ -174,32 +188,39 @@ def resolve(cfg: DictConfig | dict) -> Experiment:
         key: schema(**validate_against(schema, cfg[key], key, f"the {key} section"))
         for key, schema in _SECTION_SCHEMAS.items()
     }
-    ops = [
-        _choose("augmentation", op, f"augmentation.ops.{i}")[0] for i, op in enumerate(sections["augmentation"].ops)
-    ]
     _check_ranges(sections["trainer"], sections["augmentation"], sections["evaluate"])
-    chosen = {group: _choose(group, cfg[group]) for group in PLUGIN_GROUPS}
+    ops = []
+    if "augmentation" in wanted:
+        ops = [_choose("augmentation", op, f"augmentation.ops.{i}")[0]
+               for i, op in enumerate(sections["augmentation"].ops)]
+        mixers = [op.plugin.name for op in ops if op.plugin.meta.get("mixes_labels")]
+        if mixers and not sections["augmentation"].online:
+            raise ConfigError(
+                f"augmentation ops {', '.join(mixers)} mix labels within a batch, so they run online only; "
+                "set augmentation.online=true"
+            )
+    chosen = {group: _choose(group, cfg[group]) if group in wanted else (None, None) for group in PLUGIN_GROUPS}
+    options = chosen["regularizer"][1]
+    if options is not None:
+        if options.dropout is not None and not 0.0 <= options.dropout < 1.0:
+            raise ConfigError(f"regularizer.dropout={options.dropout} must be in [0, 1) (or null to keep the model's)")
+        if options.early_stopping.patience < 0:
+            raise ConfigError("regularizer.early_stopping.patience must be ≥ 0 (0: no early stopping)")
     experiment = Experiment(
         cfg=cfg,
         **{group: choice for group, (choice, _) in chosen.items()},
-        regularizer_options=chosen["regularizer"][1],
+        regularizer_options=options,
         augmentation_ops=ops,
         **sections,
     )
-    mixers = [op.plugin.name for op in ops if op.plugin.meta.get("mixes_labels")]
-    if mixers and not experiment.augmentation.online:
-        raise ConfigError(
-            f"augmentation ops {', '.join(mixers)} mix labels within a batch, so they run online only; "
-            "set augmentation.online=true"
-        )
-    dropout = experiment.regularizer_options.dropout
-    if dropout is not None and not 0.0 <= dropout < 1.0:
-        raise ConfigError(f"regularizer.dropout={dropout} must be in [0, 1) (or null to keep the model's)")
-    if experiment.regularizer_options.early_stopping.patience < 0:
-        raise ConfigError("regularizer.early_stopping.patience must be ≥ 0 (0: no early stopping)")
-    experiment.build_optimizer()
-    experiment.callbacks()
-    experiment.build_regularizer()
-    experiment.build_augmenter()
-    experiment.loss.build_offering(from_logits=True, binary=False)
+    # Build the cheap objects once: values their constructors refuse fail here, before any work.
+    if {"optimizer", "schedule", "regularizer"} <= wanted:
+        experiment.build_optimizer()
+        experiment.callbacks()
+    if "regularizer" in wanted:
+        experiment.build_regularizer()
+    if "augmentation" in wanted:
+        experiment.build_augmenter()
+    if "loss" in wanted:
+        experiment.loss.build_offering(from_logits=True, binary=False)
     return experiment

@@ -179,19 +179,17 @@ def stage_main(name: str, argv: list[str] | None = None) -> int:
     def task(args: list[str]) -> None:
         import argparse
 
-        from plugins.tf_startup import start_tensorflow
         from workflows.compose import load_params
         from workflows.schema import resolve
 
         parser = argparse.ArgumentParser(prog=f"python -m {stage.module}", description=f"The {name} stage.")
         parser.add_argument("--params", default="params.yaml", help="the composed config (default: params.yaml)")
         cfg = load_params(parser.parse_args(args).params)
-        start_tensorflow()
         if name == "train":
             from workflows.distribute import early_setup
 
             early_setup(cfg)  # before TensorFlow's first operation
-        result = stage(resolve(cfg), REPO)
+        result = stage.function()(resolve(cfg, stage), REPO)
         if isinstance(result, dict):
             import json
 

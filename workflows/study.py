@@ -30,8 +30,8 @@ from workflows import report
 from workflows.atomic import write_json
 from workflows.cli import run_cli
 from workflows.compose import CONF_DIR, compose
-from workflows.schema import resolve
 from workflows.report import Run, run_curves
+from workflows.schema import resolve
 
 STUDIES = CONF_DIR / "studies"
 
@@ -128,9 +128,6 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument("--runs", default="outputs/studies", help="where each run's outputs go")
         ns = parser.parse_args(args)
         study = load_study(ns.study)
-        from plugins.tf_startup import start_tensorflow
-
-        start_tensorflow()
         if ns.seeds:
             study["seeds"] = [int(s) for s in ns.seeds.split(",")]
         baselines = fit_baselines(study, ns.overrides)

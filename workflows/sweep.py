@@ -94,10 +94,7 @@ def multirun(args: list[str]) -> None:
     """Checks the sweep, then hands the command line to Hydra's multirun (sweeper, launcher)."""
     import hydra
 
-    from plugins.tf_startup import start_tensorflow
-
     overrides = [a for a in args if a not in MULTIRUN_FLAGS]
-    start_tensorflow()
     check_sweep(overrides)
     sys.argv = [sys.argv[0], "--multirun", *value_overrides(overrides)]
     hydra.main(config_path=str(CONF_DIR), config_name=CONFIG_NAME, version_base="1.3")(trial)()

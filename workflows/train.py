@@ -115,9 +115,11 @@ def train(
     from dvclive.utils import standardize_metric_name
 
     from dvclive import Live
+    from plugins.data.base import as_dataset
     from workflows.backup import AtomicBackupAndRestore, backup_dir, resume_epoch, resumed_logs
     from workflows.distribute import cluster_of, configure_runtime, make_strategy, watchdog
 
+    train_ds, val_ds = as_dataset(train_ds), as_dataset(val_ds)
     trainer = experiment.trainer
     configure_runtime(trainer)
     strategy = make_strategy(trainer)
@@ -142,8 +144,9 @@ def train(
         run_callbacks.append(AtomicBackupAndRestore(backups))
     # One endless stream of batches, fit_steps per epoch: epoch k always sees the k-th shuffle, so a
     # resumed run skips exactly the batches the killed one had consumed, and continues identically.
-    augmenter = experiment.build_augmenter(trainer.seed + 1) if experiment.augmentation.online else None
-    mixers = experiment.build_label_mixers(trainer.seed + 1) if experiment.augmentation.online else []
+    online = experiment.augmentation.online
+    augmenter = experiment.build_augmenter(trainer.seed + 1) if online and experiment.augments(spec) else None
+    mixers = experiment.build_label_mixers(trainer.seed + 1) if online else []
     if mixers and head.labels != "one_hot":
         raise ConfigError(
             f"mixup/cutmix make soft labels, which loss '{experiment.loss.plugin.name}' does not take; "

@@ -1,16 +1,26 @@
-"""What a data plugin returns: the split data set and the facts about it."""
+"""What a data plugin returns: the split data set and the facts about it.
+
+A split is either an `(x, y)` pair of NumPy arrays (data that fits in
+memory: no TensorFlow needed to prepare it) or an unbatched
+`tf.data.Dataset` of `(x, y)` pairs (streamed, e.g. decoded image files).
+`as_dataset` and `to_numpy` turn either into what a caller needs.
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
-import tensorflow as tf
-from sklearn.model_selection import train_test_split
 
 from plugins.registry import ConfigError
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+Split = Union[tuple[np.ndarray, np.ndarray], "tf.data.Dataset"]
 
 TASKS = ("classification", "regression")
 
@@ -52,11 +62,11 @@ class DataSpec:
 
 @dataclass
 class Splits:
-    """A data set split three ways; each split yields unbatched (x, y) pairs."""
+    """A data set split three ways; each split is an (x, y) pair of arrays or a dataset of (x, y) pairs."""
 
-    train: tf.data.Dataset
-    val: tf.data.Dataset
-    test: tf.data.Dataset
+    train: Split
+    val: Split
+    test: Split
     spec: DataSpec
 
     def items(self):
@@ -90,6 +100,8 @@ def split_indices(
             f"data.val_fraction + data.test_fraction = {val_fraction + test_fraction:g} leaves no "
             "training data; keep their sum below 1"
         )
+    from sklearn.model_selection import train_test_split
+
     y = np.asarray(y)
     rest, test = train_test_split(np.arange(len(y)), test_size=test_fraction, random_state=seed,
                                   stratify=y if stratify else None)
@@ -117,19 +129,39 @@ def split_arrays(
         seed: the split's random seed.
 
     Returns:
-        The Splits, as tf.data datasets of (x, y).
+        The Splits, as (x, y) pairs of arrays.
     """
     parts = split_indices(y, val_fraction, test_fraction, seed, stratify=spec.task == "classification")
-    train, val, test = (tf.data.Dataset.from_tensor_slices((x[i], y[i])) for i in parts)
+    train, val, test = ((x[i], y[i]) for i in parts)
     return Splits(train, val, test, spec)
 
 
-def to_numpy(ds: tf.data.Dataset, batch_size: int = 4096) -> tuple[np.ndarray, np.ndarray]:
-    """Materializes an unbatched (x, y) dataset as two arrays."""
+def as_dataset(split: Split) -> tf.data.Dataset:
+    """A split as an unbatched tf.data.Dataset of (x, y)."""
+    import tensorflow as tf
+
+    if isinstance(split, tuple):
+        return tf.data.Dataset.from_tensor_slices(split)
+    return split
+
+
+def to_numpy(split: Split, batch_size: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """A split as two arrays (a dataset is read whole)."""
+    if isinstance(split, tuple):
+        x, y = (np.asarray(a) for a in split)
+        if not len(x):
+            raise ConfigError("the data set split is empty; lower data.val_fraction/test_fraction or add data")
+        return x, y
     xs, ys = [], []
-    for x, y in ds.batch(batch_size):
+    for x, y in split.batch(batch_size):
         xs.append(x.numpy())
         ys.append(y.numpy())
     if not xs:
         raise ConfigError("the data set split is empty; lower data.val_fraction/test_fraction or add data")
     return np.concatenate(xs), np.concatenate(ys)
+
+
+def size(split: Split) -> int:
+    """How many examples a split holds."""
+    return len(split[0]) if isinstance(split, tuple) else int(split.cardinality())
+

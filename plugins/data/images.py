@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import tensorflow as tf
 
 from plugins.data.base import DataSpec, Splits, split_arrays, split_indices
 from plugins.registry import ConfigError, did_you_mean, first_line, register
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 COLOR_MODES = {"rgb": 3, "grayscale": 1, "rgba": 4}
@@ -44,6 +47,8 @@ def list_images(directory: Path, extensions=EXTENSIONS) -> tuple[list[str], list
 
 def check_images(files: list[Path], labels: list[int], channels: int, on_bad_file: str) -> tuple[list[Path], list[int]]:
     """Decodes every file once; a corrupt or non-image file fails (named) or is skipped, as `on_bad_file` says."""
+    import tensorflow as tf
+
     good_files, good_labels, skipped = [], [], []
     for file, label in zip(files, labels):
         try:
@@ -65,6 +70,8 @@ def check_images(files: list[Path], labels: list[int], channels: int, on_bad_fil
 
 def decode_dataset(files: list[Path], labels: list[int], size: tuple[int, int], channels: int) -> tf.data.Dataset:
     """A stream of (image, label): files are read and decoded lazily, in parallel, never all in memory."""
+    import tensorflow as tf
+
 
     def load(path, label):
         image = tf.io.decode_image(tf.io.read_file(path), channels=channels, expand_animations=False)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import tensorflow as tf
 from sklearn import datasets
 
 from plugins.data.base import DataSpec, Splits, split_arrays
@@ -47,7 +46,7 @@ def standardize(splits: Splits, target: bool) -> Splits:
         xs, ys = to_numpy(ds)
         xs = ((xs - mean) / std).astype(np.float32)
         ys = ((ys - y_mean) / y_std).astype(np.float32) if target else ys
-        return tf.data.Dataset.from_tensor_slices((xs, ys))
+        return xs, ys
 
     return Splits(scale(splits.train), scale(splits.val), scale(splits.test), splits.spec)
 

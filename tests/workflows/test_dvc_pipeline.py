@@ -123,7 +123,7 @@ def test_direct_cli_and_dvc_exp_run_give_the_same_result(repo, tmp_path):
     direct = json.loads((tmp_path / "direct" / "eval" / "metrics.json").read_text())
     assert (direct["accuracy"], direct["loss"]) == (by_dvc["accuracy"], by_dvc["loss"])
     for split in ("prepared/train", "augmented/train"):  # the same files in between, too
-        for name in ("x-00000.tfrecord", "y-00000.tfrecord"):
+        for name in ("x.npy", "y.npy"):
             assert digest(tmp_path / "direct" / "data" / split / name) == digest(repo / "data" / split / name)
 
 

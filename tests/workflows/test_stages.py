@@ -61,7 +61,7 @@ def tree_digest(root) -> dict[str, str]:
 def test_prepare_and_augment_write_the_same_bytes_twice(tmp_path):
     """Each run in a fresh process, as DVC runs them: same file names, same contents."""
     code = (
-        "import sys; from pathlib import Path; from plugins.tf_startup import start_tensorflow; start_tensorflow(); "
+        "import sys; from pathlib import Path; "
         "from workflows.config import compose, resolve; from workflows.stages import BY_NAME; "
         "from workflows.layout import Layout; e = resolve(compose(sys.argv[2:])); "
         "[BY_NAME[s](e, Layout(Path(sys.argv[1]))) for s in ('prepare', 'augment')]"
@@ -70,5 +70,26 @@ def test_prepare_and_augment_write_the_same_bytes_twice(tmp_path):
         subprocess.run([sys.executable, "-c", code, str(tmp_path / run_dir), *TINY, "augmentation.copies=2"],
                        cwd=ROOT, check=True, capture_output=True)
     first, second = tree_digest(tmp_path / "a"), tree_digest(tmp_path / "b")
-    assert "data/prepared/train/meta.json" in first and "data/augmented/train/x-00000.tfrecord" in first
+    assert "data/prepared/train/x.npy" in first and "data/augmented/train/x.npy" in first
     assert first == second
+
+
+def test_preparing_an_array_data_set_does_not_start_tensorflow(tmp_path):
+    """The prepare stage of digits (NumPy arrays) imports the data plugins only: no TensorFlow, a fast stage."""
+    code = (
+        "import sys; from pathlib import Path; from workflows.compose import compose; "
+        "from workflows.schema import resolve; from workflows.stages import BY_NAME; from workflows.layout import Layout; "
+        "stage = BY_NAME['prepare']; stage.function()(resolve(compose(), stage), Layout(Path(sys.argv[1]))); "
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=ROOT, check=True, capture_output=True,
+                            text=True)
+    assert result.stdout.split() == ["False", "False"]
+    assert (tmp_path / "data" / "prepared" / "test" / "x.npy").is_file()
+
+
+def test_commands_that_print_or_report_do_not_import_tensorflow():
+    code = ("import sys, plugins.registry, workflows.show, workflows.report, workflows.stages, workflows.compose, "
+            "workflows.config, workflows.train, workflows.pipeline; print('tensorflow' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True, text=True)
+    assert result.stdout.strip() == "False"
