@@ -16,6 +16,7 @@ the closest valid keys, instead of failing inside Hydra.
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -64,25 +65,29 @@ def _missing_option(err) -> ConfigError:
 
 
 def _check_options(overrides: list[str] | tuple[str, ...], conf_dir: Path) -> None:
-    """Refuses a group option that is not a YAML file of conf/<group>/, before Hydra looks for it.
-
-    Options are names, not paths (`optimizer=../../x` must not load a file from elsewhere), and an unknown
-    one is named with the closest valid ones, however long it is.
-    """
+    """Refuses a group option that is a path: options are names on the config search path, so that
+    `optimizer=../../x` cannot load a YAML file from elsewhere."""
     for override in overrides:
         key, sep, option = override.partition("=")
         group = key.lstrip("+")
         if not sep or "." in group or group.startswith(("hydra", "~")) or not (conf_dir / group).is_dir():
             continue
-        options = sorted(p.stem for p in (conf_dir / group).glob("*.yaml"))
-        if option in ("null", ""):
-            continue
         if "/" in option or "\\" in option:
+            options = sorted(p.stem for p in (conf_dir / group).glob("*.yaml"))
             raise ConfigError(f"{group}='{_short(option)}': an option is a name in conf/{group}/, not a path; "
                               f"{did_you_mean(option, options)}")
-        if option not in options and "," not in option and "(" not in option:  # sweeps are checked per value
-            raise ConfigError(f"unknown {group} option '{_short(option)}' (no conf/{group}/{_short(option)}.yaml); "
-                              f"{did_you_mean(option, options)}")
+
+
+def _too_long(overrides: list[str] | tuple[str, ...], conf_dir: Path) -> ConfigError:
+    """The error for an option name the file system cannot even look up (ENAMETOOLONG)."""
+    for override in overrides:
+        key, _, option = override.partition("=")
+        group = key.lstrip("+")
+        if len(option) > 255 and (conf_dir / group).is_dir():
+            options = sorted(p.stem for p in (conf_dir / group).glob("*.yaml"))
+            return ConfigError(f"unknown {group} option '{_short(option)}' ({len(option)} characters, longer than "
+                               f"a file name can be); {did_you_mean(option[:64], options)}")
+    return ConfigError("bad override: a name is longer than the file system allows")
 
 
 def compose(overrides: list[str] | tuple[str, ...] = (), conf_dir: Path = CONF_DIR, hydra_config: bool = False) -> DictConfig:
@@ -116,8 +121,10 @@ def compose(overrides: list[str] | tuple[str, ...] = (), conf_dir: Path = CONF_D
         raise ConfigError(_short(" ".join(str(err).split("\n")[:2]).strip())) from None
     except HydraException as err:
         raise ConfigError(f"bad override: {_short(first_line(err))}") from None
-    except OSError as err:  # e.g. a file name too long for the file system, from a pathological option name
-        raise ConfigError(f"bad override: {err.strerror or type(err).__name__}") from None
+    except OSError as err:
+        if err.errno == errno.ENAMETOOLONG:  # a pathological option name
+            raise _too_long(overrides, Path(conf_dir)) from None
+        raise ConfigError(f"cannot read the config: {err.strerror or type(err).__name__}") from None
 
 
 def load_params(path: str | Path = "params.yaml") -> DictConfig:

@@ -11,6 +11,7 @@ split (`evaluate.split`, the test split by default), and writes, atomically:
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +26,6 @@ from workflows.layout import REPO, Layout
 
 if TYPE_CHECKING:  # TensorFlow is imported where it is used, after the command line has started it quietly
     import keras
-    import tensorflow as tf
 
     from plugins.data.base import DataSpec, Split
 
@@ -66,7 +66,31 @@ def classification_metrics(y: np.ndarray, probs: np.ndarray, spec: DataSpec) -> 
     return out, confusion
 
 
-def evaluate(experiment: Experiment, model_dir: Path, ds: Split, out_dir: Path = REPO.eval) -> dict[str, Any]:
+MODE_GAP = 0.2  # training-mode accuracy this much above inference-mode accuracy, on the same rows, is a warning
+MODE_ROWS = 2048  # training rows scored both ways
+
+
+def mode_gap(model, head, x: np.ndarray, y: np.ndarray, batch_size: int) -> dict[str, float]:
+    """The model's accuracy on the same (training) rows in inference mode and in training mode.
+
+    A model that is right in training mode but wrong in inference mode has batch-norm moving statistics that
+    do not match its weights (the classic short-run pitfall); dropout alone costs a few points at most.
+    """
+    import tensorflow as tf
+
+    inference = np.asarray(head.probabilities(model.predict(x, batch_size=batch_size, verbose=0)))
+    training = np.concatenate([np.asarray(head.probabilities(model(tf.constant(x[i:i + batch_size]), training=True)))
+                               for i in range(0, len(x), batch_size)])
+
+    def accuracy(probs: np.ndarray) -> float:
+        predicted = (probs[:, 0] > 0.5).astype(int) if probs.shape[-1] == 1 else probs.argmax(axis=-1)
+        return float((predicted == y).mean())
+
+    return {"train_accuracy": accuracy(inference), "train_accuracy_training_mode": accuracy(training)}
+
+
+def evaluate(experiment: Experiment, model_dir: Path, ds: Split, out_dir: Path = REPO.eval,
+             train_split: Split | None = None) -> dict[str, Any]:
     """Scores the saved model on `ds` and writes metrics.json and plots/ into `out_dir`.
 
     Args:
@@ -74,6 +98,9 @@ def evaluate(experiment: Experiment, model_dir: Path, ds: Split, out_dir: Path =
         model_dir: where model.keras and model.json are.
         ds: the held-out examples, unbatched (x, y).
         out_dir: where to write; replaced as a whole, atomically.
+        train_split: training examples (classification): up to MODE_ROWS of them are scored in inference and
+            in training mode (`train_accuracy`, `train_accuracy_training_mode`); a gap above MODE_GAP is a
+            warning on stderr naming the likely cause.
 
     Returns:
         The metrics written to metrics.json.
@@ -95,6 +122,16 @@ def evaluate(experiment: Experiment, model_dir: Path, ds: Split, out_dir: Path =
     if spec.task == "classification":
         more, confusion = classification_metrics(y, np.asarray(head.probabilities(outputs)), spec)
         result = {"accuracy": more.pop("accuracy"), **result, **more}
+        if train_split is not None:
+            xt, yt = train_split
+            gap = mode_gap(model, head, np.asarray(xt[:MODE_ROWS]), np.asarray(yt[:MODE_ROWS]), batch_size)
+            result.update(gap)
+            if gap["train_accuracy_training_mode"] - gap["train_accuracy"] > MODE_GAP:
+                print(f"warning: on {min(len(xt), MODE_ROWS)} training rows the model scores "
+                      f"{gap['train_accuracy_training_mode']:.3f} in training mode but {gap['train_accuracy']:.3f} in "
+                      "inference mode: its batch-normalization moving statistics do not match its weights "
+                      "(a model saved without kerasforge's recalibration, or a frozen layer); retrain it here",
+                      file=sys.stderr)
     else:
         predicted = outputs.reshape(y.shape)
         result.update(
@@ -111,7 +148,8 @@ def evaluate(experiment: Experiment, model_dir: Path, ds: Split, out_dir: Path =
 
 def run(experiment: Experiment, layout: Layout = REPO) -> dict[str, Any]:
     """The evaluate stage: models/ + data/prepared/<evaluate.split> → eval/ (below `layout.root`)."""
-    return evaluate(experiment, layout.models, load_arrays(experiment.evaluate.split, layout.prepared), layout.eval)
+    return evaluate(experiment, layout.models, load_arrays(experiment.evaluate.split, layout.prepared), layout.eval,
+                    train_split=load_arrays("train", layout.prepared))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -62,13 +62,14 @@ def run_curves(run_dir: Path) -> dict[str, list[tuple[float, float]]]:
     return read_curves(layout.train_logs, per_step)
 
 
-def mean_std(values: list[float], digits: int = 4) -> str:
-    """'mean ± sample std' (just the value for one run, '—' for none)."""
+def mean_std(values: list[float], digits: int = 4, spread: bool = False) -> str:
+    """'mean ± sample std' (with `spread`, then '(min–max)'); just the value for one run, '—' for none."""
     if not values:
         return "—"
     if len(values) == 1:
         return f"{values[0]:.{digits}f}"
-    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
+    text = f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
+    return f"{text} ({min(values):.{digits}f}–{max(values):.{digits}f})" if spread else text
 
 
 def first_epoch_reaching(curve: list[tuple[float, float]], target: float) -> float | None:
@@ -184,7 +185,7 @@ def table(groups: dict[str, list[Run]], options: dict[str, str] | None = None, t
     """The Markdown table: one row per variant, metrics as mean ± std over its runs."""
     runs = [r for rs in groups.values() for r in rs]
     metric = headline_metric(runs)
-    header = f"| variant | runs | test {metric} | final val accuracy |"
+    header = f"| variant | runs | test {metric} (range) | final val accuracy |"
     if target is not None:
         header += f" epochs to val accuracy ≥ {target:g} |"
     lines = [header, "|" + "---|" * (header.count("|") - 1)]
@@ -196,7 +197,7 @@ def table(groups: dict[str, list[Run]], options: dict[str, str] | None = None, t
             label = f"`{name}`"
         failed = f", {len(members) - len(ok)} failed" if len(ok) < len(members) else ""
         val = [r.metrics["train"]["val_accuracy"] for r in ok if "val_accuracy" in r.metrics.get("train", {})]
-        row = f"| {label} | {len(ok)}{failed} | {mean_std([r.metrics[metric] for r in ok if metric in r.metrics])} | {mean_std(val)} |"
+        row = f"| {label} | {len(ok)}{failed} | {mean_std([r.metrics[metric] for r in ok if metric in r.metrics], spread=True)} | {mean_std(val)} |"
         if target is not None:
             reached = [first_epoch_reaching(r.curves.get("eval/accuracy", []), target) for r in ok]
             hit = [e for e in reached if e is not None]

@@ -30,6 +30,10 @@ from workflows.layout import REPO, Layout
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# Your own data files or folders (data=csv's path, data=image_folder's directory), relative to the repository:
+# listed here, they become deps of the prepare stage (`make dvc-yaml`), so that DVC reruns it when they change.
+DATA_DEPS: tuple[str, ...] = ()
+
 
 @dataclass(frozen=True)
 class Stage:
@@ -76,7 +80,7 @@ _KEEP = {"cache": False, "persist": True}
 
 STAGES: tuple[Stage, ...] = (
     Stage(
-        "prepare", reads=("data",), plugins=("data",),
+        "prepare", reads=("data",), plugins=("data",), deps=DATA_DEPS,
         outs={"prepared": {}},
     ),
     Stage(
@@ -105,8 +109,11 @@ BY_NAME = {stage.name: stage for stage in STAGES}
 
 
 def _path(ref: str) -> str:
-    """A Layout attribute (`models`) or attribute/rest (`eval/metrics.json`) as a repository-relative path."""
+    """A Layout attribute (`models`) or attribute/rest (`eval/metrics.json`) as a repository-relative path;
+    any other path (a DATA_DEPS entry) as it is."""
     head, _, rest = ref.partition("/")
+    if not isinstance(getattr(Layout, head, None), property):
+        return ref
     base = getattr(REPO, head).as_posix()
     return f"{base}/{rest}" if rest else base
 

@@ -31,12 +31,12 @@ if TYPE_CHECKING:  # TensorFlow is imported where it is used: `python -m workflo
     import keras
     import tensorflow as tf
 
-    from plugins.data.base import DataSpec
+    from plugins.data.base import DataSpec, Split
     from plugins.model.head import Head
 
 
 def batches(
-    ds: tf.data.Dataset, head: Head, batch_size: int, shuffle: bool = False, seed: int = 0, augmenter=None,
+    ds: Split, head: Head, batch_size: int, shuffle: bool = False, seed: int = 0, augmenter=None,
     shuffle_buffer: int = 10_000, mixers=(),
 ) -> tf.data.Dataset:
     """Batches (x, y) with the labels in the form the loss takes; shuffled, and augmented online, for training.
@@ -46,6 +46,9 @@ def batches(
     """
     import tensorflow as tf
 
+    from plugins.data.base import as_dataset
+
+    ds = as_dataset(ds)
     if shuffle:
         size = int(ds.cardinality())
         ds = ds.shuffle(min(size, shuffle_buffer) if size > 0 else shuffle_buffer, seed=seed,
@@ -117,6 +120,7 @@ def train(
     from dvclive import Live
     from plugins.data.base import as_dataset
     from workflows.backup import AtomicBackupAndRestore, backup_dir, resume_epoch, resumed_logs
+    from workflows.batchnorm import batches_needed, recalibrate
     from workflows.distribute import cluster_of, configure_runtime, make_strategy, watchdog
 
     train_ds, val_ds = as_dataset(train_ds), as_dataset(val_ds)
@@ -179,14 +183,24 @@ def train(
             shuffle=False,  # tf.data shuffles (batches() above)
             callbacks=[*run_callbacks, DVCLiveCallback(live=live), *callbacks],
         )
+        last = {key: float(values[-1]) for key, values in history.history.items()}
+        # Batch norm's moving statistics (momentum 0.99) lag far behind a short run's weights: replace them by
+        # their plain average over training batches seen with the final weights (workflows/batchnorm.py).
+        recalibration = batches(train_ds, head, plan["batch_size"], trainer.shuffle, trainer.seed + 2, augmenter,
+                                trainer.shuffle_buffer, mixers)
+        used = recalibrate(model, recalibration, batches_needed(plan["n_train"], plan["batch_size"]))
+        if used:  # the validation figures of the model as saved
+            last.update({f"val_{k}": float(v) for k, v in
+                         model.evaluate(val_batches, verbose=0, return_dict=True).items()})
         card = model_card(model, head, spec)
         epochs_run = (resumed + len(history.history.get("loss", []))) * plan["epochs_per_log_step"]
         card["training"] = {**plan, "epochs_run": epochs_run, "resumed_at_epoch": resumed,
-                            "strategy": type(strategy).__name__, "replicas": strategy.num_replicas_in_sync}
+                            "strategy": type(strategy).__name__, "replicas": strategy.num_replicas_in_sync,
+                            "batch_norm_recalibrated_on_batches": used}
         save_model(model, card, model_dir)
     if scratch:
         shutil.rmtree(scratch, ignore_errors=True)
-    return {key: float(values[-1]) for key, values in history.history.items()}
+    return last
 
 
 def plan_epochs(experiment: Experiment, n_train: int) -> dict[str, int]:

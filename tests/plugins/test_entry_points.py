@@ -1,4 +1,5 @@
-"""A third-party package adds plugins through the `kerasforge.plugins` entry-point group."""
+"""A third-party package adds plugins through the `kerasforge.plugins` entry-point group, and their YAML options
+through Hydra's config search path (a SearchPathPlugin in the `hydra_plugins` namespace)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,27 @@ PACKAGE = {
 
         [project.entry-points."kerasforge.plugins"]
         demo = "kerasforge_demo"
+
+        [tool.setuptools]
+        py-modules = ["kerasforge_demo"]
+        packages = ["hydra_plugins.kerasforge_demo", "kerasforge_demo_conf"]
+
+        [tool.setuptools.package-data]
+        kerasforge_demo_conf = ["loss/*.yaml"]
+    """,
+    "hydra_plugins/kerasforge_demo/__init__.py": """
+        from hydra.core.config_search_path import ConfigSearchPath
+        from hydra.plugins.search_path_plugin import SearchPathPlugin
+
+
+        class KerasforgeDemoSearchPath(SearchPathPlugin):
+            def manipulate_search_path(self, search_path: ConfigSearchPath) -> None:
+                search_path.append(provider="kerasforge-demo", path="pkg://kerasforge_demo_conf")
+    """,
+    "kerasforge_demo_conf/__init__.py": "",
+    "kerasforge_demo_conf/loss/confidence_penalty.yaml": """
+        name: confidence_penalty
+        beta: 0.05
     """,
     "kerasforge_demo.py": '''
         """A third-party loss: cross-entropy plus a confidence penalty."""
@@ -52,6 +74,7 @@ def site(tmp_path_factory):
     source, site = root / "src", root / "site"
     source.mkdir()
     for name, text in PACKAGE.items():
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
         (source / name).write_text(textwrap.dedent(text).lstrip())
     run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-index", "--no-deps", "--no-build-isolation",
@@ -74,18 +97,11 @@ def test_without_the_package_the_plugin_is_absent():
 
 
 def test_third_party_loss_trains_saves_and_reloads(site, tmp_path):
-    conf = tmp_path / "conf"
-    run(["cp", "-r", str(ROOT / "conf"), str(conf)], tmp_path)
-    (conf / "loss" / "confidence_penalty.yaml").write_text("name: confidence_penalty\nbeta: 0.05\n")
     out = tmp_path / "run"
-    script = (
-        "import sys, json; from pathlib import Path; from workflows.config import compose, resolve; "
-        "from workflows.pipeline import run_pipeline; "
-        f"e = resolve(compose(sys.argv[1:], conf_dir=Path(r'{conf}'))); "
-        f"print(json.dumps(run_pipeline(e, Path(r'{out}'))['accuracy']))"
-    )
-    result = run([sys.executable, "-c", script, *TINY, "loss=confidence_penalty"], ROOT, PYTHONPATH=str(site))
-    assert 0.0 <= float(result.stdout.strip().splitlines()[-1]) <= 1.0
+    run([sys.executable, "-m", "workflows.train", *TINY, "loss=confidence_penalty", f"hydra.run.dir={out}"], ROOT,
+        PYTHONPATH=str(site))
+    metrics = json.loads((out / "eval" / "metrics.json").read_text())
+    assert 0.0 <= metrics["accuracy"] <= 1.0
     card = json.loads((out / "models" / "model.json").read_text())
     assert card["head"]["activation"] == "softmax"  # a loss without from_logits gets probabilities
     reload = (
@@ -95,6 +111,15 @@ def test_third_party_loss_trains_saves_and_reloads(site, tmp_path):
     assert run([sys.executable, "-c", reload], ROOT, PYTHONPATH=str(site)).stdout.split()[-2:] == [
         "ConfidencePenalty", "0.05"
     ]
+
+
+def test_the_package_ships_its_yaml_options_too(site):
+    """No file copied into conf/: the option comes from the package, through Hydra's config search path."""
+    result = run([sys.executable, "-m", "workflows.config", "loss=confidence_penalty", "loss.beta=0.2"], ROOT,
+                 PYTHONPATH=str(site))
+    assert "name: confidence_penalty" in result.stdout and "beta: 0.2" in result.stdout
+    missing = run([sys.executable, "-m", "workflows.config", "loss=confidence_penalty"], ROOT, check=False)
+    assert missing.returncode == 2 and "unknown loss option 'confidence_penalty'" in missing.stderr
 
 
 def test_a_broken_plugin_package_is_named_in_a_one_line_error(site, tmp_path):
