@@ -22,12 +22,13 @@ run: install
 	@echo "test metrics (eval/metrics.json; all of them: dvc metrics show):"
 	@$(BIN)/python -m workflows.show
 
+# Two test processes (the machine's two cores), each test file in one of them.
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 # The inner loop: everything but the end-to-end DVC and multi-training tests.
 test-fast: install
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not slow"
 
 # Any DVC command with the venv's Python first on PATH (the stage commands run `python`):
 #   make dvc ARGS="exp run -S optimizer=sgd"      make dvc ARGS="exp show"

@@ -35,6 +35,10 @@ def batch_norm_layers(model: keras.Model) -> list:
 def recalibrate(model: keras.Model, batches: tf.data.Dataset, max_batches: int = MAX_BATCHES) -> int:
     """Sets the moving statistics of every trainable BatchNormalization layer to their average over `batches`.
 
+    Each batch goes through the model in training mode once, in a compiled function, with every layer's
+    momentum at 0, so that its moving statistics are that batch's; their sum is kept, and the average assigned
+    at the end.
+
     Args:
         model: a trained model.
         batches: training batches (x, y), as training saw them (shuffled, augmented online).
@@ -46,20 +50,32 @@ def recalibrate(model: keras.Model, batches: tf.data.Dataset, max_batches: int =
     Example:
     >>> recalibrate(model, train_batches.take(100))
     """
+    import tensorflow as tf
+
     layers = batch_norm_layers(model)
     if not layers:
         return 0
     momenta = [layer.momentum for layer in layers]
-    seen = 0
+
+    @tf.function
+    def statistics(x):
+        model(x, training=True)  # with momentum 0 the moving statistics become this batch's
+        return [tf.convert_to_tensor(v) for layer in layers for v in (layer.moving_mean, layer.moving_variance)]
+
+    seen, sums = 0, None
     try:
+        for layer in layers:
+            layer.momentum = 0.0
         for x, _ in batches.take(max_batches):
+            values = statistics(x)
+            sums = values if sums is None else [a + b for a, b in zip(sums, values)]
             seen += 1
-            for layer in layers:  # momentum (k-1)/k: the k-th batch gets weight 1/k, a running plain average
-                layer.momentum = (seen - 1) / seen
-            model(x, training=True)
     finally:
         for layer, momentum in zip(layers, momenta):
             layer.momentum = momentum
+    for i, layer in enumerate(layers):
+        layer.moving_mean.assign(sums[2 * i] / seen)
+        layer.moving_variance.assign(sums[2 * i + 1] / seen)
     return seen
 
 

@@ -47,6 +47,7 @@ class TrainerConfig:
     backup: bool = True
     backup_root: str = ".kerasforge/backups"
     worker_timeout: float = 600.0
+    recalibrate_batch_norm: bool = True
 
 
 @dataclass

@@ -120,7 +120,7 @@ def train(
     from dvclive import Live
     from plugins.data.base import as_dataset
     from workflows.backup import AtomicBackupAndRestore, backup_dir, resume_epoch, resumed_logs
-    from workflows.batchnorm import batches_needed, recalibrate
+    from workflows.batchnorm import batch_norm_layers, batches_needed, recalibrate
     from workflows.distribute import cluster_of, configure_runtime, make_strategy, watchdog
 
     train_ds, val_ds = as_dataset(train_ds), as_dataset(val_ds)
@@ -186,9 +186,11 @@ def train(
         last = {key: float(values[-1]) for key, values in history.history.items()}
         # Batch norm's moving statistics (momentum 0.99) lag far behind a short run's weights: replace them by
         # their plain average over training batches seen with the final weights (workflows/batchnorm.py).
-        recalibration = batches(train_ds, head, plan["batch_size"], trainer.shuffle, trainer.seed + 2, augmenter,
-                                trainer.shuffle_buffer, mixers)
-        used = recalibrate(model, recalibration, batches_needed(plan["n_train"], plan["batch_size"]))
+        used = 0
+        if trainer.recalibrate_batch_norm and batch_norm_layers(model):
+            recalibration = batches(train_ds, head, plan["batch_size"], trainer.shuffle, trainer.seed + 2, augmenter,
+                                    trainer.shuffle_buffer, mixers)
+            used = recalibrate(model, recalibration, batches_needed(plan["n_train"], plan["batch_size"]))
         if used:  # the validation figures of the model as saved
             last.update({f"val_{k}": float(v) for k, v in
                          model.evaluate(val_batches, verbose=0, return_dict=True).items()})

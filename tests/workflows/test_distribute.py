@@ -63,13 +63,20 @@ def test_mirrored_on_two_logical_devices_equals_one_device(tmp_path):
 
 
 def free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
+    """Free ports below the kernel's ephemeral range, which bind(0) and outgoing connections draw from: between
+    the check here and TensorFlow's own bind, nothing else on the machine is handed the same port."""
+    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+    ports: list[int] = []
+    for port in range(max(1024, low - 8000 + (os.getpid() % 4000)), low):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        ports.append(port)
+        if len(ports) == n:
+            return ports
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 @pytest.mark.slow
