@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -31,11 +32,14 @@ def atomic_path(target: str | Path, suffix: str = "") -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix or ".tmp", dir=target.parent)
+    remove_stale(target)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=suffix or ".tmp", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp)
     try:
         yield tmp
+        if tmp.exists():
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600, made what the user's umask gives any new file
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
@@ -50,12 +54,14 @@ def atomic_dir(target: str | Path) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    remove_stale(target)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}.", dir=target.parent))
     try:
         yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's 0700, made what the user's umask gives any new directory
         old = None
         if target.exists():
-            old = target.parent / f".{target.name}.old.{tmp.name}"
+            old = target.parent / f".{target.name}.old.{os.getpid()}.{tmp.name.rsplit('.', 1)[-1]}"
             os.replace(target, old)
         os.replace(tmp, target)
         if old is not None:
@@ -65,12 +71,53 @@ def atomic_dir(target: str | Path) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def remove_stale(target: Path) -> None:
+    """Removes the temporary siblings of `target` (`.name.<pid>.*`) left by processes that no longer run
+    (a `kill -9` in mid-write): the next write cleans up after a killed one."""
+    for path in target.parent.glob(f".{target.name}.*"):
+        parts = path.name[len(target.name) + 2:].split(".")
+        pid = parts[1] if parts[:1] == ["old"] and len(parts) > 1 else parts[0]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def write_text(target: str | Path, text: str) -> None:
     """Writes `text` to `target` atomically."""
     with atomic_path(target) as tmp:
         tmp.write_text(text)
 
 
+def finite(obj: Any) -> Any:
+    """`obj` with every NaN or infinite float replaced by None: JSON has no such numbers."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite(v) for v in obj]
+    return obj
+
+
 def write_json(target: str | Path, obj: Any) -> None:
-    """Writes `obj` as indented JSON to `target` atomically."""
-    write_text(target, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+    """Writes `obj` as indented, strict JSON to `target` atomically (a non-finite number becomes null)."""
+    write_text(target, json.dumps(finite(obj), indent=2, sort_keys=False, allow_nan=False) + "\n")

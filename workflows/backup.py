@@ -23,9 +23,15 @@ import keras
 from workflows.atomic import write_text
 
 
-def backup_dir(root: str | Path, config_yaml: str, worker: int = 0) -> Path:
-    """This run's backup directory: one per config (a changed config never resumes a stale run) and per worker."""
-    digest = hashlib.sha256(config_yaml.encode()).hexdigest()[:16]
+def backup_dir(root: str | Path, config_yaml: str, run_dir: str | Path, worker: int = 0) -> Path:
+    """This run's backup directory: one per config and run directory, and per worker.
+
+    A changed config never resumes a stale run, and two runs of the same config in different run directories
+    (two `python -m workflows.train` side by side) never share or resume each other's backup; the same command
+    run again in the same directory resumes.
+    """
+    key = f"{config_yaml}\n{Path(run_dir).resolve()}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     return Path(root) / digest / f"worker-{worker}"
 
 

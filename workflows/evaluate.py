@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
+import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,8 +39,12 @@ def load_model(model_dir: Path = REPO.models) -> tuple[keras.Model, dict[str, An
     import keras
 
     load_plugins()  # registers the custom Keras objects (losses, layers) a saved model may use
-    model = keras.models.load_model(model_dir / "model.keras", safe_mode=True)
-    card = json.loads((model_dir / "model.json").read_text())
+    try:
+        model = keras.models.load_model(model_dir / "model.keras", safe_mode=True)
+        card = json.loads((model_dir / "model.json").read_text())
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as err:
+        raise ConfigError(f"{model_dir} does not hold a readable model ({type(err).__name__}: truncated or not "
+                          "written by the train stage); rerun training (dvc repro -f train)") from None
     return model, card
 
 

@@ -20,6 +20,7 @@ folders the stage declares.
 from __future__ import annotations
 
 import ast
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -202,7 +203,19 @@ def stage_main(name: str, argv: list[str] | None = None) -> int:
 
             print(json.dumps({k: v for k, v in result.items() if k != "per_class"}, indent=2))
 
-    return run_cli(task, argv)
+    def under_dvc(args: list[str]) -> None:
+        from plugins.registry import ConfigError
+
+        try:
+            task(args)
+        except ConfigError as err:
+            if not os.environ.get("DVC_STAGE"):
+                raise
+            # `dvc exp run -S …` leaves the params.yaml it composed behind when a stage fails: say how to go back.
+            raise ConfigError(f"{err} (if `dvc exp run -S` composed this params.yaml, `git checkout params.yaml` "
+                              "restores the committed one for `dvc repro`)") from None
+
+    return run_cli(under_dvc, argv)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,6 +20,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from plugins.registry import ConfigError
 from workflows.atomic import atomic_dir, atomic_path, write_json
 from workflows.compose import to_yaml
@@ -140,10 +142,10 @@ def train(
             steps_per_execution=plan["steps_per_execution"],
             jit_compile=trainer.jit_compile,
         )
-    run_callbacks = experiment.callbacks(plan["steps_per_epoch"])
+    run_callbacks = [StopOnNonFinite(experiment), *experiment.callbacks(plan["steps_per_epoch"])]
     resumed, earlier_logs = 0, []
     if trainer.backup:
-        backups = backup_dir(trainer.backup_root, to_yaml(experiment.cfg), cluster.rank if cluster else 0)
+        backups = backup_dir(trainer.backup_root, to_yaml(experiment.cfg), model_dir, cluster.rank if cluster else 0)
         resumed, earlier_logs = resume_epoch(backups), resumed_logs(backups)
         run_callbacks.append(AtomicBackupAndRestore(backups))
     # One endless stream of batches, fit_steps per epoch: epoch k always sees the k-th shuffle, so a
@@ -194,6 +196,9 @@ def train(
         if used:  # the validation figures of the model as saved
             last.update({f"val_{k}": float(v) for k, v in
                          model.evaluate(val_batches, verbose=0, return_dict=True).items()})
+        if not all(np.isfinite(w).all() for w in model.get_weights()):
+            raise ConfigError("training diverged: the model's weights are not finite; nothing was saved. "
+                              f"{StopOnNonFinite.advice(experiment)}")
         card = model_card(model, head, spec)
         epochs_run = (resumed + len(history.history.get("loss", []))) * plan["epochs_per_log_step"]
         card["training"] = {**plan, "epochs_run": epochs_run, "resumed_at_epoch": resumed,
@@ -203,6 +208,31 @@ def train(
     if scratch:
         shutil.rmtree(scratch, ignore_errors=True)
     return last
+
+
+class StopOnNonFinite:
+    """A Keras callback (made by `__new__`, so that Keras is imported only when training) that stops training
+    with a one-line ConfigError as soon as an epoch's loss or validation loss is not finite: nothing is saved,
+    the previous model and metrics stay as they were."""
+
+    def __new__(cls, experiment: Experiment):
+        import keras
+
+        class _Stop(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                for key in ("loss", "val_loss"):
+                    value = (logs or {}).get(key)
+                    if value is not None and not math.isfinite(float(value)):
+                        raise ConfigError(f"training diverged: {key} is {float(value)} after epoch {epoch + 1}; "
+                                          f"nothing was saved. {cls.advice(experiment)}")
+
+        return _Stop()
+
+    @staticmethod
+    def advice(experiment: Experiment) -> str:
+        rate = experiment.optimizer.params.get("learning_rate")
+        return (f"Lower optimizer.learning_rate (now {rate}), add +optimizer.clipnorm=1.0, or look for extreme "
+                "values in the data")
 
 
 def plan_epochs(experiment: Experiment, n_train: int) -> dict[str, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv as csv_module
+import math
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,22 @@ from plugins.data.sklearn_datasets import standardize as standardize_splits
 from plugins.registry import ConfigError, did_you_mean, register
 
 TASKS = ("regression", "classification")
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _number(value: str, path: str, line: int, column: str, fix: str) -> float:
+    """A cell as a finite float32 number, or a one-line error naming the file, line and column."""
+    where = f"{path}, line {line}, column '{column}'"
+    if not value:
+        raise ConfigError(f"{where}: the cell is empty; {fix}")
+    try:
+        number = float(value)
+    except ValueError:
+        shown = value if len(value) <= 40 else value[:40] + "…"
+        raise ConfigError(f"{where}: {shown!r} is not a number; {fix}") from None
+    if not math.isfinite(number) or abs(number) > FLOAT32_MAX:
+        raise ConfigError(f"{where}: {value!r} is not a finite 32-bit number (training needs finite values); {fix}")
+    return number
 
 
 @register("data", "csv")
@@ -63,9 +80,13 @@ def csv(
             raise ConfigError(f"{path} is empty; it needs a header row and data rows")
         header = [h.strip() for h in header]
         rows = list(reader)
+    if len(header) < 2:  # not a table with this delimiter: say so without echoing the file's first line
+        raise ConfigError(f"{path}: its first line has no '{delimiter}'-separated column names; is it a CSV file "
+                          "with a header row? (set data.delimiter for another separator)")
     for column in [target, *(features or [])]:
         if column not in header:
-            raise ConfigError(f"{path} has no column '{column}'; {did_you_mean(column, header)}")
+            names = [h if len(h) <= 40 else h[:40] + "…" for h in header]
+            raise ConfigError(f"{path} has no column '{column}'; {did_you_mean(column, names)}")
     features = features or [h for h in header if h != target]
     if not features:
         raise ConfigError(f"{path} has no feature column besides the target '{target}'")
@@ -77,18 +98,15 @@ def csv(
         if len(row) != len(header):
             raise ConfigError(f"{path}, line {line}: {len(row)} fields, the header has {len(header)}")
         for j, name in enumerate(features):
-            value = row[columns[name]].strip()
-            try:
-                x[i, j] = float(value)
-            except ValueError:
-                raise ConfigError(
-                    f"{path}, line {line}, column '{name}': {value!r} is not a number; fix it or drop the column "
-                    "from data.features"
-                ) from None
+            x[i, j] = _number(row[columns[name]].strip(), path, line, name,
+                              "fix it or drop the column from data.features")
         raw_target.append(row[columns[target]].strip())
     if len(rows) < 10:
         raise ConfigError(f"{path} has {len(rows)} data rows; at least 10 are needed to split train/val/test")
     if task == "classification":
+        if "" in raw_target:
+            raise ConfigError(f"{path}, line {raw_target.index('') + 2}, column '{target}': the class label is empty; "
+                              "fix or drop the row")
         classes = sorted(set(raw_target))
         if len(classes) < 2:
             raise ConfigError(f"{path}: column '{target}' has a single class {classes}; classification needs two")
@@ -97,13 +115,8 @@ def csv(
     else:
         y = np.empty(len(rows), dtype=np.float32)
         for i, value in enumerate(raw_target):
-            try:
-                y[i] = float(value)
-            except ValueError:
-                raise ConfigError(
-                    f"{path}, line {i + 2}, column '{target}': {value!r} is not a number; "
-                    "use data.task=classification for class labels"
-                ) from None
+            y[i] = _number(value, path, i + 2, target, "fix or drop the row (use data.task=classification for class "
+                           "labels)")
         spec = DataSpec((len(features),), "regression", num_targets=1, kind="tabular")
     splits = split_arrays(x, y, spec, val_fraction, test_fraction, seed)
     return standardize_splits(splits, target=task == "regression") if standardize else splits
