@@ -116,6 +116,7 @@ def train(
     >>> train(experiment, splits.train, splits.val, splits.spec, tmp / "models", tmp / "logs")
     """
     import keras
+    import tensorflow as tf
     from dvclive.keras import DVCLiveCallback
     from dvclive.utils import standardize_metric_name
 
@@ -176,15 +177,23 @@ def train(
                 for name, value in logs.items():
                     live.log_metric(standardize_metric_name(name, "dvclive.keras"), value)
                 live.next_step()
-        history = model.fit(
-            train_batches,
-            validation_data=val_batches,
-            epochs=plan["fit_epochs"],
-            steps_per_epoch=plan["fit_steps"],
-            verbose=trainer.verbose,
-            shuffle=False,  # tf.data shuffles (batches() above)
-            callbacks=[*run_callbacks, DVCLiveCallback(live=live), *callbacks],
-        )
+        try:
+            history = model.fit(
+                train_batches,
+                validation_data=val_batches,
+                epochs=plan["fit_epochs"],
+                steps_per_epoch=plan["fit_steps"],
+                verbose=trainer.verbose,
+                shuffle=False,  # tf.data shuffles (batches() above)
+                callbacks=[*run_callbacks, DVCLiveCallback(live=live), *callbacks],
+            )
+        except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.CancelledError,
+                tf.errors.InternalError, tf.errors.AbortedError) as err:
+            if cluster is None:
+                raise
+            raise ConfigError(
+                f"a peer worker was lost during training ({type(err).__name__}); nothing was saved. Restart every "
+                "worker with the same command: each resumes from its last backed-up epoch") from None
         last = {key: float(values[-1]) for key, values in history.history.items()}
         # Batch norm's moving statistics (momentum 0.99) lag far behind a short run's weights: replace them by
         # their plain average over training batches seen with the final weights (workflows/batchnorm.py).

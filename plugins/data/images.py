@@ -5,6 +5,7 @@ Pixels come out as float32 in [0, 1], shape (height, width, channels).
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -45,6 +46,12 @@ def list_images(directory: Path, extensions=EXTENSIONS) -> tuple[list[str], list
     return classes, files, labels
 
 
+def _reason(err: Exception) -> str:
+    """TensorFlow's decoding error without its internal node names: `{{function_node …}}`, `[Op:DecodeImage]`."""
+    text = re.sub(r"\{\{[^}]*\}\}|\[Op:[^\]]*\]", "", first_line(err)).strip().rstrip(".")
+    return text[:120] or type(err).__name__
+
+
 def check_images(files: list[Path], labels: list[int], channels: int, on_bad_file: str) -> tuple[list[Path], list[int]]:
     """Decodes every file once; a corrupt or non-image file fails (named) or is skipped, as `on_bad_file` says."""
     import tensorflow as tf
@@ -56,15 +63,15 @@ def check_images(files: list[Path], labels: list[int], channels: int, on_bad_fil
         except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError, tf.errors.UnknownError) as err:
             if on_bad_file == "fail":
                 raise ConfigError(
-                    f"{file} is not a readable image ({first_line(err)[:120]}); fix or delete it, or set "
-                    "data.on_bad_file=skip"
+                    f"{file} is not a readable image ({_reason(err)}); fix or delete it, or set data.on_bad_file=skip"
                 ) from None
             skipped.append(file)
             continue
         good_files.append(file)
         good_labels.append(label)
     if skipped:
-        print(f"warning: skipped {len(skipped)} unreadable file(s), e.g. {skipped[0]}", file=sys.stderr)
+        shown = ", ".join(str(f) for f in skipped[:3]) + (f" and {len(skipped) - 3} more" if len(skipped) > 3 else "")
+        print(f"warning: skipped {len(skipped)} unreadable file(s) of {len(files)}: {shown}", file=sys.stderr)
     return good_files, good_labels
 
 

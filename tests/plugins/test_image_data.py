@@ -51,7 +51,7 @@ def test_grayscale_and_binary_modes(compose, tmp_path):
         folder_experiment(compose, make_folder(tmp_path / "q", ("a", "b", "c")), "data.class_mode=binary").load_data()
 
 
-def test_a_corrupt_file_is_named_or_skipped(compose, tmp_path):
+def test_a_corrupt_file_is_named_or_skipped(compose, tmp_path, capfd):
     root = make_folder(tmp_path / "photos")
     (root / "dog" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n but not really")
     (root / "cat" / "notes.jpg").write_text("a text file")
@@ -59,8 +59,12 @@ def test_a_corrupt_file_is_named_or_skipped(compose, tmp_path):
         folder_experiment(compose, root).load_data()
     assert "notes.jpg is not a readable image" in str(err.value) or "broken.png is not a readable image" in str(err.value)
     assert "data.on_bad_file=skip" in str(err.value)
+    assert "function_node" not in str(err.value) and "[Op:" not in str(err.value)  # no TensorFlow internals
+    capfd.readouterr()
     splits = folder_experiment(compose, root, "data.on_bad_file=skip").load_data()
     assert sum(int(s.cardinality()) for _, s in splits.items()) == 24
+    warning = capfd.readouterr().err
+    assert "skipped 2 unreadable file(s) of 26" in warning and "notes.jpg" in warning and "broken.png" in warning
 
 
 @pytest.mark.parametrize(

@@ -104,6 +104,32 @@ def test_two_localhost_workers_train_one_model(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_peer_lost_during_training_is_a_one_line_error_and_nothing_is_saved(tmp_path):
+    workers = [f"localhost:{p}" for p in free_ports(2)]
+    procs = []
+    for index in range(2):
+        tf_config = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
+        procs.append(subprocess.Popen(
+            [*TRAIN, *SMALL, "trainer.epochs=200", "trainer.strategy=multi_worker", "trainer.backup=false",
+             "trainer.worker_timeout=120", f"hydra.run.dir={tmp_path / f'worker{index}'}"],
+            cwd=ROOT, env=subprocess_env(TF_CONFIG=tf_config), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, start_new_session=True,
+        ))
+    seen, deadline = "", time.time() + 180
+    while "Epoch 2/" not in seen and time.time() < deadline:
+        seen += procs[1].stdout.readline()
+    assert "Epoch 2/" in seen, seen[-2000:]
+    os.killpg(procs[1].pid, signal.SIGKILL)
+    procs[1].wait()
+    out, _ = procs[0].communicate(timeout=240)
+    assert procs[0].returncode == 2, out[-3000:]
+    lines = [line for line in out.splitlines() if line.startswith(("error:", "Traceback"))]
+    assert lines and lines[0].startswith("error: a peer worker was lost during training"), out[-3000:]
+    assert "Traceback" not in out
+    assert not (tmp_path / "worker0" / "models").exists()
+
+
+@pytest.mark.slow
 def test_a_worker_whose_peers_never_come_up_gives_up(tmp_path):
     workers = [f"localhost:{p}" for p in free_ports(2)]
     tf_config = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": 0}})
