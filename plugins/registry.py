@@ -107,7 +107,15 @@ def _default_of(param: inspect.Parameter) -> Any:
     return default
 
 
-def validate_against(schema: type, params: dict[str, Any] | DictConfig, where: str, owner: str) -> dict[str, Any]:
+def interpolated(node: Any) -> frozenset[str]:
+    """The keys of a config node whose values are interpolations (`${oc.env:TOKEN}`…): errors must not echo them."""
+    if not isinstance(node, DictConfig):
+        return frozenset()
+    return frozenset(str(k) for k in node.keys() if OmegaConf.is_interpolation(node, str(k)))
+
+
+def validate_against(schema: type, params: dict[str, Any] | DictConfig, where: str, owner: str,
+                     hidden: frozenset[str] = frozenset()) -> dict[str, Any]:
     """Checks config values against a dataclass schema and returns them typed.
 
     Args:
@@ -125,6 +133,7 @@ def validate_against(schema: type, params: dict[str, Any] | DictConfig, where: s
             required key or a value of the wrong type.
     """
     if isinstance(params, DictConfig):
+        hidden = hidden | interpolated(params)
         params = OmegaConf.to_container(params, resolve=True)
     if not isinstance(params, dict):
         raise ConfigError(f"{where}: expected a mapping of parameters for {owner}, got {params!r}")
@@ -147,11 +156,18 @@ def validate_against(schema: type, params: dict[str, Any] | DictConfig, where: s
             expected = getattr(err, "msg", str(err)).splitlines()[0]
             full_key = str(getattr(err, "full_key", "") or key)
             shown = value if full_key == key else OmegaConf.select(OmegaConf.create({key: value}), full_key)
-            raise ConfigError(f"{where}.{full_key}: {shown!r} is not valid for {owner} ({expected})") from None
+            shown = "its interpolated value" if key in hidden else _short_repr(shown)
+            expected = expected if key not in hidden else "wrong type"
+            raise ConfigError(f"{where}.{full_key}: {shown} is not valid for {owner} ({expected})") from None
     missing = sorted(OmegaConf.missing_keys(typed))
     if missing:
         raise ConfigError(f"{where}: {owner} needs {', '.join(missing)}; set it, e.g. {where}.{missing[0]}=...")
     return OmegaConf.to_container(typed, resolve=True)
+
+
+def _short_repr(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:60] + "…"
 
 
 @dataclass
@@ -217,9 +233,9 @@ class Plugin:
                 out[f.name] = "???"
         return out
 
-    def validate(self, params: dict[str, Any] | DictConfig, where: str) -> dict[str, Any]:
+    def validate(self, params: dict[str, Any] | DictConfig, where: str, hidden: frozenset[str] = frozenset()) -> dict[str, Any]:
         """Checks `params` against the schema and returns them typed (see `validate_against`)."""
-        return validate_against(self.schema, params, where, f"{self.group} '{self.name}'")
+        return validate_against(self.schema, params, where, f"{self.group} '{self.name}'", hidden)
 
     def build(self, params: dict[str, Any], where: str | None = None, **context: Any) -> Any:
         """Validates `params` and calls the builder with them and `context`.

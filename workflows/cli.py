@@ -7,13 +7,16 @@ line, and a command that does not need it (a bad option name, printing metrics) 
 
 from __future__ import annotations
 
+import errno
 import sys
 from collections.abc import Callable
 
 from plugins.registry import ConfigError
 
 EXIT_BAD_INPUT = 2
+EXIT_NO_ROOM = 3
 EXIT_INTERRUPTED = 130
+_NO_ROOM = (errno.ENOSPC, errno.EDQUOT)
 
 
 def run_cli(task: Callable[[list[str]], object], argv: list[str] | None = None) -> int:
@@ -38,4 +41,12 @@ def run_cli(task: Callable[[list[str]], object], argv: list[str] | None = None) 
     except KeyboardInterrupt:
         print("interrupted: the previous outputs are left as they were", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except OSError as err:
+        if err.errno not in _NO_ROOM:
+            raise
+        where = f" writing {err.filename}" if err.filename else ""
+        print(f"error: no space left on the device{where} ({err.strerror}); free some space and run again: "
+              "the previous outputs are left as they were (every output is written aside, then renamed)",
+              file=sys.stderr)
+        return EXIT_NO_ROOM
     return 0

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from plugins.registry import ConfigError, did_you_mean, get, validate_against
+from plugins.registry import ConfigError, did_you_mean, get, interpolated, validate_against
 from workflows.experiment import Choice, Experiment
 
 if TYPE_CHECKING:
@@ -105,6 +105,7 @@ def _choose(group: str, node: Any, where: str | None = None) -> tuple[Choice, An
     where = where or group
     if not isinstance(node, (dict, DictConfig)) or "name" not in node:
         raise ConfigError(f"{where}: needs a 'name:' naming a {group} plugin (see `python -m plugins list`)")
+    hidden = interpolated(node)  # values an error must not echo (`${oc.env:TOKEN}`)
     params = OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node)
     plugin = get(group, str(params.pop("name")))
     extras = None
@@ -113,7 +114,7 @@ def _choose(group: str, node: Any, where: str | None = None) -> tuple[Choice, An
         names = {f.name for f in dataclasses.fields(schema)}
         given = {k: params.pop(k) for k in list(params) if k in names}
         extras = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), validate_against(schema, given, where, f"the {group} section")))
-    return Choice(plugin, plugin.validate(params, where), where), extras
+    return Choice(plugin, plugin.validate(params, where, hidden), where), extras
 
 
 def _check_ranges(trainer: TrainerConfig, augmentation: AugmentationConfig, evaluate: EvaluateConfig) -> None:

@@ -172,3 +172,32 @@ def test_truncated_files_between_stages_are_one_line_errors(tmp_path):
 
     with pytest.raises(ConfigError, match="does not hold a readable model .*rerun training"):
         load_model(models)
+
+
+def test_a_full_disk_is_one_line_and_the_previous_output_stays(tmp_path, monkeypatch, capsys):
+    """ENOSPC in the middle of an atomic write: a mocked write fails as a full disk does."""
+    import errno
+
+    from workflows import atomic
+    from workflows.cli import EXIT_NO_ROOM, run_cli
+
+    target = tmp_path / "metrics.json"
+    write_json(target, {"accuracy": 0.9})
+
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(self))
+
+    monkeypatch.setattr(atomic.Path, "write_text", full)
+    assert run_cli(lambda args: write_json(target, {"accuracy": 0.1}), []) == EXIT_NO_ROOM
+    err = capsys.readouterr().err
+    assert err.startswith("error: no space left on the device writing ") and err.count("\n") == 1
+    monkeypatch.undo()
+    assert json.loads(target.read_text()) == {"accuracy": 0.9}
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]  # no temporary left behind
+
+
+def test_an_interpolated_secret_is_not_echoed(monkeypatch):
+    monkeypatch.setenv("KERASFORGE_TEST_TOKEN", "hunter2-secret")
+    with pytest.raises(ConfigError) as err:
+        resolve(compose(["optimizer.learning_rate=${oc.env:KERASFORGE_TEST_TOKEN}"]))
+    assert "optimizer.learning_rate" in str(err.value) and "hunter2" not in str(err.value)
