@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import sys
 import tempfile
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from plugins.registry import ConfigError
-from workflows.atomic import atomic_dir, atomic_path, write_json
+from workflows.atomic import atomic_dir, atomic_path, remove_stale, write_json
 from workflows.compose import to_yaml
 from workflows.datastore import load_spec, load_split
 from workflows.experiment import Experiment
@@ -168,7 +169,10 @@ def train(
         run_callbacks.append(keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: peers.done()))
     chief = cluster is None or cluster.is_chief
     # Only the chief writes the model, the metrics and the logs; other workers write into a scratch directory.
-    scratch = None if chief else Path(tempfile.mkdtemp(prefix="kerasforge-worker-"))
+    scratch = None
+    if not chief:  # a killed worker's scratch is removed by the next worker that starts on this machine
+        remove_stale(Path(tempfile.gettempdir()) / "kerasforge-worker")
+        scratch = Path(tempfile.mkdtemp(prefix=f".kerasforge-worker.{os.getpid()}."))
     model_dir, logs_dir = (model_dir, logs_dir) if chief else (scratch / "models", scratch / "logs")
     with atomic_dir(logs_dir) as tmp_logs:
         live = Live(dir=str(tmp_logs), dvcyaml=None, save_dvc_exp=False, report=None)

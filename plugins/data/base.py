@@ -36,6 +36,10 @@ class DataSpec:
         class_names: the classes' names, in label order.
         num_targets: outputs of a regression task (1 for one target).
         kind: "image", "tabular" or "sequence": what models can take it.
+        scaling: how raw inputs were scaled, so that new rows can be given in raw units:
+            `{"mean": [...], "std": [...]}` per feature (x_scaled = (x − mean) / std), plus
+            `target_mean`/`target_std` for a standardized regression target; None when unscaled.
+        features: the input columns' names (tabular data), in order.
     """
 
     input_shape: tuple[int, ...]
@@ -44,6 +48,8 @@ class DataSpec:
     class_names: list[str] = field(default_factory=list)
     num_targets: int = 1
     kind: str = "tabular"
+    scaling: dict | None = None
+    features: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.input_shape = tuple(int(d) for d in self.input_shape)

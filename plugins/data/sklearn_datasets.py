@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from sklearn import datasets
 
@@ -48,7 +50,11 @@ def standardize(splits: Splits, target: bool) -> Splits:
         ys = ((ys - y_mean) / y_std).astype(np.float32) if target else ys
         return xs, ys
 
-    return Splits(scale(splits.train), scale(splits.val), scale(splits.test), splits.spec)
+    scaling = {"mean": mean.astype(float).tolist(), "std": std.astype(float).tolist()}
+    if target:
+        scaling.update(target_mean=y_mean, target_std=y_std)
+    spec = dataclasses.replace(splits.spec, scaling=scaling)  # travels with the model (its card holds the spec)
+    return Splits(scale(splits.train), scale(splits.val), scale(splits.test), spec)
 
 
 @register("data", "diabetes")

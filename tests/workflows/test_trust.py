@@ -84,6 +84,15 @@ def test_the_readme_csv_command_works_with_string_labels_and_the_default_augment
     assert metrics["accuracy"] > 0.8  # three well-separated clusters
     assert np.load(out / "data" / "augmented" / "train" / "x.npy").shape == np.load(
         out / "data" / "prepared" / "train" / "x.npy").shape  # nothing added to tabular rows
+    # The scaling travels with the model: its card holds the training rows' mean and std per feature, so that
+    # new rows in raw units map onto what the model was trained on.
+    spec = json.loads((out / "models" / "model.json").read_text())["spec"]
+    assert spec["features"] == ["a", "b"]
+    scaled = np.load(out / "data" / "prepared" / "train" / "x.npy")
+    assert np.allclose(scaled.mean(axis=0), 0, atol=1e-5) and np.allclose(scaled.std(axis=0), 1, atol=1e-4)
+    raw = np.array([[float(v) for v in line.split(",")[:2]] for line in iris_like(90)])
+    mean, std = np.array(spec["scaling"]["mean"]), np.array(spec["scaling"]["std"])
+    assert ((raw - mean) / std).mean(axis=0) == pytest.approx(scaled.mean(axis=0), abs=0.3)
 
 
 def test_a_diverging_run_stops_with_one_line_and_keeps_the_previous_model(compose, tmp_path):
