@@ -79,18 +79,25 @@ def free_ports(n: int) -> list[int]:
     raise RuntimeError("no free port below the ephemeral range")
 
 
-@pytest.mark.slow
-def test_two_localhost_workers_train_one_model(tmp_path):
-    """Fails without workflows/keras_multiworker.py (Keras issue 20585)."""
+def start_two_workers(tmp_path, epochs: int, stderr=subprocess.PIPE) -> list[subprocess.Popen]:
+    """Two `python -m workflows.train` processes forming one multi-worker cluster on localhost."""
     workers = [f"localhost:{p}" for p in free_ports(2)]
     procs = []
     for index in range(2):
         tf_config = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
         procs.append(subprocess.Popen(
-            [*TRAIN, *SMALL, "trainer.epochs=2", "trainer.strategy=multi_worker", "trainer.backup=false",
+            [*TRAIN, *SMALL, f"trainer.epochs={epochs}", "trainer.strategy=multi_worker", "trainer.backup=false",
              "trainer.worker_timeout=120", f"hydra.run.dir={tmp_path / f'worker{index}'}"],
-            cwd=ROOT, env=subprocess_env(TF_CONFIG=tf_config), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=ROOT, env=subprocess_env(TF_CONFIG=tf_config), stdout=subprocess.PIPE, stderr=stderr, text=True,
+            start_new_session=True,
         ))
+    return procs
+
+
+@pytest.mark.slow
+def test_two_localhost_workers_train_one_model(tmp_path):
+    """Fails without workflows/keras_multiworker.py (Keras issue 20585)."""
+    procs = start_two_workers(tmp_path, epochs=2)
     outputs = [p.communicate(timeout=300) for p in procs]
     for proc, (_out, err) in zip(procs, outputs):
         assert proc.returncode == 0, err[-3000:]
@@ -105,16 +112,7 @@ def test_two_localhost_workers_train_one_model(tmp_path):
 
 @pytest.mark.slow
 def test_a_peer_lost_during_training_is_a_one_line_error_and_nothing_is_saved(tmp_path):
-    workers = [f"localhost:{p}" for p in free_ports(2)]
-    procs = []
-    for index in range(2):
-        tf_config = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
-        procs.append(subprocess.Popen(
-            [*TRAIN, *SMALL, "trainer.epochs=200", "trainer.strategy=multi_worker", "trainer.backup=false",
-             "trainer.worker_timeout=120", f"hydra.run.dir={tmp_path / f'worker{index}'}"],
-            cwd=ROOT, env=subprocess_env(TF_CONFIG=tf_config), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, start_new_session=True,
-        ))
+    procs = start_two_workers(tmp_path, epochs=200, stderr=subprocess.STDOUT)
     seen, deadline = "", time.time() + 180
     while "Epoch 2/" not in seen and time.time() < deadline:
         seen += procs[1].stdout.readline()

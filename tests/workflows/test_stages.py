@@ -46,7 +46,7 @@ def test_a_stage_cannot_read_a_section_it_does_not_declare(compose):
     assert set(view.cfg.keys()) == {"augmentation", "trainer"} and set(view.cfg.trainer.keys()) == {"seed"}
 
 
-def test_a_stage_that_reads_more_than_it_declares_fails(compose, tmp_path, monkeypatch):
+def test_a_stage_that_reads_more_than_it_declares_fails(compose, tmp_path):
     experiment = resolve(compose(TINY))
     sneaky = Stage("prepare", reads=("trainer.seed",), plugins=("data",))  # prepare reads `data`, undeclared here
     with pytest.raises(UndeclaredRead, match="stage 'prepare' reads data"):
