@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from plugins.data.base import DataSpec, Splits
 
+SKIPPED = "skipped.txt"      # beside the splits: the input files the data plugin left out, one per line
 IN_MEMORY_BYTES = 256 << 20  # a split up to this size becomes one in-memory tensor; larger ones are streamed
 CHUNK = 512                  # examples per read (and per write) when streaming
 
@@ -131,6 +132,8 @@ def save_splits(splits: Splits, out_dir: str | Path) -> None:
         for name, split in splits.items():
             save_split(split, tmp / name)
         splits.spec.save(tmp / "spec.json")
+        if splits.skipped:
+            (tmp / SKIPPED).write_text("".join(f"{name}\n" for name in splits.skipped))
 
 
 def load_spec(data_dir: str | Path) -> DataSpec:

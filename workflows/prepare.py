@@ -7,8 +7,10 @@ and spec.json), atomically.
 
 from __future__ import annotations
 
+import sys
+
 from plugins.data.base import Splits
-from workflows.datastore import save_splits
+from workflows.datastore import SKIPPED, save_splits
 from workflows.experiment import Experiment
 from workflows.layout import REPO, Layout
 
@@ -27,7 +29,13 @@ def prepare(experiment: Experiment) -> Splits:
 
 def run(experiment: Experiment, layout: Layout = REPO) -> None:
     """The prepare stage: the data plugin's splits → data/prepared/ (below `layout.root`)."""
-    save_splits(prepare(experiment), layout.prepared)
+    splits = prepare(experiment)
+    save_splits(splits, layout.prepared)
+    if splits.skipped:
+        first = ", ".join(splits.skipped[:3]) + (f" and {len(splits.skipped) - 3} more" if len(splits.skipped) > 3
+                                                 else "")
+        print(f"warning: skipped {len(splits.skipped)} unreadable file(s): {first}; the full list: "
+              f"{layout.prepared / SKIPPED}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -74,6 +74,7 @@ class Splits:
     val: Split
     test: Split
     spec: DataSpec
+    skipped: list[str] = field(default_factory=list)  # input files left out (unreadable): the prepare stage lists them
 
     def items(self):
         return (("train", self.train), ("val", self.val), ("test", self.test))

@@ -6,7 +6,6 @@ Pixels come out as float32 in [0, 1], shape (height, width, channels).
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -52,8 +51,13 @@ def _reason(err: Exception) -> str:
     return text[:120] or type(err).__name__
 
 
-def check_images(files: list[Path], labels: list[int], channels: int, on_bad_file: str) -> tuple[list[Path], list[int]]:
-    """Decodes every file once; a corrupt or non-image file fails (named) or is skipped, as `on_bad_file` says."""
+def check_images(files: list[Path], labels: list[int], channels: int, on_bad_file: str
+                 ) -> tuple[list[Path], list[int], list[Path]]:
+    """Decodes every file once; a corrupt or non-image file fails (named) or is skipped, as `on_bad_file` says.
+
+    Returns:
+        The readable files, their labels, and the skipped files.
+    """
     import tensorflow as tf
 
     good_files, good_labels, skipped = [], [], []
@@ -69,10 +73,7 @@ def check_images(files: list[Path], labels: list[int], channels: int, on_bad_fil
             continue
         good_files.append(file)
         good_labels.append(label)
-    if skipped:
-        shown = ", ".join(str(f) for f in skipped[:3]) + (f" and {len(skipped) - 3} more" if len(skipped) > 3 else "")
-        print(f"warning: skipped {len(skipped)} unreadable file(s) of {len(files)}: {shown}", file=sys.stderr)
-    return good_files, good_labels
+    return good_files, good_labels, skipped
 
 
 def decode_dataset(files: list[Path], labels: list[int], size: tuple[int, int], channels: int) -> tf.data.Dataset:
@@ -133,7 +134,7 @@ def image_folder(
     classes, files, labels = list_images(Path(directory))
     if class_mode == "binary" and len(classes) != 2:
         raise ConfigError(f"data.class_mode=binary needs two class folders; {directory} has {len(classes)}")
-    files, labels = check_images(files, labels, channels, on_bad_file)
+    files, labels, skipped = check_images(files, labels, channels, on_bad_file)
     spec = DataSpec((*target_size, channels), "classification", len(classes), classes, kind="image")
     try:
         train, val, test = split_indices(np.array(labels), val_fraction, test_fraction, seed, stratify=True)
@@ -148,7 +149,7 @@ def image_folder(
     def subset(ids):
         return decode_dataset([files[i] for i in ids], [labels[i] for i in ids], tuple(target_size), channels)
 
-    return Splits(subset(train), subset(val), subset(test), spec)
+    return Splits(subset(train), subset(val), subset(test), spec, skipped=[str(f) for f in skipped])
 
 
 # keras.datasets: downloaded once into ~/.keras/datasets/ (KERAS_HOME/datasets/); the file to place there offline.

@@ -60,11 +60,19 @@ def test_a_corrupt_file_is_named_or_skipped(compose, tmp_path, capfd):
     assert "notes.jpg is not a readable image" in str(err.value) or "broken.png is not a readable image" in str(err.value)
     assert "data.on_bad_file=skip" in str(err.value)
     assert "function_node" not in str(err.value) and "[Op:" not in str(err.value)  # no TensorFlow internals
-    capfd.readouterr()
-    splits = folder_experiment(compose, root, "data.on_bad_file=skip").load_data()
+    skipping = folder_experiment(compose, root, "data.on_bad_file=skip")
+    splits = skipping.load_data()
     assert sum(int(s.cardinality()) for _, s in splits.items()) == 24
+    assert sorted(Path(f).name for f in splits.skipped) == ["broken.png", "notes.jpg"]
+    from workflows.layout import Layout
+    from workflows.prepare import run as prepare
+
+    capfd.readouterr()
+    prepare(skipping, Layout(tmp_path / "run"))
     warning = capfd.readouterr().err
-    assert "skipped 2 unreadable file(s) of 26" in warning and "notes.jpg" in warning and "broken.png" in warning
+    listed = tmp_path / "run" / "data" / "prepared" / "skipped.txt"
+    assert warning.startswith("warning: skipped 2 unreadable file(s): ") and f"the full list: {listed}" in warning
+    assert sorted(Path(line).name for line in listed.read_text().splitlines()) == ["broken.png", "notes.jpg"]
 
 
 @pytest.mark.parametrize(
