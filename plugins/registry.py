@@ -49,6 +49,21 @@ class ParamError(ConfigError):
         self.message = message
 
 
+_REDACTED: set[str] = set()
+
+
+def redact(values: typing.Iterable[str]) -> None:
+    """Marks values (those of `${oc.env:…}` interpolations, say) that no error message may show."""
+    _REDACTED.update(v for v in values if len(v) >= 3)
+
+
+def redacted(text: str) -> str:
+    """`text` with every value marked by `redact` replaced by `***`."""
+    for value in sorted(_REDACTED, key=len, reverse=True):
+        text = text.replace(value, "***")
+    return text
+
+
 def first_line(err: BaseException) -> str:
     """The first line of an exception's message (its type's name when the message is empty)."""
     text = str(err).strip()

@@ -11,7 +11,7 @@ import errno
 import sys
 from collections.abc import Callable
 
-from plugins.registry import ConfigError
+from plugins.registry import ConfigError, redacted
 
 EXIT_BAD_INPUT = 2
 EXIT_NO_ROOM = 3
@@ -36,7 +36,7 @@ def run_cli(task: Callable[[list[str]], object], argv: list[str] | None = None) 
     try:
         task(argv)
     except ConfigError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {redacted(str(err))}", file=sys.stderr)  # never a resolved ${oc.env:…} value
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("interrupted: the previous outputs are left as they were", file=sys.stderr)

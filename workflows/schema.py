@@ -14,9 +14,9 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from plugins.registry import ConfigError, did_you_mean, get, interpolated, validate_against
+from plugins.registry import ConfigError, did_you_mean, get, interpolated, redact, validate_against
 from workflows.experiment import Choice, Experiment
 
 if TYPE_CHECKING:
@@ -137,6 +137,26 @@ def _check_ranges(trainer: TrainerConfig, augmentation: AugmentationConfig, eval
         raise ConfigError(f"evaluate.split='{evaluate.split}' is unknown; {did_you_mean(evaluate.split, ['val', 'test'])}")
 
 
+def _check_interpolations(node: Any, path: str = "") -> None:
+    """Resolves every interpolation (`${oc.env:TOKEN}`) once: one that fails is a one-line error naming it; the
+    resolved values are marked so that no error message shows them (they may be secrets)."""
+    if not isinstance(node, (DictConfig, ListConfig)):
+        return
+    keys = list(node.keys()) if isinstance(node, DictConfig) else list(range(len(node)))
+    for key in keys:
+        where = f"{path}.{key}" if path else str(key)
+        if OmegaConf.is_interpolation(node, key):
+            raw = node._get_node(key)._value()
+            try:
+                value = node[key]
+            except Exception as err:  # noqa: BLE001 — OmegaConf's resolvers raise many kinds
+                raise ConfigError(f"{where}: {raw} cannot be resolved ({type(err).__name__}); set what it refers to "
+                                  "or give a value") from None
+            redact([str(value)])
+        else:
+            _check_interpolations(node._get_node(key), where)
+
+
 def _check_finite(node: Any, path: str = "") -> None:
     """Refuses NaN and infinite numbers anywhere in the config: no option can take them."""
     if isinstance(node, (DictConfig, dict)):
@@ -185,6 +205,8 @@ def _resolve_sections(cfg: DictConfig | dict, wanted: set[str]) -> Experiment:
     for key in SECTIONS:
         if key not in cfg:
             raise ConfigError(f"the config has no '{key}' section; add it to conf/config.yaml's defaults")
+    for key in SECTIONS:  # not the `hydra` node: its run-time interpolations resolve only inside Hydra's jobs
+        _check_interpolations(cfg[key], key)
     _check_finite({key: cfg[key] for key in SECTIONS})
     sections = {
         key: schema(**validate_against(schema, cfg[key], key, f"the {key} section"))

@@ -210,3 +210,9 @@ def test_an_interpolated_secret_is_not_echoed(monkeypatch):
     with pytest.raises(ConfigError) as err:
         resolve(compose(["optimizer.learning_rate=${oc.env:KERASFORGE_TEST_TOKEN}"]))
     assert "optimizer.learning_rate" in str(err.value) and "hunter2" not in str(err.value)
+    result = run([*TRAIN, "data=csv", "data.path=${oc.env:KERASFORGE_TEST_TOKEN}", "data.target=x"], ROOT, check=False,
+                 KERASFORGE_TEST_TOKEN="hunter2-secret")
+    assert result.returncode == 2 and "data.path: no such file '***'" in result.stderr and "hunter2" not in result.stderr
+    unset = run([*TRAIN, "optimizer.learning_rate=${oc.env:KERASFORGE_UNSET_VARIABLE}"], ROOT, check=False)
+    assert "optimizer.learning_rate: ${oc.env:KERASFORGE_UNSET_VARIABLE} cannot be resolved" in unset.stderr
+    assert len(error_lines(unset.stderr)) == 1
