@@ -48,11 +48,16 @@ def load_model(model_dir: Path = REPO.models) -> tuple[keras.Model, dict[str, An
     return model, card
 
 
+def predicted_classes(probs: np.ndarray) -> np.ndarray:
+    """Class ids from the head's probabilities: a threshold of 0.5 for one sigmoid output, else the argmax."""
+    return (probs[:, 0] > 0.5).astype(int) if probs.shape[-1] == 1 else probs.argmax(axis=-1)
+
+
 def classification_metrics(y: np.ndarray, probs: np.ndarray, spec: DataSpec) -> tuple[dict[str, Any], list[dict]]:
     """Accuracy, per-class precision/recall/F1 and the confusion rows."""
     from sklearn import metrics as skm
 
-    predicted = (probs[:, 0] > 0.5).astype(int) if probs.shape[-1] == 1 else probs.argmax(axis=-1)
+    predicted = predicted_classes(probs)
     labels = list(range(spec.num_classes))
     names = spec.class_names or [str(i) for i in labels]
     report = skm.classification_report(
@@ -87,11 +92,8 @@ def mode_gap(model, head, x: np.ndarray, y: np.ndarray, batch_size: int) -> dict
     training = np.concatenate([np.asarray(head.probabilities(model(tf.constant(x[i:i + batch_size]), training=True)))
                                for i in range(0, len(x), batch_size)])
 
-    def accuracy(probs: np.ndarray) -> float:
-        predicted = (probs[:, 0] > 0.5).astype(int) if probs.shape[-1] == 1 else probs.argmax(axis=-1)
-        return float((predicted == y).mean())
-
-    return {"train_accuracy": accuracy(inference), "train_accuracy_training_mode": accuracy(training)}
+    return {"train_accuracy": float((predicted_classes(inference) == y).mean()),
+            "train_accuracy_training_mode": float((predicted_classes(training) == y).mean())}
 
 
 def evaluate(experiment: Experiment, model_dir: Path, ds: Split, out_dir: Path = REPO.eval,
