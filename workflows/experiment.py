@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from plugins.registry import Plugin
 
 if TYPE_CHECKING:
-    from workflows.schema import AugmentationConfig, EvaluateConfig, RegularizerOptions, TrainerConfig
+    from workflows.schema import AugmentationConfig, EvaluateConfig, ExportConfig, RegularizerOptions, TrainerConfig
 
 
 class UndeclaredRead(AssertionError):
@@ -89,6 +89,7 @@ class Experiment:
     augmentation_ops: list[Choice]
     trainer: TrainerConfig
     evaluate: EvaluateConfig
+    export: ExportConfig
 
     def load_data(self):
         """The data plugin's Splits."""

@@ -42,6 +42,11 @@ class Layout:
         return self.root / "models"
 
     @property
+    def export(self) -> Path:
+        """export → saved_model/, model.tflite, check.json."""
+        return self.root / "models" / "export"
+
+    @property
     def train_logs(self) -> Path:
         """train → DVCLive metrics and curves."""
         return self.root / "dvclive" / "train"

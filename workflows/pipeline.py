@@ -43,7 +43,7 @@ def run_pipeline(experiment: Experiment, out_dir: Path) -> dict[str, Any]:
     """
     layout = Layout(Path(out_dir))
     results: dict[str, Any] = {}
-    for stage in STAGES:
+    for stage in (s for s in STAGES if s.in_runs):
         if stage.name == "evaluate" and not _is_chief(experiment):
             break  # the chief evaluates the model it wrote
         results[stage.name] = stage(experiment, layout)

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from workflows.stages import Stage
 
 PLUGIN_GROUPS = ("data", "model", "loss", "optimizer", "schedule", "regularizer")
-SECTIONS = (*PLUGIN_GROUPS, "augmentation", "trainer", "evaluate")
+SECTIONS = (*PLUGIN_GROUPS, "augmentation", "trainer", "evaluate", "export")
 
 
 @dataclass
@@ -94,7 +94,21 @@ class EvaluateConfig:
     split: str = "test"
 
 
-_SECTION_SCHEMAS = {"trainer": TrainerConfig, "augmentation": AugmentationConfig, "evaluate": EvaluateConfig}
+@dataclass
+class ExportConfig:
+    """`export.*`: options of the export stage only (workflows/export.py; changing them does not retrain).
+
+    Attributes:
+        quantize: TensorFlow Lite quantization: none, float16, dynamic_range or int8.
+        calibration_rows: training rows that calibrate int8 activations.
+    """
+
+    quantize: str = "none"
+    calibration_rows: int = 200
+
+
+_SECTION_SCHEMAS = {"trainer": TrainerConfig, "augmentation": AugmentationConfig, "evaluate": EvaluateConfig,
+                    "export": ExportConfig}
 
 # Options that a group's section holds beside its plugin's parameters.
 _EXTRAS = {"regularizer": RegularizerOptions}
@@ -117,7 +131,8 @@ def _choose(group: str, node: Any, where: str | None = None) -> tuple[Choice, An
     return Choice(plugin, plugin.validate(params, where, hidden), where), extras
 
 
-def _check_ranges(trainer: TrainerConfig, augmentation: AugmentationConfig, evaluate: EvaluateConfig) -> None:
+def _check_ranges(trainer: TrainerConfig, augmentation: AugmentationConfig, evaluate: EvaluateConfig,
+                  export: ExportConfig) -> None:
     for where, value, low in (
         ("trainer.epochs", trainer.epochs, 1),
         ("trainer.batch_size", trainer.batch_size, 1),
@@ -125,6 +140,7 @@ def _check_ranges(trainer: TrainerConfig, augmentation: AugmentationConfig, eval
         ("evaluate.batch_size", evaluate.batch_size, 1),
         ("trainer.steps_per_execution", trainer.steps_per_execution, 1),
         ("trainer.shuffle_buffer", trainer.shuffle_buffer, 1),
+        ("export.calibration_rows", export.calibration_rows, 1),
     ):
         if value < low:
             raise ConfigError(f"{where}={value} must be at least {low}")
@@ -133,6 +149,9 @@ def _check_ranges(trainer: TrainerConfig, augmentation: AugmentationConfig, eval
     from workflows.distribute import check as check_distribution
 
     check_distribution(trainer)
+    quantize = ("none", "float16", "dynamic_range", "int8")
+    if export.quantize not in quantize:
+        raise ConfigError(f"export.quantize='{export.quantize}' is unknown; {did_you_mean(export.quantize, quantize)}")
     if evaluate.split not in ("val", "test"):
         raise ConfigError(f"evaluate.split='{evaluate.split}' is unknown; {did_you_mean(evaluate.split, ['val', 'test'])}")
 
@@ -212,7 +231,7 @@ def _resolve_sections(cfg: DictConfig | dict, wanted: set[str]) -> Experiment:
         key: schema(**validate_against(schema, cfg[key], key, f"the {key} section"))
         for key, schema in _SECTION_SCHEMAS.items()
     }
-    _check_ranges(sections["trainer"], sections["augmentation"], sections["evaluate"])
+    _check_ranges(sections["trainer"], sections["augmentation"], sections["evaluate"], sections["export"])
     ops = []
     if "augmentation" in wanted:
         ops = [_choose("augmentation", op, f"augmentation.ops.{i}")[0]

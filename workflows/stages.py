@@ -49,6 +49,9 @@ class Stage:
         metrics: metric files (Layout-relative strings), with DVC's options.
         plots: plot files or folders, with DVC's options.
         note: a comment for dvc.yaml.
+        in_runs: whether run directories (direct command line, sweeps, studies) run it too; a stage that
+            makes no metric a run is compared on (export) runs under DVC, or on a run directory by hand
+            (`python -m workflows.export --root RUN_DIR`).
     """
 
     name: str
@@ -59,6 +62,7 @@ class Stage:
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
     plots: dict[str, dict[str, Any]] = field(default_factory=dict)
     note: str = ""
+    in_runs: bool = True
 
     @property
     def module(self) -> str:
@@ -93,16 +97,24 @@ STAGES: tuple[Stage, ...] = (
         reads=("model", "loss", "optimizer", "schedule", "regularizer", "augmentation", "trainer"),
         plugins=("model", "loss", "optimizer", "schedule", "regularizer", "augmentation", "data/base.py"),
         deps=("prepared", "augmented"),
-        outs={"models": {"persist": True}},
+        outs={"models/model.keras": {"persist": True}, "models/model.json": {"persist": True}},
         metrics={"train_logs/metrics.json": dict(_KEEP)},
         plots={"train_logs/plots/metrics": {**_KEEP, "x": "step"}},
         note="trainer.strategy=auto: MirroredStrategy over every GPU of the machine when it has several.",
     ),
     Stage(
         "evaluate", reads=("evaluate",), plugins=("model", "loss", "data/base.py"),
-        deps=("prepared", "models"),
+        deps=("prepared", "models/model.keras", "models/model.json"),
         metrics={"eval/metrics.json": dict(_KEEP)},
         plots={"eval/plots/confusion.json": {**_KEEP, "template": "confusion", "x": "actual", "y": "predicted"}},
+    ),
+    Stage(
+        "export", reads=("export",), plugins=("model", "loss", "data/base.py"),
+        deps=("prepared", "models/model.keras", "models/model.json"),
+        outs={"export/saved_model": {"persist": True}, "export/model.tflite": {"persist": True}},
+        metrics={"export/check.json": dict(_KEEP)},
+        note="a SavedModel taking raw inputs and a TFLite model, each checked on the test split (check.json).",
+        in_runs=False,
     ),
 )
 
@@ -180,6 +192,7 @@ def dvc_yaml() -> str:
 
 def stage_main(name: str, argv: list[str] | None = None) -> int:
     """The DVC command of a stage: reads `--params` (params.yaml), checks it, runs the stage in the repository."""
+    from plugins.registry import ConfigError
     from workflows.cli import run_cli
 
     stage = BY_NAME[name]
@@ -191,21 +204,24 @@ def stage_main(name: str, argv: list[str] | None = None) -> int:
         from workflows.schema import resolve
 
         parser = argparse.ArgumentParser(prog=f"python -m {stage.module}", description=f"The {name} stage.")
-        parser.add_argument("--params", default="params.yaml", help="the composed config (default: params.yaml)")
-        cfg = load_params(parser.parse_args(args).params)
+        parser.add_argument("--params", help="the composed config (default: params.yaml, or --root's config.yaml)")
+        parser.add_argument("--root", help="a run directory of `python -m workflows.train` (default: the repository)")
+        parsed = parser.parse_args(args)
+        layout = REPO if parsed.root is None else Layout(Path(parsed.root))
+        if parsed.root is not None and not Path(parsed.root).is_dir():
+            raise ConfigError(f"--root {parsed.root}: no such run directory")
+        cfg = load_params(parsed.params or ("params.yaml" if parsed.root is None else Path(parsed.root) / "config.yaml"))
         if name == "train":
             from workflows.distribute import early_setup
 
             early_setup(cfg)  # before TensorFlow's first operation
-        result = stage.function()(resolve(cfg, stage), REPO)
+        result = stage.function()(resolve(cfg, stage), layout)
         if isinstance(result, dict):
             import json
 
             print(json.dumps({k: v for k, v in result.items() if k != "per_class"}, indent=2))
 
     def under_dvc(args: list[str]) -> None:
-        from plugins.registry import ConfigError
-
         try:
             task(args)
         except ConfigError as err:

@@ -40,6 +40,7 @@ class DataSpec:
             `{"mean": [...], "std": [...]}` per feature (x_scaled = (x − mean) / std), plus
             `target_mean`/`target_std` for a standardized regression target; None when unscaled.
         features: the input columns' names (tabular data), in order.
+        target: the target column's name (CSV data): `workflows.predict` scores a CSV that has it.
     """
 
     input_shape: tuple[int, ...]
@@ -50,6 +51,7 @@ class DataSpec:
     kind: str = "tabular"
     scaling: dict | None = None
     features: list[str] = field(default_factory=list)
+    target: str | None = None
 
     def __post_init__(self) -> None:
         self.input_shape = tuple(int(d) for d in self.input_shape)

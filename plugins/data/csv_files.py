@@ -112,12 +112,13 @@ def csv(
             raise ConfigError(f"{path}: column '{target}' has a single class {classes}; classification needs two")
         y = np.array([classes.index(v) for v in raw_target], dtype=np.int32)
         spec = DataSpec((len(features),), "classification", len(classes), classes, kind="tabular",
-                        features=list(features))
+                        features=list(features), target=target)
     else:
         y = np.empty(len(rows), dtype=np.float32)
         for i, value in enumerate(raw_target):
             y[i] = _number(value, path, i + 2, target, "fix or drop the row (use data.task=classification for class "
                            "labels)")
-        spec = DataSpec((len(features),), "regression", num_targets=1, kind="tabular", features=list(features))
+        spec = DataSpec((len(features),), "regression", num_targets=1, kind="tabular", features=list(features),
+                        target=target)
     splits = split_arrays(x, y, spec, val_fraction, test_fraction, seed)
     return standardize_splits(splits, target=task == "regression") if standardize else splits

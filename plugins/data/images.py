@@ -47,7 +47,7 @@ def list_images(directory: Path, extensions=EXTENSIONS) -> tuple[list[str], list
 
 def _reason(err: Exception) -> str:
     """TensorFlow's decoding error without its internal node names: `{{function_node …}}`, `[Op:DecodeImage]`."""
-    text = re.sub(r"\{\{[^}]*\}\}|\[Op:[^\]]*\]", "", first_line(err)).strip().rstrip(".")
+    text = re.sub(r"\{\{[^}]*\}\}|\[Op:[^\]]*\]|\s+name:\s*$", "", first_line(err)).strip().rstrip(".")
     return text[:120] or type(err).__name__
 
 
