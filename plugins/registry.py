@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import ConfigKeyError, ValidationError
+from omegaconf.errors import ConfigKeyError, KeyValidationError, ValidationError
 
 
 class ConfigError(ValueError):
@@ -174,6 +174,10 @@ def validate_against(schema: type, params: dict[str, Any] | DictConfig, where: s
             shown = "its interpolated value" if key in hidden else _short_repr(shown)
             expected = expected if key not in hidden else "wrong type"
             raise ConfigError(f"{where}.{full_key}: {shown} is not valid for {owner} ({expected})") from None
+        except KeyValidationError as err:  # e.g. an int key where the schema wants str keys
+            full_key = str(getattr(err, "full_key", "") or key)
+            raise ConfigError(f"{where}.{full_key}: {getattr(err, 'msg', str(err)).splitlines()[0]} for {owner}"
+                              ) from None
     missing = sorted(OmegaConf.missing_keys(typed))
     if missing:
         raise ConfigError(f"{where}: {owner} needs {', '.join(missing)}; set it, e.g. {where}.{missing[0]}=...")

@@ -5,11 +5,20 @@ split (`evaluate.split`, the test split by default), and writes, atomically:
 - eval/metrics.json: `accuracy`, `loss`, per-class precision/recall/F1 and
   the parameter count (classification); `mse`, `mae`, `r2` (regression);
 - eval/plots/confusion.json: (actual, predicted) rows for DVC's confusion
-  template.
+  template;
+- eval/plots/sklearn/{roc,precision_recall,calibration}/<class>.json
+  (classification): ROC, precision–recall and calibration curves, through
+  DVCLive's plot API (`Live.log_sklearn_plot`): one curve for the positive
+  class of a binary task, one per class (one-vs-rest) otherwise; `roc_auc`
+  and `average_precision` (macro) in metrics.json;
+- the model's cost beside its accuracy: `size_bytes` (model.keras),
+  `latency_ms` (median time of one example, batch 1) and `throughput`
+  (examples per second at batch 256), measured on the machine that evaluated.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 import zipfile
@@ -80,6 +89,64 @@ MODE_GAP = 0.2  # training-mode accuracy this much above inference-mode accuracy
 MODE_ROWS = 2048  # training rows scored both ways
 
 
+CURVES = ("roc", "precision_recall", "calibration")
+
+
+def curves(y: np.ndarray, probs: np.ndarray, names: list[str], out_dir: Path) -> dict[str, float]:
+    """Writes ROC, precision-recall and calibration curves through DVCLive into out_dir/plots/sklearn/<kind>/.
+
+    Returns:
+        The macro ROC AUC and average precision (one-vs-rest over the classes present in `y`).
+    """
+    from sklearn import metrics as skm
+
+    from dvclive import Live
+
+    if probs.shape[-1] == 1:  # one sigmoid output: P(second class)
+        probs = np.concatenate([1.0 - probs, probs], axis=-1)
+    classes = [1] if len(names) == 2 else [k for k in range(len(names)) if 0 < (y == k).sum() < len(y)]
+    live = Live(dir=str(out_dir), dvcyaml=None, save_dvc_exp=False, report=None)
+    aucs, precisions = [], []
+    for k in classes:
+        truth, score = (y == k).astype(int), probs[:, k].astype(np.float64)
+        if truth.min() == truth.max():
+            continue  # one class only in this split: no curve
+        for kind in CURVES:
+            extra = {"drop_intermediate": True} if kind == "roc" else {}
+            live.log_sklearn_plot(kind, truth, score, name=f"{kind}/{_file_name(names[k])}.json", **extra)
+        aucs.append(skm.roc_auc_score(truth, score))
+        precisions.append(skm.average_precision_score(truth, score))
+    del live  # and its git handles now, not at interpreter exit (where dulwich's finalizers complain)
+    gc.collect()
+    for file in (out_dir / "plots" / "sklearn").rglob("*.json"):  # sklearn's first ROC threshold is +inf:
+        write_json(file, json.loads(file.read_text()))  # strict JSON (null), as every file this project writes
+    return {"roc_auc": float(np.mean(aucs)), "average_precision": float(np.mean(precisions))} if aucs else {}
+
+
+def _file_name(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "class"
+
+
+def cost(model, x: np.ndarray, model_file: Path, repeats: int = 30) -> dict[str, float]:
+    """The model's size, its latency at batch 1 (median of `repeats` calls) and its throughput at batch 256."""
+    import time
+
+    one = x[:1]
+    big = np.resize(x, (256, *x.shape[1:])).astype(x.dtype)  # the test rows, repeated up to 256
+    model.predict_on_batch(one), model.predict_on_batch(big)  # compiled once, outside the timing
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model.predict_on_batch(one)
+        times.append(time.perf_counter() - start)
+    start = time.perf_counter()
+    for _ in range(5):
+        model.predict_on_batch(big)
+    per_batch = (time.perf_counter() - start) / 5
+    return {"size_bytes": Path(model_file).stat().st_size, "latency_ms": float(np.median(times) * 1000),
+            "throughput": float(256 / per_batch)}
+
+
 def mode_gap(model, head, x: np.ndarray, y: np.ndarray, batch_size: int) -> dict[str, float]:
     """The model's accuracy on the same (training) rows in inference mode and in training mode.
 
@@ -146,9 +213,13 @@ def evaluate(experiment: Experiment, model_dir: Path, ds: Split, out_dir: Path =
             mae=float(skm.mean_absolute_error(y, predicted)),
             r2=float(skm.r2_score(y, predicted)),
         )
+    result.update(cost(model, x, Path(model_dir) / "model.keras"))
     with atomic_dir(out_dir) as tmp:
+        if spec.task == "classification":
+            names = spec.class_names or [str(i) for i in range(spec.num_classes)]
+            result.update(curves(y, np.asarray(head.probabilities(outputs)), names, tmp))
         write_json(tmp / "metrics.json", result)
-        (tmp / "plots").mkdir()
+        (tmp / "plots").mkdir(exist_ok=True)
         write_json(tmp / "plots" / "confusion.json", confusion)
     return result
 

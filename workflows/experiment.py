@@ -84,6 +84,7 @@ class Experiment:
     optimizer: Choice
     schedule: Choice
     regularizer: Choice
+    finetune: Choice
     regularizer_options: RegularizerOptions
     augmentation: AugmentationConfig
     augmentation_ops: list[Choice]

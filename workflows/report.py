@@ -181,13 +181,16 @@ def headline_metric(runs: list[Run]) -> str:
     return "loss"
 
 
-def table(groups: dict[str, list[Run]], options: dict[str, str] | None = None, target: float | None = None) -> str:
-    """The Markdown table: one row per variant, metrics as mean ± std over its runs."""
+def table(groups: dict[str, list[Run]], options: dict[str, str] | None = None, target: float | None = None,
+          columns: tuple[str, ...] = ()) -> str:
+    """The Markdown table: one row per variant, metrics as mean ± std over its runs (`columns`: more test metrics,
+    e.g. `recall_3`, each a column)."""
     runs = [r for rs in groups.values() for r in rs]
     metric = headline_metric(runs)
     header = f"| variant | runs | test {metric} (range) | final val accuracy |"
     if target is not None:
         header += f" epochs to val accuracy ≥ {target:g} |"
+    header += "".join(f" test {c} |" for c in columns)
     lines = [header, "|" + "---|" * (header.count("|") - 1)]
     for name, members in groups.items():
         ok = [r for r in members if r.error is None]
@@ -202,6 +205,7 @@ def table(groups: dict[str, list[Run]], options: dict[str, str] | None = None, t
             reached = [first_epoch_reaching(r.curves.get("eval/accuracy", []), target) for r in ok]
             hit = [e for e in reached if e is not None]
             row += f" {mean_std(hit, 1)} ({len(hit)}/{len(ok)} runs) |" if hit else f" not reached (0/{len(ok)} runs) |"
+        row += "".join(f" {mean_std([r.metrics[c] for r in ok if c in r.metrics], spread=True)} |" for c in columns)
         lines.append(row)
     errors = [f"- `{r.variant}` (seed {r.seed}): {r.error}" for r in runs if r.error]
     return "\n".join(lines + (["", "Failed runs:", *errors] if errors else []))
@@ -290,12 +294,12 @@ def plot_bars(groups: dict[str, list[Run]], path: Path, title: str, extra: dict[
 
 def write(name: str, title: str, groups: dict[str, list[Run]], out_dir: Path, intro: list[str],
           options: dict[str, str] | None = None, target: float | None = None,
-          references: dict[str, float] | None = None) -> Path:
+          references: dict[str, float] | None = None, columns: tuple[str, ...] = ()) -> Path:
     """Writes <name>.md, <name>.png (if curves) and <name>_bars.png into `out_dir`; returns the Markdown file."""
     out_dir = Path(out_dir)
     has_curves = plot_curves(groups, out_dir / f"{name}.png", title, target)
     plot_bars(groups, out_dir / f"{name}_bars.png", title, references)
-    parts = [f"# {title}", *[p for p in intro if p], table(groups, options, target), f"![test metric]({name}_bars.png)"]
+    parts = [f"# {title}", *[p for p in intro if p], table(groups, options, target, tuple(columns)), f"![test metric]({name}_bars.png)"]
     if has_curves:
         parts.append(f"![validation curves]({name}.png)")
     write_text(out_dir / f"{name}.md", "\n\n".join(parts) + "\n")

@@ -22,7 +22,7 @@ from workflows.experiment import Choice, Experiment
 if TYPE_CHECKING:
     from workflows.stages import Stage
 
-PLUGIN_GROUPS = ("data", "model", "loss", "optimizer", "schedule", "regularizer")
+PLUGIN_GROUPS = ("data", "model", "loss", "optimizer", "schedule", "regularizer", "finetune")
 SECTIONS = (*PLUGIN_GROUPS, "augmentation", "trainer", "evaluate", "export")
 
 
@@ -48,6 +48,8 @@ class TrainerConfig:
     backup_root: str = ".kerasforge/backups"
     worker_timeout: float = 600.0
     recalibrate_batch_norm: bool = True
+    class_weight: Any = None
+    tensorboard: bool = False
 
 
 @dataclass
@@ -144,6 +146,17 @@ def _check_ranges(trainer: TrainerConfig, augmentation: AugmentationConfig, eval
     ):
         if value < low:
             raise ConfigError(f"{where}={value} must be at least {low}")
+    weights = trainer.class_weight
+    if isinstance(weights, str) and weights != "balanced":
+        raise ConfigError(f"trainer.class_weight='{weights}' is unknown; {did_you_mean(weights, ['balanced'])} "
+                          "(or null, or a mapping from class name to weight)")
+    if weights is not None and not isinstance(weights, (str, dict, DictConfig)):
+        raise ConfigError(f"trainer.class_weight={weights!r} must be null, balanced, or a mapping from class name to "
+                          "weight, e.g. '{cat: 1.0, dog: 4.0}'")
+    if isinstance(weights, (dict, DictConfig)):
+        for name, value in weights.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ConfigError(f"trainer.class_weight.{name}={value!r} must be a number ≥ 0")
     if trainer.jit_compile not in ("auto", True, False):
         raise ConfigError(f"trainer.jit_compile={trainer.jit_compile!r} must be auto, true or false")
     from workflows.distribute import check as check_distribution
@@ -266,4 +279,6 @@ def _resolve_sections(cfg: DictConfig | dict, wanted: set[str]) -> Experiment:
         experiment.build_augmenter()
     if "loss" in wanted:
         experiment.loss.build_offering(from_logits=True, binary=False)
+    if "finetune" in wanted:
+        experiment.finetune.build()
     return experiment

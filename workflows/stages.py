@@ -94,8 +94,8 @@ STAGES: tuple[Stage, ...] = (
     ),
     Stage(
         "train",
-        reads=("model", "loss", "optimizer", "schedule", "regularizer", "augmentation", "trainer"),
-        plugins=("model", "loss", "optimizer", "schedule", "regularizer", "augmentation", "data/base.py"),
+        reads=("model", "loss", "optimizer", "schedule", "regularizer", "finetune", "augmentation", "trainer"),
+        plugins=("model", "loss", "optimizer", "schedule", "regularizer", "finetune", "augmentation", "data/base.py"),
         deps=("prepared", "augmented"),
         outs={"models/model.keras": {"persist": True}, "models/model.json": {"persist": True}},
         metrics={"train_logs/metrics.json": dict(_KEEP)},
@@ -106,7 +106,10 @@ STAGES: tuple[Stage, ...] = (
         "evaluate", reads=("evaluate",), plugins=("model", "loss", "data/base.py"),
         deps=("prepared", "models/model.keras", "models/model.json"),
         metrics={"eval/metrics.json": dict(_KEEP)},
-        plots={"eval/plots/confusion.json": {**_KEEP, "template": "confusion", "x": "actual", "y": "predicted"}},
+        plots={"eval/plots/confusion.json": {**_KEEP, "template": "confusion", "x": "actual", "y": "predicted"},
+               "eval/plots/sklearn/roc": {**_KEEP, "template": "simple", "x": "fpr", "y": "tpr"},
+               "eval/plots/sklearn/precision_recall": {**_KEEP, "template": "simple", "x": "recall", "y": "precision"},
+               "eval/plots/sklearn/calibration": {**_KEEP, "template": "simple", "x": "prob_pred", "y": "prob_true"}},
     ),
     Stage(
         "export", reads=("export",), plugins=("model", "loss", "data/base.py"),

@@ -63,7 +63,9 @@ def run_study(study: dict[str, Any], out_dir: Path, runs_dir: Path, extra: list[
         print(f"[{i}/{len(plans)}] {variant} seed={seed}", file=sys.stderr, flush=True)
         run_dir = runs_dir / variant / f"seed{seed}"
         metrics = run_pipeline(experiment, run_dir)
-        runs.append(Run(variant, seed, args, {k: v for k, v in metrics.items() if k != "per_class"}, run_curves(run_dir)))
+        recalls = {f"recall_{name}": figures["recall"] for name, figures in metrics.get("per_class", {}).items()}
+        runs.append(Run(variant, seed, args, {**{k: v for k, v in metrics.items() if k != "per_class"}, **recalls},
+                        run_curves(run_dir)))
     return runs
 
 
@@ -82,7 +84,7 @@ def write_report(name: str, study: dict[str, Any], runs: list[Run], baselines: l
     ]
     write_json(Path(out_dir) / f"{name}.json", {"study": study, "runs": [asdict(r) for r in [*baselines, *runs]]})
     return report.write(name, study.get("title", name), groups, out_dir, intro, options, study.get("target", 0.95),
-                        references)
+                        references, study.get("columns", ()))
 
 
 def fit_baselines(study: dict[str, Any], extra: list[str] = ()) -> list[Run]:

@@ -40,12 +40,13 @@ if TYPE_CHECKING:  # TensorFlow is imported where it is used: `python -m workflo
 
 def batches(
     ds: Split, head: Head, batch_size: int, shuffle: bool = False, seed: int = 0, augmenter=None,
-    shuffle_buffer: int = 10_000, mixers=(),
+    shuffle_buffer: int = 10_000, mixers=(), class_weights: np.ndarray | None = None,
 ) -> tf.data.Dataset:
     """Batches (x, y) with the labels in the form the loss takes; shuffled, and augmented online, for training.
 
     The shuffle buffer holds at most `shuffle_buffer` examples (the whole set when it is smaller), so memory
-    stays bounded however large the data set on disk.
+    stays bounded however large the data set on disk. With `class_weights` (one per class id), batches are
+    (x, y, sample_weight): each example's loss is weighted by its class's weight.
     """
     import tensorflow as tf
 
@@ -59,6 +60,11 @@ def batches(
     ds = ds.batch(batch_size)
     if augmenter is not None:  # one warp per batch, in tf.data's threads, overlapping the training step
         ds = ds.map(lambda x, y: (augmenter(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
+    if class_weights is not None:
+        table = tf.constant(class_weights, tf.float32)
+        ds = ds.map(lambda x, y: (x, head.encode(y), tf.gather(table, tf.cast(y, tf.int32))),
+                    num_parallel_calls=tf.data.AUTOTUNE)
+        return ds.prefetch(tf.data.AUTOTUNE)
     ds = ds.map(lambda x, y: (x, head.encode(y)), num_parallel_calls=tf.data.AUTOTUNE)
     for mixer in mixers:  # mixup, cutmix: on one-hot labels
         ds = ds.map(lambda x, y, m=mixer: _mix(m, x, y), num_parallel_calls=tf.data.AUTOTUNE)
@@ -68,6 +74,44 @@ def batches(
 def _mix(mixer, x, y):
     out = mixer({"images": x, "labels": y}, training=True)
     return out["images"], out["labels"]
+
+
+def class_weights(setting: Any, spec: DataSpec, labels: np.ndarray | None) -> np.ndarray | None:
+    """`trainer.class_weight` as one weight per class id.
+
+    Args:
+        setting: null, "balanced" (n / (classes × count of the class) on the training set, as scikit-learn's
+            `compute_class_weight`), or a mapping from class name to weight (classes not named weigh 1).
+        spec: the data's spec (classes and their names).
+        labels: the training set's class ids ("balanced" counts them).
+
+    Returns:
+        The weights, or None for no weighting.
+
+    Raises:
+        ConfigError: weights for a regression task, or a class name the data does not have.
+    """
+    if setting is None:
+        return None
+    if spec.task != "classification":
+        raise ConfigError("trainer.class_weight weights classes, but the data is a regression task; set it to null")
+    names = spec.class_names or [str(i) for i in range(spec.num_classes)]
+    if setting == "balanced":
+        from sklearn.utils.class_weight import compute_class_weight
+
+        present = np.unique(labels)
+        weights = np.ones(spec.num_classes)
+        weights[present] = compute_class_weight("balanced", classes=present, y=np.asarray(labels))
+        return weights
+    from plugins.registry import did_you_mean
+
+    weights = np.ones(spec.num_classes)
+    for name, value in dict(setting).items():
+        if str(name) not in names:
+            raise ConfigError(f"trainer.class_weight.{name}: the data has no class '{name}'; "
+                              f"{did_you_mean(str(name), names)}")
+        weights[names.index(str(name))] = float(value)
+    return weights
 
 
 def model_card(model: keras.Model, head: Head, spec: DataSpec) -> dict[str, Any]:
@@ -93,6 +137,7 @@ def train(
     model_dir: Path = REPO.models,
     logs_dir: Path = REPO.train_logs,
     callbacks: list[keras.callbacks.Callback] = (),
+    train_labels: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Builds, compiles and fits the configured model; saves it atomically.
 
@@ -107,6 +152,8 @@ def train(
         model_dir: where model.keras and model.json go.
         logs_dir: where DVCLive writes the training curves.
         callbacks: more Keras callbacks.
+        train_labels: the training set's labels, when at hand (`trainer.class_weight=balanced` counts them;
+            otherwise they are read from `train_ds`).
 
     Returns:
         The last epoch's metrics (`loss`, `accuracy`, `val_loss`, `val_accuracy`…).
@@ -129,24 +176,37 @@ def train(
 
     train_ds, val_ds = as_dataset(train_ds), as_dataset(val_ds)
     trainer = experiment.trainer
+    if trainer.class_weight == "balanced" and train_labels is None:
+        train_labels = np.concatenate([y.numpy() for _, y in train_ds.batch(4096)])
+    weights = class_weights(trainer.class_weight, spec, train_labels)
     configure_runtime(trainer)
     strategy = make_strategy(trainer)
     cluster = cluster_of(strategy)
     peers = watchdog() if cluster else None
     plan = plan_epochs(experiment, int(train_ds.cardinality()))
     head = experiment.head(spec)
+    finetune = experiment.finetune.build()
+    phases = fit_phases(plan["fit_epochs"], finetune, experiment)
+
+    def compile_model(optimizer):
+        model.compile(optimizer=optimizer, loss=experiment.build_loss(head), metrics=head.metrics(),
+                      steps_per_execution=plan["steps_per_execution"], jit_compile=trainer.jit_compile)
+
     with strategy.scope():
         model = experiment.build_model(spec, head, n_train=plan["n_train"])
-        model.compile(
-            optimizer=experiment.build_optimizer(plan["steps_per_epoch"]),
-            loss=experiment.build_loss(head),
-            metrics=head.metrics(),
-            steps_per_execution=plan["steps_per_execution"],
-            jit_compile=trainer.jit_compile,
-        )
+        backbone = None
+        if finetune is not None:
+            from workflows.finetune import backbone_of, freeze
+
+            backbone = backbone_of(model, experiment.model.plugin.name)
+            freeze(backbone)
+        compile_model(experiment.build_optimizer(plan["steps_per_epoch"]))
     run_callbacks = [StopOnNonFinite(experiment), *experiment.callbacks(plan["steps_per_epoch"])]
     resumed, earlier_logs = 0, []
-    if trainer.backup:
+    if trainer.backup and finetune is not None:
+        print("note: finetune=two_phase runs without epoch backups (a killed run starts again from epoch 0)",
+              file=sys.stderr)
+    elif trainer.backup:
         backups = backup_dir(trainer.backup_root, to_yaml(experiment.cfg), model_dir, cluster.rank if cluster else 0)
         resumed, earlier_logs = resume_epoch(backups), resumed_logs(backups)
         run_callbacks.append(AtomicBackupAndRestore(backups))
@@ -155,13 +215,15 @@ def train(
     online = experiment.augmentation.online
     augmenter = experiment.build_augmenter(trainer.seed + 1) if online and experiment.augments(spec) else None
     mixers = experiment.build_label_mixers(trainer.seed + 1) if online else []
+    if mixers and weights is not None:
+        raise ConfigError("trainer.class_weight cannot weight the mixed labels of mixup/cutmix; drop one of them")
     if mixers and head.labels != "one_hot":
         raise ConfigError(
             f"mixup/cutmix make soft labels, which loss '{experiment.loss.plugin.name}' does not take; "
             "use loss=categorical_crossentropy"
         )
     train_batches = batches(train_ds, head, plan["batch_size"], trainer.shuffle and not experiment.full_batch,
-                            trainer.seed, augmenter, trainer.shuffle_buffer, mixers)
+                            trainer.seed, augmenter, trainer.shuffle_buffer, mixers, weights)
     train_batches = (train_batches.cache() if experiment.full_batch else train_batches).repeat()
     train_batches = train_batches.skip(resumed * plan["fit_steps"])
     val_batches = batches(val_ds, head, trainer.batch_size)
@@ -181,16 +243,30 @@ def train(
                 for name, value in logs.items():
                     live.log_metric(standardize_metric_name(name, "dvclive.keras"), value)
                 live.next_step()
+        epochs_fitted = 0
         try:
-            history = model.fit(
-                train_batches,
-                validation_data=val_batches,
-                epochs=plan["fit_epochs"],
-                steps_per_epoch=plan["fit_steps"],
-                verbose=trainer.verbose,
-                shuffle=False,  # tf.data shuffles (batches() above)
-                callbacks=[*run_callbacks, DVCLiveCallback(live=live), *callbacks],
-            )
+            for index, (start, end) in enumerate(phases):
+                if index:  # fine-tuning's phase two: unfreeze, recompile with the backbone's rate, go on
+                    from workflows.finetune import continue_with_backbone_rate, unfreeze
+
+                    with strategy.scope():
+                        unfreeze(backbone, finetune.unfreeze)
+                        optimizer = experiment.build_optimizer(plan["steps_per_epoch"])
+                        continue_with_backbone_rate(optimizer, model, backbone, finetune.backbone_lr,
+                                                    start * plan["fit_steps"])
+                        compile_model(optimizer)
+                logger = DVCLiveCallback(live=live) if index == len(phases) - 1 else _KeepLiveOpen(live)
+                history = model.fit(
+                    train_batches.skip((start - resumed) * plan["fit_steps"]) if start else train_batches,
+                    validation_data=val_batches,
+                    initial_epoch=start,
+                    epochs=end,
+                    steps_per_epoch=plan["fit_steps"],
+                    verbose=trainer.verbose,
+                    shuffle=False,  # tf.data shuffles (batches() above)
+                    callbacks=[*run_callbacks, logger, *tensorboard(trainer, tmp_logs), *callbacks],
+                )
+                epochs_fitted += len(history.history.get("loss", []))
         except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.CancelledError,
                 tf.errors.InternalError, tf.errors.AbortedError) as err:
             if cluster is None:
@@ -213,14 +289,50 @@ def train(
             raise ConfigError("training diverged: the model's weights are not finite; nothing was saved. "
                               f"{StopOnNonFinite.advice(experiment)}")
         card = model_card(model, head, spec)
-        epochs_run = (resumed + len(history.history.get("loss", []))) * plan["epochs_per_log_step"]
+        epochs_run = (resumed + epochs_fitted) * plan["epochs_per_log_step"]
         card["training"] = {**plan, "epochs_run": epochs_run, "resumed_at_epoch": resumed,
+                            "phases": [list(p) for p in phases],
                             "strategy": type(strategy).__name__, "replicas": strategy.num_replicas_in_sync,
                             "batch_norm_recalibrated_on_batches": used}
         save_model(model, card, model_dir)
     if scratch:
         shutil.rmtree(scratch, ignore_errors=True)
     return last
+
+
+def fit_phases(fit_epochs: int, finetune, experiment: Experiment) -> list[tuple[int, int]]:
+    """The (first epoch, end epoch) of each `model.fit` call: one for ordinary training; fine-tuning's frozen phase
+    and the phase after it (either may be empty, and is then left out)."""
+    if finetune is None:
+        return [(0, fit_epochs)]
+    if experiment.full_batch:
+        raise ConfigError("finetune=two_phase needs a mini-batch optimizer, not gd")
+    if finetune.frozen_epochs > fit_epochs:
+        raise ConfigError(f"finetune.frozen_epochs={finetune.frozen_epochs} is more than trainer.epochs={fit_epochs}; "
+                          "lower it or train longer")
+    return [(a, b) for a, b in ((0, finetune.frozen_epochs), (finetune.frozen_epochs, fit_epochs)) if b > a]
+
+
+def _KeepLiveOpen(live):  # noqa: N802 — a callback class made on first use, so that Keras is imported only then
+    """DVCLive's Keras callback minus its `live.end()` at the end of a fit: for every fit but the last."""
+    from dvclive.keras import DVCLiveCallback
+
+    class KeepLiveOpen(DVCLiveCallback):
+        def on_train_end(self, logs=None):
+            pass
+
+    return KeepLiveOpen(live=live)
+
+
+def tensorboard(trainer, logs_dir: Path) -> list:
+    """`trainer.tensorboard: true`: Keras's TensorBoard callback, writing into <logs>/tensorboard/ (the train logs'
+    temporary directory while training, so `tensorboard --logdir dvclive` follows a run live; dvclive/train/
+    tensorboard/ once it has finished)."""
+    if not trainer.tensorboard:
+        return []
+    import keras
+
+    return [keras.callbacks.TensorBoard(log_dir=str(Path(logs_dir) / "tensorboard"), histogram_freq=1)]
 
 
 class StopOnNonFinite:
@@ -289,9 +401,12 @@ def save_model(model: keras.Model, card: dict[str, Any], model_dir: Path = REPO.
 
 def run(experiment: Experiment, layout: Layout = REPO) -> dict[str, float]:
     """The train stage: data/augmented/train + data/prepared/val → models/, dvclive/train/ (below `layout.root`)."""
+    from workflows.datastore import load_arrays
+
     spec = load_spec(layout.prepared)
+    labels = load_arrays("train", layout.augmented)[1] if experiment.trainer.class_weight == "balanced" else None
     return train(experiment, load_split("train", layout.augmented), load_split("val", layout.prepared), spec,
-                 layout.models, layout.train_logs)
+                 layout.models, layout.train_logs, train_labels=labels)
 
 
 def main(argv: list[str] | None = None) -> int:

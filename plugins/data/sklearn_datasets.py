@@ -12,7 +12,8 @@ from plugins.registry import register
 
 
 @register("data", "digits")
-def digits(val_fraction: float = 0.1, test_fraction: float = 0.2, seed: int = 0) -> Splits:
+def digits(val_fraction: float = 0.1, test_fraction: float = 0.2, seed: int = 0,
+           keep: dict | None = None) -> Splits:
     """scikit-learn's 1,797 handwritten digits: 8×8 grey images, 10 classes.
 
     Pixels are scaled from 0–16 to 0–1; the split is stratified.
@@ -21,6 +22,8 @@ def digits(val_fraction: float = 0.1, test_fraction: float = 0.2, seed: int = 0)
         val_fraction: share of the images kept for validation.
         test_fraction: share of the images kept for the test.
         seed: the split's random seed (the same seed, the same split).
+        keep: an imbalanced variant: the share of each named class's training and validation images kept,
+            e.g. `data.keep={3:0.1,8:0.1}` (the test split keeps them all, so that per-class recall stays measurable).
 
     Returns:
         Splits of (8, 8, 1) float32 images and int32 labels.
@@ -32,7 +35,33 @@ def digits(val_fraction: float = 0.1, test_fraction: float = 0.2, seed: int = 0)
         input_shape=x.shape[1:], task="classification", num_classes=10,
         class_names=[str(c) for c in bunch.target_names], kind="image",
     )
-    return split_arrays(x, y, spec, val_fraction, test_fraction, seed)
+    splits = split_arrays(x, y, spec, val_fraction, test_fraction, seed)
+    return subsample_classes(splits, keep) if keep else splits
+
+
+def subsample_classes(splits: Splits, keep: dict[str, float]) -> Splits:
+    """Keeps the first ⌈share × count⌉ training and validation rows of each named class (the split's order is already
+    random); the test split is left whole."""
+    import math
+
+    from plugins.registry import ParamError, did_you_mean
+
+    names = splits.spec.class_names
+    for name, share in keep.items():
+        if str(name) not in names:
+            raise ParamError("keep", f"the data has no class '{name}'; {did_you_mean(str(name), names)}")
+        if not 0.0 < float(share) <= 1.0:
+            raise ParamError(f"keep.{name}", f"{share} must be a share in (0, 1]")
+
+    def thin(split):
+        x, y = split
+        mask = np.ones(len(y), bool)
+        for name, share in keep.items():
+            rows = np.flatnonzero(y == names.index(str(name)))
+            mask[rows[math.ceil(float(share) * len(rows)):]] = False
+        return x[mask], y[mask]
+
+    return Splits(thin(splits.train), thin(splits.val), splits.test, splits.spec)
 
 
 def standardize(splits: Splits, target: bool) -> Splits:

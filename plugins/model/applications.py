@@ -2,10 +2,17 @@
 
 No pre-trained weights by default; `weights: imagenet` downloads them once
 into ~/.keras/models (3-channel images; grey images are repeated to 3
-channels). Images smaller than the architecture's minimum are resized.
+channels), and `weights: path/to/file.h5` loads a weights file of the same
+architecture without its top (ImageNet's file placed by hand, or your own
+pretraining) with the same input preprocessing. Images smaller than the
+architecture's minimum are resized. The base is the model's nested
+`keras.Model` layer: `finetune=two_phase` freezes and unfreezes it.
 """
 
 from __future__ import annotations
+
+import re
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -31,10 +38,28 @@ def _scaling(kind: str) -> list[keras.layers.Layer]:
             flip]
 
 
+def _weights_file(err: BaseException) -> str:
+    """The weights file Keras tried to fetch, named from the failed `keras.utils.get_file` call (its frame's
+    `origin`), else from the error's URL."""
+    tb = err.__traceback__
+    while tb is not None:
+        frame = tb.tb_frame
+        if frame.f_code.co_name == "get_file" and isinstance(frame.f_locals.get("origin"), str):
+            origin = frame.f_locals["origin"]
+            return f"{origin.rsplit('/', 1)[-1]} (from {origin})"
+        tb = tb.tb_next
+    found = re.search(r"https?://\S+/([^/\s]+\.h5)", str(err))
+    return f"{found.group(1)} (from {found.group(0)})" if found else "its weights file"
+
+
 def _application(kind: str, builder, spec: DataSpec, head: Head, weights: str | None, input_size: int | None, dropout: float):
     require_image(spec, kind)
-    if weights not in (None, "imagenet"):
-        raise ConfigError(f"model.weights='{weights}' is unknown; valid: null (random), imagenet")
+    pretrained = weights is not None
+    if pretrained and weights != "imagenet":
+        if not Path(weights).is_file():
+            raise ConfigError(f"model.weights='{weights}': no such weights file; valid: null (random), imagenet, or "
+                              f"the path of a {kind} weights file without top (.h5 or .weights.h5)")
+        weights = str(Path(weights).resolve())
     height, width, channels = spec.input_shape
     size = input_size or max(MIN_SIZE, height, width)
     if size < MIN_SIZE:
@@ -43,11 +68,12 @@ def _application(kind: str, builder, spec: DataSpec, head: Head, weights: str | 
     x = inputs
     if (height, width) != (size, size):
         x = keras.layers.Resizing(size, size, name="resize")(x)
-    if weights == "imagenet":
+    if pretrained:
         if channels == 1:
             x = keras.layers.Concatenate(name="grey_to_rgb")([x, x, x])
         elif channels != 3:
-            raise ConfigError(f"model.weights=imagenet needs 1 or 3 channels; the data has {channels}")
+            raise ConfigError(f"model.weights={'imagenet' if weights == 'imagenet' else 'a file'} needs 1 or 3 "
+                              f"channels; the data has {channels}")
         for layer in _scaling(kind):
             x = layer(x)
             if layer.name == "rgb_to_bgr":
@@ -55,12 +81,19 @@ def _application(kind: str, builder, spec: DataSpec, head: Head, weights: str | 
     shape = tuple(x.shape[1:])
     try:
         base = builder(include_top=False, weights=weights, input_shape=shape, pooling="avg")
-    except Exception as err:  # the download of the weights: no network, a proxy, a full disk
+    except Exception as err:  # the download of the weights: no network, a proxy, a full disk; a wrong file
         if weights == "imagenet":
+            from keras.src.backend.config import keras_home  # where keras.utils.get_file caches (KERAS_HOME)
+
+            file = _weights_file(err)
             raise ConfigError(
                 f"model.weights=imagenet: the {kind} weights could not be downloaded ({type(err).__name__}); place "
-                "the file in ~/.keras/models/ or use model.weights=null"
+                f"{file} in {Path(keras_home()) / 'models'}/, or give model.weights the file's path, or use "
+                "model.weights=null"
             ) from None
+        if pretrained:
+            raise ConfigError(f"model.weights={weights}: not {kind} weights without top for input {shape} "
+                              f"({type(err).__name__}: {str(err).splitlines()[0][:150]})") from None
         raise
     x = base(x)
     x = keras.layers.Dropout(dropout)(x)
@@ -77,7 +110,8 @@ def _register(kind: str, builder) -> None:
     Args:
         spec: the data's spec (images).
         head: the output head.
-        weights: null (random initialization) or "imagenet" (downloaded once).
+        weights: null (random initialization), "imagenet" (downloaded once), or the path of a weights file of
+            this architecture without top.
         input_size: resize images to input_size × input_size (default: at least {MIN_SIZE}).
         dropout: dropout rate before the head.
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -114,5 +116,8 @@ def test_imagenet_weights_offline_is_a_one_line_error(compose, monkeypatch, tmp_
 
     monkeypatch.setattr(file_utils.urllib.request, "urlretrieve", no_network)
     experiment = resolve(compose(["model=mobilenet_v2", "model.weights=imagenet"]))
-    with pytest.raises(ConfigError, match="model.weights=imagenet: the mobilenet_v2 weights could not be downloaded"):
+    with pytest.raises(ConfigError, match="model.weights=imagenet: the mobilenet_v2 weights could not be downloaded") as err:
         experiment.build_model(IMAGE, experiment.head(IMAGE))
+    # It names the file to place, and where.
+    assert re.search(r"place mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_\d+_no_top.h5 \(from https:", str(err.value)), str(err.value)
+    assert str(tmp_path) in str(err.value)

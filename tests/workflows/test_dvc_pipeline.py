@@ -25,7 +25,7 @@ def repo(tmp_path_factory):
     """The project, tiny, after one `dvc repro`."""
     path = make_project_copy(tmp_path_factory.mktemp("project"), TINY_DEFAULTS)
     result = run([*DVC, "repro"], path)
-    for stage in ("prepare", "augment", "train", "evaluate"):
+    for stage in ("prepare", "augment", "train", "evaluate", "export"):
         assert f"Running stage '{stage}'" in result.stdout
     return path
 
@@ -39,12 +39,15 @@ def test_repro_writes_model_metrics_and_plots(repo):
     metrics = json.loads(run([*DVC, "metrics", "show", "--json"], repo).stdout)
     flat = json.dumps(metrics)
     assert '"accuracy"' in flat and "eval/metrics.json" in flat and "dvclive/train/metrics.json" in flat
+    assert "models/export/check.json" in flat and '"max_abs_diff"' in flat
     plots = run([*DVC, "plots", "show", "--json"], repo).stdout
     assert "eval/plots/confusion.json" in plots and "dvclive/train/plots/metrics" in plots
+    for kind in ("roc", "precision_recall", "calibration"):
+        assert f"eval/plots/sklearn/{kind}/3.json" in plots
     assert "previews/augmentation.png" in plots
     assert (repo / "previews" / "augmentation.png").read_bytes()[:4] == b"\x89PNG"
     dag = run([*DVC, "dag", "--dot"], repo).stdout.replace('"', "")
-    for edge in ("prepare -> augment", "augment -> train", "train -> evaluate"):
+    for edge in ("prepare -> augment", "augment -> train", "train -> evaluate", "train -> export"):
         assert edge in dag, dag
 
 
