@@ -232,7 +232,7 @@ def _resolve_sections(cfg: DictConfig | dict, wanted: set[str]) -> Experiment:
     if not isinstance(cfg, DictConfig):
         cfg = OmegaConf.create(cfg)
     for key in cfg.keys():
-        if key not in SECTIONS and key != "hydra":
+        if key not in SECTIONS and key not in ("hydra", "hparams_search"):  # the search's own section: search.py
             raise ConfigError(f"unknown config section '{key}'; {did_you_mean(str(key), SECTIONS)}")
     for key in SECTIONS:
         if key not in cfg:

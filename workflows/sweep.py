@@ -1,7 +1,7 @@
 """Hydra multirun on the direct command line: grids and Bayesian search, one failed trial never ends a sweep.
 
     python -m workflows.train -m optimizer=adam,sgd regularizer=none,l2          # a grid
-    python -m workflows.train -m hparams_search=optuna                           # TPE search (hydra-optuna-sweeper)
+    python -m workflows.train -m hparams_search=optuna                           # Optuna search: workflows/search.py
     python -m workflows.train -m hydra/launcher=joblib hydra.launcher.n_jobs=2 optimizer=adam,sgd   # in parallel
 
 Each trial is a whole prepare → augment → train → evaluate run in its own

@@ -12,12 +12,15 @@ directory (workflows/pipeline.py); with `-m`, a sweep (workflows/sweep.py).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import math
 import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +39,20 @@ if TYPE_CHECKING:  # TensorFlow is imported where it is used: `python -m workflo
 
     from plugins.data.base import DataSpec, Split
     from plugins.model.head import Head
+
+
+_EXTRA_CALLBACKS: contextvars.ContextVar[tuple] = contextvars.ContextVar("extra_callbacks", default=())
+
+
+@contextlib.contextmanager
+def extra_callbacks(callbacks: list) -> Iterator[None]:
+    """Adds Keras callbacks to every training the train stage runs inside the block (a search's pruning callback:
+    the stage functions keep their one signature, `run(experiment, layout)`)."""
+    token = _EXTRA_CALLBACKS.set(tuple(callbacks))
+    try:
+        yield
+    finally:
+        _EXTRA_CALLBACKS.reset(token)
 
 
 def batches(
@@ -406,7 +423,7 @@ def run(experiment: Experiment, layout: Layout = REPO) -> dict[str, float]:
     spec = load_spec(layout.prepared)
     labels = load_arrays("train", layout.augmented)[1] if experiment.trainer.class_weight == "balanced" else None
     return train(experiment, load_split("train", layout.augmented), load_split("val", layout.prepared), spec,
-                 layout.models, layout.train_logs, train_labels=labels)
+                 layout.models, layout.train_logs, callbacks=list(_EXTRA_CALLBACKS.get()), train_labels=labels)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -420,6 +437,10 @@ def main(argv: list[str] | None = None) -> int:
         from workflows.stages import stage_main
 
         return stage_main("train", argv)
+    if any(a in ("-m", "--multirun") for a in argv) and any(a.startswith("hparams_search=") for a in argv):
+        from workflows.search import main as search_main  # Optuna, driven by the project
+
+        return search_main(argv)
     if any(a in ("-m", "--multirun") for a in argv):
         from workflows.sweep import main as sweep_main
 

@@ -1,0 +1,118 @@
+"""Optuna search driven by the project: pruning, a study that resumes after kill -9, two processes sharing one."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import optuna
+import pytest
+
+from tests.conftest import ROOT, error_lines, run, subprocess_env
+
+pytestmark = pytest.mark.slow
+
+SEARCH = [sys.executable, "-m", "workflows.search"]
+SMALL = ["model=mlp", "model.units=[32]", "augmentation=none", "trainer.verbose=0", "trainer.backup=false"]
+
+
+def options(tmp_path, n_trials: int, epochs: int = 3, *extra: str) -> list[str]:
+    return [*SMALL, f"trainer.epochs={epochs}", f"hparams_search.n_trials={n_trials}",
+            f"hparams_search.storage={tmp_path / 'study.log'}", f"hparams_search.dir={tmp_path / 'runs'}", *extra]
+
+
+def load(tmp_path) -> optuna.Study:
+    from optuna.storages.journal import JournalFileBackend
+
+    storage = optuna.storages.JournalStorage(JournalFileBackend(str(tmp_path / "study.log")))
+    return optuna.load_study(study_name="kerasforge", storage=storage)
+
+
+def states(study) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for t in study.trials:
+        out[t.state.name] = out.get(t.state.name, 0) + 1
+    return out
+
+
+def test_a_trial_behind_the_median_is_pruned_at_once_and_recorded(tmp_path):
+    from workflows.search import run_search
+
+    # Three learning rates, two good and one hopeless, in the grid's (seeded) order; the median pruner may judge
+    # a trial after one finished trial, from its second epoch.
+    study, base = run_search(options(
+        tmp_path, 3, 5, "hparams_search.sampler=grid", "hparams_search.seed=1", "hparams_search.n_startup_trials=1",
+        "~hparams_search.params",  # a search space of one's own on the command line: drop the YAML one, add it
+        "+hparams_search.params={optimizer.learning_rate: {type: categorical, choices: [0.003, 0.002, 0.00001]}}"))
+    trials = sorted(study.trials, key=lambda t: t.number)
+    assert len(trials) == 3 and all(t.state.is_finished() for t in trials)
+    # The grid's order under seed 1: 0.003, then the hopeless one, judged against the first's curve.
+    assert [t.params["optimizer.learning_rate"] for t in trials] == [0.003, 0.00001, 0.002]
+    hopeless = trials[1]
+    assert hopeless.state == optuna.trial.TrialState.PRUNED
+    assert hopeless.user_attrs["epochs"] < 5
+    result = json.loads((tmp_path / "runs" / "kerasforge" / str(hopeless.number) / "result.json").read_text())
+    assert result["status"] == "pruned"
+    assert not (tmp_path / "runs" / "kerasforge" / "1" / "models" / "model.keras").exists()  # stopped, not saved
+    best = study.best_trial
+    assert best.params["optimizer.learning_rate"] in (0.003, 0.002)
+    ok = json.loads((tmp_path / "runs" / "kerasforge" / str(best.number) / "result.json").read_text())
+    assert ok["status"] == "ok" and ok["objective"] == pytest.approx(best.value)
+    assert ok["metrics"]["train"]["val_accuracy"] == pytest.approx(best.value)
+
+
+def test_a_bad_search_space_is_one_line_before_any_trial(tmp_path):
+    result = run([*SEARCH, *options(tmp_path, 2), "hparams_search.sampler=tpee"], ROOT, check=False)
+    assert result.returncode == 2 and error_lines(result.stderr) == [
+        "error: hparams_search.sampler='tpee' is unknown; did you mean 'tpe'? valid: tpe, cmaes, grid, random"]
+    result = run([*SEARCH, *options(tmp_path, 2),
+                  "~hparams_search.params",
+                  "+hparams_search.params={optimizer.learning_rate: {type: float, low: -1.0, high: 0.1}}"],
+                 ROOT, check=False)
+    lines = error_lines(result.stderr)
+    assert result.returncode == 2 and len(lines) == 1 and "optimizer.learning_rate=-1.0 gives a bad config" in lines[0]
+    assert not (tmp_path / "runs").exists()
+
+
+def test_the_same_command_continues_a_killed_study_to_n_trials(tmp_path):
+    command = [*SEARCH, *options(tmp_path, 4, 4, "hparams_search.pruner=none")]
+    first = subprocess.Popen(command, cwd=ROOT, env=subprocess_env(), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        time.sleep(1)
+        if (tmp_path / "study.log").exists():
+            study = load(tmp_path)
+            done = states(study).get("COMPLETE", 0)
+            running = states(study).get("RUNNING", 0)
+            if done >= 1 and running == 1:
+                break
+    os.killpg(first.pid, signal.SIGKILL)  # kill -9, in the middle of a trial
+    first.wait()
+    before = states(load(tmp_path))
+    assert before.get("RUNNING") == 1 and before.get("COMPLETE", 0) < 4, before
+
+    again = run(command, ROOT)
+    after = states(load(tmp_path))
+    assert after.get("COMPLETE") == 4 and "RUNNING" not in after, after
+    assert after.get("FAIL") == 1  # the killed trial: failed, not left running, not counted
+    assert json.loads(again.stdout[again.stdout.index("{"):])["trials"]["complete"] == 4
+
+
+def test_two_processes_share_one_study(tmp_path):
+    command = [*SEARCH, *options(tmp_path, 4, 3, "hparams_search.pruner=none")]
+    workers = [subprocess.Popen(command, cwd=ROOT, env=subprocess_env(), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for worker in workers:
+        _, err = worker.communicate(timeout=600)
+        assert worker.returncode == 0, err[-2000:]
+    study = load(tmp_path)
+    finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(finished) == 4 and len({t.number for t in finished}) == 4
+    assert len({t.user_attrs["pid"] for t in finished}) == 2  # both processes ran trials of the one study
+    assert sorted(int(p.name) for p in (tmp_path / "runs" / "kerasforge").iterdir()) == sorted(
+        t.number for t in study.trials if not t.user_attrs.get("surplus"))
