@@ -97,9 +97,12 @@ def from_multirun(sweep_dir: Path) -> list[Run]:
     runs = []
     for result in sorted(Path(sweep_dir).glob("*/result.json"), key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0):
         job = result.parent
-        overrides = yaml.safe_load((job / ".hydra" / "overrides.yaml").read_text()) or []
-        variant, seed = split_seed(overrides)
         outcome = json.loads(result.read_text())
+        if "overrides" in outcome:  # a trial of workflows.search
+            overrides = list(outcome["overrides"])
+        else:
+            overrides = yaml.safe_load((job / ".hydra" / "overrides.yaml").read_text()) or []
+        variant, seed = split_seed(overrides)
         if outcome["status"] != "ok":
             runs.append(Run(variant, seed, overrides, {}, error=outcome.get("error", "failed")))
             continue
@@ -314,7 +317,18 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument("--dvc", metavar="REPO", help="collect the DVC experiments of this repository instead")
         parser.add_argument("--name", default="report", help="the report's file name (default: report)")
         parser.add_argument("--out", default="reports", help="where to write (default: reports)")
+        parser.add_argument("--confirm", type=int, metavar="K",
+                            help="a workflows.search directory: rerun its K best trials and the baseline over --seeds "
+                                 "seeds, with McNemar's test (workflows/confirm.py)")
+        parser.add_argument("--seeds", type=int, default=3, help="with --confirm: training seeds per config (3)")
         ns = parser.parse_args(args)
+        if ns.confirm is not None:
+            if not ns.source or not Path(ns.source).is_dir():
+                raise ConfigError("--confirm needs a workflows.search directory, e.g. multirun/search/kerasforge")
+            from workflows.confirm import confirm
+
+            print(confirm(Path(ns.source), ns.confirm, list(range(ns.seeds)), ns.name, Path(ns.out)))
+            return
         if bool(ns.source) == bool(ns.dvc):
             raise ConfigError("give a multirun directory or --dvc REPO (one of them)")
         if ns.dvc:

@@ -249,6 +249,10 @@ def run_search(args: list[str]) -> tuple[optuna.Study, list[str]]:
                                 direction=search.direction, sampler=make_sampler(search), pruner=make_pruner(search))
     fail_dead_local_trials(study)
     out = Path(search.dir) / search.study_name
+    from workflows.atomic import write_text
+    from workflows.compose import to_yaml
+
+    write_text(out / "base.yaml", to_yaml(cfg))  # the config without the trials' values: the baseline to confirm against
 
     def objective(trial: optuna.Trial) -> float:
         if counted(study) > search.n_trials:  # another process took the last place between the check and this trial
@@ -291,19 +295,26 @@ def run_trial(trial: optuna.Trial, base: list[str], search: SearchConfig, out_di
     values = {key: suggest(trial, key, spec) for key, spec in search.params.items()}
     overrides = [f"++{key}={value}" for key, value in values.items()]
     pruning = PruningCallback(trial, search.metric)
-    print(f"trial {trial.number}: {' '.join(o.lstrip('+') for o in overrides)}", file=sys.stderr, flush=True)
+    shown = [o.lstrip("+") for o in overrides]
+    print(f"trial {trial.number}: {' '.join(shown)}", file=sys.stderr, flush=True)
+    from workflows.atomic import write_text
+    from workflows.compose import to_yaml
+
     try:
+        cfg = compose([*base, *overrides])
+        write_text(out_dir / "config.yaml", to_yaml(cfg))
         with extra_callbacks([pruning]):
-            metrics = run_pipeline(resolve(compose([*base, *overrides])), out_dir)
+            metrics = run_pipeline(resolve(cfg), out_dir)
     except optuna.TrialPruned as err:
-        write_json(out_dir / "result.json", {"status": "pruned", "values": values, "epochs": type(pruning).epochs,
-                                              "message": str(err)})
+        write_json(out_dir / "result.json", {"status": "pruned", "values": values, "overrides": shown,
+                                              "epochs": type(pruning).epochs, "error": str(err)})
         trial.set_user_attr("epochs", type(pruning).epochs)
         print(f"trial {trial.number}: {err}", file=sys.stderr, flush=True)
         return optuna.trial.TrialState.PRUNED, None
     except Exception as err:  # noqa: BLE001 — one trial's failure is recorded, the search goes on
         message = f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}"
-        write_json(out_dir / "result.json", {"status": "failed", "values": values, "error": message})
+        write_json(out_dir / "result.json", {"status": "failed", "values": values, "overrides": shown,
+                                              "error": message})
         print(f"trial {trial.number} failed: {message}", file=sys.stderr, flush=True)
         return optuna.trial.TrialState.FAIL, None
     value = metrics.get("train", {}).get(search.metric)
@@ -311,7 +322,7 @@ def run_trial(trial: optuna.Trial, base: list[str], search: SearchConfig, out_di
         return optuna.trial.TrialState.FAIL, None
     trial.set_user_attr("epochs", type(pruning).epochs)
     write_json(out_dir / "result.json", {"status": "ok", "objective": float(value), "values": values,
-                                          "epochs": type(pruning).epochs, "metrics": metrics})
+                                          "overrides": shown, "epochs": type(pruning).epochs, "metrics": metrics})
     print(f"trial {trial.number}: {search.metric} {float(value):.4f}", file=sys.stderr, flush=True)
     return optuna.trial.TrialState.COMPLETE, float(value)
 

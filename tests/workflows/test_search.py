@@ -116,3 +116,41 @@ def test_two_processes_share_one_study(tmp_path):
     assert len({t.user_attrs["pid"] for t in finished}) == 2  # both processes ran trials of the one study
     assert sorted(int(p.name) for p in (tmp_path / "runs" / "kerasforge").iterdir()) == sorted(
         t.number for t in study.trials if not t.user_attrs.get("surplus"))
+
+
+def test_mcnemar_counts_the_examples_only_one_config_gets_right():
+    from workflows.confirm import Candidate, mcnemar
+
+    a = Candidate("a", ROOT, correct=[[True] * 10 + [True], [True, False]])
+    b = Candidate("b", ROOT, correct=[[False] * 10 + [True], [True, False]])
+    test = mcnemar(a, b)
+    assert (test["a_only"], test["b_only"]) == (10, 0)
+    assert test["p_value"] == pytest.approx(2 * 0.5 ** 10)
+    assert mcnemar(a, a)["p_value"] == 1.0
+
+
+def test_confirm_reruns_the_best_trials_and_the_baseline_over_seeds(tmp_path):
+    from workflows.confirm import confirm
+    from workflows.search import run_search
+
+    run_search(options(tmp_path, 2, 3, "hparams_search.sampler=grid", "hparams_search.pruner=none",
+                       "~hparams_search.params",
+                       "+hparams_search.params={optimizer.learning_rate: {type: categorical, choices: [0.003, 0.0003]}}"))
+    study_dir = tmp_path / "runs" / "kerasforge"
+    report = confirm(study_dir, 2, [0, 1], "confirm", tmp_path / "reports")
+    facts = json.loads((tmp_path / "reports" / "confirm.json").read_text())
+    assert set(facts["candidates"]) == {"trial 0", "trial 1", "baseline"}
+    assert all(len(c["accuracies"]) == 2 for c in facts["candidates"].values())
+    winner = max(("trial 0", "trial 1"), key=lambda n: json.loads(
+        (study_dir / n.split()[1] / "result.json").read_text())["objective"])
+    comparison = facts["comparisons"][f"{winner} vs baseline"]
+    # The counts are those of the rerun's own test predictions.
+    hits = {}
+    for name in (winner, "baseline"):
+        rows = [json.loads((study_dir / "confirm" / name.replace(" ", "_") / f"seed{s}" / "eval" / "plots" /
+                            "confusion.json").read_text()) for s in (0, 1)]
+        hits[name] = [[r["actual"] == r["predicted"] for r in seed_rows] for seed_rows in rows]
+    only = sum(x and not y for a, b in zip(hits[winner], hits["baseline"]) for x, y in zip(a, b))
+    assert comparison["a_only"] == only and 0.0 <= comparison["p_value"] <= 1.0
+    text = report.read_text()
+    assert "McNemar exact p" in text and "seed noise" in text and "0.0003" in text
