@@ -85,6 +85,7 @@ class Experiment:
     schedule: Choice
     regularizer: Choice
     finetune: Choice
+    cv: Choice
     regularizer_options: RegularizerOptions
     augmentation: AugmentationConfig
     augmentation_ops: list[Choice]

@@ -42,12 +42,66 @@ def run_pipeline(experiment: Experiment, out_dir: Path) -> dict[str, Any]:
         (only those on a multi-worker cluster's non-chief workers, which do not evaluate).
     """
     layout = Layout(Path(out_dir))
+    folds = experiment.cv.build()
+    if folds is not None:
+        return run_folds(experiment, layout, folds)
     results: dict[str, Any] = {}
     for stage in (s for s in STAGES if s.in_runs):
         if stage.name == "evaluate" and not _is_chief(experiment):
             break  # the chief evaluates the model it wrote
         results[stage.name] = stage(experiment, layout)
     return {**(results.get("evaluate") or {}), "train": results["train"]}
+
+
+def write_folds(layout: Layout, folds) -> list[Layout]:
+    """Splits the prepared training and validation rows into the plan's folds, below <root>/folds/<k>/; the test
+    split is the same for every fold. Returns the folds' layouts."""
+    import numpy as np
+
+    from plugins.data.base import Splits
+    from workflows.datastore import load_arrays, load_spec, save_splits
+
+    (x_train, y_train), (x_val, y_val) = (load_arrays(s, layout.prepared) for s in ("train", "val"))
+    x, y = np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val])
+    test, spec = load_arrays("test", layout.prepared), load_spec(layout.prepared)
+    layouts = []
+    for k, (train, val) in enumerate(folds.split(y)):
+        fold = Layout(layout.root / "folds" / str(k))
+        save_splits(Splits((x[train], y[train]), (x[val], y[val]), test, spec), fold.prepared)
+        layouts.append(fold)
+    return layouts
+
+
+def run_folds(experiment: Experiment, layout: Layout, folds) -> dict[str, Any]:
+    """Cross-validation: prepares once, then augments, trains and evaluates on every fold.
+
+    Returns:
+        The mean over the folds of every number the folds report (test metrics, and the last epoch's training
+        metrics under `train`), `<name>_std` beside each, and `folds`: each fold's own figures.
+    """
+    import statistics
+
+    stages = {stage.name: stage for stage in STAGES}
+    stages["prepare"](experiment, layout)
+    per_fold = []
+    for fold in write_folds(layout, folds):
+        out = {name: stages[name](experiment, fold) for name in ("augment", "train", "evaluate")}
+        per_fold.append({**out["evaluate"], "train": out["train"]})
+
+    def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
+        summary: dict[str, Any] = {}
+        for key in rows[0]:
+            values = [row.get(key) for row in rows]
+            if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+                summary[key] = statistics.mean(values)
+                summary[f"{key}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
+            elif all(isinstance(v, dict) for v in values) and key != "per_class":
+                summary[key] = summarize(values)
+        return summary
+
+    metrics = summarize(per_fold)
+    metrics["folds"] = [{k: v for k, v in row.items() if k != "per_class"} for row in per_fold]
+    return metrics
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,7 +22,7 @@ from workflows.experiment import Choice, Experiment
 if TYPE_CHECKING:
     from workflows.stages import Stage
 
-PLUGIN_GROUPS = ("data", "model", "loss", "optimizer", "schedule", "regularizer", "finetune")
+PLUGIN_GROUPS = ("data", "model", "loss", "optimizer", "schedule", "regularizer", "finetune", "cv")
 SECTIONS = (*PLUGIN_GROUPS, "augmentation", "trainer", "evaluate", "export")
 
 
@@ -281,4 +281,6 @@ def _resolve_sections(cfg: DictConfig | dict, wanted: set[str]) -> Experiment:
         experiment.loss.build_offering(from_logits=True, binary=False)
     if "finetune" in wanted:
         experiment.finetune.build()
+    if "cv" in wanted:
+        experiment.cv.build()
     return experiment

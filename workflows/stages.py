@@ -214,6 +214,11 @@ def stage_main(name: str, argv: list[str] | None = None) -> int:
         if parsed.root is not None and not Path(parsed.root).is_dir():
             raise ConfigError(f"--root {parsed.root}: no such run directory")
         cfg = load_params(parsed.params or ("params.yaml" if parsed.root is None else Path(parsed.root) / "config.yaml"))
+        cv = (cfg.get("cv") or {}).get("name", "none")
+        if cv != "none" and parsed.root is None:
+            raise ConfigError(f"cv={cv}: cross-validation runs on the direct command line, in searches and studies "
+                              f"(python -m workflows.train cv={cv}); the DVC pipeline trains on the one train/val "
+                              "split: set cv=none")
         if name == "train":
             from workflows.distribute import early_setup
 
