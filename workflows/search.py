@@ -55,8 +55,8 @@ class SearchConfig:
     sampler: str = "tpe"
     pruner: str = "median"
     n_trials: int = 20
-    direction: str = "maximize"
-    metric: str = "val_accuracy"
+    direction: Any = "maximize"
+    metric: Any = "val_accuracy"
     storage: str | None = None
     study_name: str = "kerasforge"
     seed: int = 0
@@ -72,10 +72,22 @@ def search_config(cfg: DictConfig) -> SearchConfig:
         raise ConfigError("no search space: add hparams_search=optuna (conf/hparams_search/optuna.yaml) or your own "
                           "option of the hparams_search group")
     search = SearchConfig(**validate_against(SearchConfig, cfg.hparams_search, "hparams_search", "the search"))
-    for key, allowed in (("sampler", SAMPLERS), ("pruner", PRUNERS), ("direction", DIRECTIONS)):
+    for key, allowed in (("sampler", SAMPLERS), ("pruner", PRUNERS)):
         value = getattr(search, key)
         if value not in allowed:
             raise ConfigError(f"hparams_search.{key}='{value}' is unknown; {did_you_mean(value, allowed)}")
+    search.metric = [search.metric] if isinstance(search.metric, str) else list(search.metric)
+    search.direction = [search.direction] if isinstance(search.direction, str) else list(search.direction)
+    if len(search.metric) != len(search.direction):
+        raise ConfigError(f"hparams_search: {len(search.metric)} metric(s) but {len(search.direction)} direction(s); "
+                          "give one direction per metric, e.g. metric: [val_accuracy, params], "
+                          "direction: [maximize, minimize]")
+    for value in search.direction:
+        if value not in DIRECTIONS:
+            raise ConfigError(f"hparams_search.direction='{value}' is unknown; {did_you_mean(value, DIRECTIONS)}")
+    if len(search.metric) > 1 and search.pruner != "none":
+        raise ConfigError("hparams_search: Optuna prunes single-objective studies only; with several metrics set "
+                          "hparams_search.pruner=none")
     if search.n_trials < 1:
         raise ConfigError(f"hparams_search.n_trials={search.n_trials} must be at least 1")
     if not search.params:
@@ -173,8 +185,9 @@ def make_pruner(search: SearchConfig):
     return optuna.pruners.NopPruner()
 
 
-def PruningCallback(trial: optuna.Trial, metric: str):  # noqa: N802 — a Keras callback class made on first use
-    """Reports `metric` to the trial after every epoch; raises optuna.TrialPruned when the pruner says stop."""
+def PruningCallback(trial: optuna.Trial, metric: str, report: bool = True):  # noqa: N802 — a class made on first use
+    """Reports `metric` to the trial after every epoch; raises optuna.TrialPruned when the pruner says stop.
+    (`report=False`: counts the epochs only; Optuna prunes single-objective studies only.)"""
     import keras
     import optuna
 
@@ -183,6 +196,8 @@ def PruningCallback(trial: optuna.Trial, metric: str):  # noqa: N802 — a Keras
 
         def on_epoch_end(self, epoch, logs=None):
             Pruning.epochs = epoch + 1
+            if not report:
+                return
             value = (logs or {}).get(metric)
             if value is None:
                 raise ConfigError(f"hparams_search.metric='{metric}' is not among the epoch's metrics "
@@ -246,7 +261,7 @@ def run_search(args: list[str]) -> tuple[optuna.Study, list[str]]:
             raise ConfigError(f"hparams_search.params: {extra[0].lstrip('+')} gives a bad config: {err}") from None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(storage=storage_of(search), study_name=search.study_name, load_if_exists=True,
-                                direction=search.direction, sampler=make_sampler(search), pruner=make_pruner(search))
+                                directions=search.direction, sampler=make_sampler(search), pruner=make_pruner(search))
     fail_dead_local_trials(study)
     out = Path(search.dir) / search.study_name
     from workflows.atomic import write_text
@@ -254,7 +269,7 @@ def run_search(args: list[str]) -> tuple[optuna.Study, list[str]]:
 
     write_text(out / "base.yaml", to_yaml(cfg))  # the config without the trials' values: the baseline to confirm against
 
-    def objective(trial: optuna.Trial) -> float:
+    def objective(trial: optuna.Trial) -> float | tuple[float, ...]:
         if counted(study) > search.n_trials:  # another process took the last place between the check and this trial
             trial.set_user_attr("surplus", True)  # not run: recorded as failed, marked as such
             raise _NotRun("surplus")
@@ -294,7 +309,7 @@ def run_trial(trial: optuna.Trial, base: list[str], search: SearchConfig, out_di
     trial.set_user_attr("pid", os.getpid())
     values = {key: suggest(trial, key, spec) for key, spec in search.params.items()}
     overrides = [f"++{key}={value}" for key, value in values.items()]
-    pruning = PruningCallback(trial, search.metric)
+    pruning = PruningCallback(trial, search.metric[0], report=len(search.metric) == 1)
     shown = [o.lstrip("+") for o in overrides]
     print(f"trial {trial.number}: {' '.join(shown)}", file=sys.stderr, flush=True)
     from workflows.atomic import write_text
@@ -317,14 +332,27 @@ def run_trial(trial: optuna.Trial, base: list[str], search: SearchConfig, out_di
                                               "error": message})
         print(f"trial {trial.number} failed: {message}", file=sys.stderr, flush=True)
         return optuna.trial.TrialState.FAIL, None
-    value = metrics.get("train", {}).get(search.metric)
-    if value is None or not math.isfinite(float(value)):
+    objectives = [metric_value(metrics, name) for name in search.metric]
+    if any(v is None or not math.isfinite(v) for v in objectives):
+        missing = [n for n, v in zip(search.metric, objectives) if v is None]
+        message = f"no metric {', '.join(missing)} in the run's metrics" if missing else "a non-finite objective"
+        write_json(out_dir / "result.json", {"status": "failed", "values": values, "overrides": shown,
+                                              "error": message})
         return optuna.trial.TrialState.FAIL, None
     trial.set_user_attr("epochs", type(pruning).epochs)
-    write_json(out_dir / "result.json", {"status": "ok", "objective": float(value), "values": values,
-                                          "overrides": shown, "epochs": type(pruning).epochs, "metrics": metrics})
-    print(f"trial {trial.number}: {search.metric} {float(value):.4f}", file=sys.stderr, flush=True)
-    return optuna.trial.TrialState.COMPLETE, float(value)
+    write_json(out_dir / "result.json", {"status": "ok", "objective": objectives[0], "objectives": objectives,
+                                          "values": values, "overrides": shown, "epochs": type(pruning).epochs,
+                                          "metrics": metrics})
+    shown_values = ", ".join(f"{n} {v:.4g}" for n, v in zip(search.metric, objectives))
+    print(f"trial {trial.number}: {shown_values}", file=sys.stderr, flush=True)
+    return optuna.trial.TrialState.COMPLETE, objectives[0] if len(objectives) == 1 else tuple(objectives)
+
+
+def metric_value(metrics: dict[str, Any], name: str) -> float | None:
+    """A trial's objective by name: a last-epoch training metric (`val_accuracy`…), else a test metric or cost
+    (`accuracy`, `params`, `latency_ms`, `size_bytes`…)."""
+    value = metrics.get("train", {}).get(name, metrics.get(name))
+    return float(value) if isinstance(value, (int, float)) else None
 
 
 def reproduce_command(base: list[str], params: dict[str, Any]) -> str:
@@ -352,6 +380,11 @@ def summary(study: optuna.Study, base: list[str] = ()) -> dict[str, Any]:
     states = {s.name.lower(): len(study.get_trials(deepcopy=False, states=(s,))) for s in optuna.trial.TrialState}
     out: dict[str, Any] = {"study": study.study_name, "trials": {k: v for k, v in states.items() if v},
                            "epochs": sum(int(t.user_attrs.get("epochs", 0)) for t in study.trials)}
+    if len(study.directions) > 1:  # several objectives: the Pareto front, each trial on it as a command
+        out["pareto_front"] = [{"trial": t.number, "values": t.values, "params": t.params,
+                                "command": reproduce_command(list(base), t.params)}
+                               for t in sorted(study.best_trials, key=lambda t: t.values[0])]
+        return out
     try:
         best = study.best_trial
     except ValueError:
@@ -359,6 +392,37 @@ def summary(study: optuna.Study, base: list[str] = ()) -> dict[str, Any]:
     out.update(best_value=best.value, best_params=best.params, best_trial=best.number,
                command=reproduce_command(list(base), best.params))
     return out
+
+
+def plot_pareto(study: optuna.Study, names: list[str], path: Path) -> None:
+    """Every complete trial by its first two objectives, the Pareto front joined and labelled."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import optuna
+
+    done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    front = sorted(study.best_trials, key=lambda t: t.values[1])
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    ax.scatter([t.values[1] for t in done], [t.values[0] for t in done], color="0.7", label="trials")
+    ax.plot([t.values[1] for t in front], [t.values[0] for t in front], "o-", color="C3", label="Pareto front")
+    for t in front:
+        ax.annotate(str(t.number), (t.values[1], t.values[0]), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    ax.set_xlabel(names[1])
+    ax.set_ylabel(names[0])
+    ax.set_title(f"{study.study_name}: {names[0]} against {names[1]}")
+    ax.legend()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def compose_quiet(base: list[str]) -> DictConfig:
+    from workflows.compose import compose
+
+    return compose(base)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -369,7 +433,13 @@ def main(argv: list[str] | None = None) -> int:
 
     def task(args: list[str]) -> None:
         study, base = run_search(args)
-        print(json.dumps(summary(study, base), indent=2))
+        facts = summary(study, base)
+        if len(study.directions) > 1:
+            search = search_config(compose_quiet(base))
+            plot = Path(search.dir) / search.study_name / "pareto.png"
+            plot_pareto(study, search.metric, plot)
+            facts["pareto_plot"] = str(plot)
+        print(json.dumps(facts, indent=2))
 
     return run_cli(task, argv)
 

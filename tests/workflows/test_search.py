@@ -154,3 +154,25 @@ def test_confirm_reruns_the_best_trials_and_the_baseline_over_seeds(tmp_path):
     assert comparison["a_only"] == only and 0.0 <= comparison["p_value"] <= 1.0
     text = report.read_text()
     assert "McNemar exact p" in text and "seed noise" in text and "0.0003" in text
+
+
+def test_two_objectives_give_a_pareto_front_each_a_command(tmp_path):
+    from workflows.search import plot_pareto, run_search, summary
+
+    study, base = run_search(options(
+        tmp_path, 3, 2, "hparams_search.sampler=grid", "hparams_search.pruner=none",
+        "hparams_search.metric=[val_accuracy,params]", "hparams_search.direction=[maximize,minimize]",
+        "~hparams_search.params",
+        "+hparams_search.params={model.units: {type: categorical, choices: ['[8]', '[64]', '[256]']}}"))
+    facts = summary(study, base)
+    front = facts["pareto_front"]
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(done) == 3 and {t.params["model.units"] for t in done} == {"[8]", "[64]", "[256]"}
+    # Parameter counts grow with the width: the smallest model is on the front; nothing on it is dominated.
+    smallest = min(done, key=lambda t: t.values[1])
+    assert smallest.number in {p["trial"] for p in front}
+    for p in front:
+        assert not any(t.values[0] >= p["values"][0] and t.values[1] < p["values"][1] for t in done)
+        assert f"-S 'model.units={p['params']['model.units']}'" in p["command"]
+    plot_pareto(study, ["val_accuracy", "params"], tmp_path / "pareto.png")
+    assert (tmp_path / "pareto.png").read_bytes()[:4] == b"\x89PNG"
