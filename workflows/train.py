@@ -410,10 +410,32 @@ def plan_epochs(experiment: Experiment, n_train: int) -> dict[str, int]:
 
 
 def save_model(model: keras.Model, card: dict[str, Any], model_dir: Path = REPO.models) -> None:
-    """Writes model.keras and model.json into `model_dir`, each atomically."""
+    """Writes model.keras and model.json into `model_dir`, each atomically; the same weights give the same bytes."""
     with atomic_path(Path(model_dir) / "model.keras", suffix=".keras") as tmp:
         model.save(tmp)
+        reproducible_zip(tmp)
     write_json(Path(model_dir) / "model.json", card)
+
+
+def reproducible_zip(path: Path) -> None:
+    """Rewrites a `.keras` file without what changes from one save to the next: Keras's `date_saved` in
+    metadata.json and the weights entry's zip timestamp. Keras does not read either when loading; with them gone,
+    DVC's hash of models/model.keras changes only when the model does."""
+    import zipfile
+
+    path = Path(path)
+    fixed = path.with_name(path.name + ".zip")
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(fixed, "w") as target:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "metadata.json":
+                metadata = json.loads(data)
+                metadata.pop("date_saved", None)
+                data = json.dumps(metadata).encode()
+            entry = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            entry.compress_type, entry.external_attr = info.compress_type, info.external_attr
+            target.writestr(entry, data)
+    os.replace(fixed, path)
 
 
 def run(experiment: Experiment, layout: Layout = REPO) -> dict[str, float]:

@@ -216,3 +216,21 @@ def test_an_interpolated_secret_is_not_echoed(monkeypatch):
     unset = run([*TRAIN, "optimizer.learning_rate=${oc.env:KERASFORGE_UNSET_VARIABLE}"], ROOT, check=False)
     assert "optimizer.learning_rate: ${oc.env:KERASFORGE_UNSET_VARIABLE} cannot be resolved" in unset.stderr
     assert len(error_lines(unset.stderr)) == 1
+
+
+def test_the_same_weights_save_to_the_same_bytes(tmp_path):
+    """DVC hashes models/model.keras: a save of the same model must not change it (Keras stamps the save date)."""
+    import time
+
+    import keras
+
+    from workflows.train import save_model
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    save_model(model, {"params": 10}, tmp_path / "a")
+    time.sleep(1.1)
+    save_model(model, {"params": 10}, tmp_path / "b")
+    assert (tmp_path / "a" / "model.keras").read_bytes() == (tmp_path / "b" / "model.keras").read_bytes()
+    loaded = keras.models.load_model(tmp_path / "b" / "model.keras", safe_mode=True)
+    x = np.ones((1, 4), "float32")
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
