@@ -83,7 +83,7 @@ def remove_stale(target: Path) -> None:
     for path in target.parent.glob(f".{target.name}.*"):
         parts = path.name[len(target.name) + 2:].split(".")
         pid = parts[1] if parts[:1] == ["old"] and len(parts) > 1 else parts[0]
-        if not pid.isdigit() or _alive(int(pid)):
+        if not pid.isdigit() or alive(int(pid)):
             continue
         if path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
@@ -91,7 +91,8 @@ def remove_stale(target: Path) -> None:
             path.unlink(missing_ok=True)
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether a process of this machine with this id is running."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

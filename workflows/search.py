@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from omegaconf import DictConfig
 
 from plugins.registry import ConfigError, did_you_mean
-from workflows.atomic import write_json
+from workflows.atomic import alive, write_json
 
 if TYPE_CHECKING:
     import optuna
@@ -210,16 +210,6 @@ def PruningCallback(trial: optuna.Trial, metric: str, report: bool = True):  # n
     return Pruning()
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def fail_dead_local_trials(study: optuna.Study) -> int:
     """Marks as failed the running trials that a process of this machine left behind when it died (`kill -9`)."""
     import optuna
@@ -227,7 +217,7 @@ def fail_dead_local_trials(study: optuna.Study) -> int:
     host, failed = socket.gethostname(), 0
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         owner = trial.user_attrs
-        if owner.get("host") == host and isinstance(owner.get("pid"), int) and not _alive(owner["pid"]):
+        if owner.get("host") == host and isinstance(owner.get("pid"), int) and not alive(owner["pid"]):
             study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
             failed += 1
     return failed
