@@ -203,7 +203,11 @@ def table(groups: dict[str, list[Run]], options: dict[str, str] | None = None, t
             label = f"`{name}`"
         failed = f", {len(members) - len(ok)} failed" if len(ok) < len(members) else ""
         val = [r.metrics["train"]["val_accuracy"] for r in ok if "val_accuracy" in r.metrics.get("train", {})]
-        row = f"| {label} | {len(ok)}{failed} | {mean_std([r.metrics[metric] for r in ok if metric in r.metrics], spread=True)} | {mean_std(val)} |"
+        cell = mean_std([r.metrics[metric] for r in ok if metric in r.metrics], spread=True)
+        fold_std = [r.metrics[f"{metric}_std"] for r in ok if f"{metric}_std" in r.metrics]
+        if fold_std and len(fold_std) == len(ok):  # cross-validated runs: the spread between their folds too
+            cell += f"; between folds ± {sum(fold_std) / len(fold_std):.4f}"
+        row = f"| {label} | {len(ok)}{failed} | {cell} | {mean_std(val)} |"
         if target is not None:
             reached = [first_epoch_reaching(r.curves.get("eval/accuracy", []), target) for r in ok]
             hit = [e for e in reached if e is not None]

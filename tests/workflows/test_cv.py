@@ -49,6 +49,11 @@ def test_kfold_trains_on_every_fold_and_reports_their_mean_and_spread(tmp_path):
     assert metrics["accuracy_std"] == pytest.approx(statistics.stdev(accuracies))
     vals = [f["train"]["val_accuracy"] for f in metrics["folds"]]
     assert metrics["train"]["val_accuracy"] == pytest.approx(statistics.mean(vals))
+    # A report of such runs shows the spread between the folds beside the spread between seeds.
+    from workflows.report import Run, table
+
+    text = table({"kfold": [Run("kfold", 0, [], metrics)]})
+    assert f"between folds ± {metrics['accuracy_std']:.4f}" in text
 
 
 def test_a_search_optimizes_the_mean_over_the_folds(tmp_path):
