@@ -97,9 +97,10 @@ def test_online_augmentation_touches_training_batches_only(compose, tmp_path):
 
     original_batches = __import__("workflows.train", fromlist=["batches"]).batches
 
-    def spy(ds, head, batch_size, shuffle=False, seed=0, augmenter=None, shuffle_buffer=10_000, mixers=()):
+    def spy(ds, head, batch_size, shuffle=False, seed=0, augmenter=None, shuffle_buffer=10_000, mixers=(),
+            class_weights=None):
         seen["train" if shuffle else "val"].append(augmenter is not None)
-        return original_batches(ds, head, batch_size, shuffle, seed, augmenter, shuffle_buffer, mixers)
+        return original_batches(ds, head, batch_size, shuffle, seed, augmenter, shuffle_buffer, mixers, class_weights)
 
     import workflows.train as train_module
 
