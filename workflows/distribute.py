@@ -141,6 +141,11 @@ def configure_runtime(trainer) -> None:
     import keras
     import tensorflow as tf
 
+    if trainer.strategy != "multi_worker":  # (a multi-worker strategy may already hold Keras state: early_setup)
+        # Keras names layers from process-wide counters: a model built after others in the same process (the
+        # direct command line, a search's later trials) would save as `input_layer_2`, `dense_5`… Fresh counters
+        # give the same model.keras, byte for byte, whichever way the run is made; and free the previous models.
+        keras.backend.clear_session()
     keras.utils.set_random_seed(trainer.seed)
     # TensorFlow exports only enable_op_determinism; its framework config also has the inverse, needed
     # so that one process (a sweep, the tests) can run deterministic and ordinary trainings in turn.

@@ -417,10 +417,22 @@ def save_model(model: keras.Model, card: dict[str, Any], model_dir: Path = REPO.
     write_json(Path(model_dir) / "model.json", card)
 
 
+def _renumber_shared(node: Any, ids: dict[int, int]) -> Any:
+    """Keras marks an object shared by several layers (the one penalty on every kernel) with its memory address,
+    `shared_object_id`; numbered 1, 2… in order of appearance instead, it still ties them together on load."""
+    if isinstance(node, dict):
+        return {k: (ids.setdefault(v, len(ids) + 1) if k == "shared_object_id" else _renumber_shared(v, ids))
+                for k, v in node.items()}
+    if isinstance(node, list):
+        return [_renumber_shared(v, ids) for v in node]
+    return node
+
+
 def reproducible_zip(path: Path) -> None:
     """Rewrites a `.keras` file without what changes from one save to the next: Keras's `date_saved` in
-    metadata.json and the weights entry's zip timestamp. Keras does not read either when loading; with them gone,
-    DVC's hash of models/model.keras changes only when the model does."""
+    metadata.json, the weights entry's zip timestamp, and shared objects' memory addresses in config.json. Keras
+    reads none of them when loading; with them gone, DVC's hash of models/model.keras changes only when the model
+    does."""
     import zipfile
 
     path = Path(path)
@@ -432,6 +444,8 @@ def reproducible_zip(path: Path) -> None:
                 metadata = json.loads(data)
                 metadata.pop("date_saved", None)
                 data = json.dumps(metadata).encode()
+            elif info.filename == "config.json":
+                data = json.dumps(_renumber_shared(json.loads(data), {})).encode()
             entry = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
             entry.compress_type, entry.external_attr = info.compress_type, info.external_attr
             target.writestr(entry, data)

@@ -128,6 +128,8 @@ def test_direct_cli_and_dvc_exp_run_give_the_same_result(repo, tmp_path):
     for split in ("prepared/train", "augmented/train"):  # the same files in between, too
         for name in ("x.npy", "y.npy"):
             assert digest(tmp_path / "direct" / "data" / split / name) == digest(repo / "data" / split / name)
+    # …and the same model, byte for byte (Keras's save date is left out of model.keras).
+    assert digest(tmp_path / "direct" / "models" / "model.keras") == digest(repo / "models" / "model.keras")
 
 
 def test_make_wraps_dvc_for_a_fresh_shell(repo):
