@@ -237,6 +237,8 @@ def predict(inputs: list[str], model_dir: Path = REPO.models, out: Path = Path("
     found = gather(inputs, spec)
     if batch_size < 1:
         raise ConfigError(f"--batch-size {batch_size} must be at least 1")
+    if found.table is not None:  # its columns, before TensorFlow starts
+        next(table_batches(found.table, spec, spec.target, 1), None)
     from plugins.model.head import Head  # TensorFlow from here on: the inputs are known to fit the model
     from workflows.evaluate import load_model, predicted_classes
 

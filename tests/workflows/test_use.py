@@ -118,16 +118,20 @@ def test_predict_scores_a_csv_in_raw_units_exactly_as_evaluate_did(iris, tmp_pat
     ("tabular_for_image", "takes images"),
     ("no_model", "holds no trained model"),
     ("empty_folder", "holds no images"),
+    ("missing_column", "has no column 'petal_width', a feature of this model"),
 ])
 def test_bad_predict_input_is_one_line_before_tensorflow(photos, iris, tmp_path, case, message):
     photo_run, folder, _, _ = photos
     iris_run, table, _, _ = iris
     (tmp_path / "empty").mkdir()
     (tmp_path / "nomodel").mkdir()
+    lines = table.read_text().splitlines()
+    (tmp_path / "cut.csv").write_text("\n".join(",".join(line.split(",")[:3] + line.split(",")[4:]) for line in lines))
     args = {"missing": [str(tmp_path / "nope.png"), "--model", str(photo_run / "models")],
             "tabular_for_image": [str(table), "--model", str(photo_run / "models")],
             "no_model": [str(folder), "--model", str(tmp_path / "nomodel")],
-            "empty_folder": [str(tmp_path / "empty"), "--model", str(photo_run / "models")]}[case]
+            "empty_folder": [str(tmp_path / "empty"), "--model", str(photo_run / "models")],
+            "missing_column": [str(tmp_path / "cut.csv"), "--model", str(iris_run / "models")]}[case]
     result = run([sys.executable, "-X", "importtime", "-m", "workflows.predict", *args,
                   "--out", str(tmp_path / "p.csv")], ROOT, check=False)
     lines = [line for line in error_lines(result.stderr) if not line.startswith("import time:")]
