@@ -313,6 +313,44 @@ def write(name: str, title: str, groups: dict[str, list[Run]], out_dir: Path, in
     return out_dir / f"{name}.md"
 
 
+def pareto_from_results(sweep_dir: Path, out: Path) -> list[int] | None:
+    """For a search with two objectives or more: draws its trials by the first two, the Pareto front joined, into
+    `out`; returns the trial numbers on the front (None when the search had one objective)."""
+    rows = []
+    for result in Path(sweep_dir).glob("*/result.json"):
+        outcome = json.loads(result.read_text())
+        if outcome.get("status") == "ok" and len(outcome.get("objectives", [])) >= 2:
+            rows.append((int(result.parent.name), outcome))
+    if not rows:
+        return None
+    names, directions = rows[0][1]["objective_names"], rows[0][1]["directions"]
+    signs = [1 if d == "maximize" else -1 for d in directions]
+
+    def dominates(a, b):  # a at least as good everywhere, better somewhere
+        pairs = [(s * x, s * y) for s, x, y in zip(signs, a, b)]
+        return all(x >= y for x, y in pairs) and any(x > y for x, y in pairs)
+
+    front = [(n, o) for n, o in rows if not any(dominates(p["objectives"], o["objectives"]) for _, p in rows)]
+    front.sort(key=lambda item: item[1]["objectives"][1])
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    ax.scatter([o["objectives"][1] for _, o in rows], [o["objectives"][0] for _, o in rows], color="0.7",
+               label="trials")
+    ax.plot([o["objectives"][1] for _, o in front], [o["objectives"][0] for _, o in front], "o-", color="C3",
+            label="Pareto front")
+    for n, o in front:
+        ax.annotate(str(n), (o["objectives"][1], o["objectives"][0]), textcoords="offset points", xytext=(4, 4),
+                    fontsize=8)
+    ax.set_xlabel(names[1])
+    ax.set_ylabel(names[0])
+    ax.legend()
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return [n for n, _ in front]
+
+
 def main(argv: list[str] | None = None) -> int:
     def task(args: list[str]) -> None:
         parser = argparse.ArgumentParser(prog="python -m workflows.report", description=__doc__,
@@ -343,6 +381,9 @@ def main(argv: list[str] | None = None) -> int:
             runs, origin = from_multirun(Path(ns.source)), f"the multirun directory `{ns.source}`"
         command = "python -m workflows.report " + " ".join(args)
         intro = [f"Collected from {origin} by `{command}`: {len(runs)} runs; mean ± sample std over each variant's seeds."]
+        front = pareto_from_results(Path(ns.source), Path(ns.out) / f"{ns.name}_pareto.png") if ns.source else None
+        if front is not None:
+            intro.append(f"Pareto front (trials {', '.join(map(str, front))}): ![Pareto front]({ns.name}_pareto.png)")
         print(write(ns.name, ns.name, group(runs), Path(ns.out), intro))
 
     return run_cli(task, argv)

@@ -331,6 +331,7 @@ def run_trial(trial: optuna.Trial, base: list[str], search: SearchConfig, out_di
         return optuna.trial.TrialState.FAIL, None
     trial.set_user_attr("epochs", type(pruning).epochs)
     write_json(out_dir / "result.json", {"status": "ok", "objective": objectives[0], "objectives": objectives,
+                                          "objective_names": search.metric, "directions": search.direction,
                                           "values": values, "overrides": shown, "epochs": type(pruning).epochs,
                                           "metrics": metrics})
     shown_values = ", ".join(f"{n} {v:.4g}" for n, v in zip(search.metric, objectives))

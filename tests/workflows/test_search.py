@@ -179,3 +179,9 @@ def test_two_objectives_give_a_pareto_front_each_a_command(tmp_path):
         assert f"-S 'model.units={p['params']['model.units']}'" in p["command"]
     plot_pareto(study, ["val_accuracy", "params"], tmp_path / "pareto.png")
     assert (tmp_path / "pareto.png").read_bytes()[:4] == b"\x89PNG"
+    # The report of the search directory finds the same front from the trials' result.json, and draws it.
+    from workflows.report import pareto_from_results
+
+    assert sorted(pareto_from_results(tmp_path / "runs" / "kerasforge", tmp_path / "r" / "p.png")) == sorted(
+        p["trial"] for p in front)
+    assert (tmp_path / "r" / "p.png").exists()
