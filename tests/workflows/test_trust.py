@@ -231,6 +231,7 @@ def test_the_same_weights_save_to_the_same_bytes(tmp_path):
         return keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, kernel_regularizer=shared),
                                  keras.layers.Dense(2, kernel_regularizer=shared)])
 
+    keras.backend.clear_session()  # as every training does (workflows/distribute.py): fresh layer-name counters
     model = build()
     save_model(model, {"params": 10}, tmp_path / "a")
     time.sleep(1.1)
