@@ -20,8 +20,10 @@ def main(argv: list[str] | None = None) -> int:
     if not path.exists():
         print(f"error: {path} does not exist; run the pipeline first (make run or dvc repro)", file=sys.stderr)
         return 2
-    for key, value in headline(json.loads(path.read_text())).items():
-        print(f"{key:>10}  {value:.4f}" if isinstance(value, float) else f"{key:>10}  {value}")
+    metrics = headline(json.loads(path.read_text()))
+    width = max((len(key) for key in metrics), default=0)
+    for key, value in metrics.items():
+        print(f"{key:>{width}}  {value:.4f}" if isinstance(value, float) else f"{key:>{width}}  {value}")
     return 0
 
 
