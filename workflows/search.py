@@ -61,6 +61,7 @@ class SearchConfig:
     study_name: str = "kerasforge"
     seed: int = 0
     n_startup_trials: int = 5
+    warmup_epochs: int = 0
     dir: str = "multirun/search"
 
 
@@ -179,7 +180,8 @@ def make_pruner(search: SearchConfig):
     import optuna
 
     if search.pruner == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=search.n_startup_trials, n_warmup_steps=1)
+        return optuna.pruners.MedianPruner(n_startup_trials=search.n_startup_trials,
+                                           n_warmup_steps=search.warmup_epochs)
     if search.pruner == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=1)
     return optuna.pruners.NopPruner()
@@ -410,12 +412,6 @@ def plot_pareto(study: optuna.Study, names: list[str], path: Path) -> None:
     plt.close(fig)
 
 
-def compose_quiet(base: list[str]) -> DictConfig:
-    from workflows.compose import compose
-
-    return compose(base)
-
-
 def main(argv: list[str] | None = None) -> int:
     """`python -m workflows.search [overrides…]`."""
     import json
@@ -426,7 +422,9 @@ def main(argv: list[str] | None = None) -> int:
         study, base = run_search(args)
         facts = summary(study, base)
         if len(study.directions) > 1:
-            search = search_config(compose_quiet(base))
+            from workflows.compose import compose
+
+            search = search_config(compose(base))
             plot = Path(search.dir) / search.study_name / "pareto.png"
             plot_pareto(study, search.metric, plot)
             facts["pareto_plot"] = str(plot)
