@@ -195,11 +195,13 @@ def PruningCallback(trial: optuna.Trial, metric: str, report: bool = True):  # n
 
     class Pruning(keras.callbacks.Callback):
         epochs = 0
+        reported: set[int] = set()
 
         def on_epoch_end(self, epoch, logs=None):
             Pruning.epochs = epoch + 1
-            if not report:
+            if not report or epoch in Pruning.reported:  # cross-validation: the first fold's curve is judged
                 return
+            Pruning.reported.add(epoch)
             value = (logs or {}).get(metric)
             if value is None:
                 raise ConfigError(f"hparams_search.metric='{metric}' is not among the epoch's metrics "
