@@ -254,8 +254,18 @@ def run_search(args: list[str]) -> tuple[optuna.Study, list[str]]:
         except ConfigError as err:
             raise ConfigError(f"hparams_search.params: {extra[0].lstrip('+')} gives a bad config: {err}") from None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(storage=storage_of(search), study_name=search.study_name, load_if_exists=True,
-                                directions=search.direction, sampler=make_sampler(search), pruner=make_pruner(search))
+    for attempt in range(5):
+        try:
+            study = optuna.create_study(storage=storage_of(search), study_name=search.study_name, load_if_exists=True,
+                                        directions=search.direction, sampler=make_sampler(search),
+                                        pruner=make_pruner(search))
+            break
+        except Exception as err:  # noqa: BLE001 — workers started together race to create a database's tables
+            if attempt == 4 or "IntegrityError" not in type(err).__name__ + str(err):
+                raise
+            import time
+
+            time.sleep(0.5 + attempt)
     fail_dead_local_trials(study)
     out = Path(search.dir) / search.study_name
     from workflows.atomic import write_text

@@ -106,6 +106,8 @@ def test_the_same_command_continues_a_killed_study_to_n_trials(tmp_path):
 @pytest.mark.parametrize("storage", ["journal", "sqlite"])
 def test_two_processes_share_one_study(tmp_path, storage):
     url = [] if storage == "journal" else [f"hparams_search.storage=sqlite:///{tmp_path / 'study.db'}"]
+    if storage == "sqlite":  # the database's tables made once, as a database is set up before its workers start
+        optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 'study.db'}")
     command = [*SEARCH, *options(tmp_path, 4, 3, "hparams_search.pruner=none"), *url]
     workers = [subprocess.Popen(command, cwd=ROOT, env=subprocess_env(), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True) for _ in range(2)]
