@@ -62,6 +62,11 @@ def predicted_classes(probs: np.ndarray) -> np.ndarray:
     return (probs[:, 0] > 0.5).astype(int) if probs.shape[-1] == 1 else probs.argmax(axis=-1)
 
 
+def per_class(probs: np.ndarray) -> np.ndarray:
+    """Probabilities with one column per class: one sigmoid output P(second class) becomes [1 − p, p]."""
+    return np.concatenate([1.0 - probs, probs], axis=-1) if probs.shape[-1] == 1 else probs
+
+
 def classification_metrics(y: np.ndarray, probs: np.ndarray, spec: DataSpec) -> tuple[dict[str, Any], list[dict]]:
     """Accuracy, per-class precision/recall/F1 and the confusion rows."""
     from sklearn import metrics as skm
@@ -102,8 +107,7 @@ def curves(y: np.ndarray, probs: np.ndarray, names: list[str], out_dir: Path) ->
 
     from dvclive import Live
 
-    if probs.shape[-1] == 1:  # one sigmoid output: P(second class)
-        probs = np.concatenate([1.0 - probs, probs], axis=-1)
+    probs = per_class(probs)
     classes = [1] if len(names) == 2 else [k for k in range(len(names)) if 0 < (y == k).sum() < len(y)]
     live = Live(dir=str(out_dir), dvcyaml=None, save_dvc_exp=False, report=None)
     aucs, precisions = [], []

@@ -171,8 +171,10 @@ def export(experiment: Experiment, model_dir: Path, prepared: Path, out_dir: Pat
     raw_test = x_test
     if spec.kind != "image" and spec.scaling:  # prepared rows are scaled; the export takes raw units
         raw_test = x_test * np.asarray(spec.scaling["std"], np.float32) + np.asarray(spec.scaling["mean"], np.float32)
-    if spec.task == "regression" and spec.scaling and "target_mean" in spec.scaling:
-        y_test = y_test * spec.scaling["target_std"] + spec.scaling["target_mean"]
+    if spec.task == "regression":
+        from workflows.predict import unscale_target
+
+        y_test = unscale_target(y_test, spec)
     check: dict[str, Any] = {"keras": {"size_bytes": (Path(model_dir) / "model.keras").stat().st_size,
                                        **_score(expected[out_key], y_test, spec)}}
     with atomic_dir(out_dir) as tmp:

@@ -240,7 +240,7 @@ def predict(inputs: list[str], model_dir: Path = REPO.models, out: Path = Path("
     if found.table is not None:  # its columns, before TensorFlow starts
         next(table_batches(found.table, spec, spec.target, 1), None)
     from plugins.model.head import Head  # TensorFlow from here on: the inputs are known to fit the model
-    from workflows.evaluate import load_model, predicted_classes
+    from workflows.evaluate import load_model, per_class, predicted_classes
 
     head = Head(**card["head"])
     model, _ = load_model(model_dir)
@@ -269,8 +269,7 @@ def predict(inputs: list[str], model_dir: Path = REPO.models, out: Path = Path("
             if classification:
                 probs = np.asarray(head.probabilities(outputs))
                 ids = predicted_classes(probs)
-                if probs.shape[-1] == 1:  # one sigmoid output is P(second class)
-                    probs = np.concatenate([1.0 - probs, probs], axis=-1)
+                probs = per_class(probs)
                 labels = [classes[i] for i in ids]
                 for i, (name, label, p) in enumerate(zip(names, labels, probs)):
                     writer.writerow([str(name), label, *(f"{v:.6g}" for v in p), *([targets[i]] if targets else [])])
