@@ -3,11 +3,12 @@
     python benchmarks/search.py [--trials 20] [--epochs 10] [--seeds 3]
 
 Both studies search conf/hparams_search/optuna.yaml's space (AdamW's learning
-rate and weight decay, the batch size; TPE, seed 0, 5 start-up trials) for
-an MLP on digits, `--epochs` epochs per trial, through `workflows.search`
-(the product's own path), each in a fresh journal file. Then the unpruned
-study's best config is trained again over `--seeds` training seeds, for the
-spread between seeds that a difference in best accuracy must be compared
+rate and weight decay, the batch size; TPE, seed 0, 5 start-up trials; the
+median pruner compares with 3 finished trials) for an MLP on digits,
+`--epochs` epochs per trial, through `workflows.search` (the product's own
+path), each in a fresh journal file. Then the unpruned study's best config
+is trained again over `--seeds` training seeds, for the spread between seeds
+that a difference in best accuracy must be compared
 with. Prints one JSON object: per study the epochs spent, trials complete and
 pruned, the best validation accuracy; `epochs_ratio` (pruned / unpruned; the
 goal is ≤ 0.6) and `best_gap` against `seed_std`.

@@ -7,7 +7,9 @@
 The `hparams_search` section (conf/hparams_search/optuna.yaml) holds the
 search space (`params`: `{type: float|int|categorical, low, high, log,
 step, choices}` per config key), the `sampler` (tpe, random, grid, cmaes),
-the `pruner` (none, median, hyperband), `n_trials` (the study's total, over
+the `pruner` (none, median, hyperband; the median pruner judges a trial once
+`pruner_startup_trials` trials have finished, from its `warmup_epochs`+1-th
+epoch), `n_trials` (the study's total, over
 every process that shares it), `direction`, `metric` (default the
 validation accuracy), `storage` and `study_name`.
 
@@ -61,6 +63,7 @@ class SearchConfig:
     study_name: str = "kerasforge"
     seed: int = 0
     n_startup_trials: int = 5
+    pruner_startup_trials: int = 3
     warmup_epochs: int = 0
     dir: str = "multirun/search"
 
@@ -89,6 +92,9 @@ def search_config(cfg: DictConfig) -> SearchConfig:
     if len(search.metric) > 1 and search.pruner != "none":
         raise ConfigError("hparams_search: Optuna prunes single-objective studies only; with several metrics set "
                           "hparams_search.pruner=none")
+    for key in ("n_startup_trials", "pruner_startup_trials", "warmup_epochs"):
+        if getattr(search, key) < 0:
+            raise ConfigError(f"hparams_search.{key}={getattr(search, key)} must be ≥ 0")
     if search.n_trials < 1:
         raise ConfigError(f"hparams_search.n_trials={search.n_trials} must be at least 1")
     if not search.params:
@@ -180,7 +186,7 @@ def make_pruner(search: SearchConfig):
     import optuna
 
     if search.pruner == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=search.n_startup_trials,
+        return optuna.pruners.MedianPruner(n_startup_trials=search.pruner_startup_trials,
                                            n_warmup_steps=search.warmup_epochs)
     if search.pruner == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=1)

@@ -12,6 +12,7 @@ import time
 import optuna
 import pytest
 
+from plugins.registry import ConfigError
 from tests.conftest import ROOT, error_lines, run, subprocess_env
 
 pytestmark = pytest.mark.slow
@@ -46,6 +47,7 @@ def test_a_trial_behind_the_median_is_pruned_at_once_and_recorded(tmp_path):
     # a trial after one finished trial, from its second epoch.
     study, base = run_search(options(
         tmp_path, 3, 5, "hparams_search.sampler=grid", "hparams_search.seed=1", "hparams_search.n_startup_trials=1",
+        "hparams_search.pruner_startup_trials=1",
         "~hparams_search.params",  # a search space of one's own on the command line: drop the YAML one, add it
         "+hparams_search.params={optimizer.learning_rate: {type: categorical, choices: [0.003, 0.002, 0.00001]}}"))
     trials = sorted(study.trials, key=lambda t: t.number)
@@ -76,6 +78,18 @@ def test_a_bad_search_space_is_one_line_before_any_trial(tmp_path):
     lines = error_lines(result.stderr)
     assert result.returncode == 2 and len(lines) == 1 and "optimizer.learning_rate=-1.0 gives a bad config" in lines[0]
     assert not (tmp_path / "runs").exists()
+
+
+def test_pruner_and_sampler_start_up_are_separate_and_checked():
+    from workflows.compose import compose
+    from workflows.search import make_pruner, make_sampler, search_config
+
+    search = search_config(compose(["hparams_search=optuna", "hparams_search.n_startup_trials=7",
+                                    "hparams_search.pruner_startup_trials=2"]))
+    assert make_pruner(search)._n_startup_trials == 2
+    assert make_sampler(search)._n_startup_trials == 7
+    with pytest.raises(ConfigError, match=r"hparams_search.pruner_startup_trials=-1 must be ≥ 0"):
+        search_config(compose(["hparams_search=optuna", "hparams_search.pruner_startup_trials=-1"]))
 
 
 def test_the_same_command_continues_a_killed_study_to_n_trials(tmp_path):
