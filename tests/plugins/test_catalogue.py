@@ -38,6 +38,7 @@ COMPANIONS = {
     ("data", "csv"): [*TABULAR, "data.target=label", "data.task=classification"],
     ("loss", "binary_crossentropy"): ["data=breast_cancer", *TABULAR],
     ("model", "cnn"): ["model.filters=[8]", "model.dense=16"],
+    ("model", "resnet"): ["model.width=4"],  # ResNet-20 all the same; 16 channels made it the suite's slowest option
     ("experiment", "classic_linear_gd"): ["trainer.epochs=20"],
     ("experiment", "classic_ridge"): ["trainer.epochs=20"],
     ("experiment", "classic_lasso"): ["trainer.epochs=20"],
