@@ -313,6 +313,28 @@ def write(name: str, title: str, groups: dict[str, list[Run]], out_dir: Path, in
     return out_dir / f"{name}.md"
 
 
+def draw_pareto(trials: list[tuple[int, list[float]]], front: list[tuple[int, list[float]]], names: list[str],
+                out: Path, title: str | None = None) -> None:
+    """Draws (number, objective values) pairs by their first two objectives — every trial in grey, the Pareto
+    `front` joined and labelled with the trial numbers — into `out`."""
+    front = sorted(front, key=lambda item: item[1][1])
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    ax.scatter([v[1] for _, v in trials], [v[0] for _, v in trials], color="0.7", label="trials")
+    ax.plot([v[1] for _, v in front], [v[0] for _, v in front], "o-", color="C3", label="Pareto front")
+    for n, v in front:
+        ax.annotate(str(n), (v[1], v[0]), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    ax.set_xlabel(names[1])
+    ax.set_ylabel(names[0])
+    if title:
+        ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+
+
 def pareto_from_results(sweep_dir: Path, out: Path) -> list[int] | None:
     """For a search with two objectives or more: draws its trials by the first two, the Pareto front joined, into
     `out`; returns the trial numbers on the front (None when the search had one objective)."""
@@ -332,22 +354,7 @@ def pareto_from_results(sweep_dir: Path, out: Path) -> list[int] | None:
 
     front = [(n, o) for n, o in rows if not any(dominates(p["objectives"], o["objectives"]) for _, p in rows)]
     front.sort(key=lambda item: item[1]["objectives"][1])
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4.5))
-    ax.scatter([o["objectives"][1] for _, o in rows], [o["objectives"][0] for _, o in rows], color="0.7",
-               label="trials")
-    ax.plot([o["objectives"][1] for _, o in front], [o["objectives"][0] for _, o in front], "o-", color="C3",
-            label="Pareto front")
-    for n, o in front:
-        ax.annotate(str(n), (o["objectives"][1], o["objectives"][0]), textcoords="offset points", xytext=(4, 4),
-                    fontsize=8)
-    ax.set_xlabel(names[1])
-    ax.set_ylabel(names[0])
-    ax.legend()
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
+    draw_pareto([(n, o["objectives"]) for n, o in rows], [(n, o["objectives"]) for n, o in front], names, out)
     return [n for n, _ in front]
 
 

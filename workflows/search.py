@@ -407,27 +407,13 @@ def summary(study: optuna.Study, base: list[str] = ()) -> dict[str, Any]:
 
 def plot_pareto(study: optuna.Study, names: list[str], path: Path) -> None:
     """Every complete trial by its first two objectives, the Pareto front joined and labelled."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import optuna
 
+    from workflows.report import draw_pareto
+
     done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-    front = sorted(study.best_trials, key=lambda t: t.values[1])
-    fig, ax = plt.subplots(figsize=(6, 4.5))
-    ax.scatter([t.values[1] for t in done], [t.values[0] for t in done], color="0.7", label="trials")
-    ax.plot([t.values[1] for t in front], [t.values[0] for t in front], "o-", color="C3", label="Pareto front")
-    for t in front:
-        ax.annotate(str(t.number), (t.values[1], t.values[0]), textcoords="offset points", xytext=(4, 4), fontsize=8)
-    ax.set_xlabel(names[1])
-    ax.set_ylabel(names[0])
-    ax.set_title(f"{study.study_name}: {names[0]} against {names[1]}")
-    ax.legend()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    draw_pareto([(t.number, t.values) for t in done], [(t.number, t.values) for t in study.best_trials], names, path,
+                title=f"{study.study_name}: {names[0]} against {names[1]}")
 
 
 def main(argv: list[str] | None = None) -> int:
