@@ -17,10 +17,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The stamp tells `show` whether DVC recomputed the metrics in this run or skipped evaluate (nothing changed).
 run: install
+	@mkdir -p .kerasforge && touch .kerasforge/run-started
 	$(BIN)/dvc repro
 	@echo "test metrics (eval/metrics.json; all of them: dvc metrics show):"
-	@$(BIN)/python -m workflows.show
+	@$(BIN)/python -m workflows.show --since .kerasforge/run-started
 
 # Two test processes (the machine's two cores), each test file in one of them.
 test: install

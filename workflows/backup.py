@@ -20,6 +20,7 @@ from typing import Any
 
 import keras
 
+from plugins.registry import ConfigError
 from workflows.atomic import write_text
 
 
@@ -32,7 +33,15 @@ def backup_dir(root: str | Path, config_yaml: str, run_dir: str | Path, worker: 
     """
     key = f"{config_yaml}\n{Path(run_dir).resolve()}"
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    return Path(root) / digest / f"worker-{worker}"
+    directory = Path(root) / digest / f"worker-{worker}"
+    try:  # before the first epoch, not at its end
+        directory.mkdir(parents=True, exist_ok=True)
+        probe = Path(tempfile.mkdtemp(prefix=".probe-", dir=directory))
+        probe.rmdir()
+    except OSError as err:
+        raise ConfigError(f"trainer.backup_root={root}: epoch backups cannot be written there ({err.strerror}); "
+                          "set trainer.backup_root to a writable folder, or trainer.backup=false") from None
+    return directory
 
 
 def latest_backup(directory: Path) -> Path | None:

@@ -19,6 +19,43 @@ EXIT_INTERRUPTED = 130
 _NO_ROOM = (errno.ENOSPC, errno.EDQUOT)
 
 
+HELP_FLAGS = ("-h", "--help")
+
+
+def config_help(prog: str, summary: str, examples: tuple[str, ...] = ()) -> str:
+    """The usage of a command that takes config overrides: its config groups and their options, read from conf/.
+
+    Reads only the YAML files' names (no composition, no plugin, no TensorFlow), so that `--help` answers at once.
+
+    Args:
+        prog: the command as typed, e.g. `python -m workflows.train`.
+        summary: one or two lines on what the command does.
+        examples: command lines to show.
+
+    Returns:
+        The text to print.
+    """
+    from workflows.compose import CONF_DIR
+
+    lines = [f"usage: {prog} [GROUP=OPTION …] [KEY=VALUE …]", "", summary, "",
+             "config groups (GROUP=OPTION picks conf/GROUP/OPTION.yaml; KEY=VALUE sets one value, e.g. "
+             "optimizer.learning_rate=0.01):"]
+    groups = sorted(p for p in CONF_DIR.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    width = max((len(g.name) for g in groups), default=0)
+    for group in groups:
+        options = sorted(f.stem for f in group.glob("*.yaml"))
+        lines.append(f"  {group.name:<{width}}  {', '.join(options)}")
+    lines += ["", "every plugin's parameters: python -m plugins list; the composed config: python -m workflows.config"]
+    if examples:
+        lines += ["", "examples:", *(f"  {e}" for e in examples)]
+    return "\n".join(lines)
+
+
+def wants_help(argv: list[str]) -> bool:
+    """Whether the arguments ask for help (`-h`, `--help`), which no config override can be."""
+    return any(a in HELP_FLAGS for a in argv)
+
+
 def run_cli(task: Callable[[list[str]], object], argv: list[str] | None = None) -> int:
     """Runs `task(argv)`; a ConfigError or an interrupt ends it with one line and an exit code.
 

@@ -121,6 +121,10 @@ def compose(overrides: list[str] | tuple[str, ...] = (), conf_dir: Path = CONF_D
         raise ConfigError(_short(" ".join(str(err).split("\n")[:2]).strip())) from None
     except HydraException as err:
         raise ConfigError(f"bad override: {_short(first_line(err))}") from None
+    except RecursionError:  # Hydra's override parser recurses once per level of nesting
+        deepest = max(overrides, key=lambda o: o.count("[") + o.count("{"), default="")
+        raise ConfigError(f"the override '{_short(deepest.split('=', 1)[0])}=…' nests lists or mappings too deeply "
+                          "to parse; a config value needs a few levels at most") from None
     except OSError as err:
         if err.errno == errno.ENAMETOOLONG:  # a pathological option name
             raise _too_long(overrides, Path(conf_dir)) from None
@@ -138,6 +142,8 @@ def load_params(path: str | Path = "params.yaml") -> DictConfig:
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path} does not exist; run `make params` to compose it from conf/")
+    if not path.is_file():
+        raise ConfigError(f"{path} is a directory, not a params file; give a file such as params.yaml")
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
@@ -145,12 +151,38 @@ def load_params(path: str | Path = "params.yaml") -> DictConfig:
         where = f" (line {mark.line + 1})" if mark is not None else ""
         problem = getattr(err, "problem", None) or type(err).__name__
         raise ConfigError(f"{path} is not valid YAML{where}: {problem}; run `make params` to recompose it") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path} cannot be read as a params file ({type(err).__name__}); give params.yaml") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path} is not a mapping of config sections; run `make params` to recompose it")
+    from workflows.schema import SECTIONS
+
+    if not any(str(key) in SECTIONS for key in data):  # not a config at all: name none of its (perhaps secret) keys
+        raise ConfigError(f"{path} is not a kerasforge config (none of its keys is a config section: "
+                          f"{', '.join(SECTIONS)}); give params.yaml, or run `make params` to compose it")
     return OmegaConf.create(data)
 
 
-def to_yaml(cfg: DictConfig) -> str:
-    """The config as DVC's params.yaml holds it (resolved, no `hydra` node)."""
-    container = {key: cfg[key] for key in cfg if key != "hydra"}
-    return OmegaConf.to_yaml(OmegaConf.to_container(OmegaConf.create(container), resolve=True))
+def to_yaml(cfg: DictConfig, secrets: bool = False) -> str:
+    """The config as DVC's params.yaml holds it (resolved, no `hydra` node).
+
+    Values read from the environment (`${oc.env:TOKEN}`) stay written as their interpolation, so that no file a
+    run leaves behind (config.yaml, a search's base.yaml) holds a secret; the file still reruns where the variable
+    is set. `secrets=True` resolves them too (a key that must change when they do, never written).
+    """
+    container = OmegaConf.create({key: cfg[key] for key in cfg if key != "hydra"})
+    resolved = OmegaConf.to_container(container, resolve=True)
+    if secrets:
+        return OmegaConf.to_yaml(resolved)
+    return OmegaConf.to_yaml(_keep_env(OmegaConf.to_container(container, resolve=False), resolved))
+
+
+def _keep_env(raw, resolved):
+    """`resolved`, with every value whose unresolved form reads the environment put back as written."""
+    if isinstance(raw, dict) and isinstance(resolved, dict):
+        return {k: _keep_env(raw.get(k), v) for k, v in resolved.items()}
+    if isinstance(raw, list) and isinstance(resolved, list) and len(raw) == len(resolved):
+        return [_keep_env(r, v) for r, v in zip(raw, resolved)]
+    if isinstance(raw, str) and "oc.env" in raw and "${" in raw:
+        return raw
+    return resolved

@@ -15,6 +15,7 @@ workflows/keras_multiworker.py.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from dataclasses import dataclass
@@ -99,6 +100,18 @@ def watchdog() -> PeerWatchdog | None:
     return _WATCHDOG
 
 
+def check_early(trainer) -> None:
+    """The trainer keys `early_setup` uses before the config is resolved: TensorFlow aborts the process on a
+    negative thread count (a C++ check failure), and a watchdog with no time limit never fires."""
+    for key in ("intra_op_threads", "inter_op_threads"):
+        value = trainer.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigError(f"trainer.{key}={value!r} must be a whole number ≥ 0 (0: TensorFlow chooses)")
+    timeout = trainer.get("worker_timeout", 600.0)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not math.isfinite(timeout) or timeout <= 0:
+        raise ConfigError(f"trainer.worker_timeout={timeout!r} must be a number of seconds > 0, e.g. 600")
+
+
 def early_setup(cfg) -> None:
     """What TensorFlow accepts only before its first operation: thread pools and a MultiWorkerMirroredStrategy.
 
@@ -108,10 +121,11 @@ def early_setup(cfg) -> None:
     Args:
         cfg: the composed config (its `trainer` section is read as it is).
     """
+    trainer = cfg.get("trainer") or {}
+    check_early(trainer)  # on the values as given: nothing else has checked them yet
     import tensorflow as tf
 
     global _EARLY_STRATEGY
-    trainer = cfg.get("trainer") or {}
     try:
         if trainer.get("intra_op_threads"):
             tf.config.threading.set_intra_op_parallelism_threads(int(trainer.get("intra_op_threads")))
@@ -126,7 +140,7 @@ def early_setup(cfg) -> None:
         cluster = read_tf_config()
         keras_multiworker.install()
         # Creating the strategy already waits for the other workers: watch from here to the first batch.
-        _WATCHDOG = PeerWatchdog(float(trainer.get("worker_timeout") or 600), cluster).start()
+        _WATCHDOG = PeerWatchdog(float(trainer.get("worker_timeout", 600.0)), cluster).start()
         _EARLY_STRATEGY = tf.distribute.MultiWorkerMirroredStrategy()
 
 

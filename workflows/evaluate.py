@@ -4,8 +4,10 @@
 split (`evaluate.split`, the test split by default), and writes, atomically:
 - eval/metrics.json: `accuracy`, `loss`, per-class precision/recall/F1 and
   the parameter count (classification); `mse`, `mae`, `r2` (regression);
-- eval/plots/confusion.json: (actual, predicted) rows for DVC's confusion
-  template;
+- eval/plots/confusion.json (classification): (actual, predicted) rows for
+  DVC's confusion template; eval/plots/predictions.json (regression): the
+  test rows' (actual, predicted) targets in the target's units, for DVC's
+  scatter template;
 - eval/plots/sklearn/{roc,precision_recall,calibration}/<class>.json
   (classification): ROC, precision–recall and calibration curves, through
   DVCLive's plot API (`Live.log_sklearn_plot`): one curve for the positive
@@ -224,8 +226,19 @@ def evaluate(experiment: Experiment, model_dir: Path, ds: Split, out_dir: Path =
             result.update(curves(y, np.asarray(head.probabilities(outputs)), names, tmp))
         write_json(tmp / "metrics.json", result)
         (tmp / "plots").mkdir(exist_ok=True)
-        write_json(tmp / "plots" / "confusion.json", confusion)
+        if spec.task == "classification":
+            write_json(tmp / "plots" / "confusion.json", confusion)
+        else:  # predicted against actual, in the target's units where the card says how it was scaled
+            write_json(tmp / "plots" / "predictions.json", regression_points(y, outputs.reshape(y.shape), spec))
     return result
+
+
+def regression_points(y: np.ndarray, predicted: np.ndarray, spec: DataSpec) -> list[dict[str, float]]:
+    """(actual, predicted) rows of a regression's test split for DVC's scatter template, in the target's units."""
+    scaling = spec.scaling or {}
+    mean, std = float(scaling.get("target_mean", 0.0)), float(scaling.get("target_std", 1.0))
+    actual, guess = np.ravel(y) * std + mean, np.ravel(predicted) * std + mean
+    return [{"actual": round(float(a), 6), "predicted": round(float(p), 6)} for a, p in zip(actual, guess)]
 
 
 def run(experiment: Experiment, layout: Layout = REPO) -> dict[str, Any]:

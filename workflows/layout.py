@@ -22,6 +22,11 @@ class Layout:
     root: Path = Path(".")
 
     @property
+    def checked(self) -> Path:
+        """check → a constant note that the config passed the data-free checks (DVC's order: check first)."""
+        return self.root / "data" / "checked.txt"
+
+    @property
     def prepared(self) -> Path:
         """prepare → {train,val,test}/ and spec.json."""
         return self.root / "data" / "prepared"

@@ -106,7 +106,16 @@ def run_folds(experiment: Experiment, layout: Layout, folds) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m workflows.train [overrides…]`: the whole pipeline in Hydra's run directory."""
-    from workflows.cli import run_cli
+    from workflows.cli import config_help, run_cli, wants_help
+
+    if wants_help(sys.argv[1:] if argv is None else list(argv)):
+        print(config_help("python -m workflows.train", "Runs prepare → augment → train → evaluate in one process, in "
+                          "Hydra's run directory (outputs/<date>/<time>/, or hydra.run.dir=…); prints the metrics.\n"
+                          "With --params params.yaml: the train stage alone (what dvc repro runs). With -m: a sweep.",
+                          ("python -m workflows.train optimizer=sgd optimizer.learning_rate=0.05",
+                           "python -m workflows.train -m optimizer=adam,sgd regularizer=none,l2",
+                           "python -m workflows.train data=diabetes model=mlp loss=mse")))
+        return 0
 
     def task(args: list[str]) -> None:
         from workflows.atomic import write_text
@@ -115,6 +124,10 @@ def main(argv: list[str] | None = None) -> int:
 
         cfg = compose(args, hydra_config=True)
         out_dir = Path(str(cfg.hydra.run.dir))
+        if out_dir.exists() and not out_dir.is_dir():
+            from plugins.registry import ConfigError
+
+            raise ConfigError(f"hydra.run.dir={out_dir} is a file, not a directory; give a new or existing folder")
         from workflows.distribute import early_setup
 
         early_setup(cfg)  # before TensorFlow's first operation

@@ -162,7 +162,7 @@ def table_batches(path: Path, spec: DataSpec, target: str | None, batch_size: in
     """
     from plugins.data.csv_files import _number
 
-    with path.open(newline="") as handle:
+    with path.open(newline="", encoding="utf-8-sig") as handle:  # Excel's byte-order mark is not a column name
         reader = csv.reader(handle, delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
         header = [h.strip() for h in next(reader, None) or []]
         if not header:
@@ -195,6 +195,35 @@ def table_batches(path: Path, spec: DataSpec, target: str | None, batch_size: in
                 rows, values, targets = [], [], []
         if rows:
             yield rows, np.asarray(values, np.float32), (targets if target_column is not None else None)
+
+
+MAX_BATCH = 65_536
+
+
+def check_output(out: Path, inputs: list[Path]) -> None:
+    """Refuses, before any work, an output that would replace an input, is a directory, or cannot be written."""
+    if out.is_dir():
+        raise ConfigError(f"--out {out} is a directory; give a file name, e.g. --out {out / 'predictions.csv'}")
+    target = out.resolve()
+    if any(Path(p).resolve() == target for p in inputs):
+        raise ConfigError(f"--out {out} is one of the inputs: it would be replaced; give another file name")
+    parent = target.parent
+    if not parent.is_dir():
+        raise ConfigError(f"--out {out}: the folder {parent} does not exist")
+    import os
+
+    if not os.access(parent, os.W_OK):
+        raise ConfigError(f"--out {out}: the folder {parent} is not writable (read-only?); write elsewhere")
+
+
+def same_label(predicted: str, given: str) -> bool:
+    """A target cell against a class name: equal as text, or as numbers (`1.0` is class `1`)."""
+    if predicted == given:
+        return True
+    try:
+        return float(predicted) == float(given)
+    except ValueError:
+        return False
 
 
 def scale(x: np.ndarray, spec: DataSpec) -> np.ndarray:
@@ -232,11 +261,16 @@ def predict(inputs: list[str], model_dir: Path = REPO.models, out: Path = Path("
     """
     from plugins.data.base import DataSpec
 
+    if not 1 <= batch_size <= MAX_BATCH:  # a billion rows at once would not fit in memory: say so first
+        raise ConfigError(f"--batch-size {batch_size} must be between 1 and {MAX_BATCH} (default 256)")
     card = read_card(model_dir)
-    spec = DataSpec(**card["spec"])
+    try:
+        spec = DataSpec(**card["spec"])
+    except TypeError:
+        raise ConfigError(f"{Path(model_dir) / 'model.json'} is the card of another kind of model (its spec has "
+                          "other fields); give --model a directory written by this project's train stage") from None
     found = gather(inputs, spec)
-    if batch_size < 1:
-        raise ConfigError(f"--batch-size {batch_size} must be at least 1")
+    check_output(Path(out), [*found.images, *([found.table] if found.table else [])])
     if found.table is not None:  # its columns, before TensorFlow starts
         next(table_batches(found.table, spec, spec.target, 1), None)
     from plugins.model.head import Head  # TensorFlow from here on: the inputs are known to fit the model
@@ -274,14 +308,14 @@ def predict(inputs: list[str], model_dir: Path = REPO.models, out: Path = Path("
                 for i, (name, label, p) in enumerate(zip(names, labels, probs)):
                     writer.writerow([str(name), label, *(f"{v:.6g}" for v in p), *([targets[i]] if targets else [])])
                 if targets is not None:
-                    correct += sum(a == b for a, b in zip(labels, targets))
+                    correct += sum(same_label(a, b) for a, b in zip(labels, targets))
                     scored += len(targets)
             else:
                 values = unscale_target(outputs.reshape(len(x), -1)[:, 0], spec)
                 for i, (name, value) in enumerate(zip(names, values)):
                     writer.writerow([str(name), f"{value:.6g}", *([targets[i]] if targets else [])])
                 if targets is not None:
-                    truth = np.asarray([float(t) if t else math.nan for t in targets])
+                    truth = np.asarray([_target_number(t, found.table, n, target) for t, n in zip(targets, names)])
                     errors += list((values - truth)[np.isfinite(truth)])
             rows_written += len(x)
             progress.update(len(x))
@@ -294,6 +328,17 @@ def predict(inputs: list[str], model_dir: Path = REPO.models, out: Path = Path("
         e = np.asarray(errors)
         result.update(mae=float(np.abs(e).mean()), rmse=float(np.sqrt((e ** 2).mean())))
     return result
+
+
+def _target_number(cell: str, path: Path | None, row: int, column: str | None) -> float:
+    """A regression target cell as a number; blank is unscored (NaN); anything else is a one-line error."""
+    if not cell:
+        return math.nan
+    try:
+        return float(cell)
+    except ValueError:
+        raise ConfigError(f"{path}, line {row + 1}, column '{column}': the target is not a number; fix the cell, "
+                          "leave it blank (not scored), or drop the column") from None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -40,6 +40,10 @@ class Run:
     metrics: dict[str, Any]
     curves: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # metric → [(epoch, value)]
     error: str | None = None
+    pruned: str | None = None  # a search trial the pruner stopped: why (not a failure)
+    objective: tuple[str, float] | None = None  # a search trial's objective: (metric, value)
+    direction: str = "maximize"  # a search trial's objective: which way is better
+    best: bool = False  # the search's best trial
 
 
 def read_curves(logs_dir: Path, epochs_per_step: int = 1) -> dict[str, list[tuple[float, float]]]:
@@ -77,8 +81,26 @@ def first_epoch_reaching(curve: list[tuple[float, float]], target: float) -> flo
     return next((epoch for epoch, value in curve if value >= target), None)
 
 
-def split_seed(overrides: list[str]) -> tuple[str, int]:
-    """The variant's name (its overrides but the seed) and the seed."""
+def readable(value: Any) -> str:
+    """A number for reading: 3 significant digits (`0.000131986…` → `0.000132`, `1234.5` → `1.23e+03`); anything
+    else as it is."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    return f"{value:.3g}"
+
+
+def _readable_override(override: str) -> str:
+    key, sep, value = override.partition("=")
+    try:
+        number = float(value)
+    except ValueError:
+        return override
+    return f"{key}{sep}{readable(int(number) if number.is_integer() and '.' not in value and 'e' not in value.lower() else number)}"
+
+
+def split_seed(overrides: list[str], readable_values: bool = False) -> tuple[str, int]:
+    """The variant's name (its overrides but the seed; with `readable_values`, numbers to 3 significant digits)
+    and the seed."""
     seed = 0
     rest = []
     for override in overrides:
@@ -86,7 +108,7 @@ def split_seed(overrides: list[str]) -> tuple[str, int]:
         if key.lstrip("+") in SEED_KEYS:
             seed = int(value)
         else:
-            rest.append(override)
+            rest.append(_readable_override(override) if readable_values else override)
     return " ".join(rest) or "(defaults)", seed
 
 
@@ -97,18 +119,37 @@ def from_multirun(sweep_dir: Path) -> list[Run]:
     runs = []
     for result in sorted(Path(sweep_dir).glob("*/result.json"), key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0):
         job = result.parent
-        outcome = json.loads(result.read_text())
-        if "overrides" in outcome:  # a trial of workflows.search
+        try:
+            outcome = json.loads(result.read_text())
+            status = outcome["status"]
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+            raise ConfigError(f"{result} is not a run's result (truncated or edited); delete it, or rerun that "
+                              "job") from None
+        search_trial = "overrides" in outcome
+        if search_trial:  # a trial of workflows.search: its number names it (its values may repeat when rounded)
             overrides = list(outcome["overrides"])
         else:
             overrides = yaml.safe_load((job / ".hydra" / "overrides.yaml").read_text()) or []
-        variant, seed = split_seed(overrides)
-        if outcome["status"] != "ok":
+        variant, seed = split_seed(overrides, readable_values=search_trial)
+        if search_trial:
+            variant = f"trial {job.name}: {variant}"
+        if status == "pruned":
+            runs.append(Run(variant, seed, overrides, {}, pruned=outcome.get("error", "pruned")))
+            continue
+        if status != "ok":
             runs.append(Run(variant, seed, overrides, {}, error=outcome.get("error", "failed")))
             continue
-        runs.append(Run(variant, seed, overrides, outcome["metrics"], run_curves(job)))
+        run = Run(variant, seed, overrides, outcome["metrics"], run_curves(job))
+        if search_trial and outcome.get("objective_names"):
+            run.objective = (str(outcome["objective_names"][0]), float(outcome["objective"]))
+            run.direction = str(outcome.get("directions", ["maximize"])[0])
+        runs.append(run)
     if not runs:
         raise ConfigError(f"{sweep_dir} holds no finished job (no */result.json); is it a multirun directory?")
+    scored = [r for r in runs if r.objective is not None]
+    if scored:  # the search's best trial, by its own objective and direction
+        sign = -1 if scored[0].direction == "minimize" else 1
+        max(scored, key=lambda r: sign * r.objective[1]).best = True
     return runs
 
 
@@ -184,44 +225,67 @@ def headline_metric(runs: list[Run]) -> str:
     return "loss"
 
 
+def validation_metric(runs: list[Run]) -> str:
+    """The last epoch's validation metric the runs have: `val_accuracy` for classes, else `val_loss`."""
+    return "val_accuracy" if any("val_accuracy" in r.metrics.get("train", {}) for r in runs) else "val_loss"
+
+
 def table(groups: dict[str, list[Run]], options: dict[str, str] | None = None, target: float | None = None,
           columns: tuple[str, ...] = ()) -> str:
     """The Markdown table: one row per variant, metrics as mean ± std over its runs (`columns`: more test metrics,
-    e.g. `recall_3`, each a column)."""
+    e.g. `recall_3`, each a column). A search's trials get their objective's column, the best marked ★; pruned
+    trials are counted as pruned, not failed."""
     runs = [r for rs in groups.values() for r in rs]
-    metric = headline_metric(runs)
-    header = f"| variant | runs | test {metric} (range) | final val accuracy |"
+    metric, val_metric = headline_metric(runs), validation_metric(runs)
+    objective = next((r.objective[0] for r in runs if r.objective), None)
+    header = "| variant | runs |"
+    if objective is not None:
+        header += f" objective: {objective} |"
+    header += f" test {metric} (range) | final {val_metric.replace('_', ' ')} |"
     if target is not None:
         header += f" epochs to val accuracy ≥ {target:g} |"
     header += "".join(f" test {c} |" for c in columns)
     lines = [header, "|" + "---|" * (header.count("|") - 1)]
     for name, members in groups.items():
-        ok = [r for r in members if r.error is None]
-        if options is not None:
-            label = f"{name} `{options[name]}`" if options.get(name) else f"{name} (the defaults)"
-        else:
-            label = f"`{name}`"
-        failed = f", {len(members) - len(ok)} failed" if len(ok) < len(members) else ""
-        val = [r.metrics["train"]["val_accuracy"] for r in ok if "val_accuracy" in r.metrics.get("train", {})]
-        cell = mean_std([r.metrics[metric] for r in ok if metric in r.metrics], spread=True)
-        fold_std = [r.metrics[f"{metric}_std"] for r in ok if f"{metric}_std" in r.metrics]
-        if fold_std and len(fold_std) == len(ok):  # cross-validated runs: the spread between their folds too
-            cell += f"; between folds ± {sum(fold_std) / len(fold_std):.4f}"
-        row = f"| {label} | {len(ok)}{failed} | {cell} | {mean_std(val)} |"
-        if target is not None:
-            reached = [first_epoch_reaching(r.curves.get("eval/accuracy", []), target) for r in ok]
-            hit = [e for e in reached if e is not None]
-            row += f" {mean_std(hit, 1)} ({len(hit)}/{len(ok)} runs) |" if hit else f" not reached (0/{len(ok)} runs) |"
-        row += "".join(f" {mean_std([r.metrics[c] for r in ok if c in r.metrics], spread=True)} |" for c in columns)
-        lines.append(row)
+        lines.append(_row(name, members, options, metric, val_metric, objective, target, columns))
     errors = [f"- `{r.variant}` (seed {r.seed}): {r.error}" for r in runs if r.error]
-    return "\n".join(lines + (["", "Failed runs:", *errors] if errors else []))
+    pruned = [f"- `{r.variant}`: {r.pruned}" for r in runs if r.pruned]
+    return "\n".join(lines + (["", "Pruned trials (stopped by the pruner, not failures):", *pruned] if pruned else [])
+                     + (["", "Failed runs:", *errors] if errors else []))
 
 
-def _wrap(title: str) -> str:
+def _row(name: str, members: list[Run], options: dict[str, str] | None, metric: str, val_metric: str,
+         objective: str | None, target: float | None, columns: tuple[str, ...]) -> str:
+    ok = [r for r in members if r.error is None and r.pruned is None]
+    if options is not None:
+        label = f"{name} `{options[name]}`" if options.get(name) else f"{name} (the defaults)"
+    else:
+        label = f"`{name}`"
+    if any(r.best for r in members):
+        label = f"★ {label} (best)"
+    counts = [f"{n} {what}" for n, what in ((sum(r.pruned is not None for r in members), "pruned"),
+                                             (sum(r.error is not None for r in members), "failed")) if n]
+    row = f"| {label} | {', '.join(([str(len(ok))] if ok or not counts else []) + counts)} |"
+    if objective is not None:
+        row += f" {mean_std([r.objective[1] for r in ok if r.objective], digits=4)} |"
+    val = [r.metrics["train"][val_metric] for r in ok if val_metric in r.metrics.get("train", {})]
+    cell = mean_std([r.metrics[metric] for r in ok if metric in r.metrics], spread=True)
+    fold_std = [r.metrics[f"{metric}_std"] for r in ok if f"{metric}_std" in r.metrics]
+    if fold_std and len(fold_std) == len(ok):  # cross-validated runs: the spread between their folds too
+        cell += f"; between folds ± {sum(fold_std) / len(fold_std):.4f}"
+    row += f" {cell} | {mean_std(val)} |"
+    if target is not None:
+        reached = [first_epoch_reaching(r.curves.get("eval/accuracy", []), target) for r in ok]
+        hit = [e for e in reached if e is not None]
+        row += f" {mean_std(hit, 1)} ({len(hit)}/{len(ok)} runs) |" if hit else f" not reached (0/{len(ok)} runs) |"
+    row += "".join(f" {mean_std([r.metrics[c] for r in ok if c in r.metrics], spread=True)} |" for c in columns)
+    return row
+
+
+def _wrap(title: str, width: int = 60) -> str:
     import textwrap
 
-    return "\n".join(textwrap.wrap(title, 60))
+    return "\n".join(textwrap.wrap(title, width, break_on_hyphens=False)) or title
 
 
 def _pyplot():
@@ -258,10 +322,12 @@ def plot_curves(groups: dict[str, list[Run]], path: Path, title: str, target: fl
         ax.set(xlabel="epoch", ylabel=f"validation {curve.split('/')[1]}")
         ax.set_title(_wrap(title), fontsize=10)
         ax.grid(alpha=0.3)
-        ax.legend(loc="lower right", fontsize=8)
-        fig.tight_layout()
+        # Beside the axes, not over the curves; labels wrapped so that long variant names stay whole.
+        handles, labels = ax.get_legend_handles_labels()
+        ax.legend(handles, [_wrap(label, 45) for label in labels], loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                  fontsize=7, frameon=False)
         with atomic_path(path, suffix=".png") as tmp:
-            fig.savefig(tmp)
+            fig.savefig(tmp, bbox_inches="tight")
     plt.close(fig)
     return drawn
 
@@ -276,26 +342,32 @@ def plot_bars(groups: dict[str, list[Run]], path: Path, title: str, extra: dict[
     for name, members in groups.items():
         values = [r.metrics[metric] for r in members if r.error is None and metric in r.metrics]
         if values:
-            names.append(name)
+            names.append(("★ " if any(r.best for r in members) else "") + _wrap(name, 40))
             means.append(float(np.mean(values)))
             stds.append(float(np.std(values, ddof=1)) if len(values) > 1 else 0.0)
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 0.5 * len(names) + 1.6), dpi=120)
-    ax.barh(names, means, xerr=stds, capsize=4, color="tab:blue", alpha=0.8)
+    lines = sum(n.count("\n") + 1 for n in names)
+    fig, ax = plt.subplots(figsize=(7, 0.32 * lines + 0.25 * len(names) + 1.6), dpi=120)
+    bars = ax.barh(names, means, xerr=stds, capsize=4, color="tab:blue", alpha=0.8)
+    ax.bar_label(bars, labels=[readable(m) for m in means], padding=3, fontsize=7)
+    ax.tick_params(axis="y", labelsize=7)
     for label, value in (extra or {}).items():
         ax.axvline(value, color="tab:red", linestyle="--", linewidth=1, label=label)
     low = min([m - s for m, s in zip(means, stds)] + list((extra or {}).values()), default=0.0)
     high = max([m + s for m, s in zip(means, stds)] + list((extra or {}).values()), default=1.0)
-    pad = max((high - low) * 0.15, 1e-3)
+    pad = max((high - low) * 0.15, 0.05 * max(abs(low), abs(high)), 1e-3)  # ticks that differ in 3 digits
     ax.set(xlim=(low - pad, high + pad), xlabel=f"test {metric} (mean ± std)")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(6))
+    ax.ticklabel_format(axis="x", useOffset=False)
     ax.set_title(_wrap(title), fontsize=10)
     ax.invert_yaxis()
     ax.grid(axis="x", alpha=0.3)
     if extra:
-        ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False)
+    with atomic_path(path, suffix=".png") as tmp:  # the whole figure: no label or title cut off
+        fig.savefig(tmp, bbox_inches="tight")
     plt.close(fig)
 
 

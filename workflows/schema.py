@@ -146,6 +146,9 @@ def _check_ranges(trainer: TrainerConfig, augmentation: AugmentationConfig, eval
     ):
         if value < low:
             raise ConfigError(f"{where}={value} must be at least {low}")
+    from workflows.distribute import check_early
+
+    check_early(dataclasses.asdict(trainer))
     weights = trainer.class_weight
     if isinstance(weights, str) and weights != "balanced":
         raise ConfigError(f"trainer.class_weight='{weights}' is unknown; {did_you_mean(weights, ['balanced'])} "
@@ -155,8 +158,8 @@ def _check_ranges(trainer: TrainerConfig, augmentation: AugmentationConfig, eval
                           "weight, e.g. '{cat: 1.0, dog: 4.0}'")
     if isinstance(weights, (dict, DictConfig)):
         for name, value in weights.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ConfigError(f"trainer.class_weight.{name}={value!r} must be a number ≥ 0")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+                raise ConfigError(f"trainer.class_weight.{name}={value!r} must be a finite number ≥ 0")
     if trainer.jit_compile not in ("auto", True, False):
         raise ConfigError(f"trainer.jit_compile={trainer.jit_compile!r} must be auto, true or false")
     from workflows.distribute import check as check_distribution

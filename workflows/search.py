@@ -43,6 +43,16 @@ from workflows.atomic import alive, write_json
 if TYPE_CHECKING:
     import optuna
 
+# What a run of each task reports: the last epoch's metrics (what the pruner judges), then the test metrics and
+# costs that evaluate writes (`metric_value` looks in that order).
+EPOCH_METRICS = {"classification": ("val_accuracy", "val_loss", "accuracy", "loss"),
+                 "regression": ("val_loss", "val_mae", "loss", "mae")}
+TEST_METRICS = {"classification": ("macro_f1", "roc_auc", "average_precision", "train_accuracy"),
+                "regression": ("mse", "r2")}
+COSTS = ("params", "size_bytes", "latency_ms", "throughput")
+LOWER_IS_BETTER = ("loss", "val_loss", "mae", "val_mae", "mse", "params", "size_bytes", "latency_ms")
+FAILURES_IN_A_ROW = 3  # trials failing in a row with the same error: the search stops (a fatal error)
+
 SAMPLERS = ("tpe", "random", "grid", "cmaes")
 PRUNERS = ("none", "median", "hyperband")
 DIRECTIONS = ("maximize", "minimize")
@@ -57,10 +67,10 @@ class SearchConfig:
     sampler: str = "tpe"
     pruner: str = "median"
     n_trials: int = 20
-    direction: Any = "maximize"
-    metric: Any = "val_accuracy"
+    direction: Any = None
+    metric: Any = None
     storage: str | None = None
-    study_name: str = "kerasforge"
+    study_name: str | None = None
     seed: int = 0
     n_startup_trials: int = 5
     pruner_startup_trials: int = 3
@@ -68,8 +78,43 @@ class SearchConfig:
     dir: str = "multirun/search"
 
 
+def data_task(cfg: DictConfig) -> str | None:
+    """The task of the configured data, known without reading it: the data plugin's `task` parameter (csv), else
+    the task it declared at registration; None for a plugin that declares none."""
+    from plugins.registry import get
+
+    data = cfg.get("data") or {}
+    plugin = get("data", str(data.get("name")))
+    if "task" in plugin.parameters:
+        return str(data.get("task", plugin.parameters["task"]))
+    return plugin.meta.get("task")
+
+
+def default_study_name(cfg: DictConfig, metrics: list[str], directions: list[str]) -> str:
+    """A study named by what it optimizes, so that searches of other data or objectives never share one."""
+    data = str((cfg.get("data") or {}).get("name", "data"))
+    return "-".join([data, *(f"{m}-{d[:3]}" for m, d in zip(metrics, directions))])
+
+
+def _check_metrics(search: SearchConfig, task: str | None) -> None:
+    """The metrics against the task, and the pruner against the metric: before the first trial."""
+    if task not in EPOCH_METRICS:
+        return  # a third-party data plugin that declares no task: the first trial tells
+    valid = (*EPOCH_METRICS[task], *TEST_METRICS[task], *COSTS)
+    for metric in search.metric:
+        if metric not in valid:
+            raise ConfigError(f"hparams_search.metric='{metric}' is not a metric of a {task} run; "
+                              f"{did_you_mean(str(metric), valid)} (unset, it follows the task: val_accuracy for "
+                              "classes, val_loss for a regression)")
+    if len(search.metric) == 1 and search.pruner != "none" and search.metric[0] not in EPOCH_METRICS[task]:
+        raise ConfigError(f"hparams_search.metric='{search.metric[0]}' is known only once a trial has ended, but the "
+                          f"{search.pruner} pruner judges every epoch: set hparams_search.pruner=none or an epoch "
+                          f"metric ({', '.join(EPOCH_METRICS[task])})")
+
+
 def search_config(cfg: DictConfig) -> SearchConfig:
-    """The checked `hparams_search` section of a composed config."""
+    """The checked `hparams_search` section of a composed config, its defaults filled in from the task (no data
+    read, no TensorFlow)."""
     from plugins.registry import validate_against
 
     if "hparams_search" not in cfg or cfg.hparams_search is None:
@@ -80,8 +125,13 @@ def search_config(cfg: DictConfig) -> SearchConfig:
         value = getattr(search, key)
         if value not in allowed:
             raise ConfigError(f"hparams_search.{key}='{value}' is unknown; {did_you_mean(value, allowed)}")
-    search.metric = [search.metric] if isinstance(search.metric, str) else list(search.metric)
-    search.direction = [search.direction] if isinstance(search.direction, str) else list(search.direction)
+    task = data_task(cfg)
+    if search.metric is None:
+        search.metric = "val_loss" if task == "regression" else "val_accuracy"
+    search.metric = [search.metric] if isinstance(search.metric, str) else [str(m) for m in search.metric]
+    if search.direction is None:
+        search.direction = ["minimize" if m in LOWER_IS_BETTER else "maximize" for m in search.metric]
+    search.direction = [search.direction] if isinstance(search.direction, str) else [str(d) for d in search.direction]
     if len(search.metric) != len(search.direction):
         raise ConfigError(f"hparams_search: {len(search.metric)} metric(s) but {len(search.direction)} direction(s); "
                           "give one direction per metric, e.g. metric: [val_accuracy, params], "
@@ -101,7 +151,31 @@ def search_config(cfg: DictConfig) -> SearchConfig:
         raise ConfigError("hparams_search.params is empty: name at least one config key to search")
     for key, spec in search.params.items():
         _check_param(key, spec, search.sampler)
+    _check_metrics(search, task)
+    if search.study_name is None:
+        search.study_name = default_study_name(cfg, search.metric, search.direction)
+    _check_storage(search.storage)
     return search
+
+
+DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres", "mysql", "mariadb", "oracle", "mssql")
+
+
+def _check_storage(url: str | None) -> None:
+    """A storage is a database URL (`scheme://…`) or a journal file ending in .log; a URL missing its `://`
+    (`postgresql//host`) would otherwise become a journal file of that name."""
+    if url is None:
+        return
+    scheme = url.split("://", 1)[0].split("+", 1)[0].lower() if "://" in url else None
+    if scheme is not None and scheme not in DATABASE_SCHEMES:
+        raise ConfigError(f"hparams_search.storage: '{scheme}://' is not a database URL Optuna takes; "
+                          f"{did_you_mean(scheme, DATABASE_SCHEMES)} (e.g. sqlite:///search.db, "
+                          "postgresql://user:pw@host/db), or a journal file path ending in .log")
+    if scheme is None and not url.endswith(".log"):
+        looks_like = next((d for d in DATABASE_SCHEMES if url.lower().startswith(d)), None)
+        hint = f"; a URL needs '://', e.g. {looks_like}://…" if looks_like else ""
+        raise ConfigError(f"hparams_search.storage='{url}' is neither a database URL (scheme://…) nor a journal file "
+                          f"path ending in .log{hint}")
 
 
 def _check_param(key: str, spec: Any, sampler: str) -> None:
@@ -122,6 +196,25 @@ def _check_param(key: str, spec: Any, sampler: str) -> None:
         raise ConfigError(f"{where}: needs low < high")
     if sampler == "grid" and spec["type"] != "categorical" and "step" not in spec:
         raise ConfigError(f"{where}: hparams_search.sampler=grid needs categorical choices, or a step")
+    try:  # Optuna's own rules (a log scale needs low > 0 and no step…), before the first trial, not inside it
+        distribution(spec)
+    except (ValueError, TypeError) as err:
+        raise ConfigError(f"{where}: Optuna refuses it: {str(err).strip().splitlines()[0]}") from None
+
+
+def distribution(spec: dict[str, Any]):
+    """The Optuna distribution a parameter's spec samples from (what `suggest` asks the trial for)."""
+    from optuna import distributions
+
+    if spec["type"] == "categorical":
+        return distributions.CategoricalDistribution(list(spec["choices"]))
+    log = bool(spec.get("log", False))
+    if spec["type"] == "int":
+        return distributions.IntDistribution(int(spec["low"]), int(spec["high"]), log=log,
+                                             step=int(spec.get("step", 1)))
+    step = spec.get("step")
+    return distributions.FloatDistribution(float(spec["low"]), float(spec["high"]), log=log,
+                                           step=None if step is None else float(step))
 
 
 def grid_values(spec: dict[str, Any]) -> list[Any]:
@@ -157,17 +250,45 @@ def corner_overrides(search: SearchConfig) -> list[list[str]]:
 
 def storage_of(search: SearchConfig, root: Path = Path(".")):
     """The study's storage: a database URL as given (with heartbeats, so that a dead process's trial is failed), or
-    a journal file (default `.kerasforge/optuna/<study>.log`), which processes on one machine share safely."""
+    a journal file (default `.kerasforge/optuna/<study>.log`), which processes on one machine share safely.
+
+    Raises:
+        ConfigError: a storage Optuna cannot open (a missing or read-only directory, a database without its driver,
+            a journal file that is not one), in one line.
+    """
     import optuna
 
     url = search.storage
-    if url and "://" in url:
-        return optuna.storages.RDBStorage(url, heartbeat_interval=30, grace_period=120)
-    path = Path(url) if url else root / ".kerasforge" / "optuna" / f"{search.study_name}.log"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    from optuna.storages.journal import JournalFileBackend
+    try:
+        if url and "://" in url:
+            return optuna.storages.RDBStorage(url, heartbeat_interval=30, grace_period=120)
+        path = Path(url) if url else root / ".kerasforge" / "optuna" / f"{search.study_name}.log"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        from optuna.storages.journal import JournalFileBackend
 
-    return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+        return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+    except ConfigError:
+        raise
+    except ModuleNotFoundError as err:
+        raise ConfigError(f"hparams_search.storage: the database driver '{err.name}' is not installed; "
+                          f"pip install '{_DRIVERS.get(err.name or '', err.name)}'") from None
+    except Exception as err:  # noqa: BLE001 — SQLAlchemy's, the journal's and the file system's errors, as one line
+        raise ConfigError(f"hparams_search.storage='{_masked(url)}' cannot be opened: {_reason(err)}") from None
+
+
+_DRIVERS = {"psycopg": "kerasforge[postgres]", "psycopg2": "psycopg2-binary", "MySQLdb": "mysqlclient", "pymysql": "pymysql"}
+
+
+def _masked(url: str | None) -> str:
+    """A storage URL without its password."""
+    import re
+
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url or ".kerasforge/optuna/<study>.log")
+
+
+def _reason(err: BaseException) -> str:
+    text = str(getattr(err, "orig", None) or err).strip().splitlines()
+    return f"{type(err).__name__}: {text[0][:200] if text else ''}"
 
 
 def make_sampler(search: SearchConfig):
@@ -260,18 +381,7 @@ def run_search(args: list[str]) -> tuple[optuna.Study, list[str]]:
         except ConfigError as err:
             raise ConfigError(f"hparams_search.params: {extra[0].lstrip('+')} gives a bad config: {err}") from None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    for attempt in range(5):
-        try:
-            study = optuna.create_study(storage=storage_of(search), study_name=search.study_name, load_if_exists=True,
-                                        directions=search.direction, sampler=make_sampler(search),
-                                        pruner=make_pruner(search))
-            break
-        except Exception as err:  # noqa: BLE001 — workers started together race to create a database's tables
-            if attempt == 4 or "IntegrityError" not in type(err).__name__ + str(err):
-                raise
-            import time
-
-            time.sleep(0.5 + attempt)
+    study = open_study(search)
     fail_dead_local_trials(study)
     out = Path(search.dir) / search.study_name
     from workflows.atomic import write_text
@@ -279,27 +389,139 @@ def run_search(args: list[str]) -> tuple[optuna.Study, list[str]]:
 
     write_text(out / "base.yaml", to_yaml(cfg))  # the config without the trials' values: the baseline to confirm against
 
+    errors: list[str] = []  # this process's failed trials' errors, in order
+
     def objective(trial: optuna.Trial) -> float | tuple[float, ...]:
         if counted(study) > search.n_trials:  # another process took the last place between the check and this trial
             trial.set_user_attr("surplus", True)  # not run: recorded as failed, marked as such
             raise _NotRun("surplus")
+        reseed(study.sampler, trial_seed(search.seed, trial.number))
         state, value = run_trial(trial, base, search, out / str(trial.number))
         if state == optuna.trial.TrialState.PRUNED:
             raise optuna.TrialPruned()
         if state == optuna.trial.TrialState.FAIL:
+            errors.append(str(trial.user_attrs.get("error", "failed")))
             raise _NotRun("failed")
+        errors.clear()
         return value
 
     sampler = study.sampler
-    while counted(study) < search.n_trials:
+
+    def more_to_run() -> bool:
         if isinstance(sampler, optuna.samplers.GridSampler) and sampler.is_exhausted(study):
-            break  # every grid point has a trial
-        # One trial per call: the count is checked again before each, so that processes sharing the study stop at
-        # n_trials between them.
-        study.optimize(objective, n_trials=1, catch=(_NotRun,))
-        if study.trials[-1].user_attrs.get("surplus"):
+            return False  # every grid point has a trial
+        return counted(study) < search.n_trials
+
+    while True:
+        while more_to_run():
+            # One trial per call: the count is checked again before each, so that processes sharing the study stop
+            # at n_trials between them.
+            study.optimize(objective, n_trials=1, catch=(_NotRun,))
+            if study.trials[-1].user_attrs.get("surplus"):
+                break
+            check_failures(errors, search, out)
+            fail_dead_local_trials(study)  # a sharing process killed meanwhile: its trial is run again
+        if not wait_for_others(study, search):
+            return study, base
+
+
+def wait_for_others(study: optuna.Study, search: SearchConfig, poll: float = 2.0) -> bool:
+    """Waits while other processes run the study's last trials; True when one of them died (its trial failed:
+    the count fell below `n_trials`, and this process takes the place), False once none is running. A process of
+    this machine is known dead at once (its pid); one of another machine when its database heartbeat stops
+    (`grace_period`)."""
+    import time
+
+    import optuna
+
+    running = (optuna.trial.TrialState.RUNNING,)
+    while study.get_trials(deepcopy=False, states=running):
+        time.sleep(poll)
+        fail_dead_local_trials(study)
+        if isinstance(study._storage, optuna.storages.RDBStorage):
+            optuna.storages.fail_stale_trials(study)
+        if counted(study) < search.n_trials:
+            return True
+    return counted(study) < search.n_trials
+
+
+def check_failures(errors: list[str], search: SearchConfig, out: Path) -> None:
+    """Failed trials are bounded: the same error FAILURES_IN_A_ROW times in a row, or more failures than
+    `n_trials`, is a fatal error (keras-tuner's distinction: a failed trial is recorded and the search goes on; a
+    fatal error stops it)."""
+    last = errors[-FAILURES_IN_A_ROW:]
+    if len(last) == FAILURES_IN_A_ROW and len(set(last)) == 1:
+        raise ConfigError(f"the search stopped: {FAILURES_IN_A_ROW} trials in a row failed with the same error "
+                          f"({last[0]}); fix it and run the same command again, which continues the study "
+                          f"(each trial's result.json is in {out})")
+    if len(errors) > search.n_trials:
+        raise ConfigError(f"the search stopped: {len(errors)} trials failed in a row, more than "
+                          f"hparams_search.n_trials={search.n_trials}; the last: {errors[-1]} (see {out}/*/result.json)")
+
+
+def trial_seed(seed: int, number: int) -> int:
+    """A trial's sampler seed from the search's and the trial's number, mixed (NumPy's SeedSequence), so that
+    neighbouring trials do not get neighbouring seeds."""
+    import numpy as np
+
+    return int(np.random.SeedSequence([int(seed), int(number)]).generate_state(1)[0])
+
+
+def reseed(sampler, seed: int) -> None:
+    """Seeds a sampler's random draws for one trial by its number: a trial's values then depend on the seed and on
+    its number alone, so that a restarted search, or a second process sharing the study, draws new values instead of
+    repeating the first process's sequence (Optuna's samplers keep one seeded generator per process)."""
+    from optuna.samplers import BaseSampler, GridSampler
+    from optuna.samplers._lazy_random_state import LazyRandomState
+
+    if isinstance(sampler, GridSampler):  # it draws among the points no trial has taken yet: nothing repeats
+        return
+    for name, value in vars(sampler).items():
+        if isinstance(value, LazyRandomState):
+            setattr(sampler, name, LazyRandomState(seed))
+        elif isinstance(value, BaseSampler):
+            reseed(value, seed)
+
+
+def open_study(search: SearchConfig):
+    """Creates the study, or loads it when it exists, and refuses one that optimizes something else or over another
+    space: Optuna would silently keep the stored directions, and mix the objectives."""
+    import time
+
+    import optuna
+
+    storage = storage_of(search)
+    for attempt in range(5):
+        try:
+            study = optuna.create_study(storage=storage, study_name=search.study_name, load_if_exists=True,
+                                        directions=search.direction, sampler=make_sampler(search),
+                                        pruner=make_pruner(search))
             break
-    return study, base
+        except Exception as err:  # noqa: BLE001 — workers started together race to create a database's tables
+            if attempt < 4 and "IntegrityError" in type(err).__name__ + str(err):
+                time.sleep(0.5 + attempt)
+                continue
+            raise ConfigError(f"hparams_search.storage='{_masked(search.storage)}': the study cannot be opened: "
+                              f"{_reason(err)}") from None
+    where = f"study '{search.study_name}'"
+    stored = [d.name.lower() for d in study.directions]
+    metrics = study.user_attrs.get("metrics")
+    if stored != search.direction or (metrics is not None and metrics != search.metric):
+        shown = ", ".join(f"{m} ({d})" for m, d in zip(metrics or ["?"] * len(stored), stored))
+        asked = ", ".join(f"{m} ({d})" for m, d in zip(search.metric, search.direction))
+        raise ConfigError(f"{where} optimizes {shown}, but this search asks for {asked}: name another study "
+                          "(hparams_search.study_name=…), or ask for the same objective")
+    if metrics is None:
+        study.set_user_attr("metrics", search.metric)
+    for trial in study.get_trials(deepcopy=False):
+        for key, old in trial.distributions.items():
+            if key in search.params:
+                try:
+                    optuna.distributions.check_distribution_compatibility(old, distribution(search.params[key]))
+                except ValueError as err:
+                    raise ConfigError(f"hparams_search.params.{key}: {where} sampled it from another space "
+                                      f"({err}); name another study (hparams_search.study_name=…)") from None
+    return study
 
 
 class _NotRun(Exception):
@@ -340,6 +562,7 @@ def run_trial(trial: optuna.Trial, base: list[str], search: SearchConfig, out_di
         message = f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}"
         write_json(out_dir / "result.json", {"status": "failed", "values": values, "overrides": shown,
                                               "error": message})
+        trial.set_user_attr("error", message[:500])
         print(f"trial {trial.number} failed: {message}", file=sys.stderr, flush=True)
         return optuna.trial.TrialState.FAIL, None
     objectives = [metric_value(metrics, name) for name in search.metric]
@@ -348,6 +571,7 @@ def run_trial(trial: optuna.Trial, base: list[str], search: SearchConfig, out_di
         message = f"no metric {', '.join(missing)} in the run's metrics" if missing else "a non-finite objective"
         write_json(out_dir / "result.json", {"status": "failed", "values": values, "overrides": shown,
                                               "error": message})
+        trial.set_user_attr("error", message)
         return optuna.trial.TrialState.FAIL, None
     trial.set_user_attr("epochs", type(pruning).epochs)
     write_json(out_dir / "result.json", {"status": "ok", "objective": objectives[0], "objectives": objectives,
@@ -420,7 +644,16 @@ def main(argv: list[str] | None = None) -> int:
     """`python -m workflows.search [overrides…]`."""
     import json
 
-    from workflows.cli import run_cli
+    from workflows.cli import config_help, run_cli, wants_help
+
+    if wants_help(sys.argv[1:] if argv is None else list(argv)):
+        print(config_help("python -m workflows.search", "Hyper-parameter search with Optuna over "
+                          "hparams_search.params (conf/hparams_search/optuna.yaml): pruning, studies that resume and "
+                          "that several processes share. Prints the study's summary as JSON.",
+                          ("python -m workflows.search hparams_search.n_trials=50 model=mlp",
+                           "python -m workflows.search data=diabetes model=mlp loss=mse   # metric: val_loss",
+                           "python -m workflows.search hparams_search.storage=postgresql://user:pw@host/db")))
+        return 0
 
     def task(args: list[str]) -> None:
         study, base = run_search(args)

@@ -128,6 +128,10 @@ def class_weights(setting: Any, spec: DataSpec, labels: np.ndarray | None) -> np
             raise ConfigError(f"trainer.class_weight.{name}: the data has no class '{name}'; "
                               f"{did_you_mean(str(name), names)}")
         weights[names.index(str(name))] = float(value)
+    present = np.unique(labels) if labels is not None else np.arange(spec.num_classes)
+    if not (weights[present.astype(int)] > 0).any():
+        raise ConfigError("trainer.class_weight gives every class of the training set a weight of 0: no example "
+                          "counts, and the model would learn nothing; give at least one class a weight > 0")
     return weights
 
 
@@ -224,7 +228,7 @@ def train(
         print("note: finetune=two_phase runs without epoch backups (a killed run starts again from epoch 0)",
               file=sys.stderr)
     elif trainer.backup:
-        backups = backup_dir(trainer.backup_root, to_yaml(experiment.cfg), model_dir, cluster.rank if cluster else 0)
+        backups = backup_dir(trainer.backup_root, to_yaml(experiment.cfg, secrets=True), model_dir, cluster.rank if cluster else 0)
         resumed, earlier_logs = resume_epoch(backups), resumed_logs(backups)
         run_callbacks.append(AtomicBackupAndRestore(backups))
     # One endless stream of batches, fit_steps per epoch: epoch k always sees the k-th shuffle, so a
@@ -305,6 +309,13 @@ def train(
         if not all(np.isfinite(w).all() for w in model.get_weights()):
             raise ConfigError("training diverged: the model's weights are not finite; nothing was saved. "
                               f"{StopOnNonFinite.advice(experiment)}")
+        # Saved compiled with Keras's own loss objects, so that plain Keras loads it (plugins/loss: portable_loss).
+        from plugins.loss.keras_losses import portable_loss
+
+        if portable_loss(model.loss) is not model.loss:
+            with strategy.scope():
+                model.compile(optimizer=model.optimizer, loss=portable_loss(model.loss), metrics=head.metrics(),
+                              steps_per_execution=plan["steps_per_execution"], jit_compile=trainer.jit_compile)
         card = model_card(model, head, spec)
         epochs_run = (resumed + epochs_fitted) * plan["epochs_per_log_step"]
         card["training"] = {**plan, "epochs_run": epochs_run, "resumed_at_epoch": resumed,

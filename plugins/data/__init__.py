@@ -9,6 +9,11 @@ tabular or sequence), from which the model's input and head are built.
 The prepare stage writes the splits to disk, byte for byte the same for
 the same parameters; bad input raises `ConfigError` with one line.
 
+Declare the task at registration (`task="classification"` or
+`"regression"`; a plugin with a `task` parameter, like `csv`, is read from
+its config): the checks that need no data (a search's metric, say) know it
+before any data is read.
+
 Example (`plugins/data/moons.py` + `conf/data/moons.yaml` holding
 `name: moons`):
 
@@ -17,7 +22,7 @@ Example (`plugins/data/moons.py` + `conf/data/moons.yaml` holding
     from plugins.data.base import DataSpec, split_arrays
     from plugins.registry import register
 
-    @register("data", "moons")
+    @register("data", "moons", task="classification")
     def moons(samples: int = 1000, noise: float = 0.2, seed: int = 0):
         x, y = make_moons(samples, noise=noise, random_state=seed)
         spec = DataSpec((2,), "classification", 2, ["a", "b"], kind="tabular")

@@ -73,13 +73,28 @@ def csv(
     file = Path(path)
     if not file.is_file():
         raise ConfigError(f"data.path: no such file '{path}' (relative paths start at the repository root)")
-    with file.open(newline="") as handle:
+    # utf-8-sig: Excel's "CSV UTF-8" starts with a byte-order mark, which would otherwise join the first column's
+    # name (a model trained on it would refuse files without one, and the reverse).
+    with file.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv_module.reader(handle, delimiter=delimiter)
-        header = next(reader, None)
-        if not header:
-            raise ConfigError(f"{path} is empty; it needs a header row and data rows")
-        header = [h.strip() for h in header]
-        rows = list(reader)
+        try:
+            header = next(reader, None)
+            if not header:
+                raise ConfigError(f"{path} is empty; it needs a header row and data rows")
+            header = [h.strip() for h in header]
+            rows = list(reader)
+        except csv_module.Error as err:  # a cell over the csv module's field limit, a NUL byte…
+            raise ConfigError(f"{path}, line {reader.line_num}: not readable as CSV ({str(err)[:80]}); fix that "
+                              "line") from None
+        except UnicodeDecodeError as err:
+            raise ConfigError(f"{path}: not UTF-8 text (byte {err.start}); save it as UTF-8 CSV") from None
+    doubled = sorted({h for h in header if header.count(h) > 1})
+    if doubled:
+        raise ConfigError(f"{path}: columns {', '.join(repr(h[:40]) for h in doubled)} appear more than once in the "
+                          "header; rename them so that each name is one column")
+    if features and target in features:
+        raise ConfigError(f"data.features lists the target '{target}': the model would be given the answer; "
+                          "drop it from data.features")
     if len(header) < 2:  # not a table with this delimiter: say so without echoing the file's first line
         raise ConfigError(f"{path}: its first line has no '{delimiter}'-separated column names; is it a CSV file "
                           "with a header row? (set data.delimiter for another separator)")

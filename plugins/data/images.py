@@ -62,6 +62,9 @@ def check_images(files: list[Path], labels: list[int], channels: int, on_bad_fil
 
     good_files, good_labels, skipped = [], [], []
     for file, label in zip(files, labels):
+        if too_large(file):  # read from its header, before a decode that would take gigabytes
+            raise ConfigError(f"{file} has more than {MAX_PIXELS // 1_000_000} million pixels, more than an image "
+                              "data set needs; shrink it (the model sees data.target_size) or leave it out")
         try:
             tf.io.decode_image(tf.io.read_file(str(file)), channels=channels, expand_animations=False)
         except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError, tf.errors.UnknownError) as err:
@@ -74,6 +77,22 @@ def check_images(files: list[Path], labels: list[int], channels: int, on_bad_fil
         good_files.append(file)
         good_labels.append(label)
     return good_files, good_labels, skipped
+
+
+MAX_PIXELS = 40_000_000  # a 8000×5000 photograph; a 10000×10000 one would take 2.2 GB to decode
+MAX_SIDE = 4096  # data.target_size
+
+
+def too_large(file: Path) -> bool:
+    """Whether an image's header says it has more than MAX_PIXELS pixels (Pillow reads only the header)."""
+    from PIL import Image
+
+    try:
+        with Image.open(file) as image:
+            width, height = image.size
+    except Exception:  # noqa: BLE001 — not an image Pillow knows: TensorFlow's decode says what is wrong
+        return False
+    return width * height > MAX_PIXELS
 
 
 def decode_dataset(files: list[Path], labels: list[int], size: tuple[int, int], channels: int) -> tf.data.Dataset:
@@ -92,7 +111,7 @@ def decode_dataset(files: list[Path], labels: list[int], size: tuple[int, int], 
     )
 
 
-@register("data", "image_folder")
+@register("data", "image_folder", task="classification")
 def image_folder(
     directory: str,
     target_size: list[int] = (128, 128),
@@ -130,6 +149,9 @@ def image_folder(
         raise ConfigError(f"data.on_bad_file='{on_bad_file}' is unknown; valid: fail, skip")
     if len(target_size) != 2 or min(target_size) < 1:
         raise ConfigError(f"data.target_size={list(target_size)} must be [height, width]")
+    if max(target_size) > MAX_SIDE:
+        raise ConfigError(f"data.target_size={list(target_size)}: at most {MAX_SIDE} pixels a side (one such float "
+                          "image is already 200 MB); models train on far smaller ones, e.g. [224, 224]")
     channels = COLOR_MODES[color_mode]
     classes, files, labels = list_images(Path(directory))
     if class_mode == "binary" and len(classes) != 2:
@@ -196,7 +218,7 @@ def _register_keras_dataset(name: str) -> None:
         val_fraction: share of all images kept for validation (the test share is the data set's own).
         seed: the split's seed.
     """
-    register("data", name)(load)
+    register("data", name, task="classification")(load)
 
 
 for _name in KERAS_DATASETS:

@@ -11,7 +11,7 @@ from plugins.data.base import DataSpec, Splits, split_arrays
 from plugins.registry import register
 
 
-@register("data", "digits")
+@register("data", "digits", task="classification")
 def digits(val_fraction: float = 0.1, test_fraction: float = 0.2, seed: int = 0,
            keep: dict | None = None) -> Splits:
     """scikit-learn's 1,797 handwritten digits: 8×8 grey images, 10 classes.
@@ -86,7 +86,7 @@ def standardize(splits: Splits, target: bool) -> Splits:
     return Splits(scale(splits.train), scale(splits.val), scale(splits.test), spec)
 
 
-@register("data", "diabetes")
+@register("data", "diabetes", task="regression")
 def diabetes(
     val_fraction: float = 0.1, test_fraction: float = 0.2, seed: int = 0, standardize_target: bool = True
 ) -> Splits:
@@ -110,7 +110,7 @@ def diabetes(
     return standardize(split_arrays(x, y, spec, val_fraction, test_fraction, seed), standardize_target)
 
 
-@register("data", "breast_cancer")
+@register("data", "breast_cancer", task="classification")
 def breast_cancer(val_fraction: float = 0.1, test_fraction: float = 0.2, seed: int = 0) -> Splits:
     """scikit-learn's breast cancer diagnosis: 569 tumours, 30 features, two classes (binary losses).
 

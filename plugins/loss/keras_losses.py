@@ -67,6 +67,28 @@ class SparseCategoricalCrossentropy(keras.losses.Loss):
     def get_config(self):
         return {**super().get_config(), "label_smoothing": self.label_smoothing, "from_logits": self.from_logits}
 
+    def portable(self) -> keras.losses.Loss:
+        """Keras's own sparse cross-entropy, which the saved model is compiled with (see `portable_loss`)."""
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=self.from_logits, name=self.name)
+
+
+def portable_loss(loss: keras.losses.Loss) -> keras.losses.Loss:
+    """The loss a saved model is compiled with: one that plain Keras loads, with no kerasforge installed.
+
+    A loss of this project's own class (label smoothing on class ids, which Keras's
+    SparseCategoricalCrossentropy lacks) is a training device: the model it trains is scored by the plain
+    cross-entropy, and whoever receives `model.keras` (a serving team, a notebook) loads it with
+    `keras.models.load_model(path)` alone. A loss that offers no `portable()` is saved as it is.
+
+    Args:
+        loss: the loss the model was trained with.
+
+    Returns:
+        A Keras loss object.
+    """
+    portable = getattr(loss, "portable", None)
+    return portable() if callable(portable) else loss
+
 
 _CE = {"context": ("from_logits",), "check": check_label_smoothing}
 register("loss", "categorical_crossentropy", labels="one_hot", **_CE)(keras.losses.CategoricalCrossentropy)

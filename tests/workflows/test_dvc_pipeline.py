@@ -139,3 +139,85 @@ def test_make_wraps_dvc_for_a_fresh_shell(repo):
                             env={**subprocess_env(), **env}, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "accuracy" in result.stdout
+
+
+def deleted_tracked_files(repo) -> list[str]:
+    """Git-tracked files that are gone from the working tree."""
+    return [line[3:] for line in run(["git", "status", "--porcelain"], repo).stdout.splitlines() if line[1] == "D"]
+
+
+@pytest.fixture(scope="module")
+def regression_repo(tmp_path_factory):
+    """The project, tiny, whose committed params.yaml is a regression (scikit-learn's diabetes table)."""
+    path = make_project_copy(tmp_path_factory.mktemp("regression"), TINY_DEFAULTS)
+    run([sys.executable, "-m", "workflows.config", "--out", "params.yaml", "data=diabetes", "model=mlp", "loss=mse"],
+        path)
+    run(["git", "commit", "-qam", "a regression"], path)
+    return path
+
+
+def test_a_regression_runs_through_dvc_repro_and_deletes_no_tracked_file(regression_repo):
+    result = run([*DVC, "repro"], regression_repo)
+    for stage in ("prepare", "augment", "train", "evaluate", "export"):
+        assert f"Running stage '{stage}'" in result.stdout
+    metrics = json.loads((regression_repo / "eval" / "metrics.json").read_text())
+    assert {"mse", "mae", "r2"} <= metrics.keys() and "accuracy" not in metrics
+    points = json.loads((regression_repo / "eval" / "plots" / "predictions.json").read_text())
+    assert len(points) == metrics["examples"] and {"actual", "predicted"} == set(points[0])
+    assert max(p["actual"] for p in points) > 100  # the target's own units (disease progression), not z-scores
+    assert not (regression_repo / "eval" / "plots" / "sklearn").exists()
+    assert deleted_tracked_files(regression_repo) == []
+    plots = run([*DVC, "plots", "show", "--json"], regression_repo).stdout
+    assert "eval/plots/predictions.json" in plots
+
+
+def test_dvc_exp_run_switches_between_a_regression_and_classes(regression_repo):
+    # From the regression workspace to classes and back: each experiment recorded, no tracked file deleted.
+    run([*DVC, "exp", "run", "-n", "classes", "-S", "data=digits", "-S", "loss=sparse_categorical_crossentropy"],
+        regression_repo)
+    assert "accuracy" in json.loads((regression_repo / "eval" / "metrics.json").read_text())
+    assert list((regression_repo / "eval" / "plots" / "sklearn" / "roc").glob("*.json"))
+    assert deleted_tracked_files(regression_repo) == []
+    run([*DVC, "exp", "run", "-n", "values", "-S", "data=diabetes", "-S", "loss=mse"], regression_repo)
+    assert "r2" in json.loads((regression_repo / "eval" / "metrics.json").read_text())
+    assert deleted_tracked_files(regression_repo) == []
+    shown = json.loads(run([*DVC, "exp", "show", "--json"], regression_repo).stdout)
+    names = json.dumps(shown)
+    assert '"classes"' in names and '"values"' in names and '"r2"' in names and '"accuracy"' in names
+
+
+def test_a_stage_that_fails_under_dvc_deletes_nothing_and_says_how_to_go_back(regression_repo):
+    run(["git", "checkout", "params.yaml"], regression_repo)
+    run([*DVC, "repro"], regression_repo)  # the committed regression, its outputs in the cache: a user's last commit
+    run(["git", "add", "-A"], regression_repo)
+    run(["git", "commit", "-qm", "regression results"], regression_repo)
+    model = digest(regression_repo / "models" / "model.keras")
+    params = yaml.safe_load((regression_repo / "params.yaml").read_text())
+    params["augmentation"]["copiez"] = 2  # a misspelt key: refused by the augment stage, after prepare
+    params["data"]["seed"] = 1  # prepare reruns first
+    (regression_repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    result = run([*DVC, "repro"], regression_repo, check=False)
+    assert result.returncode != 0
+    assert "augmentation.copiez" in result.stderr and "git checkout params.yaml dvc.lock && dvc checkout" in result.stderr
+    assert deleted_tracked_files(regression_repo) == []
+    assert digest(regression_repo / "models" / "model.keras") == model  # nothing replaced
+    run(["git", "checkout", "params.yaml", "dvc.lock"], regression_repo)  # the hint, as printed
+    run([*DVC, "checkout"], regression_repo)
+    again = run([*DVC, "repro"], regression_repo)  # the workspace is the last commit again: nothing to run
+    assert "Running stage" not in again.stdout and "ERROR" not in again.stdout + again.stderr
+    assert deleted_tracked_files(regression_repo) == []
+    assert run(["git", "status", "--porcelain"], regression_repo).stdout == ""
+
+
+@pytest.mark.parametrize(("setting", "message"), [
+    ("cv=kfold", "cv=kfold: cross-validation runs on the direct command line"),
+    ("+trainr.epochs=5", "unknown config section 'trainr'; did you mean 'trainer'?"),
+    ("hparams_search=optuna", "hparams_search is set: a search runs its trials itself"),
+])
+def test_a_setting_no_stage_reads_is_refused_not_recorded(repo, setting, message):
+    before = run([*DVC, "exp", "show", "--json"], repo).stdout.count('"rev"')
+    result = run([*DVC, "exp", "run", "-S", setting], repo, check=False)
+    assert result.returncode != 0 and message in result.stderr, result.stderr[-2000:]
+    assert "Running stage 'prepare'" not in result.stdout  # refused by the check stage, before any work
+    run(["git", "checkout", "params.yaml", "dvc.lock"], repo)
+    assert run([*DVC, "exp", "show", "--json"], repo).stdout.count('"rev"') == before  # no experiment recorded

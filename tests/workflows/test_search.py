@@ -23,7 +23,8 @@ SMALL = ["model=mlp", "model.units=[32]", "augmentation=none", "trainer.verbose=
 
 def options(tmp_path, n_trials: int, epochs: int = 3, *extra: str) -> list[str]:
     return [*SMALL, f"trainer.epochs={epochs}", f"hparams_search.n_trials={n_trials}",
-            f"hparams_search.storage={tmp_path / 'study.log'}", f"hparams_search.dir={tmp_path / 'runs'}", *extra]
+            f"hparams_search.storage={tmp_path / 'study.log'}", f"hparams_search.dir={tmp_path / 'runs'}",
+            "hparams_search.study_name=kerasforge", *extra]
 
 
 def load(tmp_path) -> optuna.Study:
@@ -133,6 +134,7 @@ def test_two_processes_share_one_study(tmp_path, storage):
     finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert len(finished) == 4 and len({t.number for t in finished}) == 4
     assert len({t.user_attrs["pid"] for t in finished}) == 2  # both processes ran trials of the one study
+    assert len({tuple(sorted(t.params.items())) for t in finished}) == 4  # not the same seeded draws twice
     assert sorted(int(p.name) for p in (tmp_path / "runs" / "kerasforge").iterdir() if p.name.isdigit()) == sorted(
         t.number for t in study.trials if not t.user_attrs.get("surplus"))
 
@@ -201,3 +203,60 @@ def test_two_objectives_give_a_pareto_front_each_a_command(tmp_path):
     assert sorted(pareto_from_results(tmp_path / "runs" / "kerasforge", tmp_path / "r" / "p.png")) == sorted(
         p["trial"] for p in front)
     assert (tmp_path / "r" / "p.png").exists()
+
+
+def postgres_url() -> str:
+    """The test server's URL (.ci/postgres.sh sets it up on 127.0.0.1); CI must have it, a developer may not."""
+    url = os.environ.get("KERASFORGE_TEST_POSTGRES",
+                         "postgresql://kerasforge:kerasforge@127.0.0.1:5432/kerasforge_test")
+    import sqlalchemy
+
+    try:
+        sqlalchemy.create_engine(url).connect().close()
+    except Exception as err:  # noqa: BLE001 — no server here
+        if os.environ.get("CI"):
+            pytest.fail(f"CI has no PostgreSQL at {url} ({type(err).__name__}); .ci/run starts it (.ci/postgres.sh)")
+        pytest.skip(f"no PostgreSQL at {url}: run `bash .ci/postgres.sh` (as root) to set one up")
+    return url
+
+
+def test_two_processes_share_a_postgresql_study_and_a_killed_one_loses_no_trial(tmp_path):
+    """The README's search across machines, on a real PostgreSQL server: two workers share one study; one is killed
+    with SIGKILL in the middle of a trial; the other runs its trial again, and the study ends with n_trials."""
+    import uuid
+
+    url, name = postgres_url(), f"pg-{uuid.uuid4().hex[:8]}"
+    optuna.storages.RDBStorage(url)  # the tables, made once, as a database is set up before its workers start
+    command = [*SEARCH, *options(tmp_path, 4, 3, "hparams_search.pruner=none"), f"hparams_search.storage={url}",
+               f"hparams_search.study_name={name}"]
+    victim = subprocess.Popen(command, cwd=ROOT, env=subprocess_env(), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)
+    survivor = subprocess.Popen(command, cwd=ROOT, env=subprocess_env(), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+    try:
+        deadline, killed = time.time() + 300, None
+        while time.time() < deadline and killed is None:
+            time.sleep(0.5)
+            try:
+                trials = optuna.load_study(study_name=name, storage=url).trials
+            except KeyError:
+                continue  # not created yet
+            mine = [t for t in trials if t.user_attrs.get("pid") == victim.pid and t.state.name == "RUNNING"]
+            if mine and any(t.state.name == "COMPLETE" for t in trials):
+                os.killpg(victim.pid, signal.SIGKILL)  # kill -9 in the middle of its trial
+                killed = mine[0].number
+        assert killed is not None, "the victim never ran a trial"
+        victim.wait()
+        _, err = survivor.communicate(timeout=600)
+        assert survivor.returncode == 0, err[-2000:]
+    finally:
+        for proc in (victim, survivor):
+            if proc.poll() is None:
+                proc.kill()
+    study = optuna.load_study(study_name=name, storage=url)
+    by_state = states(study)
+    assert by_state.get("COMPLETE") == 4 and "RUNNING" not in by_state, by_state
+    assert study.trials[killed].state == optuna.trial.TrialState.FAIL  # the killed trial: failed, not counted
+    values = [tuple(sorted(t.params.items())) for t in study.trials if t.state.name == "COMPLETE"]
+    assert len(set(values)) == 4  # each trial its own values, whichever process drew them
+    optuna.delete_study(study_name=name, storage=url)

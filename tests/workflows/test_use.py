@@ -119,6 +119,10 @@ def test_predict_scores_a_csv_in_raw_units_exactly_as_evaluate_did(iris, tmp_pat
     ("no_model", "holds no trained model"),
     ("empty_folder", "holds no images"),
     ("missing_column", "has no column 'petal_width', a feature of this model"),
+    ("out_is_input", "is one of the inputs: it would be replaced"),
+    ("out_is_directory", "is a directory; give a file name"),
+    ("huge_batch", "--batch-size 1000000000 must be between 1 and 65536"),
+    ("other_card", "the card of another kind of model"),
 ])
 def test_bad_predict_input_is_one_line_before_tensorflow(photos, iris, tmp_path, case, message):
     photo_run, folder, _, _ = photos
@@ -131,13 +135,36 @@ def test_bad_predict_input_is_one_line_before_tensorflow(photos, iris, tmp_path,
             "tabular_for_image": [str(table), "--model", str(photo_run / "models")],
             "no_model": [str(folder), "--model", str(tmp_path / "nomodel")],
             "empty_folder": [str(tmp_path / "empty"), "--model", str(photo_run / "models")],
-            "missing_column": [str(tmp_path / "cut.csv"), "--model", str(iris_run / "models")]}[case]
-    result = run([sys.executable, "-X", "importtime", "-m", "workflows.predict", *args,
-                  "--out", str(tmp_path / "p.csv")], ROOT, check=False)
+            "missing_column": [str(tmp_path / "cut.csv"), "--model", str(iris_run / "models")],
+            "out_is_input": [str(table), "--model", str(iris_run / "models"), "--out", str(table)],
+            "out_is_directory": [str(table), "--model", str(iris_run / "models"), "--out", str(tmp_path / "empty")],
+            "huge_batch": [str(folder), "--model", str(photo_run / "models"), "--batch-size", "1000000000"],
+            "other_card": [str(table), "--model", str(other_card(tmp_path, iris_run))]}[case]
+    before = table.read_bytes()
+    result = run([sys.executable, "-X", "importtime", "-m", "workflows.predict", "--out", str(tmp_path / "p.csv"),
+                  *args], ROOT, check=False)
     lines = [line for line in error_lines(result.stderr) if not line.startswith("import time:")]
     assert result.returncode == 2 and len(lines) == 1 and message in lines[0], result.stderr[-2000:]
     assert "tensorflow" not in result.stderr  # refused before TensorFlow is imported
-    assert not (tmp_path / "p.csv").exists()
+    assert not (tmp_path / "p.csv").exists() and table.read_bytes() == before
+
+
+def other_card(tmp_path, run_dir):
+    """A model directory whose card another tool (or another version) wrote: its spec has other fields."""
+    out = tmp_path / "other"
+    out.mkdir()
+    (out / "model.keras").write_bytes((run_dir / "models" / "model.keras").read_bytes())
+    card = json.loads((run_dir / "models" / "model.json").read_text())
+    card["spec"]["tokenizer"] = "bpe"
+    (out / "model.json").write_text(json.dumps(card))
+    return out
+
+
+def test_a_numeric_target_cell_matches_its_class_as_a_number():
+    from workflows.predict import same_label
+
+    assert same_label("1", "1.0") and same_label("0", "0.00") and same_label("cat", "cat")
+    assert not same_label("1", "0.0") and not same_label("cat", "Cat")
 
 
 def test_a_bad_cell_or_file_names_itself_and_writes_nothing(photos, iris, tmp_path):
