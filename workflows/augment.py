@@ -9,6 +9,7 @@ Validation and test data are never augmented.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -89,7 +90,7 @@ def preview(experiment: Experiment, train: Split, spec: DataSpec, path, count: i
     plt.close(fig)
 
 
-def run(experiment: Experiment, layout: Layout = REPO) -> None:
+def run(experiment: Experiment, layout: Layout = REPO, *, callbacks: Sequence = ()) -> None:
     """The augment stage: data/prepared/train → data/augmented/train, and the preview grid (below `layout.root`)."""
     spec = load_spec(layout.prepared)
     original = load_arrays("train", layout.prepared)  # memory-mapped: read as the copies are made

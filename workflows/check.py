@@ -11,6 +11,8 @@ Its output never changes, so its rerun reruns nothing after it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from workflows.atomic import write_text
 from workflows.experiment import Experiment
 from workflows.layout import REPO, Layout
@@ -18,7 +20,7 @@ from workflows.layout import REPO, Layout
 NOTE = "params.yaml passed the data-free checks (workflows/check.py); this file does not change.\n"
 
 
-def run(experiment: Experiment, layout: Layout = REPO) -> None:
+def run(experiment: Experiment, layout: Layout = REPO, *, callbacks: Sequence = ()) -> None:
     """The check stage: the config was checked by the stage process (workflows.stages.stage_main); records it."""
     write_text(layout.checked, NOTE)
 

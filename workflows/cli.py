@@ -1,4 +1,13 @@
-"""Command-line plumbing shared by every command: errors become one line on stderr, never a traceback.
+"""The one command, `kerasforge <command>` (and `python -m workflows <command>`), and the plumbing every command
+shares: errors become one line on stderr, never a traceback.
+
+    kerasforge --help                 # the commands, one line each (no TensorFlow)
+    kerasforge train optimizer=sgd    # = python -m workflows.train optimizer=sgd
+    kerasforge stage train --params params.yaml
+
+`COMMANDS` is the one table: a command's name, the function that runs it (imported only when it runs) and its
+line of help. The old spellings (`python -m workflows.train …`, `python -m workflows.search …`) call the same
+functions.
 
 Every command starts TensorFlow, if it comes to need it, at its first import and quietly
 (`plugins.tf_startup.quiet_tensorflow`): its start-up chatter is filtered, so a one-line error stays one
@@ -12,6 +21,22 @@ import sys
 from collections.abc import Callable
 
 from plugins.registry import ConfigError, redacted
+
+# command → ("module:function taking argv", one line of help). The function returns the exit code.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "train": ("workflows.train:main", "one whole run (prepare → augment → train → evaluate) in a run directory; -m: a sweep"),
+    "sweep": ("workflows.cli:_cmd_sweep", "a grid of runs (Hydra multirun): comma-separated values, one run each"),
+    "search": ("workflows.search:main", "hyper-parameter search with Optuna: pruning, resumable, shared by processes"),
+    "study": ("workflows.study:main", "compare variants over seeds (conf/studies/): a report in reports/"),
+    "confirm": ("workflows.cli:_cmd_confirm", "rerun a search's best trials over seeds, with McNemar's test"),
+    "report": ("workflows.report:main", "collect runs (a multirun directory or DVC experiments) into a report"),
+    "show": ("workflows.show:main", "the test metrics, and whether this run computed them"),
+    "predict": ("workflows.predict:main", "label new images or CSV rows with a trained model"),
+    "export": ("workflows.export:main", "a SavedModel and a TFLite model, each checked (the export stage)"),
+    "config": ("workflows.config:main", "print or write the composed config (params.yaml)"),
+    "plugins": ("plugins.__main__:main", "list the registered plugins and their parameters"),
+    "stage": ("workflows.cli:_cmd_stage", "run one pipeline stage (what dvc repro runs): check, prepare, …, export"),
+}
 
 EXIT_BAD_INPUT = 2
 EXIT_NO_ROOM = 3
@@ -87,3 +112,82 @@ def run_cli(task: Callable[[list[str]], object], argv: list[str] | None = None) 
               file=sys.stderr)
         return EXIT_NO_ROOM
     return 0
+
+
+def usage() -> str:
+    """`kerasforge --help`: the commands, one line each."""
+    width = max(len(name) for name in COMMANDS)
+    lines = ["usage: kerasforge <command> [options…]   (or: python -m workflows <command> …)", "",
+             "Optimize Keras models from configuration; every command takes --help.", "", "commands:"]
+    lines += [f"  {name:<{width}}  {summary}" for name, (_, summary) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The console script `kerasforge`: dispatches to the command table.
+
+    Args:
+        argv: `<command> [options…]` (default: sys.argv[1:]).
+
+    Returns:
+        The command's exit code (2 for an unknown command).
+    """
+    import importlib
+
+    from plugins.registry import did_you_mean
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(usage())
+        return 0 if argv else EXIT_BAD_INPUT
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"error: unknown command '{name}'; {did_you_mean(name, COMMANDS)} (kerasforge --help lists them)",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
+    module, _, function = COMMANDS[name][0].partition(":")
+    return int(getattr(importlib.import_module(module), function)(rest) or 0)
+
+
+def _cmd_sweep(argv: list[str]) -> int:
+    from workflows.sweep import main as sweep
+
+    return sweep(["-m", *argv])
+
+
+def _cmd_stage(argv: list[str]) -> int:
+    from workflows.stages import BY_NAME, stage_main
+
+    names = ", ".join(BY_NAME)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(f"usage: kerasforge stage NAME [--params params.yaml] [--root RUN_DIR]\n\nRuns one stage of the "
+              f"pipeline, as dvc repro does. Stages: {names}. `kerasforge stage NAME --help` for its options.")
+        return 0 if argv else EXIT_BAD_INPUT
+    if argv[0] not in BY_NAME:
+        from plugins.registry import did_you_mean
+
+        print(f"error: unknown stage '{argv[0]}'; {did_you_mean(argv[0], BY_NAME)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return stage_main(argv[0], argv[1:])
+
+
+def _cmd_confirm(argv: list[str]) -> int:
+    import argparse
+    from pathlib import Path
+
+    def task(args: list[str]) -> None:
+        parser = argparse.ArgumentParser(prog="kerasforge confirm", description="Reruns a search's K best trials "
+                                         "and its baseline over --seeds seeds, with McNemar's exact test.")
+        parser.add_argument("study_dir", help="a search's directory, e.g. multirun/search/digits-val_accuracy-max")
+        parser.add_argument("--top", type=int, default=2, help="how many of the best trials (2)")
+        parser.add_argument("--seeds", type=int, default=3, help="training seeds per config (3)")
+        parser.add_argument("--name", default="confirm", help="the report's file name (confirm)")
+        parser.add_argument("--out", default="reports", help="where to write (reports)")
+        ns = parser.parse_args(args)
+        if not Path(ns.study_dir).is_dir():
+            raise ConfigError(f"{ns.study_dir} is not a search's directory (multirun/search/<study>)")
+        from workflows.confirm import confirm
+
+        print(confirm(Path(ns.study_dir), ns.top, list(range(ns.seeds)), ns.name, Path(ns.out)))
+
+    return run_cli(task, argv)

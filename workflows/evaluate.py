@@ -24,6 +24,7 @@ import gc
 import json
 import sys
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -241,7 +242,7 @@ def regression_points(y: np.ndarray, predicted: np.ndarray, spec: DataSpec) -> l
     return [{"actual": round(float(a), 6), "predicted": round(float(p), 6)} for a, p in zip(actual, guess)]
 
 
-def run(experiment: Experiment, layout: Layout = REPO) -> dict[str, Any]:
+def run(experiment: Experiment, layout: Layout = REPO, *, callbacks: Sequence = ()) -> dict[str, Any]:
     """The evaluate stage: models/ + data/prepared/<evaluate.split> → eval/ (below `layout.root`)."""
     return evaluate(experiment, layout.models, load_arrays(experiment.evaluate.split, layout.prepared), layout.eval,
                     train_split=load_arrays("train", layout.prepared))

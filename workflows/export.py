@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import sys
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -241,7 +242,7 @@ def _size(path: Path) -> int:
     return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
 
 
-def run(experiment: Experiment, layout: Layout = REPO) -> dict[str, Any]:
+def run(experiment: Experiment, layout: Layout = REPO, *, callbacks: Sequence = ()) -> dict[str, Any]:
     """The export stage: models/ + data/prepared/ → models/export/ (below `layout.root`)."""
     return export(experiment, layout.models, layout.prepared, layout.export)
 

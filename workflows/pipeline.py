@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +31,13 @@ def _is_chief(experiment: Experiment) -> bool:
     return read_tf_config().is_chief
 
 
-def run_pipeline(experiment: Experiment, out_dir: Path) -> dict[str, Any]:
+def run_pipeline(experiment: Experiment, out_dir: Path, *, callbacks: Sequence = ()) -> dict[str, Any]:
     """Runs every stage, in order, below `out_dir`.
 
     Args:
         experiment: the resolved config.
         out_dir: the run directory (created).
+        callbacks: Keras callbacks for the training (a search's pruning callback), handed to the stages.
 
     Returns:
         The evaluation metrics, plus the last epoch's training metrics under `train`
@@ -44,12 +46,12 @@ def run_pipeline(experiment: Experiment, out_dir: Path) -> dict[str, Any]:
     layout = Layout(Path(out_dir))
     folds = experiment.cv.build()
     if folds is not None:
-        return run_folds(experiment, layout, folds)
+        return run_folds(experiment, layout, folds, callbacks=callbacks)
     results: dict[str, Any] = {}
     for stage in (s for s in STAGES if s.in_runs):
         if stage.name == "evaluate" and not _is_chief(experiment):
             break  # the chief evaluates the model it wrote
-        results[stage.name] = stage(experiment, layout)
+        results[stage.name] = stage(experiment, layout, callbacks=callbacks)
     return {**(results.get("evaluate") or {}), "train": results["train"]}
 
 
@@ -72,7 +74,7 @@ def write_folds(layout: Layout, folds) -> list[Layout]:
     return layouts
 
 
-def run_folds(experiment: Experiment, layout: Layout, folds) -> dict[str, Any]:
+def run_folds(experiment: Experiment, layout: Layout, folds, *, callbacks: Sequence = ()) -> dict[str, Any]:
     """Cross-validation: prepares once, then augments, trains and evaluates on every fold.
 
     Returns:
@@ -85,7 +87,7 @@ def run_folds(experiment: Experiment, layout: Layout, folds) -> dict[str, Any]:
     stages["prepare"](experiment, layout)
     per_fold = []
     for fold in write_folds(layout, folds):
-        out = {name: stages[name](experiment, fold) for name in ("augment", "train", "evaluate")}
+        out = {name: stages[name](experiment, fold, callbacks=callbacks) for name in ("augment", "train", "evaluate")}
         per_fold.append({**out["evaluate"], "train": out["train"]})
 
     def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:

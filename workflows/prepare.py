@@ -8,6 +8,7 @@ and spec.json), atomically.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
 from plugins.data.base import Splits
 from workflows.datastore import SKIPPED, save_splits
@@ -27,7 +28,7 @@ def prepare(experiment: Experiment) -> Splits:
     return experiment.load_data()
 
 
-def run(experiment: Experiment, layout: Layout = REPO) -> None:
+def run(experiment: Experiment, layout: Layout = REPO, *, callbacks: Sequence = ()) -> None:
     """The prepare stage: the data plugin's splits → data/prepared/ (below `layout.root`)."""
     splits = prepare(experiment)
     save_splits(splits, layout.prepared)

@@ -535,7 +535,6 @@ def run_trial(trial: optuna.Trial, base: list[str], search: SearchConfig, out_di
     from workflows.compose import compose
     from workflows.pipeline import run_pipeline
     from workflows.schema import resolve
-    from workflows.train import extra_callbacks
 
     trial.set_user_attr("host", socket.gethostname())
     trial.set_user_attr("pid", os.getpid())
@@ -550,8 +549,7 @@ def run_trial(trial: optuna.Trial, base: list[str], search: SearchConfig, out_di
     try:
         cfg = compose([*base, *overrides])
         write_text(out_dir / "config.yaml", to_yaml(cfg))
-        with extra_callbacks([pruning]):
-            metrics = run_pipeline(resolve(cfg), out_dir)
+        metrics = run_pipeline(resolve(cfg), out_dir, callbacks=[pruning])
     except optuna.TrialPruned as err:
         write_json(out_dir / "result.json", {"status": "pruned", "values": values, "overrides": shown,
                                               "epochs": type(pruning).epochs, "error": str(err)})

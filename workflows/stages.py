@@ -3,9 +3,9 @@
     python -m workflows.stages            # prints dvc.yaml as generated
     python -m workflows.stages --write    # writes it (`make dvc-yaml`); a test fails when it drifts
 
-Each stage is a function `run(experiment, layout)` in its own module
+Each stage is a function `run(experiment, layout, *, callbacks=())` in its own module
 (`workflows.prepare.run`, …). Every runner calls those same functions with
-the same files in between: DVC (`python -m workflows.<stage> --params
+the same files in between: DVC (`python -m workflows stage <stage> --params
 params.yaml`, one process per stage, in the repository) and the direct
 command line, sweeps and studies (`workflows.pipeline.run_pipeline`, one
 process, in a run directory). A stage gets `experiment.for_stage(...)`: the
@@ -22,7 +22,7 @@ from __future__ import annotations
 import ast
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,9 +76,10 @@ class Stage:
 
         return importlib.import_module(self.module).run
 
-    def __call__(self, experiment, layout: Layout = REPO) -> Any:
-        """Runs the stage on its view of `experiment`, reading and writing below `layout.root`."""
-        return self.function()(experiment.for_stage(self.name, self.reads), layout)
+    def __call__(self, experiment, layout: Layout = REPO, *, callbacks: Sequence = ()) -> Any:
+        """Runs the stage on its view of `experiment`, reading and writing below `layout.root`; `callbacks` (Keras
+        callbacks) are handed to the stage as an argument."""
+        return self.function()(experiment.for_stage(self.name, self.reads), layout, callbacks=callbacks)
 
 
 # `persist: true`: DVC does not delete the previous output before the stage runs; the stage replaces it
@@ -153,10 +154,11 @@ def _path(ref: str) -> str:
 
 
 def _walk(node: ast.AST):
-    """ast.walk, minus the bodies of functions named `main`: a module's command line, not its stage code."""
+    """ast.walk, minus the bodies of functions named `main` or `_cmd_*`: the command line (a module's own, the
+    command table's), not stage code."""
     yield node
     for child in ast.iter_child_nodes(node):
-        if not (isinstance(child, ast.FunctionDef) and child.name == "main"):
+        if not (isinstance(child, ast.FunctionDef) and (child.name == "main" or child.name.startswith("_cmd_"))):
             yield from _walk(child)
 
 
@@ -182,7 +184,7 @@ def code_deps(stage: Stage) -> list[str]:
         if module not in seen:
             seen.add(module)
             todo.extend(_imports(module) - seen)
-    files = sorted(Path(*m.split(".")).with_suffix(".py").as_posix() for m in seen)
+    files = sorted(Path(*m.split(".")).with_suffix(".py").as_posix() for m in seen | {"workflows.__main__"})
     return files + ["plugins/registry.py"] + [f"plugins/{group}" for group in stage.plugins]
 
 
@@ -192,7 +194,7 @@ def dvc_yaml() -> str:
 
     stages = {}
     for stage in STAGES:
-        entry: dict[str, Any] = {"cmd": f"python -m {stage.module} --params params.yaml"}
+        entry: dict[str, Any] = {"cmd": f"python -m workflows stage {stage.name} --params params.yaml"}
         entry["deps"] = code_deps(stage) + [_path(d) for d in stage.deps]
         entry["params"] = [{"params.yaml": None}] if stage.all_params else list(stage.reads)
         for key in ("outs", "metrics", "plots"):

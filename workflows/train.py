@@ -12,15 +12,13 @@ directory (workflows/pipeline.py); with `-m`, a sweep (workflows/sweep.py).
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import json
 import math
 import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,20 +37,6 @@ if TYPE_CHECKING:  # TensorFlow is imported where it is used: `python -m workflo
 
     from plugins.data.base import DataSpec, Split
     from plugins.model.head import Head
-
-
-_EXTRA_CALLBACKS: contextvars.ContextVar[tuple] = contextvars.ContextVar("extra_callbacks", default=())
-
-
-@contextlib.contextmanager
-def extra_callbacks(callbacks: list) -> Iterator[None]:
-    """Adds Keras callbacks to every training the train stage runs inside the block (a search's pruning callback:
-    the stage functions keep their one signature, `run(experiment, layout)`)."""
-    token = _EXTRA_CALLBACKS.set(tuple(callbacks))
-    try:
-        yield
-    finally:
-        _EXTRA_CALLBACKS.reset(token)
 
 
 def batches(
@@ -463,14 +447,21 @@ def reproducible_zip(path: Path) -> None:
     os.replace(fixed, path)
 
 
-def run(experiment: Experiment, layout: Layout = REPO) -> dict[str, float]:
-    """The train stage: data/augmented/train + data/prepared/val → models/, dvclive/train/ (below `layout.root`)."""
+def run(experiment: Experiment, layout: Layout = REPO, *, callbacks: Sequence = ()) -> dict[str, float]:
+    """The train stage: data/augmented/train + data/prepared/val → models/, dvclive/train/ (below `layout.root`).
+
+    Args:
+        experiment: the stage's view of the resolved config.
+        layout: where the files are.
+        callbacks: more Keras callbacks for every `model.fit` (a search's pruning callback): handed down by the
+            runner, never looked up.
+    """
     from workflows.datastore import load_arrays
 
     spec = load_spec(layout.prepared)
     labels = load_arrays("train", layout.augmented)[1] if experiment.trainer.class_weight == "balanced" else None
     return train(experiment, load_split("train", layout.augmented), load_split("val", layout.prepared), spec,
-                 layout.models, layout.train_logs, callbacks=list(_EXTRA_CALLBACKS.get()), train_labels=labels)
+                 layout.models, layout.train_logs, callbacks=list(callbacks), train_labels=labels)
 
 
 def main(argv: list[str] | None = None) -> int:

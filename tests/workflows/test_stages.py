@@ -21,7 +21,8 @@ def test_dvc_yaml_is_generated_from_the_stage_descriptions():
 
 
 def test_the_stages_run_in_pipeline_order():
-    assert [s.name for s in STAGES] == ["prepare", "augment", "train", "evaluate", "export"]
+    assert [s.name for s in STAGES] == ["check", "prepare", "augment", "train", "evaluate", "export"]
+    assert BY_NAME["check"].all_params and "data/checked.txt" in dvc_yaml().split("\n  prepare:")[1].split("params:")[0]
     assert [s.name for s in STAGES if s.in_runs] == ["prepare", "augment", "train", "evaluate"]  # runs skip export
 
 
