@@ -56,8 +56,9 @@ def compiled(x: np.ndarray, layer) -> callable:
 def idg_flow(x: np.ndarray) -> callable:
     from tf_keras.preprocessing.image import ImageDataGenerator
 
-    generator = ImageDataGenerator(rotation_range=20, width_shift_range=0.2, height_shift_range=0.2,
-                                   horizontal_flip=True, fill_mode="nearest")
+    generator = ImageDataGenerator(
+        rotation_range=20, width_shift_range=0.2, height_shift_range=0.2, horizontal_flip=True, fill_mode="nearest"
+    )
     steps = len(x) // BATCH
 
     def run():
@@ -105,11 +106,13 @@ def main() -> None:
     x = rng.random((args.images, SIZE, SIZE, 3), dtype=np.float32)
     y = rng.integers(0, 10, args.images)
     project = idg(seed=0, rotation_range=20, width_shift_range=0.2, height_shift_range=0.2, horizontal_flip=True)
-    chain = keras.Sequential([
-        keras.layers.RandomRotation(20 / 360, fill_mode="nearest", seed=0),
-        keras.layers.RandomTranslation(0.2, 0.2, fill_mode="nearest", seed=1),
-        keras.layers.RandomFlip("horizontal", seed=2),
-    ])
+    chain = keras.Sequential(
+        [
+            keras.layers.RandomRotation(20 / 360, fill_mode="nearest", seed=0),
+            keras.layers.RandomTranslation(0.2, 0.2, fill_mode="nearest", seed=1),
+            keras.layers.RandomFlip("horizontal", seed=2),
+        ]
+    )
     project_rate = median_rate(compiled(x, project), len(x), args.repeats)
     keras_rate = median_rate(compiled(x, chain), len(x), args.repeats)
     idg_rate = median_rate(idg_flow(x), len(x) // BATCH * BATCH, args.repeats)
@@ -121,18 +124,25 @@ def main() -> None:
         augmenteds.append(step_time(x, y, project))
     ratio = statistics.median(a / p for a, p in zip(augmenteds, plains))
     plain, augmented = statistics.median(plains), statistics.median(augmenteds)
-    print(json.dumps({
-        "project_img_s": round(project_rate, 1),
-        "idg_img_s": round(idg_rate, 1),
-        "keras_layers_img_s": round(keras_rate, 1),
-        "project_vs_idg": round(project_rate / idg_rate, 2),
-        "project_vs_keras_layers": round(project_rate / keras_rate, 2),
-        "step_s_without_augmentation": round(plain, 4),
-        "step_s_with_online_augmentation": round(augmented, 4),
-        "online_step_time_ratio": round(ratio, 3),
-        "step_s_runs": {"without": [round(v, 4) for v in plains], "with": [round(v, 4) for v in augmenteds]},
-        "images": args.images, "batch": BATCH, "size": f"{SIZE}x{SIZE}x3", "repeats": args.repeats,
-    }))
+    print(
+        json.dumps(
+            {
+                "project_img_s": round(project_rate, 1),
+                "idg_img_s": round(idg_rate, 1),
+                "keras_layers_img_s": round(keras_rate, 1),
+                "project_vs_idg": round(project_rate / idg_rate, 2),
+                "project_vs_keras_layers": round(project_rate / keras_rate, 2),
+                "step_s_without_augmentation": round(plain, 4),
+                "step_s_with_online_augmentation": round(augmented, 4),
+                "online_step_time_ratio": round(ratio, 3),
+                "step_s_runs": {"without": [round(v, 4) for v in plains], "with": [round(v, 4) for v in augmenteds]},
+                "images": args.images,
+                "batch": BATCH,
+                "size": f"{SIZE}x{SIZE}x3",
+                "repeats": args.repeats,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -46,8 +46,13 @@ def main() -> None:
         tmp = Path(tmp)
         photos = photo_folder(tmp / "photos")
         cases = {
-            "photographs, cnn, 4 epochs": ["data=image_folder", f"data.directory={photos}", "data.target_size=[48,48]",
-                                           "augmentation=none", "trainer.epochs=4"],
+            "photographs, cnn, 4 epochs": [
+                "data=image_folder",
+                f"data.directory={photos}",
+                "data.target_size=[48,48]",
+                "augmentation=none",
+                "trainer.epochs=4",
+            ],
             "digits, trainer=fast (1 epoch)": ["trainer=fast"],
         }
         report = {}
@@ -56,10 +61,22 @@ def main() -> None:
                 rows = []
                 for seed in seeds:
                     out = tmp / f"run-{len(report)}-{recalibrate}-{seed}"
-                    subprocess.run([sys.executable, "-m", "workflows.train", *overrides, f"trainer.seed={seed}",
-                                    f"trainer.recalibrate_batch_norm={str(recalibrate).lower()}", "trainer.verbose=0",
-                                    "trainer.backup=false", f"hydra.run.dir={out}"], cwd=ROOT, check=True,
-                                   capture_output=True)
+                    subprocess.run(
+                        [
+                            sys.executable,
+                            "-m",
+                            "workflows.train",
+                            *overrides,
+                            f"trainer.seed={seed}",
+                            f"trainer.recalibrate_batch_norm={str(recalibrate).lower()}",
+                            "trainer.verbose=0",
+                            "trainer.backup=false",
+                            f"hydra.run.dir={out}",
+                        ],
+                        cwd=ROOT,
+                        check=True,
+                        capture_output=True,
+                    )
                     rows.append(json.loads((out / "eval" / "metrics.json").read_text()))
                 report[f"{case}; recalibrate_batch_norm={str(recalibrate).lower()}"] = {
                     key: summary([r[key] for r in rows])

@@ -90,8 +90,13 @@ def project_copy(dest: Path, env: dict[str, str]) -> Path:
     for name in files:
         (dest / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, dest / name)
-    subprocess.run([sys.executable, "-m", "workflows.config", "--out", "params.yaml", "trainer.epochs=1"],
-                   cwd=dest, env=env, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "workflows.config", "--out", "params.yaml", "trainer.epochs=1"],
+        cwd=dest,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "copy"]):
         subprocess.run(cmd, cwd=dest, env=env, check=True, capture_output=True)
     return dest
@@ -101,9 +106,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1",
-           "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@invalid", "GIT_COMMITTER_NAME": "bench",
-           "GIT_COMMITTER_EMAIL": "bench@invalid"}
+    env = {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        "DVC_NO_ANALYTICS": "1",
+        "GIT_AUTHOR_NAME": "bench",
+        "GIT_AUTHOR_EMAIL": "bench@invalid",
+        "GIT_COMMITTER_NAME": "bench",
+        "GIT_COMMITTER_EMAIL": "bench@invalid",
+    }
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         repo = project_copy(tmp / "repo", env)
@@ -114,18 +125,41 @@ def main() -> None:
         for i in range(args.rounds):
             times["dvc_repro"].append(timed([sys.executable, "-m", "dvc", "repro", "-f", "evaluate"], repo, env))
             times["script_1"].append(timed([sys.executable, str(script), "1", "2", str(tmp / "m1.keras")], tmp, env))
-            times["direct_20"].append(timed([sys.executable, "-m", "workflows.train", "augmentation=none",
-                                             "trainer.epochs=20", "trainer.verbose=0", "trainer.backup=false",
-                                             f"hydra.run.dir={tmp / f'direct{i}'}"], ROOT, env))
+            times["direct_20"].append(
+                timed(
+                    [
+                        sys.executable,
+                        "-m",
+                        "workflows.train",
+                        "augmentation=none",
+                        "trainer.epochs=20",
+                        "trainer.verbose=0",
+                        "trainer.backup=false",
+                        f"hydra.run.dir={tmp / f'direct{i}'}",
+                    ],
+                    ROOT,
+                    env,
+                )
+            )
             times["script_20"].append(timed([sys.executable, str(script), "20", "0", str(tmp / "m20.keras")], tmp, env))
     median = {k: statistics.median(v) for k, v in times.items()}
-    print(json.dumps({
-        "dvc_repro_1_epoch_s": round(median["dvc_repro"], 1), "script_1_epoch_s": round(median["script_1"], 1),
-        "ratio_1_epoch": round(median["dvc_repro"] / median["script_1"], 2), "goal_1_epoch": 2.0,
-        "direct_20_epochs_s": round(median["direct_20"], 1), "script_20_epochs_s": round(median["script_20"], 1),
-        "ratio_20_epochs": round(median["direct_20"] / median["script_20"], 3), "goal_20_epochs": 1.05,
-        "rounds": args.rounds, "runs_s": {k: [round(t, 1) for t in v] for k, v in times.items()},
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "dvc_repro_1_epoch_s": round(median["dvc_repro"], 1),
+                "script_1_epoch_s": round(median["script_1"], 1),
+                "ratio_1_epoch": round(median["dvc_repro"] / median["script_1"], 2),
+                "goal_1_epoch": 2.0,
+                "direct_20_epochs_s": round(median["direct_20"], 1),
+                "script_20_epochs_s": round(median["script_20"], 1),
+                "ratio_20_epochs": round(median["direct_20"] / median["script_20"], 3),
+                "goal_20_epochs": 1.05,
+                "rounds": args.rounds,
+                "runs_s": {k: [round(t, 1) for t in v] for k, v in times.items()},
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -42,8 +42,9 @@ def write_photos(folder: Path, count: int, side: int) -> list[Path]:
         h, w = image.shape[:2]
         crop_side = int(rng.integers(64, 200))
         top, left = int(rng.integers(0, h - crop_side)), int(rng.integers(0, w - crop_side))
-        crop = tf.cast(tf.round(tf.image.resize(image[top:top + crop_side, left:left + crop_side], (side, side))),
-                       tf.uint8)
+        crop = tf.cast(
+            tf.round(tf.image.resize(image[top : top + crop_side, left : left + crop_side], (side, side))), tf.uint8
+        )
         path = folder / f"class{i % 4}" / f"{i:05d}.jpg"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(tf.io.encode_jpeg(crop).numpy())
@@ -106,13 +107,22 @@ def main() -> None:
         hand_written(files, work / "models", work / "theirs.csv", args.side)
         times["hand_written"].append(time.perf_counter() - start)
     ours, theirs = statistics.median(times["kerasforge"]), statistics.median(times["hand_written"])
-    print(json.dumps({
-        "images": args.images, "side": args.side, "repeats": args.repeats,
-        "kerasforge_s": round(ours, 3), "hand_written_s": round(theirs, 3),
-        "kerasforge_images_per_s": round(args.images / ours, 1),
-        "hand_written_images_per_s": round(args.images / theirs, 1),
-        "ratio": round(theirs / ours, 3), "goal": ">= 0.9",
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "images": args.images,
+                "side": args.side,
+                "repeats": args.repeats,
+                "kerasforge_s": round(ours, 3),
+                "hand_written_s": round(theirs, 3),
+                "kerasforge_images_per_s": round(args.images / ours, 1),
+                "hand_written_images_per_s": round(args.images / theirs, 1),
+                "ratio": round(theirs / ours, 3),
+                "goal": ">= 0.9",
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

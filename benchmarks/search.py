@@ -43,15 +43,32 @@ def main() -> None:
     from workflows.search import run_search, summary
 
     work = Path(tempfile.mkdtemp(prefix="kerasforge-search-bench."))
-    common = ["model=mlp", "model.units=[64]", "augmentation=none", f"trainer.epochs={args.epochs}",
-              "trainer.verbose=0", "trainer.backup=false", f"hparams_search.n_trials={args.trials}"]
+    common = [
+        "model=mlp",
+        "model.units=[64]",
+        "augmentation=none",
+        f"trainer.epochs={args.epochs}",
+        "trainer.verbose=0",
+        "trainer.backup=false",
+        f"hparams_search.n_trials={args.trials}",
+    ]
     out = {}
     for pruner in ("none", "median"):
-        study, base = run_search([*common, f"hparams_search.pruner={pruner}",
-                                  f"hparams_search.storage={work / pruner}.log", f"hparams_search.dir={work / pruner}"])
+        study, base = run_search(
+            [
+                *common,
+                f"hparams_search.pruner={pruner}",
+                f"hparams_search.storage={work / pruner}.log",
+                f"hparams_search.dir={work / pruner}",
+            ]
+        )
         facts = summary(study, base)
-        out[pruner] = {"epochs": facts["epochs"], "trials": facts["trials"], "best_val_accuracy": facts["best_value"],
-                       "best_params": facts["best_params"]}
+        out[pruner] = {
+            "epochs": facts["epochs"],
+            "trials": facts["trials"],
+            "best_val_accuracy": facts["best_value"],
+            "best_params": facts["best_params"],
+        }
     best = out["none"]["best_params"]
     values = []
     for seed in range(args.seeds):

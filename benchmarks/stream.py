@@ -63,16 +63,25 @@ def main() -> None:
         for size in args.sizes:
             folder = Path(tmp) / f"images{size}"
             write_folder(folder, size, args.side)
-            out = subprocess.run([sys.executable, "-c", CHILD, str(folder), str(args.side)], cwd=ROOT,
-                                 capture_output=True, text=True, check=True)
+            out = subprocess.run(
+                [sys.executable, "-c", CHILD, str(folder), str(args.side)],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             results[size] = json.loads(out.stdout.strip().splitlines()[-1])
     peaks = [r["peak_mib"] for r in results.values()]
-    print(json.dumps({
-        "peak_mib": {str(k): round(v["peak_mib"], 1) for k, v in results.items()},
-        "train_images": {str(k): v["train_images"] for k, v in results.items()},
-        "growth": round(max(peaks) / min(peaks), 3),
-        "side": args.side,
-    }))
+    print(
+        json.dumps(
+            {
+                "peak_mib": {str(k): round(v["peak_mib"], 1) for k, v in results.items()},
+                "train_images": {str(k): v["train_images"] for k, v in results.items()},
+                "growth": round(max(peaks) / min(peaks), 3),
+                "side": args.side,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

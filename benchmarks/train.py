@@ -47,7 +47,9 @@ splits = experiment.load_data()
 timer = Timer()
 """
 
-FRAMEWORK = COMMON + r"""
+FRAMEWORK = (
+    COMMON
+    + r"""
 from workflows.train import train
 out = Path(tempfile.mkdtemp())
 train(experiment, splits.train, splits.val, splits.spec, out / "m", out / "l", callbacks=[timer])
@@ -55,8 +57,11 @@ n = len(splits.train[0])
 params = json.loads((out / "m" / "model.json").read_text())["params"]
 print(json.dumps({"samples_s": n * (EPOCHS - 1) / sum(timer.times[1:]), "params": params}))
 """
+)
 
-KERAS = COMMON + r"""
+KERAS = (
+    COMMON
+    + r"""
 from plugins.data.base import to_numpy
 x, y = to_numpy(splits.train)
 xv, yv = to_numpy(splits.val)
@@ -79,10 +84,13 @@ model.compile(keras.optimizers.Adam(1e-3), keras.losses.SparseCategoricalCrossen
 model.fit(x, y, batch_size=32, epochs=EPOCHS, validation_data=(xv, yv), shuffle=True, verbose=0, callbacks=[timer])
 print(json.dumps({"samples_s": len(x) * (EPOCHS - 1) / sum(timer.times[1:]), "params": model.count_params()}))
 """
+)
 
 
 def measure(code: str, epochs: int) -> dict:
-    out = subprocess.run([sys.executable, "-c", code, str(epochs)], cwd=ROOT, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(epochs)], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -99,12 +107,20 @@ def main() -> None:
         raise SystemExit(f"not the same model: {framework[0]['params']} vs {baseline[0]['params']} parameters")
     f = statistics.median(r["samples_s"] for r in framework)
     k = statistics.median(r["samples_s"] for r in baseline)
-    print(json.dumps({
-        "framework_samples_s": round(f, 1), "keras_samples_s": round(k, 1), "ratio": round(f / k, 3),
-        "params": framework[0]["params"], "epochs": args.epochs, "repeats": args.repeats,
-        "framework_runs": [round(r["samples_s"], 1) for r in framework],
-        "keras_runs": [round(r["samples_s"], 1) for r in baseline],
-    }))
+    print(
+        json.dumps(
+            {
+                "framework_samples_s": round(f, 1),
+                "keras_samples_s": round(k, 1),
+                "ratio": round(f / k, 3),
+                "params": framework[0]["params"],
+                "epochs": args.epochs,
+                "repeats": args.repeats,
+                "framework_runs": [round(r["samples_s"], 1) for r in framework],
+                "keras_runs": [round(r["samples_s"], 1) for r in baseline],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

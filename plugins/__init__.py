@@ -30,5 +30,13 @@ def load_plugins() -> None:
     REGISTRY.discover()
 
 
-__all__ = ["ENTRY_POINT_GROUP", "REGISTRY", "ConfigError", "Plugin", "get", "load_entry_points", "load_plugins",
-           "register"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "REGISTRY",
+    "ConfigError",
+    "Plugin",
+    "get",
+    "load_entry_points",
+    "load_plugins",
+    "register",
+]

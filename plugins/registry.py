@@ -129,8 +129,9 @@ def interpolated(node: Any) -> frozenset[str]:
     return frozenset(str(k) for k in node.keys() if OmegaConf.is_interpolation(node, str(k)))
 
 
-def validate_against(schema: type, params: dict[str, Any] | DictConfig, where: str, owner: str,
-                     hidden: frozenset[str] = frozenset()) -> dict[str, Any]:
+def validate_against(
+    schema: type, params: dict[str, Any] | DictConfig, where: str, owner: str, hidden: frozenset[str] = frozenset()
+) -> dict[str, Any]:
     """Checks config values against a dataclass schema and returns them typed.
 
     Args:
@@ -176,8 +177,9 @@ def validate_against(schema: type, params: dict[str, Any] | DictConfig, where: s
             raise ConfigError(f"{where}.{full_key}: {shown} is not valid for {owner} ({expected})") from None
         except KeyValidationError as err:  # e.g. an int key where the schema wants str keys
             full_key = str(getattr(err, "full_key", "") or key)
-            raise ConfigError(f"{where}.{full_key}: {getattr(err, 'msg', str(err)).splitlines()[0]} for {owner}"
-                              ) from None
+            raise ConfigError(
+                f"{where}.{full_key}: {getattr(err, 'msg', str(err)).splitlines()[0]} for {owner}"
+            ) from None
     missing = sorted(OmegaConf.missing_keys(typed))
     if missing:
         raise ConfigError(f"{where}: {owner} needs {', '.join(missing)}; set it, e.g. {where}.{missing[0]}=...")
@@ -252,7 +254,9 @@ class Plugin:
                 out[f.name] = "???"
         return out
 
-    def validate(self, params: dict[str, Any] | DictConfig, where: str, hidden: frozenset[str] = frozenset()) -> dict[str, Any]:
+    def validate(
+        self, params: dict[str, Any] | DictConfig, where: str, hidden: frozenset[str] = frozenset()
+    ) -> dict[str, Any]:
         """Checks `params` against the schema and returns them typed (see `validate_against`)."""
         return validate_against(self.schema, params, where, f"{self.group} '{self.name}'", hidden)
 
@@ -281,7 +285,9 @@ class Plugin:
                 raise
             raise ConfigError(f"{where}: {err}") from None
         except (ValueError, TypeError) as err:
-            raise ConfigError(f"{where}: {self.group} '{self.name}' refused its parameters: {first_line(err)}") from None
+            raise ConfigError(
+                f"{where}: {self.group} '{self.name}' refused its parameters: {first_line(err)}"
+            ) from None
 
 
 ENTRY_POINT_GROUP = "kerasforge.plugins"

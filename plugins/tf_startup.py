@@ -76,7 +76,8 @@ def start_tensorflow() -> None:
     # Every new model (each trial of a search, each stage of a run) traces Keras's predict function afresh, and
     # TensorFlow counts those traces together as "retracing": a warning about user code that is not there.
     logging.getLogger("tensorflow").addFilter(
-        lambda record: "triggered tf.function retracing" not in record.getMessage())
+        lambda record: "triggered tf.function retracing" not in record.getMessage()
+    )
 
 
 class _QuietFirstImport(importlib.abc.MetaPathFinder, importlib.abc.Loader):

@@ -28,18 +28,33 @@ def test_adding_a_plugin_as_the_readme_says(tmp_path):
         (project / name).parent.mkdir(parents=True, exist_ok=True)
         (project / name).write_bytes((ROOT / name).read_bytes())
     (project / "plugins/loss/confidence_penalty.py").write_text(
-        block_after(readme, "`plugins/loss/confidence_penalty.py`:", "python"))
+        block_after(readme, "`plugins/loss/confidence_penalty.py`:", "python")
+    )
     # One Python file and one YAML file, nothing else edited: plugins/loss/ is searched, not listed.
     (project / "conf/loss/confidence_penalty.yaml").write_text(
-        block_after(readme, "`conf/loss/confidence_penalty.yaml`:", "yaml"))
+        block_after(readme, "`conf/loss/confidence_penalty.yaml`:", "yaml")
+    )
     listed = json.loads(run([sys.executable, "-m", "plugins", "list", "--json"], project).stdout)
     assert "confidence_penalty" in listed["loss"]
     out = project / "run"
-    result = run([sys.executable, "-m", "workflows.train", "loss=confidence_penalty", "loss.beta=0.2", "model=mlp",
-                  "trainer=fast", f"hydra.run.dir={out}"], project)
+    result = run(
+        [
+            sys.executable,
+            "-m",
+            "workflows.train",
+            "loss=confidence_penalty",
+            "loss.beta=0.2",
+            "model=mlp",
+            "trainer=fast",
+            f"hydra.run.dir={out}",
+        ],
+        project,
+    )
     assert 0.0 <= last_json(result.stdout)["accuracy"] <= 1.0
     card = json.loads((out / "models" / "model.json").read_text())
     assert card["head"]["activation"] == "linear"  # from_logits in its context: the model emits logits
-    reload = (f"import plugins, keras; plugins.load_plugins(); m = keras.models.load_model(r'{out / 'models' / 'model.keras'}', safe_mode=True);"
-              " print(type(m.loss).__name__, m.loss.beta, m.loss.from_logits)")
+    reload = (
+        f"import plugins, keras; plugins.load_plugins(); m = keras.models.load_model(r'{out / 'models' / 'model.keras'}', safe_mode=True);"
+        " print(type(m.loss).__name__, m.loss.beta, m.loss.from_logits)"
+    )
     assert run([sys.executable, "-c", reload], project).stdout.split()[-3:] == ["ConfidencePenalty", "0.2", "True"]

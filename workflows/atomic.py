@@ -81,7 +81,7 @@ def remove_stale(target: Path) -> None:
     """Removes the temporary siblings of `target` (`.name.<pid>.*`) left by processes that no longer run
     (a `kill -9` in mid-write): the next write cleans up after a killed one."""
     for path in target.parent.glob(f".{target.name}.*"):
-        parts = path.name[len(target.name) + 2:].split(".")
+        parts = path.name[len(target.name) + 2 :].split(".")
         pid = parts[1] if parts[:1] == ["old"] and len(parts) > 1 else parts[0]
         if not pid.isdigit() or alive(int(pid)):
             continue

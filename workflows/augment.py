@@ -73,13 +73,18 @@ def preview(experiment: Experiment, train: Split, spec: DataSpec, path, count: i
         augmenter = experiment.build_augmenter()
         x = np.asarray(to_numpy(train)[0][:count] if isinstance(train, tuple) else to_numpy(train.take(count))[0])
         rows = [x] + [np.asarray(augmenter(x, training=True)) for _ in range(samples)]
-        fig, axes = plt.subplots(len(rows), len(rows[0]), figsize=(1.2 * len(rows[0]), 1.2 * len(rows)), dpi=100,
-                                 squeeze=False)
+        fig, axes = plt.subplots(
+            len(rows), len(rows[0]), figsize=(1.2 * len(rows[0]), 1.2 * len(rows)), dpi=100, squeeze=False
+        )
         for r, row in enumerate(rows):
             for c, image in enumerate(row):
                 ax = axes[r][c]
-                ax.imshow(np.clip(image.squeeze(-1) if image.shape[-1] == 1 else image[..., :3], 0, 1),
-                          cmap="gray" if image.shape[-1] == 1 else None, vmin=0, vmax=1)
+                ax.imshow(
+                    np.clip(image.squeeze(-1) if image.shape[-1] == 1 else image[..., :3], 0, 1),
+                    cmap="gray" if image.shape[-1] == 1 else None,
+                    vmin=0,
+                    vmax=1,
+                )
                 ax.set_xticks([])
                 ax.set_yticks([])
             axes[r][0].set_ylabel("original" if r == 0 else f"augmented {r}", fontsize=7)

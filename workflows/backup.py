@@ -39,8 +39,10 @@ def backup_dir(root: str | Path, config_yaml: str, run_dir: str | Path, worker: 
         probe = Path(tempfile.mkdtemp(prefix=".probe-", dir=directory))
         probe.rmdir()
     except OSError as err:
-        raise ConfigError(f"trainer.backup_root={root}: epoch backups cannot be written there ({err.strerror}); "
-                          "set trainer.backup_root to a writable folder, or trainer.backup=false") from None
+        raise ConfigError(
+            f"trainer.backup_root={root}: epoch backups cannot be written there ({err.strerror}); "
+            "set trainer.backup_root to a writable folder, or trainer.backup=false"
+        ) from None
     return directory
 
 

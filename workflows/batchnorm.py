@@ -28,8 +28,11 @@ def batch_norm_layers(model: keras.Model) -> list:
     """The model's trainable BatchNormalization layers, nested models included."""
     import keras
 
-    return [layer for layer in model._flatten_layers(include_self=False, recursive=True)
-            if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable]
+    return [
+        layer
+        for layer in model._flatten_layers(include_self=False, recursive=True)
+        if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable
+    ]
 
 
 def recalibrate(model: keras.Model, batches: tf.data.Dataset, max_batches: int = MAX_BATCHES) -> int:

@@ -24,7 +24,10 @@ from plugins.registry import ConfigError, redacted
 
 # command → ("module:function taking argv", one line of help). The function returns the exit code.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "train": ("workflows.train:main", "one whole run (prepare → augment → train → evaluate) in a run directory; -m: a sweep"),
+    "train": (
+        "workflows.train:main",
+        "one whole run (prepare → augment → train → evaluate) in a run directory; -m: a sweep",
+    ),
     "sweep": ("workflows.cli:_cmd_sweep", "a grid of runs (Hydra multirun): comma-separated values, one run each"),
     "search": ("workflows.search:main", "hyper-parameter search with Optuna: pruning, resumable, shared by processes"),
     "study": ("workflows.study:main", "compare variants over seeds (conf/studies/): a report in reports/"),
@@ -62,9 +65,14 @@ def config_help(prog: str, summary: str, examples: tuple[str, ...] = ()) -> str:
     """
     from workflows.compose import CONF_DIR
 
-    lines = [f"usage: {prog} [GROUP=OPTION …] [KEY=VALUE …]", "", summary, "",
-             "config groups (GROUP=OPTION picks conf/GROUP/OPTION.yaml; KEY=VALUE sets one value, e.g. "
-             "optimizer.learning_rate=0.01):"]
+    lines = [
+        f"usage: {prog} [GROUP=OPTION …] [KEY=VALUE …]",
+        "",
+        summary,
+        "",
+        "config groups (GROUP=OPTION picks conf/GROUP/OPTION.yaml; KEY=VALUE sets one value, e.g. "
+        "optimizer.learning_rate=0.01):",
+    ]
     groups = sorted(p for p in CONF_DIR.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
     width = max((len(g.name) for g in groups), default=0)
     for group in groups:
@@ -107,9 +115,11 @@ def run_cli(task: Callable[[list[str]], object], argv: list[str] | None = None) 
         if err.errno not in _NO_ROOM:
             raise
         where = f" writing {err.filename}" if err.filename else ""
-        print(f"error: no space left on the device{where} ({err.strerror}); free some space and run again: "
-              "the previous outputs are left as they were (every output is written aside, then renamed)",
-              file=sys.stderr)
+        print(
+            f"error: no space left on the device{where} ({err.strerror}); free some space and run again: "
+            "the previous outputs are left as they were (every output is written aside, then renamed)",
+            file=sys.stderr,
+        )
         return EXIT_NO_ROOM
     return 0
 
@@ -117,8 +127,13 @@ def run_cli(task: Callable[[list[str]], object], argv: list[str] | None = None) 
 def usage() -> str:
     """`kerasforge --help`: the commands, one line each."""
     width = max(len(name) for name in COMMANDS)
-    lines = ["usage: kerasforge <command> [options…]   (or: python -m workflows <command> …)", "",
-             "Optimize Keras models from configuration; every command takes --help.", "", "commands:"]
+    lines = [
+        "usage: kerasforge <command> [options…]   (or: python -m workflows <command> …)",
+        "",
+        "Optimize Keras models from configuration; every command takes --help.",
+        "",
+        "commands:",
+    ]
     lines += [f"  {name:<{width}}  {summary}" for name, (_, summary) in COMMANDS.items()]
     return "\n".join(lines)
 
@@ -142,8 +157,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if argv else EXIT_BAD_INPUT
     name, rest = argv[0], argv[1:]
     if name not in COMMANDS:
-        print(f"error: unknown command '{name}'; {did_you_mean(name, COMMANDS)} (kerasforge --help lists them)",
-              file=sys.stderr)
+        print(
+            f"error: unknown command '{name}'; {did_you_mean(name, COMMANDS)} (kerasforge --help lists them)",
+            file=sys.stderr,
+        )
         return EXIT_BAD_INPUT
     module, _, function = COMMANDS[name][0].partition(":")
     return int(getattr(importlib.import_module(module), function)(rest) or 0)
@@ -160,8 +177,10 @@ def _cmd_stage(argv: list[str]) -> int:
 
     names = ", ".join(BY_NAME)
     if not argv or argv[0] in ("-h", "--help"):
-        print(f"usage: kerasforge stage NAME [--params params.yaml] [--root RUN_DIR]\n\nRuns one stage of the "
-              f"pipeline, as dvc repro does. Stages: {names}. `kerasforge stage NAME --help` for its options.")
+        print(
+            f"usage: kerasforge stage NAME [--params params.yaml] [--root RUN_DIR]\n\nRuns one stage of the "
+            f"pipeline, as dvc repro does. Stages: {names}. `kerasforge stage NAME --help` for its options."
+        )
         return 0 if argv else EXIT_BAD_INPUT
     if argv[0] not in BY_NAME:
         from plugins.registry import did_you_mean
@@ -176,8 +195,11 @@ def _cmd_confirm(argv: list[str]) -> int:
     from pathlib import Path
 
     def task(args: list[str]) -> None:
-        parser = argparse.ArgumentParser(prog="kerasforge confirm", description="Reruns a search's K best trials "
-                                         "and its baseline over --seeds seeds, with McNemar's exact test.")
+        parser = argparse.ArgumentParser(
+            prog="kerasforge confirm",
+            description="Reruns a search's K best trials "
+            "and its baseline over --seeds seeds, with McNemar's exact test.",
+        )
         parser.add_argument("study_dir", help="a search's directory, e.g. multirun/search/digits-val_accuracy-max")
         parser.add_argument("--top", type=int, default=2, help="how many of the best trials (2)")
         parser.add_argument("--seeds", type=int, default=3, help="training seeds per config (3)")

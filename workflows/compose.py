@@ -74,8 +74,10 @@ def _check_options(overrides: list[str] | tuple[str, ...], conf_dir: Path) -> No
             continue
         if "/" in option or "\\" in option:
             options = sorted(p.stem for p in (conf_dir / group).glob("*.yaml"))
-            raise ConfigError(f"{group}='{_short(option)}': an option is a name in conf/{group}/, not a path; "
-                              f"{did_you_mean(option, options)}")
+            raise ConfigError(
+                f"{group}='{_short(option)}': an option is a name in conf/{group}/, not a path; "
+                f"{did_you_mean(option, options)}"
+            )
 
 
 def _too_long(overrides: list[str] | tuple[str, ...], conf_dir: Path) -> ConfigError:
@@ -85,12 +87,16 @@ def _too_long(overrides: list[str] | tuple[str, ...], conf_dir: Path) -> ConfigE
         group = key.lstrip("+")
         if len(option) > 255 and (conf_dir / group).is_dir():
             options = sorted(p.stem for p in (conf_dir / group).glob("*.yaml"))
-            return ConfigError(f"unknown {group} option '{_short(option)}' ({len(option)} characters, longer than "
-                               f"a file name can be); {did_you_mean(option[:64], options)}")
+            return ConfigError(
+                f"unknown {group} option '{_short(option)}' ({len(option)} characters, longer than "
+                f"a file name can be); {did_you_mean(option[:64], options)}"
+            )
     return ConfigError("bad override: a name is longer than the file system allows")
 
 
-def compose(overrides: list[str] | tuple[str, ...] = (), conf_dir: Path = CONF_DIR, hydra_config: bool = False) -> DictConfig:
+def compose(
+    overrides: list[str] | tuple[str, ...] = (), conf_dir: Path = CONF_DIR, hydra_config: bool = False
+) -> DictConfig:
     """Composes `conf/` with Hydra, turning its errors into one-line ConfigErrors.
 
     Args:
@@ -123,8 +129,10 @@ def compose(overrides: list[str] | tuple[str, ...] = (), conf_dir: Path = CONF_D
         raise ConfigError(f"bad override: {_short(first_line(err))}") from None
     except RecursionError:  # Hydra's override parser recurses once per level of nesting
         deepest = max(overrides, key=lambda o: o.count("[") + o.count("{"), default="")
-        raise ConfigError(f"the override '{_short(deepest.split('=', 1)[0])}=…' nests lists or mappings too deeply "
-                          "to parse; a config value needs a few levels at most") from None
+        raise ConfigError(
+            f"the override '{_short(deepest.split('=', 1)[0])}=…' nests lists or mappings too deeply "
+            "to parse; a config value needs a few levels at most"
+        ) from None
     except OSError as err:
         if err.errno == errno.ENAMETOOLONG:  # a pathological option name
             raise _too_long(overrides, Path(conf_dir)) from None
@@ -158,8 +166,10 @@ def load_params(path: str | Path = "params.yaml") -> DictConfig:
     from workflows.schema import SECTIONS
 
     if not any(str(key) in SECTIONS for key in data):  # not a config at all: name none of its (perhaps secret) keys
-        raise ConfigError(f"{path} is not a kerasforge config (none of its keys is a config section: "
-                          f"{', '.join(SECTIONS)}); give params.yaml, or run `make params` to compose it")
+        raise ConfigError(
+            f"{path} is not a kerasforge config (none of its keys is a config section: "
+            f"{', '.join(SECTIONS)}); give params.yaml, or run `make params` to compose it"
+        )
     return OmegaConf.create(data)
 
 

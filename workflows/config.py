@@ -19,8 +19,18 @@ from workflows.compose import CONF_DIR, CONFIG_NAME, compose, load_params, to_ya
 from workflows.experiment import Choice, Experiment
 from workflows.schema import PLUGIN_GROUPS, SECTIONS, resolve
 
-__all__ = ["CONF_DIR", "CONFIG_NAME", "PLUGIN_GROUPS", "SECTIONS", "Choice", "Experiment", "compose", "load_params",
-           "resolve", "to_yaml"]
+__all__ = [
+    "CONF_DIR",
+    "CONFIG_NAME",
+    "PLUGIN_GROUPS",
+    "SECTIONS",
+    "Choice",
+    "Experiment",
+    "compose",
+    "load_params",
+    "resolve",
+    "to_yaml",
+]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,9 +40,13 @@ def main(argv: list[str] | None = None) -> int:
     from workflows.cli import config_help, run_cli, wants_help
 
     if wants_help(sys.argv[1:] if argv is None else list(argv)):
-        print(config_help("python -m workflows.config [--out FILE]", "Prints (or writes atomically to FILE) the "
-                          "composed config: what params.yaml holds for dvc repro.",
-                          ("python -m workflows.config --out params.yaml", "python -m workflows.config optimizer=sgd")))
+        print(
+            config_help(
+                "python -m workflows.config [--out FILE]",
+                "Prints (or writes atomically to FILE) the composed config: what params.yaml holds for dvc repro.",
+                ("python -m workflows.config --out params.yaml", "python -m workflows.config optimizer=sgd"),
+            )
+        )
         return 0
 
     def task(args: list[str]) -> None:

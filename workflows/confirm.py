@@ -42,8 +42,10 @@ def top_trials(study_dir: Path, k: int) -> list[tuple[str, Path]]:
 
     base = study_dir / "base.yaml"
     if not base.is_file():
-        raise ConfigError(f"{study_dir} is not a workflows.search study directory (no base.yaml); give "
-                          "<hparams_search.dir>/<study_name>, e.g. multirun/search/kerasforge")
+        raise ConfigError(
+            f"{study_dir} is not a workflows.search study directory (no base.yaml); give "
+            "<hparams_search.dir>/<study_name>, e.g. multirun/search/kerasforge"
+        )
     direction = (yaml.safe_load(base.read_text()).get("hparams_search") or {}).get("direction", "maximize")
     done = []
     for result in study_dir.glob("*/result.json"):
@@ -90,7 +92,7 @@ def mcnemar(a: Candidate, b: Candidate) -> dict[str, Any]:
 def verdict(a: Candidate, b: Candidate, test: dict[str, Any]) -> str:
     better = statistics.mean(a.accuracies) > statistics.mean(b.accuracies)
     if test["p_value"] < ALPHA:
-        return (f"**{'better' if better else 'worse'} than seed noise** (p = {test['p_value']:.3g})")
+        return f"**{'better' if better else 'worse'} than seed noise** (p = {test['p_value']:.3g})"
     return f"not distinguishable from seed noise (p = {test['p_value']:.3g})"
 
 
@@ -112,29 +114,44 @@ def confirm(study_dir: Path, k: int, seeds: list[int], name: str, out_dir: Path)
     for candidate in candidates:
         rerun(candidate, seeds, runs_dir)
     winner, runner_up, baseline = candidates[0], candidates[1], candidates[-1]
-    lines = [f"# Confirming the search `{study_dir}`", "",
-             f"The {k} best trials (by the search's objective, one seed each) and the baseline (the study's config "
-             f"without the searched values), rerun over training seeds {', '.join(map(str, seeds))}; test accuracy "
-             f"on the same {len(winner.correct[0])} test examples, mean ± std (range). Made by "
-             f"`python -m workflows.report {study_dir} --confirm {k} --seeds {len(seeds)} --name {name}`.", "",
-             "| config | overrides | test accuracy |", "|---|---|---|"]
+    lines = [
+        f"# Confirming the search `{study_dir}`",
+        "",
+        f"The {k} best trials (by the search's objective, one seed each) and the baseline (the study's config "
+        f"without the searched values), rerun over training seeds {', '.join(map(str, seeds))}; test accuracy "
+        f"on the same {len(winner.correct[0])} test examples, mean ± std (range). Made by "
+        f"`python -m workflows.report {study_dir} --confirm {k} --seeds {len(seeds)} --name {name}`.",
+        "",
+        "| config | overrides | test accuracy |",
+        "|---|---|---|",
+    ]
     for candidate in candidates:
         overrides = _overrides(candidate)
         lines.append(f"| {candidate.name} | {overrides} | {mean_std(candidate.accuracies)} |")
-    lines += ["", "| comparison | examples only the first gets right | only the second | McNemar exact p | verdict |",
-              "|---|---|---|---|---|"]
+    lines += [
+        "",
+        "| comparison | examples only the first gets right | only the second | McNemar exact p | verdict |",
+        "|---|---|---|---|---|",
+    ]
     comparisons = {}
     for other in (runner_up, baseline):
         test = mcnemar(winner, other)
         comparisons[f"{winner.name} vs {other.name}"] = {**test, "verdict": verdict(winner, other, test)}
-        lines.append(f"| {winner.name} vs {other.name} | {test['a_only']} | {test['b_only']} | "
-                     f"{test['p_value']:.3g} | {verdict(winner, other, test)} |")
+        lines.append(
+            f"| {winner.name} vs {other.name} | {test['a_only']} | {test['b_only']} | "
+            f"{test['p_value']:.3g} | {verdict(winner, other, test)} |"
+        )
     out_dir = Path(out_dir)
     write_text(out_dir / f"{name}.md", "\n".join(lines) + "\n")
-    write_json(out_dir / f"{name}.json", {
-        "study": str(study_dir), "seeds": seeds,
-        "candidates": {c.name: {"config": str(c.config), "accuracies": c.accuracies} for c in candidates},
-        "comparisons": comparisons})
+    write_json(
+        out_dir / f"{name}.json",
+        {
+            "study": str(study_dir),
+            "seeds": seeds,
+            "candidates": {c.name: {"config": str(c.config), "accuracies": c.accuracies} for c in candidates},
+            "comparisons": comparisons,
+        },
+    )
     return out_dir / f"{name}.md"
 
 

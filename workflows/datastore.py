@@ -28,9 +28,9 @@ if TYPE_CHECKING:
 
     from plugins.data.base import DataSpec, Splits
 
-SKIPPED = "skipped.txt"      # beside the splits: the input files the data plugin left out, one per line
+SKIPPED = "skipped.txt"  # beside the splits: the input files the data plugin left out, one per line
 IN_MEMORY_BYTES = 256 << 20  # a split up to this size becomes one in-memory tensor; larger ones are streamed
-CHUNK = 512                  # examples per read (and per write) when streaming
+CHUNK = 512  # examples per read (and per write) when streaming
 
 
 def save_split(split: Any, directory: str | Path) -> int:
@@ -61,14 +61,15 @@ def _stream(ds: tf.data.Dataset, directory: Path) -> int:
         count = int(ds.reduce(np.int64(0), lambda n, _: n + 1))
     specs = ds.element_spec
     files = [
-        np.lib.format.open_memmap(directory / f"{name}.npy", mode="w+", dtype=spec.dtype.as_numpy_dtype,
-                                  shape=(count, *spec.shape))
+        np.lib.format.open_memmap(
+            directory / f"{name}.npy", mode="w+", dtype=spec.dtype.as_numpy_dtype, shape=(count, *spec.shape)
+        )
         for name, spec in zip("xy", specs)
     ]
     start = 0
     for xb, yb in ds.batch(CHUNK).as_numpy_iterator():
         for out, batch in zip(files, (xb, yb)):
-            out[start:start + len(batch)] = batch
+            out[start : start + len(batch)] = batch
         start += len(xb)
     for out in files:
         out.flush()
@@ -93,11 +94,15 @@ def load_arrays(name: str, data_dir: str | Path, mmap: bool = True) -> tuple[np.
         try:
             arrays.append(np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False))
         except (ValueError, OSError, EOFError):
-            raise ConfigError(f"{path} is damaged (truncated or not a .npy file); rerun the stage that writes "
-                              f"{Path(data_dir)} (dvc repro -f)") from None
+            raise ConfigError(
+                f"{path} is damaged (truncated or not a .npy file); rerun the stage that writes "
+                f"{Path(data_dir)} (dvc repro -f)"
+            ) from None
     x, y = arrays
     if len(x) != len(y):
-        raise ConfigError(f"{directory}: x.npy and y.npy differ in length; rerun the stage that writes it (dvc repro -f)")
+        raise ConfigError(
+            f"{directory}: x.npy and y.npy differ in length; rerun the stage that writes it (dvc repro -f)"
+        )
     return x, y
 
 
@@ -114,7 +119,7 @@ def load_split(name: str, data_dir: str | Path) -> tf.data.Dataset:
         return tf.data.Dataset.from_tensor_slices((np.asarray(x), np.asarray(y)))
 
     def read(start):
-        return x[start:start + CHUNK], y[start:start + CHUNK]
+        return x[start : start + CHUNK], y[start : start + CHUNK]
 
     def chunk(start):
         xb, yb = tf.numpy_function(read, [start], (tf.as_dtype(x.dtype), tf.as_dtype(y.dtype)), stateful=False)

@@ -33,7 +33,9 @@ PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 def check(trainer) -> None:
     """Refuses unknown strategies and precisions, and a malformed TF_CONFIG, before anything runs."""
     if trainer.strategy not in STRATEGIES:
-        raise ConfigError(f"trainer.strategy='{trainer.strategy}' is unknown; {did_you_mean(trainer.strategy, STRATEGIES)}")
+        raise ConfigError(
+            f"trainer.strategy='{trainer.strategy}' is unknown; {did_you_mean(trainer.strategy, STRATEGIES)}"
+        )
     if trainer.precision not in PRECISIONS:
         raise ConfigError(
             f"trainer.precision='{trainer.precision}' is unknown; {did_you_mean(trainer.precision, PRECISIONS)}"

@@ -55,8 +55,10 @@ def load_model(model_dir: Path = REPO.models) -> tuple[keras.Model, dict[str, An
         model = keras.models.load_model(model_dir / "model.keras", safe_mode=True)
         card = json.loads((model_dir / "model.json").read_text())
     except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as err:
-        raise ConfigError(f"{model_dir} does not hold a readable model ({type(err).__name__}: truncated or not "
-                          "written by the train stage); rerun training (dvc repro -f train)") from None
+        raise ConfigError(
+            f"{model_dir} does not hold a readable model ({type(err).__name__}: truncated or not "
+            "written by the train stage); rerun training (dvc repro -f train)"
+        ) from None
     return model, card
 
 
@@ -150,8 +152,11 @@ def cost(model, x: np.ndarray, model_file: Path, repeats: int = 30) -> dict[str,
     for _ in range(5):
         model.predict_on_batch(big)
     per_batch = (time.perf_counter() - start) / 5
-    return {"size_bytes": Path(model_file).stat().st_size, "latency_ms": float(np.median(times) * 1000),
-            "throughput": float(256 / per_batch)}
+    return {
+        "size_bytes": Path(model_file).stat().st_size,
+        "latency_ms": float(np.median(times) * 1000),
+        "throughput": float(256 / per_batch),
+    }
 
 
 def mode_gap(model, head, x: np.ndarray, y: np.ndarray, batch_size: int) -> dict[str, float]:
@@ -163,15 +168,22 @@ def mode_gap(model, head, x: np.ndarray, y: np.ndarray, batch_size: int) -> dict
     import tensorflow as tf
 
     inference = np.asarray(head.probabilities(model.predict(x, batch_size=batch_size, verbose=0)))
-    training = np.concatenate([np.asarray(head.probabilities(model(tf.constant(x[i:i + batch_size]), training=True)))
-                               for i in range(0, len(x), batch_size)])
+    training = np.concatenate(
+        [
+            np.asarray(head.probabilities(model(tf.constant(x[i : i + batch_size]), training=True)))
+            for i in range(0, len(x), batch_size)
+        ]
+    )
 
-    return {"train_accuracy": float((predicted_classes(inference) == y).mean()),
-            "train_accuracy_training_mode": float((predicted_classes(training) == y).mean())}
+    return {
+        "train_accuracy": float((predicted_classes(inference) == y).mean()),
+        "train_accuracy_training_mode": float((predicted_classes(training) == y).mean()),
+    }
 
 
-def evaluate(experiment: Experiment, model_dir: Path, ds: Split, out_dir: Path = REPO.eval,
-             train_split: Split | None = None) -> dict[str, Any]:
+def evaluate(
+    experiment: Experiment, model_dir: Path, ds: Split, out_dir: Path = REPO.eval, train_split: Split | None = None
+) -> dict[str, Any]:
     """Scores the saved model on `ds` and writes metrics.json and plots/ into `out_dir`.
 
     Args:
@@ -208,11 +220,13 @@ def evaluate(experiment: Experiment, model_dir: Path, ds: Split, out_dir: Path =
             gap = mode_gap(model, head, np.asarray(xt[:MODE_ROWS]), np.asarray(yt[:MODE_ROWS]), batch_size)
             result.update(gap)
             if gap["train_accuracy_training_mode"] - gap["train_accuracy"] > MODE_GAP:
-                print(f"warning: on {min(len(xt), MODE_ROWS)} training rows the model scores "
-                      f"{gap['train_accuracy_training_mode']:.3f} in training mode but {gap['train_accuracy']:.3f} in "
-                      "inference mode: its batch-normalization moving statistics do not match its weights "
-                      "(a model saved without kerasforge's recalibration, or a frozen layer); retrain it here",
-                      file=sys.stderr)
+                print(
+                    f"warning: on {min(len(xt), MODE_ROWS)} training rows the model scores "
+                    f"{gap['train_accuracy_training_mode']:.3f} in training mode but {gap['train_accuracy']:.3f} in "
+                    "inference mode: its batch-normalization moving statistics do not match its weights "
+                    "(a model saved without kerasforge's recalibration, or a frozen layer); retrain it here",
+                    file=sys.stderr,
+                )
     else:
         predicted = outputs.reshape(y.shape)
         result.update(
@@ -244,8 +258,13 @@ def regression_points(y: np.ndarray, predicted: np.ndarray, spec: DataSpec) -> l
 
 def run(experiment: Experiment, layout: Layout = REPO, *, callbacks: Sequence = ()) -> dict[str, Any]:
     """The evaluate stage: models/ + data/prepared/<evaluate.split> → eval/ (below `layout.root`)."""
-    return evaluate(experiment, layout.models, load_arrays(experiment.evaluate.split, layout.prepared), layout.eval,
-                    train_split=load_arrays("train", layout.prepared))
+    return evaluate(
+        experiment,
+        layout.models,
+        load_arrays(experiment.evaluate.split, layout.prepared),
+        layout.eval,
+        train_split=load_arrays("train", layout.prepared),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

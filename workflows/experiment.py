@@ -72,7 +72,6 @@ class Choice:
         return self.build(**{k: v for k, v in offered.items() if k in self.plugin.context})
 
 
-
 @dataclass
 class Experiment:
     """A checked config: each group resolved to its plugin; builds the Keras objects."""
@@ -113,7 +112,8 @@ class Experiment:
     def build_schedule(self, steps_per_epoch: int):
         """The schedule plugin's LearningRateSchedule, callback, or None (constant)."""
         return self.schedule.build(
-            learning_rate=self.optimizer.params["learning_rate"], steps_per_epoch=steps_per_epoch,
+            learning_rate=self.optimizer.params["learning_rate"],
+            steps_per_epoch=steps_per_epoch,
             epochs=self.trainer.epochs,
         )
 
@@ -138,7 +138,9 @@ class Experiment:
         if stopping.patience > 0:
             out.append(
                 keras.callbacks.EarlyStopping(
-                    monitor=stopping.monitor, patience=stopping.patience, min_delta=stopping.min_delta,
+                    monitor=stopping.monitor,
+                    patience=stopping.patience,
+                    min_delta=stopping.min_delta,
                     restore_best_weights=stopping.restore_best_weights,
                 )
             )
@@ -168,13 +170,20 @@ class Experiment:
         from plugins.augmentation.image_ops import build_pipeline
 
         seed = self.trainer.seed if seed is None else seed
-        return build_pipeline([op.build(seed=seed + i) for i, op in enumerate(self.augmentation_ops)
-                               if not op.plugin.meta.get("mixes_labels")])
+        return build_pipeline(
+            [
+                op.build(seed=seed + i)
+                for i, op in enumerate(self.augmentation_ops)
+                if not op.plugin.meta.get("mixes_labels")
+            ]
+        )
 
     def build_label_mixers(self, seed: int | None = None) -> list:
         """The ops that mix images and labels within a batch (mixup, cutmix), run online after one-hot encoding."""
         seed = self.trainer.seed if seed is None else seed
-        return [op.build(seed=seed + i) for i, op in enumerate(self.augmentation_ops) if op.plugin.meta.get("mixes_labels")]
+        return [
+            op.build(seed=seed + i) for i, op in enumerate(self.augmentation_ops) if op.plugin.meta.get("mixes_labels")
+        ]
 
     def for_stage(self, stage: str, reads: tuple[str, ...]) -> Experiment:
         """The view of this Experiment that a stage gets: only the sections (or `section.key`s) in `reads`.
@@ -201,10 +210,12 @@ class Experiment:
             return _Undeclared(section, stage)
 
         owner = {"regularizer_options": "regularizer", "augmentation_ops": "augmentation"}
-        changes = {f.name: view(owner.get(f.name, f.name), getattr(self, f.name))
-                   for f in dataclasses.fields(self) if f.name != "cfg"}
+        changes = {
+            f.name: view(owner.get(f.name, f.name), getattr(self, f.name))
+            for f in dataclasses.fields(self)
+            if f.name != "cfg"
+        }
         cfg = {s: self.cfg[s] for s in self.cfg if s in whole}
         for section, names in keys.items():
             cfg[section] = {k: self.cfg[section][k] for k in sorted(names) if k in self.cfg[section]}
-        return dataclasses.replace(self, cfg=OmegaConf.create(OmegaConf.to_container(OmegaConf.create(cfg))),
-                                   **changes)
+        return dataclasses.replace(self, cfg=OmegaConf.create(OmegaConf.to_container(OmegaConf.create(cfg))), **changes)

@@ -71,8 +71,9 @@ def _decode(spec: DataSpec):
         image = tf.image.resize(tf.image.convert_image_dtype(image, tf.float32), (height, width), antialias=True)
         return tf.ensure_shape(image, (height, width, channels))
 
-    return lambda images: tf.map_fn(decode, images, fn_output_signature=tf.TensorSpec((height, width, channels),
-                                                                                      tf.float32))
+    return lambda images: tf.map_fn(
+        decode, images, fn_output_signature=tf.TensorSpec((height, width, channels), tf.float32)
+    )
 
 
 def write_saved_model(model: keras.Model, head: Head, spec: DataSpec, path: Path) -> str:
@@ -84,10 +85,16 @@ def write_saved_model(model: keras.Model, head: Head, spec: DataSpec, path: Path
     archive.track(model)
     if spec.kind == "image":
         decode = _decode(spec)
-        archive.add_endpoint("serving_default", lambda image_bytes: _outputs(model, head, spec, decode(image_bytes)),
-                             input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
-        archive.add_endpoint("pixels", lambda pixels: _outputs(model, head, spec, pixels),
-                             input_signature=[tf.TensorSpec([None, *spec.input_shape], tf.float32, name="pixels")])
+        archive.add_endpoint(
+            "serving_default",
+            lambda image_bytes: _outputs(model, head, spec, decode(image_bytes)),
+            input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")],
+        )
+        archive.add_endpoint(
+            "pixels",
+            lambda pixels: _outputs(model, head, spec, pixels),
+            input_signature=[tf.TensorSpec([None, *spec.input_shape], tf.float32, name="pixels")],
+        )
         tflite_key = "pixels"
     else:
         if spec.scaling:
@@ -95,14 +102,19 @@ def write_saved_model(model: keras.Model, head: Head, spec: DataSpec, path: Path
             std = tf.constant(spec.scaling["std"], tf.float32)
         else:
             mean, std = tf.constant(0.0), tf.constant(1.0)
-        archive.add_endpoint("serving_default", lambda features: _outputs(model, head, spec, (features - mean) / std),
-                             input_signature=[tf.TensorSpec([None, *spec.input_shape], tf.float32, name="features")])
+        archive.add_endpoint(
+            "serving_default",
+            lambda features: _outputs(model, head, spec, (features - mean) / std),
+            input_signature=[tf.TensorSpec([None, *spec.input_shape], tf.float32, name="features")],
+        )
         # TFLite takes the scaled rows: int8 quantizes its input with one scale for all features, which cannot hold
         # raw columns whose ranges differ by orders of magnitude (and folding the scaling into the first layer's
         # weights does the same to dynamic-range quantization).
-        archive.add_endpoint("scaled_features", lambda scaled_features: _outputs(model, head, spec, scaled_features),
-                             input_signature=[tf.TensorSpec([None, *spec.input_shape], tf.float32,
-                                                            name="scaled_features")])
+        archive.add_endpoint(
+            "scaled_features",
+            lambda scaled_features: _outputs(model, head, spec, scaled_features),
+            input_signature=[tf.TensorSpec([None, *spec.input_shape], tf.float32, name="scaled_features")],
+        )
         tflite_key = "scaled_features"
     archive.write_out(str(path), verbose=False)
     return tflite_key
@@ -118,6 +130,7 @@ def write_tflite(saved_model: Path, key: str, quantize: str, calibration: np.nda
     if quantize == "float16":
         converter.target_spec.supported_types = [tf.float16]
     elif quantize == "int8":
+
         def representative():
             for row in calibration:
                 yield {_input_name(key): row[None].astype(np.float32)}
@@ -141,7 +154,7 @@ def _score(outputs: np.ndarray, y: np.ndarray, spec: DataSpec) -> dict[str, floa
 
 def _run_signature(fn, name: str, x: np.ndarray, out_key: str, batch_size: int = 256) -> np.ndarray:
     """A signature's `out_key` output over `x`, in batches."""
-    parts = [np.asarray(fn(**{name: x[i:i + batch_size]})[out_key]) for i in range(0, len(x), batch_size)]
+    parts = [np.asarray(fn(**{name: x[i : i + batch_size]})[out_key]) for i in range(0, len(x), batch_size)]
     return np.concatenate(parts)
 
 
@@ -176,24 +189,36 @@ def export(experiment: Experiment, model_dir: Path, prepared: Path, out_dir: Pat
         from workflows.predict import unscale_target
 
         y_test = unscale_target(y_test, spec)
-    check: dict[str, Any] = {"keras": {"size_bytes": (Path(model_dir) / "model.keras").stat().st_size,
-                                       **_score(expected[out_key], y_test, spec)}}
+    check: dict[str, Any] = {
+        "keras": {
+            "size_bytes": (Path(model_dir) / "model.keras").stat().st_size,
+            **_score(expected[out_key], y_test, spec),
+        }
+    }
     with atomic_dir(out_dir) as tmp:
         saved = tmp / "saved_model"
         key = write_saved_model(model, head, spec, saved)
         loaded = tf.saved_model.load(str(saved))
         served_key = "pixels" if spec.kind == "image" else "serving_default"  # raw rows; decoded pixels
         served = _run_signature(loaded.signatures[served_key], _input_name(served_key), raw_test, out_key)
-        check["saved_model"] = {"size_bytes": _size(saved), "signature": served_key,
-                                "max_abs_diff": float(np.abs(served - expected[out_key]).max()),
-                                **_score(served, y_test, spec)}
-        x_train = np.asarray(load_arrays("train", prepared)[0][:options.calibration_rows])
+        check["saved_model"] = {
+            "size_bytes": _size(saved),
+            "signature": served_key,
+            "max_abs_diff": float(np.abs(served - expected[out_key]).max()),
+            **_score(served, y_test, spec),
+        }
+        x_train = np.asarray(load_arrays("train", prepared)[0][: options.calibration_rows])
         lite = tmp / "model.tflite"
         write_tflite(saved, key, options.quantize, x_train, lite)
         predicted, xnnpack = _run_tflite(lite, key, x_test.astype(np.float32), out_key)
-        check["tflite"] = {"size_bytes": lite.stat().st_size, "quantize": options.quantize, "signature": key,
-                           "max_abs_diff": float(np.abs(predicted - expected[out_key]).max()),
-                           **_score(predicted, y_test, spec), "xnnpack": xnnpack}
+        check["tflite"] = {
+            "size_bytes": lite.stat().st_size,
+            "quantize": options.quantize,
+            "signature": key,
+            "max_abs_diff": float(np.abs(predicted - expected[out_key]).max()),
+            **_score(predicted, y_test, spec),
+            "xnnpack": xnnpack,
+        }
         check["examples"] = int(len(x_test))
         write_json(tmp / "check.json", check)
     for line in degraded(check):
@@ -210,14 +235,21 @@ def degraded(check: dict[str, Any]) -> list[str]:
     keras_scores, lines = check["keras"], []
     for name in ("saved_model", "tflite"):
         got = check[name]
-        how = f" ({got['quantize']} quantization; try export.quantize=float16 or none)" if got.get("quantize",
-                                                                                                "none") != "none" else ""
+        how = (
+            f" ({got['quantize']} quantization; try export.quantize=float16 or none)"
+            if got.get("quantize", "none") != "none"
+            else ""
+        )
         if "accuracy" in got and got["accuracy"] < keras_scores["accuracy"] - ACCURACY_LOSS:
-            lines.append(f"the {name} export's test accuracy is {got['accuracy']:.4f} against the Keras model's "
-                         f"{keras_scores['accuracy']:.4f}{how}; see models/export/check.json")
+            lines.append(
+                f"the {name} export's test accuracy is {got['accuracy']:.4f} against the Keras model's "
+                f"{keras_scores['accuracy']:.4f}{how}; see models/export/check.json"
+            )
         if "mae" in got and got["mae"] > keras_scores["mae"] * (1 + MAE_GAIN):
-            lines.append(f"the {name} export's test MAE is {got['mae']:.4g} against the Keras model's "
-                         f"{keras_scores['mae']:.4g}{how}; see models/export/check.json")
+            lines.append(
+                f"the {name} export's test MAE is {got['mae']:.4g} against the Keras model's "
+                f"{keras_scores['mae']:.4g}{how}; see models/export/check.json"
+            )
     return lines
 
 
@@ -233,8 +265,9 @@ def _run_tflite(path: Path, key: str, x: np.ndarray, out_key: str) -> tuple[np.n
             return _run_signature(runner, _input_name(key), x, out_key), True
         except RuntimeError:
             builtin = tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-            runner = tf.lite.Interpreter(model_path=str(path), experimental_op_resolver_type=builtin
-                                         ).get_signature_runner(key)
+            runner = tf.lite.Interpreter(
+                model_path=str(path), experimental_op_resolver_type=builtin
+            ).get_signature_runner(key)
             return _run_signature(runner, _input_name(key), x, out_key), False
 
 

@@ -25,8 +25,10 @@ def backbone_of(model: keras.Model, model_name: str) -> keras.Model:
 
     nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
     if len(nested) != 1:
-        raise ConfigError(f"finetune=two_phase needs a model with a pretrained backbone (resnet50, mobilenet_v2, "
-                          f"efficientnet_b0 with model.weights); model '{model_name}' has none: use finetune=none")
+        raise ConfigError(
+            f"finetune=two_phase needs a model with a pretrained backbone (resnet50, mobilenet_v2, "
+            f"efficientnet_b0 with model.weights); model '{model_name}' has none: use finetune=none"
+        )
     return nested[0]
 
 
@@ -49,15 +51,16 @@ def unfreeze(backbone: keras.Model, top: int | str) -> list[str]:
     """
     backbone.trainable = True  # sets every layer; then freeze back what stays frozen
     weighted = [layer for layer in backbone.layers if layer.weights and not _is_batch_norm(layer)]
-    chosen = weighted if top == "all" else (weighted[len(weighted) - int(top):] if int(top) else [])
+    chosen = weighted if top == "all" else (weighted[len(weighted) - int(top) :] if int(top) else [])
     names = {layer.name for layer in chosen}
     for layer in backbone.layers:
         layer.trainable = layer.name in names
     return [layer.name for layer in chosen]
 
 
-def continue_with_backbone_rate(optimizer, model: keras.Model, backbone: keras.Model, multiplier: float,
-                                iterations: int) -> None:
+def continue_with_backbone_rate(
+    optimizer, model: keras.Model, backbone: keras.Model, multiplier: float, iterations: int
+) -> None:
     """Builds `optimizer` on the model's trainable variables, continues its step count (so that the schedule goes
     on where phase one left it), and scales the learning rate of the backbone's variables by `multiplier`."""
     optimizer.build(model.trainable_variables)

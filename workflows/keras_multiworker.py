@@ -39,9 +39,9 @@ def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         for _, _, it in iterator:
             batch = next(it)
             data_batch = tree.map_structure(
-                lambda x: strategy.experimental_local_results(x)[0]
-                if isinstance(x, tf.distribute.DistributedValues)
-                else x,
+                lambda x: (
+                    strategy.experimental_local_results(x)[0] if isinstance(x, tf.distribute.DistributedValues) else x
+                ),
                 batch,
             )
             break

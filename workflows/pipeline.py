@@ -111,12 +111,19 @@ def main(argv: list[str] | None = None) -> int:
     from workflows.cli import config_help, run_cli, wants_help
 
     if wants_help(sys.argv[1:] if argv is None else list(argv)):
-        print(config_help("python -m workflows.train", "Runs prepare → augment → train → evaluate in one process, in "
-                          "Hydra's run directory (outputs/<date>/<time>/, or hydra.run.dir=…); prints the metrics.\n"
-                          "With --params params.yaml: the train stage alone (what dvc repro runs). With -m: a sweep.",
-                          ("python -m workflows.train optimizer=sgd optimizer.learning_rate=0.05",
-                           "python -m workflows.train -m optimizer=adam,sgd regularizer=none,l2",
-                           "python -m workflows.train data=diabetes model=mlp loss=mse")))
+        print(
+            config_help(
+                "python -m workflows.train",
+                "Runs prepare → augment → train → evaluate in one process, in "
+                "Hydra's run directory (outputs/<date>/<time>/, or hydra.run.dir=…); prints the metrics.\n"
+                "With --params params.yaml: the train stage alone (what dvc repro runs). With -m: a sweep.",
+                (
+                    "python -m workflows.train optimizer=sgd optimizer.learning_rate=0.05",
+                    "python -m workflows.train -m optimizer=adam,sgd regularizer=none,l2",
+                    "python -m workflows.train data=diabetes model=mlp loss=mse",
+                ),
+            )
+        )
         return 0
 
     def task(args: list[str]) -> None:

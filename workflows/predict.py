@@ -45,18 +45,23 @@ def read_card(model_dir: Path) -> dict[str, Any]:
     """The saved model's card (models/model.json): what it takes and returns; no TensorFlow needed."""
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
-        raise ConfigError(f"--model {model_dir}: no such directory; give the directory of model.keras (default: "
-                          "models, written by the train stage)")
+        raise ConfigError(
+            f"--model {model_dir}: no such directory; give the directory of model.keras (default: "
+            "models, written by the train stage)"
+        )
     missing = [name for name in ("model.keras", "model.json") if not (model_dir / name).is_file()]
     if missing:
-        raise ConfigError(f"{model_dir} holds no trained model ({' and '.join(missing)} missing); run the train "
-                          "stage first (dvc repro train) or give --model the directory that has them")
+        raise ConfigError(
+            f"{model_dir} holds no trained model ({' and '.join(missing)} missing); run the train "
+            "stage first (dvc repro train) or give --model the directory that has them"
+        )
     try:
         card = json.loads((model_dir / "model.json").read_text())
         card["head"], card["spec"]  # noqa: B018 — both must be there
     except (ValueError, KeyError, TypeError):
-        raise ConfigError(f"{model_dir / 'model.json'} is not a model card written by the train stage; retrain "
-                          "(dvc repro -f train)") from None
+        raise ConfigError(
+            f"{model_dir / 'model.json'} is not a model card written by the train stage; retrain (dvc repro -f train)"
+        ) from None
     return card
 
 
@@ -95,15 +100,20 @@ def gather(inputs: list[str], spec: DataSpec) -> Inputs:
             raise ConfigError(f"{path}: no such file or folder")
     if spec.kind == "image":
         if tables:
-            raise ConfigError(f"{tables[0]}: this model takes images of {spec.input_shape[0]}×{spec.input_shape[1]} "
-                              f"pixels, not CSV rows; give image files or folders")
+            raise ConfigError(
+                f"{tables[0]}: this model takes images of {spec.input_shape[0]}×{spec.input_shape[1]} "
+                f"pixels, not CSV rows; give image files or folders"
+            )
         return Inputs(images)
     if images:
-        raise ConfigError(f"{images[0]}: this model takes {spec.kind} rows of {spec.input_shape[0]} features, not "
-                          "images; give a CSV file with its feature columns")
+        raise ConfigError(
+            f"{images[0]}: this model takes {spec.kind} rows of {spec.input_shape[0]} features, not "
+            "images; give a CSV file with its feature columns"
+        )
     if len(tables) != 1:
-        raise ConfigError(f"give one CSV file (got {len(tables)}); this model takes rows of {spec.input_shape[0]} "
-                          "features")
+        raise ConfigError(
+            f"give one CSV file (got {len(tables)}); this model takes rows of {spec.input_shape[0]} features"
+        )
     return Inputs([], tables[0])
 
 
@@ -121,8 +131,10 @@ class Progress:
         if not self.quiet and now - self.last >= 2.0:
             self.last = now
             of = f"/{self.total}" if self.total else ""
-            print(f"predicted {self.done}{of} {self.what} ({self.done / max(now - self.start, 1e-9):.0f}/s)",
-                  file=sys.stderr)
+            print(
+                f"predicted {self.done}{of} {self.what} ({self.done / max(now - self.start, 1e-9):.0f}/s)",
+                file=sys.stderr,
+            )
 
 
 def image_batches(files: list[Path], spec: DataSpec, batch_size: int) -> Iterator[tuple[list[Path], np.ndarray]]:
@@ -146,15 +158,18 @@ def image_batches(files: list[Path], spec: DataSpec, batch_size: int) -> Iterato
                 try:
                     tf.io.decode_image(tf.io.read_file(str(file)), channels=channels, expand_animations=False)
                 except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError, tf.errors.UnknownError) as err:
-                    raise ConfigError(f"{file} is not a readable image with {channels} channel(s) ({_reason(err)}); "
-                                      "fix it, or leave it out") from None
+                    raise ConfigError(
+                        f"{file} is not a readable image with {channels} channel(s) ({_reason(err)}); "
+                        "fix it, or leave it out"
+                    ) from None
             raise
-        yield files[done:done + len(x)], x.numpy()
+        yield files[done : done + len(x)], x.numpy()
         done += len(x)
 
 
-def table_batches(path: Path, spec: DataSpec, target: str | None, batch_size: int
-                  ) -> Iterator[tuple[list[int], np.ndarray, list[str] | None]]:
+def table_batches(
+    path: Path, spec: DataSpec, target: str | None, batch_size: int
+) -> Iterator[tuple[list[int], np.ndarray, list[str] | None]]:
     """Batches of a CSV's feature rows in raw units (numbers checked, one-line errors), with the target's cells.
 
     The feature columns are the model's (`spec.features`, by name); a model trained on unnamed features (a shipped
@@ -171,8 +186,10 @@ def table_batches(path: Path, spec: DataSpec, target: str | None, batch_size: in
         if spec.features:
             missing = [f for f in spec.features if f not in header]
             if missing:
-                raise ConfigError(f"{path} has no column '{missing[0]}', a feature of this model; "
-                                  f"{did_you_mean(missing[0], header)} (the model takes: {', '.join(spec.features)})")
+                raise ConfigError(
+                    f"{path} has no column '{missing[0]}', a feature of this model; "
+                    f"{did_you_mean(missing[0], header)} (the model takes: {', '.join(spec.features)})"
+                )
             columns = [header.index(f) for f in spec.features]
         else:
             columns = [i for i, h in enumerate(header) if h != target]
@@ -185,8 +202,9 @@ def table_batches(path: Path, spec: DataSpec, target: str | None, batch_size: in
                 continue
             if len(row) != len(header):
                 raise ConfigError(f"{path}, line {i + 1}: {len(row)} fields, the header has {len(header)}")
-            values.append([_number(row[c].strip(), str(path), i + 1, header[c], "fix the cell or drop the row")
-                           for c in columns])
+            values.append(
+                [_number(row[c].strip(), str(path), i + 1, header[c], "fix the cell or drop the row") for c in columns]
+            )
             rows.append(i)
             if target_column is not None:
                 targets.append(row[target_column].strip())
@@ -230,8 +248,9 @@ def scale(x: np.ndarray, spec: DataSpec) -> np.ndarray:
     """Raw feature rows → the units the model was trained on (the card's scaling; none when unscaled)."""
     if not spec.scaling:
         return x
-    return ((x - np.asarray(spec.scaling["mean"], np.float32)) / np.asarray(spec.scaling["std"], np.float32)
-            ).astype(np.float32)
+    return ((x - np.asarray(spec.scaling["mean"], np.float32)) / np.asarray(spec.scaling["std"], np.float32)).astype(
+        np.float32
+    )
 
 
 def unscale_target(values: np.ndarray, spec: DataSpec) -> np.ndarray:
@@ -241,8 +260,13 @@ def unscale_target(values: np.ndarray, spec: DataSpec) -> np.ndarray:
     return values
 
 
-def predict(inputs: list[str], model_dir: Path = REPO.models, out: Path = Path("predictions.csv"),
-            batch_size: int = 256, quiet: bool = False) -> dict[str, Any]:
+def predict(
+    inputs: list[str],
+    model_dir: Path = REPO.models,
+    out: Path = Path("predictions.csv"),
+    batch_size: int = 256,
+    quiet: bool = False,
+) -> dict[str, Any]:
     """Predicts every input and writes one CSV row each (atomically: a failed run leaves no partial file).
 
     Args:
@@ -267,8 +291,10 @@ def predict(inputs: list[str], model_dir: Path = REPO.models, out: Path = Path("
     try:
         spec = DataSpec(**card["spec"])
     except TypeError:
-        raise ConfigError(f"{Path(model_dir) / 'model.json'} is the card of another kind of model (its spec has "
-                          "other fields); give --model a directory written by this project's train stage") from None
+        raise ConfigError(
+            f"{Path(model_dir) / 'model.json'} is the card of another kind of model (its spec has "
+            "other fields); give --model a directory written by this project's train stage"
+        ) from None
     found = gather(inputs, spec)
     check_output(Path(out), [*found.images, *([found.table] if found.table else [])])
     if found.table is not None:  # its columns, before TensorFlow starts
@@ -284,8 +310,9 @@ def predict(inputs: list[str], model_dir: Path = REPO.models, out: Path = Path("
     header = ["input", "prediction"] + ([f"p_{c}" for c in classes] if classification else [])
     correct, scored, rows_written, errors = 0, 0, 0, []
     if found.table is not None:
-        batches = ((rows, scale(x, spec), targets) for rows, x, targets in
-                   table_batches(found.table, spec, target, batch_size))
+        batches = (
+            (rows, scale(x, spec), targets) for rows, x, targets in table_batches(found.table, spec, target, batch_size)
+        )
         progress = Progress(None, "rows", quiet)
     else:
         batches = ((names, x, None) for names, x in image_batches(found.images, spec, batch_size))
@@ -326,7 +353,7 @@ def predict(inputs: list[str], model_dir: Path = REPO.models, out: Path = Path("
         result["accuracy"] = correct / scored
     if errors:
         e = np.asarray(errors)
-        result.update(mae=float(np.abs(e).mean()), rmse=float(np.sqrt((e ** 2).mean())))
+        result.update(mae=float(np.abs(e).mean()), rmse=float(np.sqrt((e**2).mean())))
     return result
 
 
@@ -337,8 +364,10 @@ def _target_number(cell: str, path: Path | None, row: int, column: str | None) -
     try:
         return float(cell)
     except ValueError:
-        raise ConfigError(f"{path}, line {row + 1}, column '{column}': the target is not a number; fix the cell, "
-                          "leave it blank (not scored), or drop the column") from None
+        raise ConfigError(
+            f"{path}, line {row + 1}, column '{column}': the target is not a number; fix the cell, "
+            "leave it blank (not scored), or drop the column"
+        ) from None
 
 
 def main(argv: list[str] | None = None) -> int:

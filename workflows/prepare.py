@@ -33,10 +33,14 @@ def run(experiment: Experiment, layout: Layout = REPO, *, callbacks: Sequence = 
     splits = prepare(experiment)
     save_splits(splits, layout.prepared)
     if splits.skipped:
-        first = ", ".join(splits.skipped[:3]) + (f" and {len(splits.skipped) - 3} more" if len(splits.skipped) > 3
-                                                 else "")
-        print(f"warning: skipped {len(splits.skipped)} unreadable file(s): {first}; the full list: "
-              f"{layout.prepared / SKIPPED}", file=sys.stderr)
+        first = ", ".join(splits.skipped[:3]) + (
+            f" and {len(splits.skipped) - 3} more" if len(splits.skipped) > 3 else ""
+        )
+        print(
+            f"warning: skipped {len(splits.skipped)} unreadable file(s): {first}; the full list: "
+            f"{layout.prepared / SKIPPED}",
+            file=sys.stderr,
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

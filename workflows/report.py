@@ -117,14 +117,17 @@ def from_multirun(sweep_dir: Path) -> list[Run]:
     import yaml
 
     runs = []
-    for result in sorted(Path(sweep_dir).glob("*/result.json"), key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0):
+    for result in sorted(
+        Path(sweep_dir).glob("*/result.json"), key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0
+    ):
         job = result.parent
         try:
             outcome = json.loads(result.read_text())
             status = outcome["status"]
         except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-            raise ConfigError(f"{result} is not a run's result (truncated or edited); delete it, or rerun that "
-                              "job") from None
+            raise ConfigError(
+                f"{result} is not a run's result (truncated or edited); delete it, or rerun that job"
+            ) from None
         search_trial = "overrides" in outcome
         if search_trial:  # a trial of workflows.search: its number names it (its values may repeat when rounded)
             overrides = list(outcome["overrides"])
@@ -193,8 +196,9 @@ def from_dvc(repo: Path) -> list[Run]:
     # The options that tell the experiments apart: keys every experiment has, with differing values
     # (a plugin's own keys, present for adam but not for sgd, follow from its `name`), names first.
     common = set.intersection(*(set(p) for p in params))
-    varying = sorted((k for k in common if len({json.dumps(p[k]) for p in params}) > 1),
-                     key=lambda k: (not k.endswith(".name"), k))
+    varying = sorted(
+        (k for k in common if len({json.dumps(p[k]) for p in params}) > 1), key=lambda k: (not k.endswith(".name"), k)
+    )
     runs = []
     for entry, flat in zip(experiments, params):
         overrides = [f"{k}={flat.get(k)}" for k in varying]
@@ -204,7 +208,9 @@ def from_dvc(repo: Path) -> list[Run]:
             if file.startswith("eval/"):
                 metrics.update(content.get("data", {}))
         if entry["data"].get("status", "Success") not in ("Success", "Queued") and not metrics:
-            runs.append(Run(variant, seed, overrides, {}, error=f"experiment {entry['name']}: {entry['data'].get('status')}"))
+            runs.append(
+                Run(variant, seed, overrides, {}, error=f"experiment {entry['name']}: {entry['data'].get('status')}")
+            )
         else:
             runs.append(Run(variant, seed, overrides, metrics))
     return runs
@@ -230,8 +236,12 @@ def validation_metric(runs: list[Run]) -> str:
     return "val_accuracy" if any("val_accuracy" in r.metrics.get("train", {}) for r in runs) else "val_loss"
 
 
-def table(groups: dict[str, list[Run]], options: dict[str, str] | None = None, target: float | None = None,
-          columns: tuple[str, ...] = ()) -> str:
+def table(
+    groups: dict[str, list[Run]],
+    options: dict[str, str] | None = None,
+    target: float | None = None,
+    columns: tuple[str, ...] = (),
+) -> str:
     """The Markdown table: one row per variant, metrics as mean ± std over its runs (`columns`: more test metrics,
     e.g. `recall_3`, each a column). A search's trials get their objective's column, the best marked ★; pruned
     trials are counted as pruned, not failed."""
@@ -250,12 +260,23 @@ def table(groups: dict[str, list[Run]], options: dict[str, str] | None = None, t
         lines.append(_row(name, members, options, metric, val_metric, objective, target, columns))
     errors = [f"- `{r.variant}` (seed {r.seed}): {r.error}" for r in runs if r.error]
     pruned = [f"- `{r.variant}`: {r.pruned}" for r in runs if r.pruned]
-    return "\n".join(lines + (["", "Pruned trials (stopped by the pruner, not failures):", *pruned] if pruned else [])
-                     + (["", "Failed runs:", *errors] if errors else []))
+    return "\n".join(
+        lines
+        + (["", "Pruned trials (stopped by the pruner, not failures):", *pruned] if pruned else [])
+        + (["", "Failed runs:", *errors] if errors else [])
+    )
 
 
-def _row(name: str, members: list[Run], options: dict[str, str] | None, metric: str, val_metric: str,
-         objective: str | None, target: float | None, columns: tuple[str, ...]) -> str:
+def _row(
+    name: str,
+    members: list[Run],
+    options: dict[str, str] | None,
+    metric: str,
+    val_metric: str,
+    objective: str | None,
+    target: float | None,
+    columns: tuple[str, ...],
+) -> str:
     ok = [r for r in members if r.error is None and r.pruned is None]
     if options is not None:
         label = f"{name} `{options[name]}`" if options.get(name) else f"{name} (the defaults)"
@@ -263,8 +284,14 @@ def _row(name: str, members: list[Run], options: dict[str, str] | None, metric: 
         label = f"`{name}`"
     if any(r.best for r in members):
         label = f"★ {label} (best)"
-    counts = [f"{n} {what}" for n, what in ((sum(r.pruned is not None for r in members), "pruned"),
-                                             (sum(r.error is not None for r in members), "failed")) if n]
+    counts = [
+        f"{n} {what}"
+        for n, what in (
+            (sum(r.pruned is not None for r in members), "pruned"),
+            (sum(r.error is not None for r in members), "failed"),
+        )
+        if n
+    ]
     row = f"| {label} | {', '.join(([str(len(ok))] if ok or not counts else []) + counts)} |"
     if objective is not None:
         row += f" {mean_std([r.objective[1] for r in ok if r.objective], digits=4)} |"
@@ -324,8 +351,14 @@ def plot_curves(groups: dict[str, list[Run]], path: Path, title: str, target: fl
         ax.grid(alpha=0.3)
         # Beside the axes, not over the curves; labels wrapped so that long variant names stay whole.
         handles, labels = ax.get_legend_handles_labels()
-        ax.legend(handles, [_wrap(label, 45) for label in labels], loc="upper left", bbox_to_anchor=(1.02, 1.0),
-                  fontsize=7, frameon=False)
+        ax.legend(
+            handles,
+            [_wrap(label, 45) for label in labels],
+            loc="upper left",
+            bbox_to_anchor=(1.02, 1.0),
+            fontsize=7,
+            frameon=False,
+        )
         with atomic_path(path, suffix=".png") as tmp:
             fig.savefig(tmp, bbox_inches="tight")
     plt.close(fig)
@@ -371,22 +404,40 @@ def plot_bars(groups: dict[str, list[Run]], path: Path, title: str, extra: dict[
     plt.close(fig)
 
 
-def write(name: str, title: str, groups: dict[str, list[Run]], out_dir: Path, intro: list[str],
-          options: dict[str, str] | None = None, target: float | None = None,
-          references: dict[str, float] | None = None, columns: tuple[str, ...] = ()) -> Path:
+def write(
+    name: str,
+    title: str,
+    groups: dict[str, list[Run]],
+    out_dir: Path,
+    intro: list[str],
+    options: dict[str, str] | None = None,
+    target: float | None = None,
+    references: dict[str, float] | None = None,
+    columns: tuple[str, ...] = (),
+) -> Path:
     """Writes <name>.md, <name>.png (if curves) and <name>_bars.png into `out_dir`; returns the Markdown file."""
     out_dir = Path(out_dir)
     has_curves = plot_curves(groups, out_dir / f"{name}.png", title, target)
     plot_bars(groups, out_dir / f"{name}_bars.png", title, references)
-    parts = [f"# {title}", *[p for p in intro if p], table(groups, options, target, tuple(columns)), f"![test metric]({name}_bars.png)"]
+    parts = [
+        f"# {title}",
+        *[p for p in intro if p],
+        table(groups, options, target, tuple(columns)),
+        f"![test metric]({name}_bars.png)",
+    ]
     if has_curves:
         parts.append(f"![validation curves]({name}.png)")
     write_text(out_dir / f"{name}.md", "\n\n".join(parts) + "\n")
     return out_dir / f"{name}.md"
 
 
-def draw_pareto(trials: list[tuple[int, list[float]]], front: list[tuple[int, list[float]]], names: list[str],
-                out: Path, title: str | None = None) -> None:
+def draw_pareto(
+    trials: list[tuple[int, list[float]]],
+    front: list[tuple[int, list[float]]],
+    names: list[str],
+    out: Path,
+    title: str | None = None,
+) -> None:
     """Draws (number, objective values) pairs by their first two objectives — every trial in grey, the Pareto
     `front` joined and labelled with the trial numbers — into `out`."""
     front = sorted(front, key=lambda item: item[1][1])
@@ -432,15 +483,20 @@ def pareto_from_results(sweep_dir: Path, out: Path) -> list[int] | None:
 
 def main(argv: list[str] | None = None) -> int:
     def task(args: list[str]) -> None:
-        parser = argparse.ArgumentParser(prog="python -m workflows.report", description=__doc__,
-                                         formatter_class=argparse.RawDescriptionHelpFormatter)
+        parser = argparse.ArgumentParser(
+            prog="python -m workflows.report", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        )
         parser.add_argument("source", nargs="?", help="a Hydra multirun directory")
         parser.add_argument("--dvc", metavar="REPO", help="collect the DVC experiments of this repository instead")
         parser.add_argument("--name", default="report", help="the report's file name (default: report)")
         parser.add_argument("--out", default="reports", help="where to write (default: reports)")
-        parser.add_argument("--confirm", type=int, metavar="K",
-                            help="a workflows.search directory: rerun its K best trials and the baseline over --seeds "
-                                 "seeds, with McNemar's test (workflows/confirm.py)")
+        parser.add_argument(
+            "--confirm",
+            type=int,
+            metavar="K",
+            help="a workflows.search directory: rerun its K best trials and the baseline over --seeds "
+            "seeds, with McNemar's test (workflows/confirm.py)",
+        )
         parser.add_argument("--seeds", type=int, default=3, help="with --confirm: training seeds per config (3)")
         ns = parser.parse_args(args)
         if ns.confirm is not None:
@@ -456,10 +512,14 @@ def main(argv: list[str] | None = None) -> int:
             runs, origin = from_dvc(Path(ns.dvc)), f"the DVC experiments of `{ns.dvc}`"
         else:
             if not Path(ns.source).is_dir():
-                raise ConfigError(f"{ns.source} is not a directory; give a multirun directory, e.g. multirun/<date>/<time>")
+                raise ConfigError(
+                    f"{ns.source} is not a directory; give a multirun directory, e.g. multirun/<date>/<time>"
+                )
             runs, origin = from_multirun(Path(ns.source)), f"the multirun directory `{ns.source}`"
         command = "python -m workflows.report " + " ".join(args)
-        intro = [f"Collected from {origin} by `{command}`: {len(runs)} runs; mean ± sample std over each variant's seeds."]
+        intro = [
+            f"Collected from {origin} by `{command}`: {len(runs)} runs; mean ± sample std over each variant's seeds."
+        ]
         front = pareto_from_results(Path(ns.source), Path(ns.out) / f"{ns.name}_pareto.png") if ns.source else None
         if front is not None:
             intro.append(f"Pareto front (trials {', '.join(map(str, front))}): ![Pareto front]({ns.name}_pareto.png)")

@@ -109,8 +109,12 @@ class ExportConfig:
     calibration_rows: int = 200
 
 
-_SECTION_SCHEMAS = {"trainer": TrainerConfig, "augmentation": AugmentationConfig, "evaluate": EvaluateConfig,
-                    "export": ExportConfig}
+_SECTION_SCHEMAS = {
+    "trainer": TrainerConfig,
+    "augmentation": AugmentationConfig,
+    "evaluate": EvaluateConfig,
+    "export": ExportConfig,
+}
 
 # Options that a group's section holds beside its plugin's parameters.
 _EXTRAS = {"regularizer": RegularizerOptions}
@@ -129,12 +133,17 @@ def _choose(group: str, node: Any, where: str | None = None) -> tuple[Choice, An
         schema = _EXTRAS[group]
         names = {f.name for f in dataclasses.fields(schema)}
         given = {k: params.pop(k) for k in list(params) if k in names}
-        extras = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), validate_against(schema, given, where, f"the {group} section")))
+        extras = OmegaConf.to_object(
+            OmegaConf.merge(
+                OmegaConf.structured(schema), validate_against(schema, given, where, f"the {group} section")
+            )
+        )
     return Choice(plugin, plugin.validate(params, where, hidden), where), extras
 
 
-def _check_ranges(trainer: TrainerConfig, augmentation: AugmentationConfig, evaluate: EvaluateConfig,
-                  export: ExportConfig) -> None:
+def _check_ranges(
+    trainer: TrainerConfig, augmentation: AugmentationConfig, evaluate: EvaluateConfig, export: ExportConfig
+) -> None:
     for where, value, low in (
         ("trainer.epochs", trainer.epochs, 1),
         ("trainer.batch_size", trainer.batch_size, 1),
@@ -151,11 +160,15 @@ def _check_ranges(trainer: TrainerConfig, augmentation: AugmentationConfig, eval
     check_early(dataclasses.asdict(trainer))
     weights = trainer.class_weight
     if isinstance(weights, str) and weights != "balanced":
-        raise ConfigError(f"trainer.class_weight='{weights}' is unknown; {did_you_mean(weights, ['balanced'])} "
-                          "(or null, or a mapping from class name to weight)")
+        raise ConfigError(
+            f"trainer.class_weight='{weights}' is unknown; {did_you_mean(weights, ['balanced'])} "
+            "(or null, or a mapping from class name to weight)"
+        )
     if weights is not None and not isinstance(weights, (str, dict, DictConfig)):
-        raise ConfigError(f"trainer.class_weight={weights!r} must be null, balanced, or a mapping from class name to "
-                          "weight, e.g. '{cat: 1.0, dog: 4.0}'")
+        raise ConfigError(
+            f"trainer.class_weight={weights!r} must be null, balanced, or a mapping from class name to "
+            "weight, e.g. '{cat: 1.0, dog: 4.0}'"
+        )
     if isinstance(weights, (dict, DictConfig)):
         for name, value in weights.items():
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
@@ -169,7 +182,9 @@ def _check_ranges(trainer: TrainerConfig, augmentation: AugmentationConfig, eval
     if export.quantize not in quantize:
         raise ConfigError(f"export.quantize='{export.quantize}' is unknown; {did_you_mean(export.quantize, quantize)}")
     if evaluate.split not in ("val", "test"):
-        raise ConfigError(f"evaluate.split='{evaluate.split}' is unknown; {did_you_mean(evaluate.split, ['val', 'test'])}")
+        raise ConfigError(
+            f"evaluate.split='{evaluate.split}' is unknown; {did_you_mean(evaluate.split, ['val', 'test'])}"
+        )
 
 
 def _check_interpolations(node: Any, path: str = "") -> None:
@@ -185,8 +200,9 @@ def _check_interpolations(node: Any, path: str = "") -> None:
             try:
                 value = node[key]
             except Exception as err:  # noqa: BLE001 — OmegaConf's resolvers raise many kinds
-                raise ConfigError(f"{where}: {raw} cannot be resolved ({type(err).__name__}); set what it refers to "
-                                  "or give a value") from None
+                raise ConfigError(
+                    f"{where}: {raw} cannot be resolved ({type(err).__name__}); set what it refers to or give a value"
+                ) from None
             redact([str(value)])
         else:
             _check_interpolations(node._get_node(key), where)
@@ -250,8 +266,9 @@ def _resolve_sections(cfg: DictConfig | dict, wanted: set[str]) -> Experiment:
     _check_ranges(sections["trainer"], sections["augmentation"], sections["evaluate"], sections["export"])
     ops = []
     if "augmentation" in wanted:
-        ops = [_choose("augmentation", op, f"augmentation.ops.{i}")[0]
-               for i, op in enumerate(sections["augmentation"].ops)]
+        ops = [
+            _choose("augmentation", op, f"augmentation.ops.{i}")[0] for i, op in enumerate(sections["augmentation"].ops)
+        ]
         mixers = [op.plugin.name for op in ops if op.plugin.meta.get("mixes_labels")]
         if mixers and not sections["augmentation"].online:
             raise ConfigError(

@@ -45,10 +45,14 @@ if TYPE_CHECKING:
 
 # What a run of each task reports: the last epoch's metrics (what the pruner judges), then the test metrics and
 # costs that evaluate writes (`metric_value` looks in that order).
-EPOCH_METRICS = {"classification": ("val_accuracy", "val_loss", "accuracy", "loss"),
-                 "regression": ("val_loss", "val_mae", "loss", "mae")}
-TEST_METRICS = {"classification": ("macro_f1", "roc_auc", "average_precision", "train_accuracy"),
-                "regression": ("mse", "r2")}
+EPOCH_METRICS = {
+    "classification": ("val_accuracy", "val_loss", "accuracy", "loss"),
+    "regression": ("val_loss", "val_mae", "loss", "mae"),
+}
+TEST_METRICS = {
+    "classification": ("macro_f1", "roc_auc", "average_precision", "train_accuracy"),
+    "regression": ("mse", "r2"),
+}
 COSTS = ("params", "size_bytes", "latency_ms", "throughput")
 LOWER_IS_BETTER = ("loss", "val_loss", "mae", "val_mae", "mse", "params", "size_bytes", "latency_ms")
 FAILURES_IN_A_ROW = 3  # trials failing in a row with the same error: the search stops (a fatal error)
@@ -103,13 +107,17 @@ def _check_metrics(search: SearchConfig, task: str | None) -> None:
     valid = (*EPOCH_METRICS[task], *TEST_METRICS[task], *COSTS)
     for metric in search.metric:
         if metric not in valid:
-            raise ConfigError(f"hparams_search.metric='{metric}' is not a metric of a {task} run; "
-                              f"{did_you_mean(str(metric), valid)} (unset, it follows the task: val_accuracy for "
-                              "classes, val_loss for a regression)")
+            raise ConfigError(
+                f"hparams_search.metric='{metric}' is not a metric of a {task} run; "
+                f"{did_you_mean(str(metric), valid)} (unset, it follows the task: val_accuracy for "
+                "classes, val_loss for a regression)"
+            )
     if len(search.metric) == 1 and search.pruner != "none" and search.metric[0] not in EPOCH_METRICS[task]:
-        raise ConfigError(f"hparams_search.metric='{search.metric[0]}' is known only once a trial has ended, but the "
-                          f"{search.pruner} pruner judges every epoch: set hparams_search.pruner=none or an epoch "
-                          f"metric ({', '.join(EPOCH_METRICS[task])})")
+        raise ConfigError(
+            f"hparams_search.metric='{search.metric[0]}' is known only once a trial has ended, but the "
+            f"{search.pruner} pruner judges every epoch: set hparams_search.pruner=none or an epoch "
+            f"metric ({', '.join(EPOCH_METRICS[task])})"
+        )
 
 
 def search_config(cfg: DictConfig) -> SearchConfig:
@@ -118,8 +126,10 @@ def search_config(cfg: DictConfig) -> SearchConfig:
     from plugins.registry import validate_against
 
     if "hparams_search" not in cfg or cfg.hparams_search is None:
-        raise ConfigError("no search space: add hparams_search=optuna (conf/hparams_search/optuna.yaml) or your own "
-                          "option of the hparams_search group")
+        raise ConfigError(
+            "no search space: add hparams_search=optuna (conf/hparams_search/optuna.yaml) or your own "
+            "option of the hparams_search group"
+        )
     search = SearchConfig(**validate_against(SearchConfig, cfg.hparams_search, "hparams_search", "the search"))
     for key, allowed in (("sampler", SAMPLERS), ("pruner", PRUNERS)):
         value = getattr(search, key)
@@ -133,15 +143,19 @@ def search_config(cfg: DictConfig) -> SearchConfig:
         search.direction = ["minimize" if m in LOWER_IS_BETTER else "maximize" for m in search.metric]
     search.direction = [search.direction] if isinstance(search.direction, str) else [str(d) for d in search.direction]
     if len(search.metric) != len(search.direction):
-        raise ConfigError(f"hparams_search: {len(search.metric)} metric(s) but {len(search.direction)} direction(s); "
-                          "give one direction per metric, e.g. metric: [val_accuracy, params], "
-                          "direction: [maximize, minimize]")
+        raise ConfigError(
+            f"hparams_search: {len(search.metric)} metric(s) but {len(search.direction)} direction(s); "
+            "give one direction per metric, e.g. metric: [val_accuracy, params], "
+            "direction: [maximize, minimize]"
+        )
     for value in search.direction:
         if value not in DIRECTIONS:
             raise ConfigError(f"hparams_search.direction='{value}' is unknown; {did_you_mean(value, DIRECTIONS)}")
     if len(search.metric) > 1 and search.pruner != "none":
-        raise ConfigError("hparams_search: Optuna prunes single-objective studies only; with several metrics set "
-                          "hparams_search.pruner=none")
+        raise ConfigError(
+            "hparams_search: Optuna prunes single-objective studies only; with several metrics set "
+            "hparams_search.pruner=none"
+        )
     for key in ("n_startup_trials", "pruner_startup_trials", "warmup_epochs"):
         if getattr(search, key) < 0:
             raise ConfigError(f"hparams_search.{key}={getattr(search, key)} must be ≥ 0")
@@ -168,27 +182,36 @@ def _check_storage(url: str | None) -> None:
         return
     scheme = url.split("://", 1)[0].split("+", 1)[0].lower() if "://" in url else None
     if scheme is not None and scheme not in DATABASE_SCHEMES:
-        raise ConfigError(f"hparams_search.storage: '{scheme}://' is not a database URL Optuna takes; "
-                          f"{did_you_mean(scheme, DATABASE_SCHEMES)} (e.g. sqlite:///search.db, "
-                          "postgresql://user:pw@host/db), or a journal file path ending in .log")
+        raise ConfigError(
+            f"hparams_search.storage: '{scheme}://' is not a database URL Optuna takes; "
+            f"{did_you_mean(scheme, DATABASE_SCHEMES)} (e.g. sqlite:///search.db, "
+            "postgresql://user:pw@host/db), or a journal file path ending in .log"
+        )
     if scheme is None and not url.endswith(".log"):
         looks_like = next((d for d in DATABASE_SCHEMES if url.lower().startswith(d)), None)
         hint = f"; a URL needs '://', e.g. {looks_like}://…" if looks_like else ""
-        raise ConfigError(f"hparams_search.storage='{url}' is neither a database URL (scheme://…) nor a journal file "
-                          f"path ending in .log{hint}")
+        raise ConfigError(
+            f"hparams_search.storage='{url}' is neither a database URL (scheme://…) nor a journal file "
+            f"path ending in .log{hint}"
+        )
 
 
 def _check_param(key: str, spec: Any, sampler: str) -> None:
     where = f"hparams_search.params.{key}"
     if not isinstance(spec, dict) or spec.get("type") not in PARAM_TYPES:
-        raise ConfigError(f"{where}: needs `type:` float, int or categorical (e.g. {{type: float, low: 1e-4, high: "
-                          "1e-2, log: true})")
-    allowed = {"float": {"type", "low", "high", "log", "step"}, "int": {"type", "low", "high", "log", "step"},
-               "categorical": {"type", "choices"}}[spec["type"]]
+        raise ConfigError(
+            f"{where}: needs `type:` float, int or categorical (e.g. {{type: float, low: 1e-4, high: 1e-2, log: true}})"
+        )
+    allowed = {
+        "float": {"type", "low", "high", "log", "step"},
+        "int": {"type", "low", "high", "log", "step"},
+        "categorical": {"type", "choices"},
+    }[spec["type"]]
     for name in spec:
         if name not in allowed:
-            raise ConfigError(f"{where}.{name}: unknown for a {spec['type']} parameter; "
-                              f"{did_you_mean(name, sorted(allowed))}")
+            raise ConfigError(
+                f"{where}.{name}: unknown for a {spec['type']} parameter; {did_you_mean(name, sorted(allowed))}"
+            )
     if spec["type"] == "categorical":
         if not spec.get("choices"):
             raise ConfigError(f"{where}: a categorical parameter needs `choices: [...]`")
@@ -210,11 +233,13 @@ def distribution(spec: dict[str, Any]):
         return distributions.CategoricalDistribution(list(spec["choices"]))
     log = bool(spec.get("log", False))
     if spec["type"] == "int":
-        return distributions.IntDistribution(int(spec["low"]), int(spec["high"]), log=log,
-                                             step=int(spec.get("step", 1)))
+        return distributions.IntDistribution(
+            int(spec["low"]), int(spec["high"]), log=log, step=int(spec.get("step", 1))
+        )
     step = spec.get("step")
-    return distributions.FloatDistribution(float(spec["low"]), float(spec["high"]), log=log,
-                                           step=None if step is None else float(step))
+    return distributions.FloatDistribution(
+        float(spec["low"]), float(spec["high"]), log=log, step=None if step is None else float(step)
+    )
 
 
 def grid_values(spec: dict[str, Any]) -> list[Any]:
@@ -233,10 +258,12 @@ def suggest(trial: optuna.Trial, key: str, spec: dict[str, Any]) -> Any:
     if spec["type"] == "categorical":
         return trial.suggest_categorical(key, list(spec["choices"]))
     if spec["type"] == "int":
-        return trial.suggest_int(key, int(spec["low"]), int(spec["high"]), step=int(spec.get("step", 1)),
-                                 log=bool(spec.get("log", False)))
-    return trial.suggest_float(key, float(spec["low"]), float(spec["high"]), step=spec.get("step"),
-                               log=bool(spec.get("log", False)))
+        return trial.suggest_int(
+            key, int(spec["low"]), int(spec["high"]), step=int(spec.get("step", 1)), log=bool(spec.get("log", False))
+        )
+    return trial.suggest_float(
+        key, float(spec["low"]), float(spec["high"]), step=spec.get("step"), log=bool(spec.get("log", False))
+    )
 
 
 def corner_overrides(search: SearchConfig) -> list[list[str]]:
@@ -270,13 +297,20 @@ def storage_of(search: SearchConfig, root: Path = Path(".")):
     except ConfigError:
         raise
     except ModuleNotFoundError as err:
-        raise ConfigError(f"hparams_search.storage: the database driver '{err.name}' is not installed; "
-                          f"pip install '{_DRIVERS.get(err.name or '', err.name)}'") from None
+        raise ConfigError(
+            f"hparams_search.storage: the database driver '{err.name}' is not installed; "
+            f"pip install '{_DRIVERS.get(err.name or '', err.name)}'"
+        ) from None
     except Exception as err:  # noqa: BLE001 — SQLAlchemy's, the journal's and the file system's errors, as one line
         raise ConfigError(f"hparams_search.storage='{_masked(url)}' cannot be opened: {_reason(err)}") from None
 
 
-_DRIVERS = {"psycopg": "kerasforge[postgres]", "psycopg2": "psycopg2-binary", "MySQLdb": "mysqlclient", "pymysql": "pymysql"}
+_DRIVERS = {
+    "psycopg": "kerasforge[postgres]",
+    "psycopg2": "psycopg2-binary",
+    "MySQLdb": "mysqlclient",
+    "pymysql": "pymysql",
+}
 
 
 def _masked(url: str | None) -> str:
@@ -307,8 +341,9 @@ def make_pruner(search: SearchConfig):
     import optuna
 
     if search.pruner == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=search.pruner_startup_trials,
-                                           n_warmup_steps=search.warmup_epochs)
+        return optuna.pruners.MedianPruner(
+            n_startup_trials=search.pruner_startup_trials, n_warmup_steps=search.warmup_epochs
+        )
     if search.pruner == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=1)
     return optuna.pruners.NopPruner()
@@ -331,8 +366,10 @@ def PruningCallback(trial: optuna.Trial, metric: str, report: bool = True):  # n
             Pruning.reported.add(epoch)
             value = (logs or {}).get(metric)
             if value is None:
-                raise ConfigError(f"hparams_search.metric='{metric}' is not among the epoch's metrics "
-                                  f"({', '.join(sorted(logs or {}))})")
+                raise ConfigError(
+                    f"hparams_search.metric='{metric}' is not among the epoch's metrics "
+                    f"({', '.join(sorted(logs or {}))})"
+                )
             trial.report(float(value), epoch)
             if trial.should_prune():
                 trial.set_user_attr("epochs", epoch + 1)
@@ -387,7 +424,9 @@ def run_search(args: list[str]) -> tuple[optuna.Study, list[str]]:
     from workflows.atomic import write_text
     from workflows.compose import to_yaml
 
-    write_text(out / "base.yaml", to_yaml(cfg))  # the config without the trials' values: the baseline to confirm against
+    write_text(
+        out / "base.yaml", to_yaml(cfg)
+    )  # the config without the trials' values: the baseline to confirm against
 
     errors: list[str] = []  # this process's failed trials' errors, in order
 
@@ -451,12 +490,16 @@ def check_failures(errors: list[str], search: SearchConfig, out: Path) -> None:
     fatal error stops it)."""
     last = errors[-FAILURES_IN_A_ROW:]
     if len(last) == FAILURES_IN_A_ROW and len(set(last)) == 1:
-        raise ConfigError(f"the search stopped: {FAILURES_IN_A_ROW} trials in a row failed with the same error "
-                          f"({last[0]}); fix it and run the same command again, which continues the study "
-                          f"(each trial's result.json is in {out})")
+        raise ConfigError(
+            f"the search stopped: {FAILURES_IN_A_ROW} trials in a row failed with the same error "
+            f"({last[0]}); fix it and run the same command again, which continues the study "
+            f"(each trial's result.json is in {out})"
+        )
     if len(errors) > search.n_trials:
-        raise ConfigError(f"the search stopped: {len(errors)} trials failed in a row, more than "
-                          f"hparams_search.n_trials={search.n_trials}; the last: {errors[-1]} (see {out}/*/result.json)")
+        raise ConfigError(
+            f"the search stopped: {len(errors)} trials failed in a row, more than "
+            f"hparams_search.n_trials={search.n_trials}; the last: {errors[-1]} (see {out}/*/result.json)"
+        )
 
 
 def trial_seed(seed: int, number: int) -> int:
@@ -493,24 +536,32 @@ def open_study(search: SearchConfig):
     storage = storage_of(search)
     for attempt in range(5):
         try:
-            study = optuna.create_study(storage=storage, study_name=search.study_name, load_if_exists=True,
-                                        directions=search.direction, sampler=make_sampler(search),
-                                        pruner=make_pruner(search))
+            study = optuna.create_study(
+                storage=storage,
+                study_name=search.study_name,
+                load_if_exists=True,
+                directions=search.direction,
+                sampler=make_sampler(search),
+                pruner=make_pruner(search),
+            )
             break
         except Exception as err:  # noqa: BLE001 — workers started together race to create a database's tables
             if attempt < 4 and "IntegrityError" in type(err).__name__ + str(err):
                 time.sleep(0.5 + attempt)
                 continue
-            raise ConfigError(f"hparams_search.storage='{_masked(search.storage)}': the study cannot be opened: "
-                              f"{_reason(err)}") from None
+            raise ConfigError(
+                f"hparams_search.storage='{_masked(search.storage)}': the study cannot be opened: {_reason(err)}"
+            ) from None
     where = f"study '{search.study_name}'"
     stored = [d.name.lower() for d in study.directions]
     metrics = study.user_attrs.get("metrics")
     if stored != search.direction or (metrics is not None and metrics != search.metric):
         shown = ", ".join(f"{m} ({d})" for m, d in zip(metrics or ["?"] * len(stored), stored))
         asked = ", ".join(f"{m} ({d})" for m, d in zip(search.metric, search.direction))
-        raise ConfigError(f"{where} optimizes {shown}, but this search asks for {asked}: name another study "
-                          "(hparams_search.study_name=…), or ask for the same objective")
+        raise ConfigError(
+            f"{where} optimizes {shown}, but this search asks for {asked}: name another study "
+            "(hparams_search.study_name=…), or ask for the same objective"
+        )
     if metrics is None:
         study.set_user_attr("metrics", search.metric)
     for trial in study.get_trials(deepcopy=False):
@@ -519,8 +570,10 @@ def open_study(search: SearchConfig):
                 try:
                     optuna.distributions.check_distribution_compatibility(old, distribution(search.params[key]))
                 except ValueError as err:
-                    raise ConfigError(f"hparams_search.params.{key}: {where} sampled it from another space "
-                                      f"({err}); name another study (hparams_search.study_name=…)") from None
+                    raise ConfigError(
+                        f"hparams_search.params.{key}: {where} sampled it from another space "
+                        f"({err}); name another study (hparams_search.study_name=…)"
+                    ) from None
     return study
 
 
@@ -551,15 +604,24 @@ def run_trial(trial: optuna.Trial, base: list[str], search: SearchConfig, out_di
         write_text(out_dir / "config.yaml", to_yaml(cfg))
         metrics = run_pipeline(resolve(cfg), out_dir, callbacks=[pruning])
     except optuna.TrialPruned as err:
-        write_json(out_dir / "result.json", {"status": "pruned", "values": values, "overrides": shown,
-                                              "epochs": type(pruning).epochs, "error": str(err)})
+        write_json(
+            out_dir / "result.json",
+            {
+                "status": "pruned",
+                "values": values,
+                "overrides": shown,
+                "epochs": type(pruning).epochs,
+                "error": str(err),
+            },
+        )
         trial.set_user_attr("epochs", type(pruning).epochs)
         print(f"trial {trial.number}: {err}", file=sys.stderr, flush=True)
         return optuna.trial.TrialState.PRUNED, None
     except Exception as err:  # noqa: BLE001 — one trial's failure is recorded, the search goes on
         message = f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}"
-        write_json(out_dir / "result.json", {"status": "failed", "values": values, "overrides": shown,
-                                              "error": message})
+        write_json(
+            out_dir / "result.json", {"status": "failed", "values": values, "overrides": shown, "error": message}
+        )
         trial.set_user_attr("error", message[:500])
         print(f"trial {trial.number} failed: {message}", file=sys.stderr, flush=True)
         return optuna.trial.TrialState.FAIL, None
@@ -567,15 +629,26 @@ def run_trial(trial: optuna.Trial, base: list[str], search: SearchConfig, out_di
     if any(v is None or not math.isfinite(v) for v in objectives):
         missing = [n for n, v in zip(search.metric, objectives) if v is None]
         message = f"no metric {', '.join(missing)} in the run's metrics" if missing else "a non-finite objective"
-        write_json(out_dir / "result.json", {"status": "failed", "values": values, "overrides": shown,
-                                              "error": message})
+        write_json(
+            out_dir / "result.json", {"status": "failed", "values": values, "overrides": shown, "error": message}
+        )
         trial.set_user_attr("error", message)
         return optuna.trial.TrialState.FAIL, None
     trial.set_user_attr("epochs", type(pruning).epochs)
-    write_json(out_dir / "result.json", {"status": "ok", "objective": objectives[0], "objectives": objectives,
-                                          "objective_names": search.metric, "directions": search.direction,
-                                          "values": values, "overrides": shown, "epochs": type(pruning).epochs,
-                                          "metrics": metrics})
+    write_json(
+        out_dir / "result.json",
+        {
+            "status": "ok",
+            "objective": objectives[0],
+            "objectives": objectives,
+            "objective_names": search.metric,
+            "directions": search.direction,
+            "values": values,
+            "overrides": shown,
+            "epochs": type(pruning).epochs,
+            "metrics": metrics,
+        },
+    )
     shown_values = ", ".join(f"{n} {v:.4g}" for n, v in zip(search.metric, objectives))
     print(f"trial {trial.number}: {shown_values}", file=sys.stderr, flush=True)
     return optuna.trial.TrialState.COMPLETE, objectives[0] if len(objectives) == 1 else tuple(objectives)
@@ -597,11 +670,20 @@ def reproduce_command(base: list[str], params: dict[str, Any]) -> str:
 
     chosen = compose(base, hydra_config=True).hydra.runtime.choices
     defaults = compose([], hydra_config=True).hydra.runtime.choices
-    sets = [f"{group}={option}" for group, option in chosen.items()
-            if group in defaults and option != defaults[group] and not str(group).startswith(("hydra", "hparams"))]
+    sets = [
+        f"{group}={option}"
+        for group, option in chosen.items()
+        if group in defaults and option != defaults[group] and not str(group).startswith(("hydra", "hparams"))
+    ]
     groups = {s.split("=", 1)[0] for s in sets}
-    sets += [a.lstrip("+") for a in base if "=" in a and not a.lstrip("+").startswith(("hparams_search", "hydra"))
-             and a.split("=", 1)[0].lstrip("+") not in groups and a.split("=", 1)[0].lstrip("+") not in params]
+    sets += [
+        a.lstrip("+")
+        for a in base
+        if "=" in a
+        and not a.lstrip("+").startswith(("hparams_search", "hydra"))
+        and a.split("=", 1)[0].lstrip("+") not in groups
+        and a.split("=", 1)[0].lstrip("+") not in params
+    ]
     sets += [f"{key}={value}" for key, value in params.items()]
     return "dvc exp run " + " ".join(f"-S {shlex.quote(s)}" for s in sets)
 
@@ -611,19 +693,32 @@ def summary(study: optuna.Study, base: list[str] = ()) -> dict[str, Any]:
     import optuna
 
     states = {s.name.lower(): len(study.get_trials(deepcopy=False, states=(s,))) for s in optuna.trial.TrialState}
-    out: dict[str, Any] = {"study": study.study_name, "trials": {k: v for k, v in states.items() if v},
-                           "epochs": sum(int(t.user_attrs.get("epochs", 0)) for t in study.trials)}
+    out: dict[str, Any] = {
+        "study": study.study_name,
+        "trials": {k: v for k, v in states.items() if v},
+        "epochs": sum(int(t.user_attrs.get("epochs", 0)) for t in study.trials),
+    }
     if len(study.directions) > 1:  # several objectives: the Pareto front, each trial on it as a command
-        out["pareto_front"] = [{"trial": t.number, "values": t.values, "params": t.params,
-                                "command": reproduce_command(list(base), t.params)}
-                               for t in sorted(study.best_trials, key=lambda t: t.values[0])]
+        out["pareto_front"] = [
+            {
+                "trial": t.number,
+                "values": t.values,
+                "params": t.params,
+                "command": reproduce_command(list(base), t.params),
+            }
+            for t in sorted(study.best_trials, key=lambda t: t.values[0])
+        ]
         return out
     try:
         best = study.best_trial
     except ValueError:
         return out
-    out.update(best_value=best.value, best_params=best.params, best_trial=best.number,
-               command=reproduce_command(list(base), best.params))
+    out.update(
+        best_value=best.value,
+        best_params=best.params,
+        best_trial=best.number,
+        command=reproduce_command(list(base), best.params),
+    )
     return out
 
 
@@ -634,8 +729,13 @@ def plot_pareto(study: optuna.Study, names: list[str], path: Path) -> None:
     from workflows.report import draw_pareto
 
     done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-    draw_pareto([(t.number, t.values) for t in done], [(t.number, t.values) for t in study.best_trials], names, path,
-                title=f"{study.study_name}: {names[0]} against {names[1]}")
+    draw_pareto(
+        [(t.number, t.values) for t in done],
+        [(t.number, t.values) for t in study.best_trials],
+        names,
+        path,
+        title=f"{study.study_name}: {names[0]} against {names[1]}",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -645,12 +745,19 @@ def main(argv: list[str] | None = None) -> int:
     from workflows.cli import config_help, run_cli, wants_help
 
     if wants_help(sys.argv[1:] if argv is None else list(argv)):
-        print(config_help("python -m workflows.search", "Hyper-parameter search with Optuna over "
-                          "hparams_search.params (conf/hparams_search/optuna.yaml): pruning, studies that resume and "
-                          "that several processes share. Prints the study's summary as JSON.",
-                          ("python -m workflows.search hparams_search.n_trials=50 model=mlp",
-                           "python -m workflows.search data=diabetes model=mlp loss=mse   # metric: val_loss",
-                           "python -m workflows.search hparams_search.storage=postgresql://user:pw@host/db")))
+        print(
+            config_help(
+                "python -m workflows.search",
+                "Hyper-parameter search with Optuna over "
+                "hparams_search.params (conf/hparams_search/optuna.yaml): pruning, studies that resume and "
+                "that several processes share. Prints the study's summary as JSON.",
+                (
+                    "python -m workflows.search hparams_search.n_trials=50 model=mlp",
+                    "python -m workflows.search data=diabetes model=mlp loss=mse   # metric: val_loss",
+                    "python -m workflows.search hparams_search.storage=postgresql://user:pw@host/db",
+                ),
+            )
+        )
         return 0
 
     def task(args: list[str]) -> None:

@@ -27,19 +27,27 @@ def provenance(path: Path, since: Path | None) -> str:
     """One line on whether `path` was written in this run (after the stamp `since`) or is an earlier file."""
     written = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(path.stat().st_mtime))
     if since is None or not since.exists():
-        return (f"from {path}, written {written} (latency_ms and throughput were measured on the machine that wrote "
-                "it; `dvc repro -f evaluate` measures them here)")
+        return (
+            f"from {path}, written {written} (latency_ms and throughput were measured on the machine that wrote "
+            "it; `dvc repro -f evaluate` measures them here)"
+        )
     if path.stat().st_mtime >= since.stat().st_mtime:
         return f"computed in this run, on this machine ({path}, written {written})"
-    return (f"not recomputed in this run: DVC skipped evaluate because nothing it depends on changed; these are "
-            f"{path} as last written ({written}), perhaps on another machine, latency and throughput included. "
-            "`dvc repro -f evaluate` recomputes them here")
+    return (
+        f"not recomputed in this run: DVC skipped evaluate because nothing it depends on changed; these are "
+        f"{path} as last written ({written}), perhaps on another machine, latency and throughput included. "
+        "`dvc repro -f evaluate` recomputes them here"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m workflows.show", description=__doc__.splitlines()[0])
-    parser.add_argument("metrics", nargs="?", default=str(REPO.eval / "metrics.json"),
-                        help="the metrics file (default: eval/metrics.json)")
+    parser.add_argument(
+        "metrics",
+        nargs="?",
+        default=str(REPO.eval / "metrics.json"),
+        help="the metrics file (default: eval/metrics.json)",
+    )
     parser.add_argument("--since", metavar="STAMP", help="a file touched when the run began (make run's)")
     ns = parser.parse_args(sys.argv[1:] if argv is None else argv)
     path = Path(ns.metrics)
@@ -51,8 +59,11 @@ def main(argv: list[str] | None = None) -> int:
         if not isinstance(metrics, dict):
             raise ValueError("not a JSON object")
     except (ValueError, UnicodeDecodeError) as err:
-        print(f"error: {path} is not a metrics file ({type(err).__name__}); rerun the evaluate stage "
-              "(dvc repro -f evaluate)", file=sys.stderr)
+        print(
+            f"error: {path} is not a metrics file ({type(err).__name__}); rerun the evaluate stage "
+            "(dvc repro -f evaluate)",
+            file=sys.stderr,
+        )
         return 2
     metrics = headline(metrics)
     width = max((len(key) for key in metrics), default=0)

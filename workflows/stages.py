@@ -88,17 +88,29 @@ _KEEP = {"cache": False, "persist": True}
 
 STAGES: tuple[Stage, ...] = (
     Stage(
-        "check", reads=(), plugins=(), outs={"checked": {}}, all_params=True, in_runs=False,
+        "check",
+        reads=(),
+        plugins=(),
+        outs={"checked": {}},
+        all_params=True,
+        in_runs=False,
         note="every key of params.yaml: refuses what no stage reads (an unknown section, cv, a search) before any "
         "work; its output never changes.",
     ),
     Stage(
-        "prepare", reads=("data",), plugins=("data",), deps=("checked", *DATA_DEPS),
+        "prepare",
+        reads=("data",),
+        plugins=("data",),
+        deps=("checked", *DATA_DEPS),
         outs={"prepared": {}},
     ),
     Stage(
-        "augment", reads=("augmentation", "trainer.seed"), plugins=("augmentation", "data/base.py"),
-        deps=("prepared",), outs={"augmented": {}}, plots={"preview": {"persist": True}},
+        "augment",
+        reads=("augmentation", "trainer.seed"),
+        plugins=("augmentation", "data/base.py"),
+        deps=("prepared",),
+        outs={"augmented": {}},
+        plots={"preview": {"persist": True}},
     ),
     Stage(
         "train",
@@ -111,7 +123,9 @@ STAGES: tuple[Stage, ...] = (
         note="trainer.strategy=auto: MirroredStrategy over every GPU of the machine when it has several.",
     ),
     Stage(
-        "evaluate", reads=("evaluate",), plugins=("model", "loss", "data/base.py"),
+        "evaluate",
+        reads=("evaluate",),
+        plugins=("model", "loss", "data/base.py"),
         deps=("prepared", "models/model.keras", "models/model.json"),
         outs={"eval/plots": {"persist": True}},
         metrics={"eval/metrics.json": dict(_KEEP)},
@@ -119,7 +133,9 @@ STAGES: tuple[Stage, ...] = (
         "one cached output, shown through the top-level plots.",
     ),
     Stage(
-        "export", reads=("export",), plugins=("model", "loss", "data/base.py"),
+        "export",
+        reads=("export",),
+        plugins=("model", "loss", "data/base.py"),
         deps=("prepared", "models/model.keras", "models/model.json"),
         outs={"export/saved_model": {"persist": True}, "export/model.tflite": {"persist": True}},
         metrics={"export/check.json": dict(_KEEP)},
@@ -172,7 +188,9 @@ def _imports(module: str) -> set[str]:
             names = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
-        found |= {n for n in names if n.startswith("workflows.") and (ROOT / Path(*n.split("."))).with_suffix(".py").is_file()}
+        found |= {
+            n for n in names if n.startswith("workflows.") and (ROOT / Path(*n.split("."))).with_suffix(".py").is_file()
+        }
     return found
 
 
@@ -214,8 +232,10 @@ def dvc_yaml() -> str:
     return header + notes + yaml.safe_dump({"stages": stages, "plots": plots}, sort_keys=False, width=120)
 
 
-RESTORE_HINT = ("nothing was replaced; if `dvc exp run -S` composed this params.yaml, "
-                "`git checkout params.yaml dvc.lock && dvc checkout` goes back to the last commit")
+RESTORE_HINT = (
+    "nothing was replaced; if `dvc exp run -S` composed this params.yaml, "
+    "`git checkout params.yaml dvc.lock && dvc checkout` goes back to the last commit"
+)
 
 
 def stage_main(name: str, argv: list[str] | None = None) -> int:
@@ -238,15 +258,21 @@ def stage_main(name: str, argv: list[str] | None = None) -> int:
         layout = REPO if parsed.root is None else Layout(Path(parsed.root))
         if parsed.root is not None and not Path(parsed.root).is_dir():
             raise ConfigError(f"--root {parsed.root}: no such run directory")
-        cfg = load_params(parsed.params or ("params.yaml" if parsed.root is None else Path(parsed.root) / "config.yaml"))
+        cfg = load_params(
+            parsed.params or ("params.yaml" if parsed.root is None else Path(parsed.root) / "config.yaml")
+        )
         if cfg.get("hparams_search") and parsed.root is None:
-            raise ConfigError("hparams_search is set: a search runs its trials itself (python -m workflows.search); "
-                              "the DVC pipeline trains one config: set hparams_search=null (or leave it out of -S)")
+            raise ConfigError(
+                "hparams_search is set: a search runs its trials itself (python -m workflows.search); "
+                "the DVC pipeline trains one config: set hparams_search=null (or leave it out of -S)"
+            )
         cv = (cfg.get("cv") or {}).get("name", "none")
         if cv != "none" and parsed.root is None:
-            raise ConfigError(f"cv={cv}: cross-validation runs on the direct command line, in searches and studies "
-                              f"(python -m workflows.train cv={cv}); the DVC pipeline trains on the one train/val "
-                              "split: set cv=none")
+            raise ConfigError(
+                f"cv={cv}: cross-validation runs on the direct command line, in searches and studies "
+                f"(python -m workflows.train cv={cv}); the DVC pipeline trains on the one train/val "
+                "split: set cv=none"
+            )
         if name == "train":
             from workflows.distribute import early_setup
 
@@ -272,8 +298,10 @@ def stage_main(name: str, argv: list[str] | None = None) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if any(a in ("-h", "--help") for a in argv):
-        print("usage: python -m workflows.stages [--write]\n\nPrints dvc.yaml as generated from workflows/stages.py; "
-              "--write writes it (make dvc-yaml).")
+        print(
+            "usage: python -m workflows.stages [--write]\n\nPrints dvc.yaml as generated from workflows/stages.py; "
+            "--write writes it (make dvc-yaml)."
+        )
         return 0
     text = dvc_yaml()
     if argv == ["--write"]:

@@ -64,13 +64,21 @@ def run_study(study: dict[str, Any], out_dir: Path, runs_dir: Path, extra: list[
         run_dir = runs_dir / variant / f"seed{seed}"
         metrics = run_pipeline(experiment, run_dir)
         recalls = {f"recall_{name}": figures["recall"] for name, figures in metrics.get("per_class", {}).items()}
-        runs.append(Run(variant, seed, args, {**{k: v for k, v in metrics.items() if k != "per_class"}, **recalls},
-                        run_curves(run_dir)))
+        runs.append(
+            Run(
+                variant,
+                seed,
+                args,
+                {**{k: v for k, v in metrics.items() if k != "per_class"}, **recalls},
+                run_curves(run_dir),
+            )
+        )
     return runs
 
 
-def write_report(name: str, study: dict[str, Any], runs: list[Run], baselines: list[Run], out_dir: Path,
-                 command: str) -> Path:
+def write_report(
+    name: str, study: dict[str, Any], runs: list[Run], baselines: list[Run], out_dir: Path, command: str
+) -> Path:
     """Writes <name>.md, <name>.png, <name>_bars.png and <name>.json into `out_dir`; returns the Markdown file."""
     groups = report.group(runs)
     options = {variant: " ".join(overrides) for variant, overrides in study["variants"].items()}
@@ -79,12 +87,24 @@ def write_report(name: str, study: dict[str, Any], runs: list[Run], baselines: l
         study.get("description", "").strip(),
         f"Made by `{command}` ({len(study['seeds'])} seeds: {', '.join(map(str, study['seeds']))}; "
         f"common options: `{' '.join(study.get('base', [])) or '(none)'}`).",
-        *[f"Baseline **{b.variant}**: `{b.overrides[0]}`, fitted on the training and validation rows, "
-          f"test accuracy **{b.metrics['accuracy']:.4f}** on the same test rows." for b in baselines],
+        *[
+            f"Baseline **{b.variant}**: `{b.overrides[0]}`, fitted on the training and validation rows, "
+            f"test accuracy **{b.metrics['accuracy']:.4f}** on the same test rows."
+            for b in baselines
+        ],
     ]
     write_json(Path(out_dir) / f"{name}.json", {"study": study, "runs": [asdict(r) for r in [*baselines, *runs]]})
-    return report.write(name, study.get("title", name), groups, out_dir, intro, options, study.get("target", 0.95),
-                        references, study.get("columns", ()))
+    return report.write(
+        name,
+        study.get("title", name),
+        groups,
+        out_dir,
+        intro,
+        options,
+        study.get("target", 0.95),
+        references,
+        study.get("columns", ()),
+    )
 
 
 def fit_baselines(study: dict[str, Any], extra: list[str] = ()) -> list[Run]:
@@ -111,7 +131,9 @@ def fit_baselines(study: dict[str, Any], extra: list[str] = ()) -> list[Run]:
     for name, spec in baselines.items():
         module, _, cls = str(spec["estimator"]).rpartition(".")
         if not module.startswith("sklearn."):
-            raise ConfigError(f"baselines.{name}.estimator={spec['estimator']}: only scikit-learn estimators (sklearn.…)")
+            raise ConfigError(
+                f"baselines.{name}.estimator={spec['estimator']}: only scikit-learn estimators (sklearn.…)"
+            )
         estimator = getattr(importlib.import_module(module), cls)(**spec.get("params", {}))
         estimator.fit(flat(x_train), y_train)
         accuracy = float((estimator.predict(flat(x_test)) == y_test).mean())
@@ -121,8 +143,9 @@ def fit_baselines(study: dict[str, Any], extra: list[str] = ()) -> list[Run]:
 
 def main(argv: list[str] | None = None) -> int:
     def task(args: list[str]) -> None:
-        parser = argparse.ArgumentParser(prog="python -m workflows.study", description=__doc__,
-                                         formatter_class=argparse.RawDescriptionHelpFormatter)
+        parser = argparse.ArgumentParser(
+            prog="python -m workflows.study", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        )
         parser.add_argument("study", help="a study in conf/studies/")
         parser.add_argument("overrides", nargs="*", help="extra overrides for every run")
         parser.add_argument("--seeds", help="comma-separated seeds instead of the study's")

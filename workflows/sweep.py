@@ -105,10 +105,17 @@ def main(argv: list[str]) -> int:
     from workflows.cli import config_help, run_cli, wants_help
 
     if wants_help(argv):
-        print(config_help("python -m workflows.train -m", "A sweep: every combination of comma-separated values, "
-                          "each a whole run in multirun/<date>/<time>/<n>/ with its result.json.",
-                          ("python -m workflows.train -m optimizer=adam,sgd regularizer=none,l2",
-                           "python -m workflows.train -m hydra/launcher=joblib hydra.launcher.n_jobs=2 optimizer=adam,sgd")))
+        print(
+            config_help(
+                "python -m workflows.train -m",
+                "A sweep: every combination of comma-separated values, "
+                "each a whole run in multirun/<date>/<time>/<n>/ with its result.json.",
+                (
+                    "python -m workflows.train -m optimizer=adam,sgd regularizer=none,l2",
+                    "python -m workflows.train -m hydra/launcher=joblib hydra.launcher.n_jobs=2 optimizer=adam,sgd",
+                ),
+            )
+        )
         return 0
 
     return run_cli(multirun, argv)

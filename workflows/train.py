@@ -40,8 +40,15 @@ if TYPE_CHECKING:  # TensorFlow is imported where it is used: `python -m workflo
 
 
 def batches(
-    ds: Split, head: Head, batch_size: int, shuffle: bool = False, seed: int = 0, augmenter=None,
-    shuffle_buffer: int = 10_000, mixers=(), class_weights: np.ndarray | None = None,
+    ds: Split,
+    head: Head,
+    batch_size: int,
+    shuffle: bool = False,
+    seed: int = 0,
+    augmenter=None,
+    shuffle_buffer: int = 10_000,
+    mixers=(),
+    class_weights: np.ndarray | None = None,
 ) -> tf.data.Dataset:
     """Batches (x, y) with the labels in the form the loss takes; shuffled, and augmented online, for training.
 
@@ -56,15 +63,18 @@ def batches(
     ds = as_dataset(ds)
     if shuffle:
         size = int(ds.cardinality())
-        ds = ds.shuffle(min(size, shuffle_buffer) if size > 0 else shuffle_buffer, seed=seed,
-                        reshuffle_each_iteration=True)
+        ds = ds.shuffle(
+            min(size, shuffle_buffer) if size > 0 else shuffle_buffer, seed=seed, reshuffle_each_iteration=True
+        )
     ds = ds.batch(batch_size)
     if augmenter is not None:  # one warp per batch, in tf.data's threads, overlapping the training step
         ds = ds.map(lambda x, y: (augmenter(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
     if class_weights is not None:
         table = tf.constant(class_weights, tf.float32)
-        ds = ds.map(lambda x, y: (x, head.encode(y), tf.gather(table, tf.cast(y, tf.int32))),
-                    num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.map(
+            lambda x, y: (x, head.encode(y), tf.gather(table, tf.cast(y, tf.int32))),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
         return ds.prefetch(tf.data.AUTOTUNE)
     ds = ds.map(lambda x, y: (x, head.encode(y)), num_parallel_calls=tf.data.AUTOTUNE)
     for mixer in mixers:  # mixup, cutmix: on one-hot labels
@@ -109,13 +119,16 @@ def class_weights(setting: Any, spec: DataSpec, labels: np.ndarray | None) -> np
     weights = np.ones(spec.num_classes)
     for name, value in dict(setting).items():
         if str(name) not in names:
-            raise ConfigError(f"trainer.class_weight.{name}: the data has no class '{name}'; "
-                              f"{did_you_mean(str(name), names)}")
+            raise ConfigError(
+                f"trainer.class_weight.{name}: the data has no class '{name}'; {did_you_mean(str(name), names)}"
+            )
         weights[names.index(str(name))] = float(value)
     present = np.unique(labels) if labels is not None else np.arange(spec.num_classes)
     if not (weights[present.astype(int)] > 0).any():
-        raise ConfigError("trainer.class_weight gives every class of the training set a weight of 0: no example "
-                          "counts, and the model would learn nothing; give at least one class a weight > 0")
+        raise ConfigError(
+            "trainer.class_weight gives every class of the training set a weight of 0: no example "
+            "counts, and the model would learn nothing; give at least one class a weight > 0"
+        )
     return weights
 
 
@@ -194,8 +207,13 @@ def train(
     phases = fit_phases(plan["fit_epochs"], finetune, experiment)
 
     def compile_model(optimizer):
-        model.compile(optimizer=optimizer, loss=experiment.build_loss(head), metrics=head.metrics(),
-                      steps_per_execution=plan["steps_per_execution"], jit_compile=trainer.jit_compile)
+        model.compile(
+            optimizer=optimizer,
+            loss=experiment.build_loss(head),
+            metrics=head.metrics(),
+            steps_per_execution=plan["steps_per_execution"],
+            jit_compile=trainer.jit_compile,
+        )
 
     with strategy.scope():
         model = experiment.build_model(spec, head, n_train=plan["n_train"])
@@ -209,10 +227,14 @@ def train(
     run_callbacks = [StopOnNonFinite(experiment), *experiment.callbacks(plan["steps_per_epoch"])]
     resumed, earlier_logs = 0, []
     if trainer.backup and finetune is not None:
-        print("note: finetune=two_phase runs without epoch backups (a killed run starts again from epoch 0)",
-              file=sys.stderr)
+        print(
+            "note: finetune=two_phase runs without epoch backups (a killed run starts again from epoch 0)",
+            file=sys.stderr,
+        )
     elif trainer.backup:
-        backups = backup_dir(trainer.backup_root, to_yaml(experiment.cfg, secrets=True), model_dir, cluster.rank if cluster else 0)
+        backups = backup_dir(
+            trainer.backup_root, to_yaml(experiment.cfg, secrets=True), model_dir, cluster.rank if cluster else 0
+        )
         resumed, earlier_logs = resume_epoch(backups), resumed_logs(backups)
         run_callbacks.append(AtomicBackupAndRestore(backups))
     # One endless stream of batches, fit_steps per epoch: epoch k always sees the k-th shuffle, so a
@@ -227,8 +249,17 @@ def train(
             f"mixup/cutmix make soft labels, which loss '{experiment.loss.plugin.name}' does not take; "
             "use loss=categorical_crossentropy"
         )
-    train_batches = batches(train_ds, head, plan["batch_size"], trainer.shuffle and not experiment.full_batch,
-                            trainer.seed, augmenter, trainer.shuffle_buffer, mixers, weights)
+    train_batches = batches(
+        train_ds,
+        head,
+        plan["batch_size"],
+        trainer.shuffle and not experiment.full_batch,
+        trainer.seed,
+        augmenter,
+        trainer.shuffle_buffer,
+        mixers,
+        weights,
+    )
     train_batches = (train_batches.cache() if experiment.full_batch else train_batches).repeat()
     train_batches = train_batches.skip(resumed * plan["fit_steps"])
     val_batches = batches(val_ds, head, trainer.batch_size)
@@ -257,8 +288,9 @@ def train(
                     with strategy.scope():
                         unfreeze(backbone, finetune.unfreeze)
                         optimizer = experiment.build_optimizer(plan["steps_per_epoch"])
-                        continue_with_backbone_rate(optimizer, model, backbone, finetune.backbone_lr,
-                                                    start * plan["fit_steps"])
+                        continue_with_backbone_rate(
+                            optimizer, model, backbone, finetune.backbone_lr, start * plan["fit_steps"]
+                        )
                         compile_model(optimizer)
                 logger = DVCLiveCallback(live=live) if index == len(phases) - 1 else _KeepLiveOpen(live)
                 history = model.fit(
@@ -272,40 +304,67 @@ def train(
                     callbacks=[*run_callbacks, logger, *tensorboard(trainer, tmp_logs), *callbacks],
                 )
                 epochs_fitted += len(history.history.get("loss", []))
-        except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.CancelledError,
-                tf.errors.InternalError, tf.errors.AbortedError) as err:
+        except (
+            tf.errors.UnavailableError,
+            tf.errors.DeadlineExceededError,
+            tf.errors.CancelledError,
+            tf.errors.InternalError,
+            tf.errors.AbortedError,
+        ) as err:
             if cluster is None:
                 raise
             raise ConfigError(
                 f"a peer worker was lost during training ({type(err).__name__}); nothing was saved. Restart every "
-                "worker with the same command: each resumes from its last backed-up epoch") from None
+                "worker with the same command: each resumes from its last backed-up epoch"
+            ) from None
         last = {key: float(values[-1]) for key, values in history.history.items()}
         # Batch norm's moving statistics (momentum 0.99) lag far behind a short run's weights: replace them by
         # their plain average over training batches seen with the final weights (workflows/batchnorm.py).
         used = 0
         if trainer.recalibrate_batch_norm and batch_norm_layers(model):
-            recalibration = batches(train_ds, head, plan["batch_size"], trainer.shuffle, trainer.seed + 2, augmenter,
-                                    trainer.shuffle_buffer, mixers)
+            recalibration = batches(
+                train_ds,
+                head,
+                plan["batch_size"],
+                trainer.shuffle,
+                trainer.seed + 2,
+                augmenter,
+                trainer.shuffle_buffer,
+                mixers,
+            )
             used = recalibrate(model, recalibration, batches_needed(plan["n_train"], plan["batch_size"]))
         if used:  # the validation figures of the model as saved
-            last.update({f"val_{k}": float(v) for k, v in
-                         model.evaluate(val_batches, verbose=0, return_dict=True).items()})
+            last.update(
+                {f"val_{k}": float(v) for k, v in model.evaluate(val_batches, verbose=0, return_dict=True).items()}
+            )
         if not all(np.isfinite(w).all() for w in model.get_weights()):
-            raise ConfigError("training diverged: the model's weights are not finite; nothing was saved. "
-                              f"{StopOnNonFinite.advice(experiment)}")
+            raise ConfigError(
+                "training diverged: the model's weights are not finite; nothing was saved. "
+                f"{StopOnNonFinite.advice(experiment)}"
+            )
         # Saved compiled with Keras's own loss objects, so that plain Keras loads it (plugins/loss: portable_loss).
         from plugins.loss.keras_losses import portable_loss
 
         if portable_loss(model.loss) is not model.loss:
             with strategy.scope():
-                model.compile(optimizer=model.optimizer, loss=portable_loss(model.loss), metrics=head.metrics(),
-                              steps_per_execution=plan["steps_per_execution"], jit_compile=trainer.jit_compile)
+                model.compile(
+                    optimizer=model.optimizer,
+                    loss=portable_loss(model.loss),
+                    metrics=head.metrics(),
+                    steps_per_execution=plan["steps_per_execution"],
+                    jit_compile=trainer.jit_compile,
+                )
         card = model_card(model, head, spec)
         epochs_run = (resumed + epochs_fitted) * plan["epochs_per_log_step"]
-        card["training"] = {**plan, "epochs_run": epochs_run, "resumed_at_epoch": resumed,
-                            "phases": [list(p) for p in phases],
-                            "strategy": type(strategy).__name__, "replicas": strategy.num_replicas_in_sync,
-                            "batch_norm_recalibrated_on_batches": used}
+        card["training"] = {
+            **plan,
+            "epochs_run": epochs_run,
+            "resumed_at_epoch": resumed,
+            "phases": [list(p) for p in phases],
+            "strategy": type(strategy).__name__,
+            "replicas": strategy.num_replicas_in_sync,
+            "batch_norm_recalibrated_on_batches": used,
+        }
         save_model(model, card, model_dir)
     if scratch:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -320,8 +379,10 @@ def fit_phases(fit_epochs: int, finetune, experiment: Experiment) -> list[tuple[
     if experiment.full_batch:
         raise ConfigError("finetune=two_phase needs a mini-batch optimizer, not gd")
     if finetune.frozen_epochs > fit_epochs:
-        raise ConfigError(f"finetune.frozen_epochs={finetune.frozen_epochs} is more than trainer.epochs={fit_epochs}; "
-                          "lower it or train longer")
+        raise ConfigError(
+            f"finetune.frozen_epochs={finetune.frozen_epochs} is more than trainer.epochs={fit_epochs}; "
+            "lower it or train longer"
+        )
     return [(a, b) for a, b in ((0, finetune.frozen_epochs), (finetune.frozen_epochs, fit_epochs)) if b > a]
 
 
@@ -360,16 +421,20 @@ class StopOnNonFinite:
                 for key in ("loss", "val_loss"):
                     value = (logs or {}).get(key)
                     if value is not None and not math.isfinite(float(value)):
-                        raise ConfigError(f"training diverged: {key} is {float(value)} after epoch {epoch + 1}; "
-                                          f"nothing was saved. {cls.advice(experiment)}")
+                        raise ConfigError(
+                            f"training diverged: {key} is {float(value)} after epoch {epoch + 1}; "
+                            f"nothing was saved. {cls.advice(experiment)}"
+                        )
 
         return _Stop()
 
     @staticmethod
     def advice(experiment: Experiment) -> str:
         rate = experiment.optimizer.params.get("learning_rate")
-        return (f"Lower optimizer.learning_rate (now {rate}), add +optimizer.clipnorm=1.0, or look for extreme "
-                "values in the data")
+        return (
+            f"Lower optimizer.learning_rate (now {rate}), add +optimizer.clipnorm=1.0, or look for extreme "
+            "values in the data"
+        )
 
 
 def plan_epochs(experiment: Experiment, n_train: int) -> dict[str, int]:
@@ -392,15 +457,22 @@ def plan_epochs(experiment: Experiment, n_train: int) -> dict[str, int]:
     if experiment.full_batch:
         group = max(d for d in range(1, max(1, trainer.epochs // 200) + 1) if trainer.epochs % d == 0)
         return {
-            "n_train": n_train, "batch_size": n_train, "steps_per_epoch": 1,
-            "fit_epochs": trainer.epochs // group, "fit_steps": group,
-            "steps_per_execution": group, "epochs_per_log_step": group,
+            "n_train": n_train,
+            "batch_size": n_train,
+            "steps_per_epoch": 1,
+            "fit_epochs": trainer.epochs // group,
+            "fit_steps": group,
+            "steps_per_execution": group,
+            "epochs_per_log_step": group,
         }
     return {
-        "n_train": n_train, "batch_size": trainer.batch_size,
+        "n_train": n_train,
+        "batch_size": trainer.batch_size,
         "steps_per_epoch": math.ceil(n_train / trainer.batch_size),
-        "fit_epochs": trainer.epochs, "fit_steps": math.ceil(n_train / trainer.batch_size),
-        "steps_per_execution": trainer.steps_per_execution, "epochs_per_log_step": 1,
+        "fit_epochs": trainer.epochs,
+        "fit_steps": math.ceil(n_train / trainer.batch_size),
+        "steps_per_execution": trainer.steps_per_execution,
+        "epochs_per_log_step": 1,
     }
 
 
@@ -416,8 +488,10 @@ def _renumber_shared(node: Any, ids: dict[int, int]) -> Any:
     """Keras marks an object shared by several layers (the one penalty on every kernel) with its memory address,
     `shared_object_id`; numbered 1, 2… in order of appearance instead, it still ties them together on load."""
     if isinstance(node, dict):
-        return {k: (ids.setdefault(v, len(ids) + 1) if k == "shared_object_id" else _renumber_shared(v, ids))
-                for k, v in node.items()}
+        return {
+            k: (ids.setdefault(v, len(ids) + 1) if k == "shared_object_id" else _renumber_shared(v, ids))
+            for k, v in node.items()
+        }
     if isinstance(node, list):
         return [_renumber_shared(v, ids) for v in node]
     return node
@@ -460,8 +534,16 @@ def run(experiment: Experiment, layout: Layout = REPO, *, callbacks: Sequence = 
 
     spec = load_spec(layout.prepared)
     labels = load_arrays("train", layout.augmented)[1] if experiment.trainer.class_weight == "balanced" else None
-    return train(experiment, load_split("train", layout.augmented), load_split("val", layout.prepared), spec,
-                 layout.models, layout.train_logs, callbacks=list(callbacks), train_labels=labels)
+    return train(
+        experiment,
+        load_split("train", layout.augmented),
+        load_split("val", layout.prepared),
+        spec,
+        layout.models,
+        layout.train_logs,
+        callbacks=list(callbacks),
+        train_labels=labels,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -159,7 +159,9 @@ class RandomAffine(keras.layers.Layer):
     def merge(self, other: RandomAffine) -> RandomAffine | None:
         """One layer doing both, or None when they overlap or fill differently."""
         if self.components() & other.components() or (self.fill_mode, self.fill_value, self.interpolation) != (
-            other.fill_mode, other.fill_value, other.interpolation
+            other.fill_mode,
+            other.fill_value,
+            other.interpolation,
         ):
             return None
         config = self.get_config()
@@ -178,11 +180,19 @@ class RandomAffine(keras.layers.Layer):
     def get_config(self):
         return {
             **super().get_config(),
-            "rotation": self.rotation, "width_shift": self.width_shift, "height_shift": self.height_shift,
-            "zoom": list(self.zoom), "shear": self.shear, "horizontal_flip": self.horizontal_flip,
-            "vertical_flip": self.vertical_flip, "probabilities": dict(self.probabilities),
-            "flip_probability": self.flip_probability, "fill_mode": self.fill_mode, "fill_value": self.fill_value,
-            "interpolation": self.interpolation, "seed": self.seed,
+            "rotation": self.rotation,
+            "width_shift": self.width_shift,
+            "height_shift": self.height_shift,
+            "zoom": list(self.zoom),
+            "shear": self.shear,
+            "horizontal_flip": self.horizontal_flip,
+            "vertical_flip": self.vertical_flip,
+            "probabilities": dict(self.probabilities),
+            "flip_probability": self.flip_probability,
+            "fill_mode": self.fill_mode,
+            "fill_value": self.fill_value,
+            "interpolation": self.interpolation,
+            "seed": self.seed,
         }
 
 
@@ -197,40 +207,92 @@ def flip(seed: int, mode: str = "horizontal", probability: float = 0.5) -> Rando
     """Mirror images: mode horizontal, vertical or horizontal_and_vertical (each axis with `probability`)."""
     if mode not in ("horizontal", "vertical", "horizontal_and_vertical"):
         raise ConfigError(f"flip mode '{mode}' is unknown; valid: horizontal, vertical, horizontal_and_vertical")
-    return RandomAffine(horizontal_flip="horizontal" in mode, vertical_flip="vertical" in mode,
-                        flip_probability=probability, seed=seed)
+    return RandomAffine(
+        horizontal_flip="horizontal" in mode, vertical_flip="vertical" in mode, flip_probability=probability, seed=seed
+    )
 
 
 @register("augmentation", "rotation", context=CONTEXT, geometric=True)
-def rotation(seed: int, degrees: float = 15.0, probability: float = 1.0, fill_mode: str = "reflect",
-             fill_value: float = 0.0, interpolation: str = "bilinear") -> RandomAffine:
+def rotation(
+    seed: int,
+    degrees: float = 15.0,
+    probability: float = 1.0,
+    fill_mode: str = "reflect",
+    fill_value: float = 0.0,
+    interpolation: str = "bilinear",
+) -> RandomAffine:
     """Rotate by a uniform angle in ±degrees (counter-clockwise positive)."""
-    return RandomAffine(rotation=degrees, probabilities={"rotation": probability}, fill_mode=fill_mode,
-                        fill_value=fill_value, interpolation=interpolation, seed=seed)
+    return RandomAffine(
+        rotation=degrees,
+        probabilities={"rotation": probability},
+        fill_mode=fill_mode,
+        fill_value=fill_value,
+        interpolation=interpolation,
+        seed=seed,
+    )
 
 
 @register("augmentation", "translation", context=CONTEXT, geometric=True)
-def translation(seed: int, width: float = 0.1, height: float = 0.1, probability: float = 1.0,
-                fill_mode: str = "reflect", fill_value: float = 0.0, interpolation: str = "bilinear") -> RandomAffine:
+def translation(
+    seed: int,
+    width: float = 0.1,
+    height: float = 0.1,
+    probability: float = 1.0,
+    fill_mode: str = "reflect",
+    fill_value: float = 0.0,
+    interpolation: str = "bilinear",
+) -> RandomAffine:
     """Shift by uniform fractions of the width and the height (±width, ±height)."""
-    return RandomAffine(width_shift=width, height_shift=height, probabilities={"shift": probability},
-                        fill_mode=fill_mode, fill_value=fill_value, interpolation=interpolation, seed=seed)
+    return RandomAffine(
+        width_shift=width,
+        height_shift=height,
+        probabilities={"shift": probability},
+        fill_mode=fill_mode,
+        fill_value=fill_value,
+        interpolation=interpolation,
+        seed=seed,
+    )
 
 
 @register("augmentation", "zoom", context=CONTEXT, geometric=True)
-def zoom(seed: int, low: float = 0.9, high: float = 1.1, probability: float = 1.0, fill_mode: str = "reflect",
-         fill_value: float = 0.0, interpolation: str = "bilinear") -> RandomAffine:
+def zoom(
+    seed: int,
+    low: float = 0.9,
+    high: float = 1.1,
+    probability: float = 1.0,
+    fill_mode: str = "reflect",
+    fill_value: float = 0.0,
+    interpolation: str = "bilinear",
+) -> RandomAffine:
     """Scale the content by uniform factors in [low, high], independently along each axis (> 1 enlarges)."""
-    return RandomAffine(zoom=(low, high), probabilities={"zoom": probability}, fill_mode=fill_mode,
-                        fill_value=fill_value, interpolation=interpolation, seed=seed)
+    return RandomAffine(
+        zoom=(low, high),
+        probabilities={"zoom": probability},
+        fill_mode=fill_mode,
+        fill_value=fill_value,
+        interpolation=interpolation,
+        seed=seed,
+    )
 
 
 @register("augmentation", "shear", context=CONTEXT, geometric=True)
-def shear(seed: int, degrees: float = 10.0, probability: float = 1.0, fill_mode: str = "reflect",
-          fill_value: float = 0.0, interpolation: str = "bilinear") -> RandomAffine:
+def shear(
+    seed: int,
+    degrees: float = 10.0,
+    probability: float = 1.0,
+    fill_mode: str = "reflect",
+    fill_value: float = 0.0,
+    interpolation: str = "bilinear",
+) -> RandomAffine:
     """Shear by a uniform angle in ±degrees."""
-    return RandomAffine(shear=degrees, probabilities={"shear": probability}, fill_mode=fill_mode,
-                        fill_value=fill_value, interpolation=interpolation, seed=seed)
+    return RandomAffine(
+        shear=degrees,
+        probabilities={"shear": probability},
+        fill_mode=fill_mode,
+        fill_value=fill_value,
+        interpolation=interpolation,
+        seed=seed,
+    )
 
 
 def fuse(layers: list[keras.layers.Layer]) -> list[keras.layers.Layer]:

@@ -48,8 +48,12 @@ class RandomApply(keras.layers.Layer):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "layer": keras.saving.serialize_keras_object(self.layer),
-                "probability": self.probability, "seed": self.seed}
+        return {
+            **super().get_config(),
+            "layer": keras.saving.serialize_keras_object(self.layer),
+            "probability": self.probability,
+            "seed": self.seed,
+        }
 
     @classmethod
     def from_config(cls, config):
@@ -68,7 +72,9 @@ class RandomResizedCrop(keras.layers.Layer):
         super().__init__(**kwargs)
         self.scale, self.ratio = tuple(map(float, scale)), tuple(map(float, ratio))
         if not 0 < self.scale[0] <= self.scale[1] <= 1 or not 0 < self.ratio[0] <= self.ratio[1]:
-            raise ConfigError(f"resized_crop: scale={list(self.scale)} must be within (0, 1], ratio={list(self.ratio)} positive")
+            raise ConfigError(
+                f"resized_crop: scale={list(self.scale)} must be within (0, 1], ratio={list(self.ratio)} positive"
+            )
         self.interpolation, self.seed = interpolation, seed
         self.seed_generator = keras.random.SeedGenerator(seed)
 
@@ -77,8 +83,9 @@ class RandomResizedCrop(keras.layers.Layer):
             return images
         batch, height, width = ops.shape(images)[0], images.shape[1], images.shape[2]
         area = keras.random.uniform((batch,), *self.scale, seed=self.seed_generator)
-        log_ratio = keras.random.uniform((batch,), math.log(self.ratio[0]), math.log(self.ratio[1]),
-                                         seed=self.seed_generator)
+        log_ratio = keras.random.uniform(
+            (batch,), math.log(self.ratio[0]), math.log(self.ratio[1]), seed=self.seed_generator
+        )
         aspect = ops.exp(log_ratio)
         w = ops.minimum(ops.sqrt(area * aspect), 1.0) * width
         h = ops.minimum(ops.sqrt(area / aspect), 1.0) * height
@@ -93,8 +100,13 @@ class RandomResizedCrop(keras.layers.Layer):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "scale": list(self.scale), "ratio": list(self.ratio),
-                "interpolation": self.interpolation, "seed": self.seed}
+        return {
+            **super().get_config(),
+            "scale": list(self.scale),
+            "ratio": list(self.ratio),
+            "interpolation": self.interpolation,
+            "seed": self.seed,
+        }
 
 
 def _with_probability(layer, probability: float, seed: int):
@@ -104,13 +116,20 @@ def _with_probability(layer, probability: float, seed: int):
 @register("augmentation", "crop", context=CONTEXT, geometric=True)
 def crop(seed: int, padding: float = 0.125, fill_mode: str = "reflect", probability: float = 1.0) -> RandomAffine:
     """Random crop of a padded image, back to its size: a whole-pixel shift of up to ±padding (fraction of the side)."""
-    return RandomAffine(width_shift=padding, height_shift=padding, probabilities={"shift": probability},
-                        fill_mode=fill_mode, interpolation="nearest", seed=seed)
+    return RandomAffine(
+        width_shift=padding,
+        height_shift=padding,
+        probabilities={"shift": probability},
+        fill_mode=fill_mode,
+        interpolation="nearest",
+        seed=seed,
+    )
 
 
 @register("augmentation", "resized_crop", context=CONTEXT)
-def resized_crop(seed: int, scale: list[float] = (0.5, 1.0), ratio: list[float] = (0.75, 1.3333),
-                 probability: float = 1.0) -> keras.layers.Layer:
+def resized_crop(
+    seed: int, scale: list[float] = (0.5, 1.0), ratio: list[float] = (0.75, 1.3333), probability: float = 1.0
+) -> keras.layers.Layer:
     """Random resized crop (Inception-style): a random area and aspect ratio, resized to the full image."""
     return _with_probability(RandomResizedCrop(scale, ratio, seed=seed), probability, seed)
 
@@ -118,7 +137,9 @@ def resized_crop(seed: int, scale: list[float] = (0.5, 1.0), ratio: list[float] 
 @register("augmentation", "brightness", context=CONTEXT)
 def brightness(seed: int, factor: float = 0.2, probability: float = 1.0) -> keras.layers.Layer:
     """Add a uniform offset in ±factor (of the value range) to every pixel, clipped to [0, 1]."""
-    return _with_probability(keras.layers.RandomBrightness(factor, value_range=VALUE_RANGE, seed=seed), probability, seed)
+    return _with_probability(
+        keras.layers.RandomBrightness(factor, value_range=VALUE_RANGE, seed=seed), probability, seed
+    )
 
 
 @register("augmentation", "contrast", context=CONTEXT)
@@ -130,15 +151,17 @@ def contrast(seed: int, factor: float = 0.2, probability: float = 1.0) -> keras.
 @register("augmentation", "erasing", context=CONTEXT)
 def erasing(seed: int, probability: float = 0.5, scale: list[float] = (0.02, 0.2)) -> keras.layers.Layer:
     """Random erasing (cutout): blank a random rectangle covering a `scale` share of the image."""
-    return keras.layers.RandomErasing(factor=probability, scale=tuple(scale), fill_value=0.0,
-                                      value_range=VALUE_RANGE, seed=seed)
+    return keras.layers.RandomErasing(
+        factor=probability, scale=tuple(scale), fill_value=0.0, value_range=VALUE_RANGE, seed=seed
+    )
 
 
 @register("augmentation", "randaugment", context=CONTEXT)
 def randaugment(seed: int, num_ops: int = 2, factor: float = 0.5, probability: float = 1.0) -> keras.layers.Layer:
     """RandAugment (Cubuk et al., 2020): `num_ops` random ops per image at magnitude `factor`."""
-    return _with_probability(keras.layers.RandAugment(value_range=VALUE_RANGE, num_ops=num_ops, factor=factor, seed=seed),
-                             probability, seed)
+    return _with_probability(
+        keras.layers.RandAugment(value_range=VALUE_RANGE, num_ops=num_ops, factor=factor, seed=seed), probability, seed
+    )
 
 
 @keras.saving.register_keras_serializable(package="kerasforge.augmentation", name="RandomScale")
@@ -188,18 +211,29 @@ def idg(
     """
     for key, value in (("width_shift_range", width_shift_range), ("height_shift_range", height_shift_range)):
         if not 0.0 <= value < 1.0:
-            raise ConfigError(f"idg {key}={value}: give a fraction of the image size in [0, 1) (pixel counts are not supported)")
+            raise ConfigError(
+                f"idg {key}={value}: give a fraction of the image size in [0, 1) (pixel counts are not supported)"
+            )
     try:
-        low, high = (1.0 - zoom_range, 1.0 + zoom_range) if isinstance(zoom_range, (int, float)) else map(float, zoom_range)
+        low, high = (
+            (1.0 - zoom_range, 1.0 + zoom_range) if isinstance(zoom_range, (int, float)) else map(float, zoom_range)
+        )
     except (TypeError, ValueError):
         raise ConfigError(f"idg zoom_range={zoom_range!r} must be a number or [low, high]") from None
     if not 0 < low <= high:
         raise ConfigError(f"idg zoom_range={zoom_range} must give 0 < low ≤ high")
     # ImageDataGenerator scales coordinates by z (z < 1 enlarges the content); RandomAffine scales content.
     geometric = RandomAffine(
-        rotation=rotation_range, width_shift=width_shift_range, height_shift=height_shift_range,
-        zoom=(1.0 / high, 1.0 / low), shear=shear_range, horizontal_flip=horizontal_flip, vertical_flip=vertical_flip,
-        fill_mode=fill_mode, fill_value=cval, seed=seed,
+        rotation=rotation_range,
+        width_shift=width_shift_range,
+        height_shift=height_shift_range,
+        zoom=(1.0 / high, 1.0 / low),
+        shear=shear_range,
+        horizontal_flip=horizontal_flip,
+        vertical_flip=vertical_flip,
+        fill_mode=fill_mode,
+        fill_value=cval,
+        seed=seed,
     )
     if not brightness_range:
         return geometric

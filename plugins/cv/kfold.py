@@ -46,8 +46,10 @@ def kfold(folds: int = 5, stratified: bool = True, seed: int = 0) -> Folds:
 
         y = np.asarray(y)
         if folds > len(y):
-            raise ConfigError(f"cv.folds={folds} is more than the {len(y)} training and validation rows: each fold "
-                              f"needs one row at least; lower cv.folds (at most {len(y)})")
+            raise ConfigError(
+                f"cv.folds={folds} is more than the {len(y)} training and validation rows: each fold "
+                f"needs one row at least; lower cv.folds (at most {len(y)})"
+            )
         classes = np.issubdtype(y.dtype, np.integer)
         splitter = (StratifiedKFold if stratified and classes else KFold)(folds, shuffle=True, random_state=seed)
         return list(splitter.split(np.zeros(len(y)), y if classes else None))

@@ -112,10 +112,12 @@ def split_indices(
     from sklearn.model_selection import train_test_split
 
     y = np.asarray(y)
-    rest, test = train_test_split(np.arange(len(y)), test_size=test_fraction, random_state=seed,
-                                  stratify=y if stratify else None)
-    train, val = train_test_split(rest, test_size=val_fraction / (1.0 - test_fraction), random_state=seed,
-                                  stratify=y[rest] if stratify else None)
+    rest, test = train_test_split(
+        np.arange(len(y)), test_size=test_fraction, random_state=seed, stratify=y if stratify else None
+    )
+    train, val = train_test_split(
+        rest, test_size=val_fraction / (1.0 - test_fraction), random_state=seed, stratify=y[rest] if stratify else None
+    )
     return train, val, test
 
 
@@ -173,4 +175,3 @@ def to_numpy(split: Split, batch_size: int = 4096) -> tuple[np.ndarray, np.ndarr
 def size(split: Split) -> int:
     """How many examples a split holds."""
     return len(split[0]) if isinstance(split, tuple) else int(split.cardinality())
-

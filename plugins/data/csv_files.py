@@ -84,20 +84,27 @@ def csv(
             header = [h.strip() for h in header]
             rows = list(reader)
         except csv_module.Error as err:  # a cell over the csv module's field limit, a NUL byte…
-            raise ConfigError(f"{path}, line {reader.line_num}: not readable as CSV ({str(err)[:80]}); fix that "
-                              "line") from None
+            raise ConfigError(
+                f"{path}, line {reader.line_num}: not readable as CSV ({str(err)[:80]}); fix that line"
+            ) from None
         except UnicodeDecodeError as err:
             raise ConfigError(f"{path}: not UTF-8 text (byte {err.start}); save it as UTF-8 CSV") from None
     doubled = sorted({h for h in header if header.count(h) > 1})
     if doubled:
-        raise ConfigError(f"{path}: columns {', '.join(repr(h[:40]) for h in doubled)} appear more than once in the "
-                          "header; rename them so that each name is one column")
+        raise ConfigError(
+            f"{path}: columns {', '.join(repr(h[:40]) for h in doubled)} appear more than once in the "
+            "header; rename them so that each name is one column"
+        )
     if features and target in features:
-        raise ConfigError(f"data.features lists the target '{target}': the model would be given the answer; "
-                          "drop it from data.features")
+        raise ConfigError(
+            f"data.features lists the target '{target}': the model would be given the answer; "
+            "drop it from data.features"
+        )
     if len(header) < 2:  # not a table with this delimiter: say so without echoing the file's first line
-        raise ConfigError(f"{path}: its first line has no '{delimiter}'-separated column names; is it a CSV file "
-                          "with a header row? (set data.delimiter for another separator)")
+        raise ConfigError(
+            f"{path}: its first line has no '{delimiter}'-separated column names; is it a CSV file "
+            "with a header row? (set data.delimiter for another separator)"
+        )
     for column in [target, *(features or [])]:
         if column not in header:
             names = [h if len(h) <= 40 else h[:40] + "…" for h in header]
@@ -113,27 +120,39 @@ def csv(
         if len(row) != len(header):
             raise ConfigError(f"{path}, line {line}: {len(row)} fields, the header has {len(header)}")
         for j, name in enumerate(features):
-            x[i, j] = _number(row[columns[name]].strip(), path, line, name,
-                              "fix it or drop the column from data.features")
+            x[i, j] = _number(
+                row[columns[name]].strip(), path, line, name, "fix it or drop the column from data.features"
+            )
         raw_target.append(row[columns[target]].strip())
     if len(rows) < 10:
         raise ConfigError(f"{path} has {len(rows)} data rows; at least 10 are needed to split train/val/test")
     if task == "classification":
         if "" in raw_target:
-            raise ConfigError(f"{path}, line {raw_target.index('') + 2}, column '{target}': the class label is empty; "
-                              "fix or drop the row")
+            raise ConfigError(
+                f"{path}, line {raw_target.index('') + 2}, column '{target}': the class label is empty; "
+                "fix or drop the row"
+            )
         classes = sorted(set(raw_target))
         if len(classes) < 2:
             raise ConfigError(f"{path}: column '{target}' has a single class {classes}; classification needs two")
         y = np.array([classes.index(v) for v in raw_target], dtype=np.int32)
-        spec = DataSpec((len(features),), "classification", len(classes), classes, kind="tabular",
-                        features=list(features), target=target)
+        spec = DataSpec(
+            (len(features),),
+            "classification",
+            len(classes),
+            classes,
+            kind="tabular",
+            features=list(features),
+            target=target,
+        )
     else:
         y = np.empty(len(rows), dtype=np.float32)
         for i, value in enumerate(raw_target):
-            y[i] = _number(value, path, i + 2, target, "fix or drop the row (use data.task=classification for class "
-                           "labels)")
-        spec = DataSpec((len(features),), "regression", num_targets=1, kind="tabular", features=list(features),
-                        target=target)
+            y[i] = _number(
+                value, path, i + 2, target, "fix or drop the row (use data.task=classification for class labels)"
+            )
+        spec = DataSpec(
+            (len(features),), "regression", num_targets=1, kind="tabular", features=list(features), target=target
+        )
     splits = split_arrays(x, y, spec, val_fraction, test_fraction, seed)
     return standardize_splits(splits, target=task == "regression") if standardize else splits

@@ -51,8 +51,9 @@ def _reason(err: Exception) -> str:
     return text[:120] or type(err).__name__
 
 
-def check_images(files: list[Path], labels: list[int], channels: int, on_bad_file: str
-                 ) -> tuple[list[Path], list[int], list[Path]]:
+def check_images(
+    files: list[Path], labels: list[int], channels: int, on_bad_file: str
+) -> tuple[list[Path], list[int], list[Path]]:
     """Decodes every file once; a corrupt or non-image file fails (named) or is skipped, as `on_bad_file` says.
 
     Returns:
@@ -63,8 +64,10 @@ def check_images(files: list[Path], labels: list[int], channels: int, on_bad_fil
     good_files, good_labels, skipped = [], [], []
     for file, label in zip(files, labels):
         if too_large(file):  # read from its header, before a decode that would take gigabytes
-            raise ConfigError(f"{file} has more than {MAX_PIXELS // 1_000_000} million pixels, more than an image "
-                              "data set needs; shrink it (the model sees data.target_size) or leave it out")
+            raise ConfigError(
+                f"{file} has more than {MAX_PIXELS // 1_000_000} million pixels, more than an image "
+                "data set needs; shrink it (the model sees data.target_size) or leave it out"
+            )
         try:
             tf.io.decode_image(tf.io.read_file(str(file)), channels=channels, expand_animations=False)
         except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError, tf.errors.UnknownError) as err:
@@ -98,7 +101,6 @@ def too_large(file: Path) -> bool:
 def decode_dataset(files: list[Path], labels: list[int], size: tuple[int, int], channels: int) -> tf.data.Dataset:
     """A stream of (image, label): files are read and decoded lazily, in parallel, never all in memory."""
     import tensorflow as tf
-
 
     def load(path, label):
         image = tf.io.decode_image(tf.io.read_file(path), channels=channels, expand_animations=False)
@@ -150,8 +152,10 @@ def image_folder(
     if len(target_size) != 2 or min(target_size) < 1:
         raise ConfigError(f"data.target_size={list(target_size)} must be [height, width]")
     if max(target_size) > MAX_SIDE:
-        raise ConfigError(f"data.target_size={list(target_size)}: at most {MAX_SIDE} pixels a side (one such float "
-                          "image is already 200 MB); models train on far smaller ones, e.g. [224, 224]")
+        raise ConfigError(
+            f"data.target_size={list(target_size)}: at most {MAX_SIDE} pixels a side (one such float "
+            "image is already 200 MB); models train on far smaller ones, e.g. [224, 224]"
+        )
     channels = COLOR_MODES[color_mode]
     classes, files, labels = list_images(Path(directory))
     if class_mode == "binary" and len(classes) != 2:

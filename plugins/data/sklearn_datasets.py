@@ -12,8 +12,7 @@ from plugins.registry import register
 
 
 @register("data", "digits", task="classification")
-def digits(val_fraction: float = 0.1, test_fraction: float = 0.2, seed: int = 0,
-           keep: dict | None = None) -> Splits:
+def digits(val_fraction: float = 0.1, test_fraction: float = 0.2, seed: int = 0, keep: dict | None = None) -> Splits:
     """scikit-learn's 1,797 handwritten digits: 8×8 grey images, 10 classes.
 
     Pixels are scaled from 0–16 to 0–1; the split is stratified.
@@ -32,8 +31,11 @@ def digits(val_fraction: float = 0.1, test_fraction: float = 0.2, seed: int = 0,
     x = (bunch.images / 16.0).astype(np.float32)[..., None]
     y = bunch.target.astype(np.int32)
     spec = DataSpec(
-        input_shape=x.shape[1:], task="classification", num_classes=10,
-        class_names=[str(c) for c in bunch.target_names], kind="image",
+        input_shape=x.shape[1:],
+        task="classification",
+        num_classes=10,
+        class_names=[str(c) for c in bunch.target_names],
+        kind="image",
     )
     splits = split_arrays(x, y, spec, val_fraction, test_fraction, seed)
     return subsample_classes(splits, keep) if keep else splits
@@ -58,7 +60,7 @@ def subsample_classes(splits: Splits, keep: dict[str, float]) -> Splits:
         mask = np.ones(len(y), bool)
         for name, share in keep.items():
             rows = np.flatnonzero(y == names.index(str(name)))
-            mask[rows[math.ceil(float(share) * len(rows)):]] = False
+            mask[rows[math.ceil(float(share) * len(rows)) :]] = False
         return x[mask], y[mask]
 
     return Splits(thin(splits.train), thin(splits.val), splits.test, splits.spec)

@@ -126,8 +126,11 @@ def focal(
         raise ConfigError(f"loss.gamma={gamma} must be ≥ 0 (0 is plain cross-entropy)")
     if binary:
         return keras.losses.BinaryFocalCrossentropy(
-            apply_class_balancing=apply_class_balancing, alpha=alpha, gamma=gamma,
-            from_logits=from_logits, label_smoothing=label_smoothing,
+            apply_class_balancing=apply_class_balancing,
+            alpha=alpha,
+            gamma=gamma,
+            from_logits=from_logits,
+            label_smoothing=label_smoothing,
         )
     return keras.losses.CategoricalFocalCrossentropy(
         alpha=alpha, gamma=gamma, from_logits=from_logits, label_smoothing=label_smoothing

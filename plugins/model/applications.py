@@ -33,9 +33,11 @@ def _scaling(kind: str) -> list[keras.layers.Layer]:
         return [keras.layers.Rescaling(255.0, name="to_0_255")]  # the model normalizes inside
     # ResNet50: "caffe" mode, BGR with the ImageNet means subtracted.
     flip = keras.layers.Conv2D(3, 1, use_bias=False, trainable=False, name="rgb_to_bgr")
-    return [keras.layers.Rescaling(255.0, name="to_0_255"),
-            keras.layers.Normalization(mean=[123.68, 116.779, 103.939], variance=[1.0, 1.0, 1.0], name="imagenet_mean"),
-            flip]
+    return [
+        keras.layers.Rescaling(255.0, name="to_0_255"),
+        keras.layers.Normalization(mean=[123.68, 116.779, 103.939], variance=[1.0, 1.0, 1.0], name="imagenet_mean"),
+        flip,
+    ]
 
 
 def _weights_file(err: BaseException) -> str:
@@ -52,13 +54,17 @@ def _weights_file(err: BaseException) -> str:
     return f"{found.group(1)} (from {found.group(0)})" if found else "its weights file"
 
 
-def _application(kind: str, builder, spec: DataSpec, head: Head, weights: str | None, input_size: int | None, dropout: float):
+def _application(
+    kind: str, builder, spec: DataSpec, head: Head, weights: str | None, input_size: int | None, dropout: float
+):
     require_image(spec, kind)
     pretrained = weights is not None
     if pretrained and weights != "imagenet":
         if not Path(weights).is_file():
-            raise ConfigError(f"model.weights='{weights}': no such weights file; valid: null (random), imagenet, or "
-                              f"the path of a {kind} weights file without top (.h5 or .weights.h5)")
+            raise ConfigError(
+                f"model.weights='{weights}': no such weights file; valid: null (random), imagenet, or "
+                f"the path of a {kind} weights file without top (.h5 or .weights.h5)"
+            )
         weights = str(Path(weights).resolve())
     height, width, channels = spec.input_shape
     size = input_size or max(MIN_SIZE, height, width)
@@ -72,8 +78,10 @@ def _application(kind: str, builder, spec: DataSpec, head: Head, weights: str | 
         if channels == 1:
             x = keras.layers.Concatenate(name="grey_to_rgb")([x, x, x])
         elif channels != 3:
-            raise ConfigError(f"model.weights={'imagenet' if weights == 'imagenet' else 'a file'} needs 1 or 3 "
-                              f"channels; the data has {channels}")
+            raise ConfigError(
+                f"model.weights={'imagenet' if weights == 'imagenet' else 'a file'} needs 1 or 3 "
+                f"channels; the data has {channels}"
+            )
         for layer in _scaling(kind):
             x = layer(x)
             if layer.name == "rgb_to_bgr":
@@ -92,8 +100,10 @@ def _application(kind: str, builder, spec: DataSpec, head: Head, weights: str | 
                 "model.weights=null"
             ) from None
         if pretrained:
-            raise ConfigError(f"model.weights={weights}: not {kind} weights without top for input {shape} "
-                              f"({type(err).__name__}: {str(err).splitlines()[0][:150]})") from None
+            raise ConfigError(
+                f"model.weights={weights}: not {kind} weights without top for input {shape} "
+                f"({type(err).__name__}: {str(err).splitlines()[0][:150]})"
+            ) from None
         raise
     x = base(x)
     x = keras.layers.Dropout(dropout)(x)
@@ -101,8 +111,9 @@ def _application(kind: str, builder, spec: DataSpec, head: Head, weights: str | 
 
 
 def _register(kind: str, builder) -> None:
-    def build(spec: DataSpec, head: Head, weights: str | None = None, input_size: int | None = None,
-              dropout: float = 0.2) -> keras.Model:
+    def build(
+        spec: DataSpec, head: Head, weights: str | None = None, input_size: int | None = None, dropout: float = 0.2
+    ) -> keras.Model:
         return _application(kind, builder, spec, head, weights, input_size, dropout)
 
     build.__doc__ = f"""keras.applications' {builder.__name__} without its top, then this project's head.

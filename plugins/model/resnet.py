@@ -60,7 +60,9 @@ def resnet(
     """
     require_image(spec, "resnet")
     if depth not in DEPTHS:
-        raise ConfigError(f"model.depth={depth}: a pre-activation ResNet has depth 6n+2; valid: {', '.join(map(str, DEPTHS))}")
+        raise ConfigError(
+            f"model.depth={depth}: a pre-activation ResNet has depth 6n+2; valid: {', '.join(map(str, DEPTHS))}"
+        )
     blocks = (depth - 2) // 6
     inputs = keras.Input(spec.input_shape)
     x = resize_input(inputs, spec, input_size)

@@ -74,6 +74,10 @@ def gd(
         keras.optimizers.SGD without momentum (the trainer feeds it the full batch).
     """
     return keras.optimizers.SGD(
-        learning_rate=learning_rate, momentum=0.0, clipnorm=clipnorm, clipvalue=clipvalue,
-        global_clipnorm=global_clipnorm, name="gd",
+        learning_rate=learning_rate,
+        momentum=0.0,
+        clipnorm=clipnorm,
+        clipvalue=clipvalue,
+        global_clipnorm=global_clipnorm,
+        name="gd",
     )

@@ -111,8 +111,11 @@ def set_dropout(model: keras.Model, rate: float) -> int:
     Returns:
         How many Dropout layers there were.
     """
-    layers = [layer for layer in model._flatten_layers(include_self=False, recursive=True)
-              if isinstance(layer, keras.layers.Dropout)]
+    layers = [
+        layer
+        for layer in model._flatten_layers(include_self=False, recursive=True)
+        if isinstance(layer, keras.layers.Dropout)
+    ]
     for layer in layers:
         layer.rate = float(rate)
     return len(layers)

@@ -24,8 +24,12 @@ def constant(learning_rate: float, steps_per_epoch: int, epochs: int) -> None:
 
 @register("schedule", "exponential", context=CONTEXT)
 def exponential(
-    learning_rate: float, steps_per_epoch: int, epochs: int,
-    decay_rate: float = 0.5, decay_epochs: float = 10.0, staircase: bool = False,
+    learning_rate: float,
+    steps_per_epoch: int,
+    epochs: int,
+    decay_rate: float = 0.5,
+    decay_epochs: float = 10.0,
+    staircase: bool = False,
 ) -> keras.optimizers.schedules.LearningRateSchedule:
     """lr · decay_rate^(epoch / decay_epochs) (stepwise with `staircase`).
 
@@ -40,8 +44,11 @@ def exponential(
 
 @register("schedule", "step", context=CONTEXT)
 def step(
-    learning_rate: float, steps_per_epoch: int, epochs: int,
-    boundaries: list[int] = (10, 20), factor: float = 0.1,
+    learning_rate: float,
+    steps_per_epoch: int,
+    epochs: int,
+    boundaries: list[int] = (10, 20),
+    factor: float = 0.1,
 ) -> keras.optimizers.schedules.LearningRateSchedule:
     """Piecewise constant: lr until the first boundary epoch, then lr·factor, lr·factor², …
 
@@ -50,15 +57,17 @@ def step(
     if list(boundaries) != sorted(boundaries) or any(b <= 0 for b in boundaries):
         raise ConfigError(f"schedule.boundaries={list(boundaries)} must be increasing positive epochs")
     values = [learning_rate * factor**i for i in range(len(boundaries) + 1)]
-    return keras.optimizers.schedules.PiecewiseConstantDecay(
-        [int(b * steps_per_epoch) for b in boundaries], values
-    )
+    return keras.optimizers.schedules.PiecewiseConstantDecay([int(b * steps_per_epoch) for b in boundaries], values)
 
 
 @register("schedule", "cosine", context=CONTEXT)
 def cosine(
-    learning_rate: float, steps_per_epoch: int, epochs: int,
-    warmup_epochs: float = 0.0, alpha: float = 0.0, warmup_start: float = 0.0,
+    learning_rate: float,
+    steps_per_epoch: int,
+    epochs: int,
+    warmup_epochs: float = 0.0,
+    alpha: float = 0.0,
+    warmup_start: float = 0.0,
 ) -> keras.optimizers.schedules.LearningRateSchedule:
     """Linear warm-up from lr·warmup_start to lr over `warmup_epochs`, then cosine decay to lr·alpha at the last epoch.
 
@@ -70,16 +79,25 @@ def cosine(
     decay_steps = max(1, epochs * steps_per_epoch - warmup_steps)
     if warmup_steps:
         return keras.optimizers.schedules.CosineDecay(
-            learning_rate * warmup_start, decay_steps, alpha=alpha,
-            warmup_target=learning_rate, warmup_steps=warmup_steps,
+            learning_rate * warmup_start,
+            decay_steps,
+            alpha=alpha,
+            warmup_target=learning_rate,
+            warmup_steps=warmup_steps,
         )
     return keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps, alpha=alpha)
 
 
 @register("schedule", "reduce_on_plateau", context=CONTEXT)
 def reduce_on_plateau(
-    learning_rate: float, steps_per_epoch: int, epochs: int,
-    monitor: str = "val_loss", factor: float = 0.5, patience: int = 3, min_lr: float = 0.0, min_delta: float = 1e-4,
+    learning_rate: float,
+    steps_per_epoch: int,
+    epochs: int,
+    monitor: str = "val_loss",
+    factor: float = 0.5,
+    patience: int = 3,
+    min_lr: float = 0.0,
+    min_delta: float = 1e-4,
 ) -> keras.callbacks.Callback:
     """Multiplies the rate by `factor` when `monitor` has not improved for `patience` epochs."""
     if not 0.0 < factor < 1.0:

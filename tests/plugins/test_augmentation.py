@@ -11,7 +11,9 @@ from plugins.registry import REGISTRY, ConfigError, get
 from workflows.config import resolve
 
 OPS = sorted(n for n in REGISTRY.names("augmentation") if not get("augmentation", n).meta.get("mixes_labels"))
-PARAMS = {"idg": {"rotation_range": 20, "width_shift_range": 0.2, "horizontal_flip": True, "brightness_range": [0.8, 1.2]}}
+PARAMS = {
+    "idg": {"rotation_range": 20, "width_shift_range": 0.2, "horizontal_flip": True, "brightness_range": [0.8, 1.2]}
+}
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +65,9 @@ def test_consecutive_geometric_ops_fuse_into_one_warp(compose):
 
 
 def test_idg_preset_maps_image_data_generator_arguments(compose):
-    experiment = resolve(compose(["augmentation=idg", "augmentation.ops.0.zoom_range=0.25",
-                                  "augmentation.ops.0.shear_range=8"]))
+    experiment = resolve(
+        compose(["augmentation=idg", "augmentation.ops.0.zoom_range=0.25", "augmentation.ops.0.shear_range=8"])
+    )
     layer = experiment.build_augmenter().layers[0]
     assert isinstance(layer, RandomAffine)
     assert (layer.rotation, layer.width_shift, layer.height_shift, layer.shear) == (20.0, 0.2, 0.2, 8.0)
@@ -87,8 +90,18 @@ def test_online_augmentation_touches_training_batches_only(compose, tmp_path):
 
     from workflows.train import train
 
-    experiment = resolve(compose(["augmentation=online", "model=mlp", "model.units=[8]", "trainer.epochs=1",
-                                  "trainer.verbose=0", "trainer.backup=false"]))
+    experiment = resolve(
+        compose(
+            [
+                "augmentation=online",
+                "model=mlp",
+                "model.units=[8]",
+                "trainer.epochs=1",
+                "trainer.verbose=0",
+                "trainer.backup=false",
+            ]
+        )
+    )
     splits = experiment.load_data()
     seen = {"train": [], "val": []}
 
@@ -97,8 +110,17 @@ def test_online_augmentation_touches_training_batches_only(compose, tmp_path):
 
     original_batches = __import__("workflows.train", fromlist=["batches"]).batches
 
-    def spy(ds, head, batch_size, shuffle=False, seed=0, augmenter=None, shuffle_buffer=10_000, mixers=(),
-            class_weights=None):
+    def spy(
+        ds,
+        head,
+        batch_size,
+        shuffle=False,
+        seed=0,
+        augmenter=None,
+        shuffle_buffer=10_000,
+        mixers=(),
+        class_weights=None,
+    ):
         seen["train" if shuffle else "val"].append(augmenter is not None)
         return original_batches(ds, head, batch_size, shuffle, seed, augmenter, shuffle_buffer, mixers, class_weights)
 
@@ -122,9 +144,16 @@ def test_mixup_and_cutmix_mix_images_and_one_hot_labels_online(compose, tmp_path
 
     from workflows.train import batches, train
 
-    overrides = ["augmentation=online", "augmentation.ops=[{name: mixup, alpha: 0.4}, {name: cutmix}]",
-                 "loss=categorical_crossentropy", "model=mlp",
-                 "model.units=[8]", "trainer.epochs=1", "trainer.verbose=0", "trainer.backup=false"]
+    overrides = [
+        "augmentation=online",
+        "augmentation.ops=[{name: mixup, alpha: 0.4}, {name: cutmix}]",
+        "loss=categorical_crossentropy",
+        "model=mlp",
+        "model.units=[8]",
+        "trainer.epochs=1",
+        "trainer.verbose=0",
+        "trainer.backup=false",
+    ]
     experiment = resolve(compose(overrides))
     splits = experiment.load_data()
     head = experiment.head(splits.spec)
@@ -134,7 +163,9 @@ def test_mixup_and_cutmix_mix_images_and_one_hot_labels_online(compose, tmp_path
     assert (np.asarray(y).max(axis=-1) < 0.999).any()  # some labels are mixed
     assert float(tf.reduce_min(x)) >= 0.0 and float(tf.reduce_max(x)) <= 1.0
     train(experiment, splits.train, splits.val, splits.spec, tmp_path / "m", tmp_path / "l")
-    with pytest.raises(ConfigError, match="mixup/cutmix make soft labels, which loss 'sparse_categorical_crossentropy'"):
+    with pytest.raises(
+        ConfigError, match="mixup/cutmix make soft labels, which loss 'sparse_categorical_crossentropy'"
+    ):
         sparse = resolve(compose([o for o in overrides if not o.startswith("loss=")]))
         train(sparse, splits.train, splits.val, splits.spec, tmp_path / "n", tmp_path / "k")
     with pytest.raises(ConfigError, match="they run online only; set augmentation.online=true"):

@@ -18,9 +18,13 @@ from workflows.train import train
 # keras.datasets download on first use: tests have no network (test_image_data.py checks their offline error).
 DOWNLOADED = {("data", "mnist"), ("data", "fashion_mnist"), ("data", "cifar10"), ("data", "cifar100")}
 # Keras applications (millions of weights) are built, trained and reloaded in test_models.py.
-APPLICATIONS = {("model", "resnet50"), ("model", "mobilenet_v2"), ("model", "efficientnet_b0"),
-                # …and fine-tuned, from a weights file, in tests/workflows/test_finetune.py.
-                ("finetune", "two_phase")}
+APPLICATIONS = {
+    ("model", "resnet50"),
+    ("model", "mobilenet_v2"),
+    ("model", "efficientnet_b0"),
+    # …and fine-tuned, from a weights file, in tests/workflows/test_finetune.py.
+    ("finetune", "two_phase"),
+}
 OPTIONS = sorted(
     (group.name, option.stem)
     for group in CONF_DIR.iterdir()

@@ -77,8 +77,19 @@ def site(tmp_path_factory):
         (source / name).parent.mkdir(parents=True, exist_ok=True)
         (source / name).write_text(textwrap.dedent(text).lstrip())
     run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-index", "--no-deps", "--no-build-isolation",
-         "--target", str(site), str(source)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-index",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(site),
+            str(source),
+        ],
         root,
     )
     return site
@@ -98,8 +109,11 @@ def test_without_the_package_the_plugin_is_absent():
 
 def test_third_party_loss_trains_saves_and_reloads(site, tmp_path):
     out = tmp_path / "run"
-    run([sys.executable, "-m", "workflows.train", *TINY, "loss=confidence_penalty", f"hydra.run.dir={out}"], ROOT,
-        PYTHONPATH=str(site))
+    run(
+        [sys.executable, "-m", "workflows.train", *TINY, "loss=confidence_penalty", f"hydra.run.dir={out}"],
+        ROOT,
+        PYTHONPATH=str(site),
+    )
     metrics = json.loads((out / "eval" / "metrics.json").read_text())
     assert 0.0 <= metrics["accuracy"] <= 1.0
     card = json.loads((out / "models" / "model.json").read_text())
@@ -109,14 +123,18 @@ def test_third_party_loss_trains_saves_and_reloads(site, tmp_path):
         "print(type(m.loss).__name__, m.loss.beta)"
     )
     assert run([sys.executable, "-c", reload], ROOT, PYTHONPATH=str(site)).stdout.split()[-2:] == [
-        "ConfidencePenalty", "0.05"
+        "ConfidencePenalty",
+        "0.05",
     ]
 
 
 def test_the_package_ships_its_yaml_options_too(site):
     """No file copied into conf/: the option comes from the package, through Hydra's config search path."""
-    result = run([sys.executable, "-m", "workflows.config", "loss=confidence_penalty", "loss.beta=0.2"], ROOT,
-                 PYTHONPATH=str(site))
+    result = run(
+        [sys.executable, "-m", "workflows.config", "loss=confidence_penalty", "loss.beta=0.2"],
+        ROOT,
+        PYTHONPATH=str(site),
+    )
     assert "name: confidence_penalty" in result.stdout and "beta: 0.2" in result.stdout
     missing = run([sys.executable, "-m", "workflows.config", "loss=confidence_penalty"], ROOT, check=False)
     assert missing.returncode == 2 and "unknown loss option 'confidence_penalty'" in missing.stderr

@@ -28,8 +28,18 @@ def make_folder(root: Path, classes=("cat", "dog"), per_class=12, size=(20, 24))
 
 
 def folder_experiment(compose, directory, *extra, model=("model=mlp", "model.units=[8]")):
-    return resolve(compose(["data=image_folder", f"data.directory={directory}", "data.target_size=[16,16]",
-                            *model, "augmentation=none", *extra]))
+    return resolve(
+        compose(
+            [
+                "data=image_folder",
+                f"data.directory={directory}",
+                "data.target_size=[16,16]",
+                *model,
+                "augmentation=none",
+                *extra,
+            ]
+        )
+    )
 
 
 def test_image_folder_streams_resized_images_in_stratified_splits(compose, tmp_path):
@@ -44,8 +54,9 @@ def test_image_folder_streams_resized_images_in_stratified_splits(compose, tmp_p
 
 
 def test_grayscale_and_binary_modes(compose, tmp_path):
-    splits = folder_experiment(compose, make_folder(tmp_path / "p"), "data.color_mode=grayscale",
-                               "data.class_mode=binary").load_data()
+    splits = folder_experiment(
+        compose, make_folder(tmp_path / "p"), "data.color_mode=grayscale", "data.class_mode=binary"
+    ).load_data()
     assert splits.spec.input_shape == (16, 16, 1)
     with pytest.raises(ConfigError, match="class_mode=binary needs two class folders"):
         folder_experiment(compose, make_folder(tmp_path / "q", ("a", "b", "c")), "data.class_mode=binary").load_data()
@@ -57,7 +68,9 @@ def test_a_corrupt_file_is_named_or_skipped(compose, tmp_path, capfd):
     (root / "cat" / "notes.jpg").write_text("a text file")
     with pytest.raises(ConfigError) as err:
         folder_experiment(compose, root).load_data()
-    assert "notes.jpg is not a readable image" in str(err.value) or "broken.png is not a readable image" in str(err.value)
+    assert "notes.jpg is not a readable image" in str(err.value) or "broken.png is not a readable image" in str(
+        err.value
+    )
     assert "data.on_bad_file=skip" in str(err.value)
     assert "function_node" not in str(err.value) and "[Op:" not in str(err.value)  # no TensorFlow internals
     skipping = folder_experiment(compose, root, "data.on_bad_file=skip")
@@ -98,9 +111,16 @@ def test_bad_folders_are_one_line_errors(compose, tmp_path, layout, expected):
 def test_a_cnn_trains_on_an_image_folder(compose, tmp_path):
     from workflows.pipeline import run_pipeline
 
-    experiment = folder_experiment(compose, make_folder(tmp_path / "photos", per_class=20), "trainer.epochs=3",
-                                   "trainer.verbose=0", "trainer.backup=false", "augmentation=flip_rotate_shift",
-                                   "augmentation.copies=1", model=("model=cnn", "model.filters=[8]", "model.dense=16"))
+    experiment = folder_experiment(
+        compose,
+        make_folder(tmp_path / "photos", per_class=20),
+        "trainer.epochs=3",
+        "trainer.verbose=0",
+        "trainer.backup=false",
+        "augmentation=flip_rotate_shift",
+        "augmentation.copies=1",
+        model=("model=cnn", "model.filters=[8]", "model.dense=16"),
+    )
     metrics = run_pipeline(experiment, tmp_path / "run")
     assert metrics["examples"] == 8 and 0.0 <= metrics["accuracy"] <= 1.0
 

@@ -40,14 +40,18 @@ SMALLER = {
 APPLICATIONS = ("mobilenet_v2", "resnet50", "efficientnet_b0")  # 20–60 s each to compile and train a step
 BUILD_ONLY = ("resnet50", "efficientnet_b0")  # tens of millions of weights: built and run forward only
 CASES = [
-    pytest.param(m, s, marks=[pytest.mark.slow] if m in APPLICATIONS else [], id=f"{m}-{'x'.join(map(str, s.input_shape))}")
+    pytest.param(
+        m, s, marks=[pytest.mark.slow] if m in APPLICATIONS else [], id=f"{m}-{'x'.join(map(str, s.input_shape))}"
+    )
     for m, specs in ACCEPTS.items()
     for s in specs
 ]
 
 
 def loss_for(spec: DataSpec) -> str:
-    return {"regression": "mse"}.get(spec.task, "binary_crossentropy" if spec.num_classes == 2 else "sparse_categorical_crossentropy")
+    return {"regression": "mse"}.get(
+        spec.task, "binary_crossentropy" if spec.num_classes == 2 else "sparse_categorical_crossentropy"
+    )
 
 
 @pytest.mark.parametrize(("model", "spec"), CASES)
@@ -71,7 +75,9 @@ def test_model_builds_trains_saves_and_reloads(compose, tmp_path, model, spec):
     assert model_card(built, head, spec)["params"] == built.count_params() > 0
     path = tmp_path / "model.keras"
     built.save(path)
-    np.testing.assert_allclose(keras.models.load_model(path, safe_mode=True).predict(x, verbose=0), out, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        keras.models.load_model(path, safe_mode=True).predict(x, verbose=0), out, rtol=1e-4, atol=1e-5
+    )
 
 
 @pytest.mark.parametrize(
@@ -95,7 +101,9 @@ def test_resnet_depths_and_resizing(compose):
         built = resolve(compose(["model=resnet", f"model.depth={depth}", "model.width=4"])).build_model(
             IMAGE, resolve(compose()).head(IMAGE)
         )
-        stacked = [layer for layer in built.layers if isinstance(layer, keras.layers.Conv2D) and "proj" not in layer.name]
+        stacked = [
+            layer for layer in built.layers if isinstance(layer, keras.layers.Conv2D) and "proj" not in layer.name
+        ]
         assert len(stacked) == convs  # + the head: depth weighted layers
     resized = resolve(compose(["model=resnet", "model.input_size=32", "model.width=4"])).build_model(
         IMAGE, resolve(compose()).head(IMAGE)
@@ -108,7 +116,9 @@ def test_resnet_depths_and_resizing(compose):
 def test_imagenet_weights_offline_is_a_one_line_error(compose, monkeypatch, tmp_path):
     import keras.src.backend.config as keras_config
 
-    monkeypatch.setattr(keras_config, "keras_home", lambda: str(tmp_path))  # an empty cache: the weights must be downloaded
+    monkeypatch.setattr(
+        keras_config, "keras_home", lambda: str(tmp_path)
+    )  # an empty cache: the weights must be downloaded
     import keras.src.utils.file_utils as file_utils
 
     def no_network(*args, **kwargs):
@@ -116,8 +126,12 @@ def test_imagenet_weights_offline_is_a_one_line_error(compose, monkeypatch, tmp_
 
     monkeypatch.setattr(file_utils.urllib.request, "urlretrieve", no_network)
     experiment = resolve(compose(["model=mobilenet_v2", "model.weights=imagenet"]))
-    with pytest.raises(ConfigError, match="model.weights=imagenet: the mobilenet_v2 weights could not be downloaded") as err:
+    with pytest.raises(
+        ConfigError, match="model.weights=imagenet: the mobilenet_v2 weights could not be downloaded"
+    ) as err:
         experiment.build_model(IMAGE, experiment.head(IMAGE))
     # It names the file to place, and where.
-    assert re.search(r"place mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_\d+_no_top.h5 \(from https:", str(err.value)), str(err.value)
+    assert re.search(
+        r"place mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_\d+_no_top.h5 \(from https:", str(err.value)
+    ), str(err.value)
     assert str(tmp_path) in str(err.value)

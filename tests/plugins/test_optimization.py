@@ -58,11 +58,22 @@ def test_schedule_drives_the_optimizer(compose):
 
 
 def test_reduce_on_plateau_cuts_the_rate_when_the_monitor_stalls(compose, tmp_path):
-    experiment = resolve(compose([
-        "model=mlp", "model.units=[8]", "augmentation=none", "trainer.epochs=4", "trainer.verbose=0",
-        "schedule=reduce_on_plateau", "schedule.patience=1", "schedule.factor=0.5",
-        "schedule.min_delta=1000", "optimizer.learning_rate=0.01",
-    ]))
+    experiment = resolve(
+        compose(
+            [
+                "model=mlp",
+                "model.units=[8]",
+                "augmentation=none",
+                "trainer.epochs=4",
+                "trainer.verbose=0",
+                "schedule=reduce_on_plateau",
+                "schedule.patience=1",
+                "schedule.factor=0.5",
+                "schedule.min_delta=1000",
+                "optimizer.learning_rate=0.01",
+            ]
+        )
+    )
     splits = experiment.load_data()
     rates = []
 
@@ -76,8 +87,11 @@ def test_reduce_on_plateau_cuts_the_rate_when_the_monitor_stalls(compose, tmp_pa
 
 @pytest.mark.parametrize(
     ("clip", "bound"),
-    [("clipvalue", lambda u: np.abs(u).max()), ("clipnorm", lambda u: np.linalg.norm(u)),
-     ("global_clipnorm", lambda u: np.linalg.norm(u))],
+    [
+        ("clipvalue", lambda u: np.abs(u).max()),
+        ("clipnorm", lambda u: np.linalg.norm(u)),
+        ("global_clipnorm", lambda u: np.linalg.norm(u)),
+    ],
 )
 def test_clipping_bounds_the_update(compose, clip, bound):
     experiment = resolve(compose(["optimizer=sgd", "optimizer.learning_rate=1.0", f"+optimizer.{clip}=0.01"]))
@@ -97,8 +111,18 @@ def test_every_optimizer_takes_every_clipping(compose, name):
 
 
 def test_gd_takes_one_full_batch_step_per_epoch(compose, tmp_path):
-    experiment = resolve(compose(["optimizer=gd", "model=linear", "augmentation=none", "trainer.epochs=7",
-                                  "trainer.verbose=0", "trainer.batch_size=8"]))
+    experiment = resolve(
+        compose(
+            [
+                "optimizer=gd",
+                "model=linear",
+                "augmentation=none",
+                "trainer.epochs=7",
+                "trainer.verbose=0",
+                "trainer.batch_size=8",
+            ]
+        )
+    )
     splits = experiment.load_data()
     n = len(splits.train[0])
     seen = []
@@ -131,7 +155,9 @@ def test_focal_with_gamma_zero_is_alpha_times_cross_entropy():
     target = tf.constant([[0.0, 0.0, 1.0]])
     reference = keras.losses.CategoricalCrossentropy(from_logits=True)
     assert float(focal(target, logits)) == pytest.approx(float(reference(target, logits)), rel=1e-5)
-    assert isinstance(get("loss", "focal").build({}, from_logits=True, binary=True), keras.losses.BinaryFocalCrossentropy)
+    assert isinstance(
+        get("loss", "focal").build({}, from_logits=True, binary=True), keras.losses.BinaryFocalCrossentropy
+    )
 
 
 @pytest.mark.parametrize(
@@ -181,10 +207,20 @@ def test_bad_values_are_refused_before_training(compose, overrides, expected):
 
 
 def test_early_stopping_stops_and_dropout_reaches_every_dropout_layer(compose, tmp_path):
-    experiment = resolve(compose([
-        "model=mlp", "model.units=[16,16]", "augmentation=none", "trainer.epochs=30", "trainer.verbose=0",
-        "regularizer.early_stopping.patience=2", "regularizer.early_stopping.min_delta=1000", "regularizer.dropout=0.4",
-    ]))
+    experiment = resolve(
+        compose(
+            [
+                "model=mlp",
+                "model.units=[16,16]",
+                "augmentation=none",
+                "trainer.epochs=30",
+                "trainer.verbose=0",
+                "regularizer.early_stopping.patience=2",
+                "regularizer.early_stopping.min_delta=1000",
+                "regularizer.dropout=0.4",
+            ]
+        )
+    )
     splits = experiment.load_data()
     head = experiment.head(splits.spec)
     model = experiment.build_model(splits.spec, head)

@@ -83,7 +83,9 @@ def test_keras_class_schema_is_inferred_from_defaults():
 
 
 def test_builder_value_errors_become_config_errors():
-    with pytest.raises(ConfigError, match=r"optimizer: optimizer 'adam' refused its parameters: `ema_momentum` must be"):
+    with pytest.raises(
+        ConfigError, match=r"optimizer: optimizer 'adam' refused its parameters: `ema_momentum` must be"
+    ):
         get("optimizer", "adam").build({"use_ema": True, "ema_momentum": 2.0})
 
 

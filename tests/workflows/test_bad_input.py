@@ -27,12 +27,18 @@ def table(header: str, rows: int = 12) -> str:
     return header + "\n" + "".join(f"{i},{i * 2},{i % 3}\n" for i in range(rows))
 
 
-@pytest.mark.parametrize(("text", "params", "message"), [
-    (table("a,a,y"), {}, r"columns 'a' appear more than once in the header"),
-    (table("rooms,price,y"), {"target": "price", "features": ["rooms", "price"]},
-     r"data.features lists the target 'price': the model would be given the answer"),
-    ("a,b,y\n" + "1,2,0\n" * 5 + "1," + "9" * 200_000 + ",0\n", {}, r"line 7: not readable as CSV"),
-])
+@pytest.mark.parametrize(
+    ("text", "params", "message"),
+    [
+        (table("a,a,y"), {}, r"columns 'a' appear more than once in the header"),
+        (
+            table("rooms,price,y"),
+            {"target": "price", "features": ["rooms", "price"]},
+            r"data.features lists the target 'price': the model would be given the answer",
+        ),
+        ("a,b,y\n" + "1,2,0\n" * 5 + "1," + "9" * 200_000 + ",0\n", {}, r"line 7: not readable as CSV"),
+    ],
+)
 def test_a_table_that_would_mislead_is_refused(tmp_path, text, params, message):
     with pytest.raises(ConfigError, match=message):
         read_csv(tmp_path, text, **params)
@@ -50,14 +56,18 @@ def test_class_weights_that_silence_every_class_are_refused():
     assert list(class_weights({"a": 0}, spec, np.array([0, 1]))) == [0.0, 1.0]  # b still weighs 1
 
 
-@pytest.mark.parametrize(("override", "message"), [
-    ("trainer.intra_op_threads=-1", "trainer.intra_op_threads=-1 must be a whole number ≥ 0"),
-    ("trainer.worker_timeout=0", "trainer.worker_timeout=0 must be a number of seconds > 0"),
-])
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("trainer.intra_op_threads=-1", "trainer.intra_op_threads=-1 must be a whole number ≥ 0"),
+        ("trainer.worker_timeout=0", "trainer.worker_timeout=0 must be a number of seconds > 0"),
+    ],
+)
 def test_values_tensorflow_would_crash_or_hang_on_are_one_line(override, message, tmp_path):
     result = run([*TRAIN, override, f"hydra.run.dir={tmp_path / 'run'}"], ROOT, check=False, timeout=120)
-    assert result.returncode == 2 and error_lines(result.stderr) == [f"error: {message}" + error_lines(
-        result.stderr)[0].split(message, 1)[1]], result.stderr[-1500:]
+    assert result.returncode == 2 and error_lines(result.stderr) == [
+        f"error: {message}" + error_lines(result.stderr)[0].split(message, 1)[1]
+    ], result.stderr[-1500:]
     assert message in result.stderr and "Check failed" not in result.stderr
 
 
@@ -102,7 +112,8 @@ def test_a_run_directory_that_is_a_file_is_refused_before_any_work(tmp_path):
     (tmp_path / "taken").write_text("a file")
     result = run([*TRAIN, f"hydra.run.dir={tmp_path / 'taken'}"], ROOT, check=False)
     assert result.returncode == 2 and error_lines(result.stderr) == [
-        f"error: hydra.run.dir={tmp_path / 'taken'} is a file, not a directory; give a new or existing folder"]
+        f"error: hydra.run.dir={tmp_path / 'taken'} is a file, not a directory; give a new or existing folder"
+    ]
 
 
 def test_a_backup_root_that_cannot_be_written_is_named(tmp_path):

@@ -34,13 +34,15 @@ def photo_folder(root, per_class: int = 60, size: int = 48):
             side = int(rng.integers(64, 160))
             top = int(rng.integers(0, h - side))
             left = int(rng.integers(half * w // 2, (half + 1) * w // 2 - side))
-            crop = tf.image.resize(image[top:top + side, left:left + side], (size, size), antialias=True)
+            crop = tf.image.resize(image[top : top + side, left : left + side], (size, size), antialias=True)
             crop = tf.cast(tf.round(crop), tf.uint8)
             if i % 5 == 3:
                 crop = tf.image.rgb_to_grayscale(crop)
             elif i % 5 == 4:
                 crop = tf.concat([crop, tf.fill((size, size, 1), tf.constant(255, tf.uint8))], axis=-1)
-            data = tf.io.encode_png(crop) if i % 2 else tf.io.encode_jpeg(crop if crop.shape[-1] != 4 else crop[..., :3])
+            data = (
+                tf.io.encode_png(crop) if i % 2 else tf.io.encode_jpeg(crop if crop.shape[-1] != 4 else crop[..., :3])
+            )
             (folder / f"{i}.{'png' if i % 2 else 'jpg'}").write_bytes(data.numpy())
     return root
 
@@ -48,9 +50,23 @@ def photo_folder(root, per_class: int = 60, size: int = 48):
 def test_a_short_run_on_real_photographs_predicts_in_inference_mode_what_it_learned(tmp_path):
     photos = photo_folder(tmp_path / "photos")
     out = tmp_path / "run"
-    run([sys.executable, "-m", "workflows.train", "data=image_folder", f"data.directory={photos}",
-         "data.target_size=[48,48]", "model=cnn", "augmentation=none", "trainer.epochs=2", "trainer.verbose=0",
-         "trainer.backup=false", f"hydra.run.dir={out}"], ROOT)
+    run(
+        [
+            sys.executable,
+            "-m",
+            "workflows.train",
+            "data=image_folder",
+            f"data.directory={photos}",
+            "data.target_size=[48,48]",
+            "model=cnn",
+            "augmentation=none",
+            "trainer.epochs=2",
+            "trainer.verbose=0",
+            "trainer.backup=false",
+            f"hydra.run.dir={out}",
+        ],
+        ROOT,
+    )
 
     metrics = json.loads((out / "eval" / "metrics.json").read_text())
     assert metrics["examples"] == 48

@@ -9,9 +9,20 @@ import pytest
 from tests.conftest import ROOT, error_lines, run
 
 COMMANDS = [
-    ["workflows.train"], ["workflows.train", "-m"], ["workflows.search"], ["workflows.config"], ["workflows.show"],
-    ["workflows.stages"], ["workflows.predict"], ["workflows.report"], ["workflows.study"], ["workflows.export"],
-    ["workflows.evaluate"], ["workflows.prepare"], ["workflows.augment"], ["plugins"],
+    ["workflows.train"],
+    ["workflows.train", "-m"],
+    ["workflows.search"],
+    ["workflows.config"],
+    ["workflows.show"],
+    ["workflows.stages"],
+    ["workflows.predict"],
+    ["workflows.report"],
+    ["workflows.study"],
+    ["workflows.export"],
+    ["workflows.evaluate"],
+    ["workflows.prepare"],
+    ["workflows.augment"],
+    ["plugins"],
 ]
 
 # Runs a command's main() as `python -m` would, then says whether TensorFlow was imported.
@@ -50,8 +61,23 @@ def test_one_command_lists_every_command_without_tensorflow():
     assert listed == list(COMMANDS) and result.stdout.splitlines()[-1] == "exit 0 False"
 
 
-@pytest.mark.parametrize("command", ["train", "sweep", "search", "study", "confirm", "report", "show", "predict",
-                                     "export", "config", "plugins", "stage"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        "train",
+        "sweep",
+        "search",
+        "study",
+        "confirm",
+        "report",
+        "show",
+        "predict",
+        "export",
+        "config",
+        "plugins",
+        "stage",
+    ],
+)
 def test_every_command_of_the_table_answers_help(command):
     result = run([sys.executable, "-c", HELP, "workflows", command, "--help"], ROOT, check=False)
     assert result.stdout.startswith("usage:"), result.stdout[:300] + result.stderr[-500:]
@@ -61,7 +87,8 @@ def test_every_command_of_the_table_answers_help(command):
 def test_an_unknown_command_or_stage_names_the_closest():
     result = run([sys.executable, "-m", "workflows", "tarin"], ROOT, check=False)
     assert result.returncode == 2 and error_lines(result.stderr)[0].startswith(
-        "error: unknown command 'tarin'; did you mean 'train'?")
+        "error: unknown command 'tarin'; did you mean 'train'?"
+    )
     result = run([sys.executable, "-m", "workflows", "stage", "evalute"], ROOT, check=False)
     assert result.returncode == 2 and "did you mean 'evaluate'?" in result.stderr
 

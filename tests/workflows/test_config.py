@@ -40,15 +40,21 @@ def test_overrides_change_groups_and_values(compose):
     ("overrides", "expected"),
     [
         (["optimizer=adamm"], "unknown optimizer option 'adamm' (no conf/optimizer/adamm.yaml); did you mean 'adam'?"),
-        (["optimizer.learnin_rate=0.1"],
-         "optimizer.learnin_rate: unknown parameter of optimizer 'adam'; did you mean 'learning_rate'?"),
+        (
+            ["optimizer.learnin_rate=0.1"],
+            "optimizer.learnin_rate: unknown parameter of optimizer 'adam'; did you mean 'learning_rate'?",
+        ),
         (["optimizer.learning_rate=fast"], "optimizer.learning_rate: 'fast' is not valid for optimizer 'adam'"),
         (["trainer.epoch=2"], "trainer.epoch: unknown parameter of the trainer section; did you mean 'epochs'?"),
-        (["augmentation.ops.0.degreez=5"],
-         "augmentation.ops.0.degreez: unknown parameter of augmentation 'rotation'; did you mean 'degrees'?"),
+        (
+            ["augmentation.ops.0.degreez=5"],
+            "augmentation.ops.0.degreez: unknown parameter of augmentation 'rotation'; did you mean 'degrees'?",
+        ),
         (["augmentation.ops.1.fill_mode=reflekt"], "augmentation.ops.1.fill_mode: 'reflekt' is unknown; did you mean"),
-        (["regularizer.early_stopping.patiense=3"],
-         "regularizer.early_stopping.patiense: unknown parameter of the regularizer section; did you mean 'patience'?"),
+        (
+            ["regularizer.early_stopping.patiense=3"],
+            "regularizer.early_stopping.patiense: unknown parameter of the regularizer section; did you mean 'patience'?",
+        ),
         (["optimiser.learning_rate=0.1"], "unknown config section 'optimiser'; did you mean 'optimizer'?"),
         (["optimizer.learning_rate=nan"], "optimizer.learning_rate=nan: options take finite numbers only"),
         (["regularizer.l2=inf"], "regularizer.l2=inf: options take finite numbers only"),
@@ -113,6 +119,8 @@ def test_cli_bad_input_exits_non_zero_with_one_line_and_writes_nothing(tmp_path,
 
 
 def test_stage_with_missing_params_file_says_how_to_make_it(tmp_path):
-    result = run([sys.executable, "-m", "workflows.prepare", "--params", str(tmp_path / "nope.yaml")], ROOT, check=False)
+    result = run(
+        [sys.executable, "-m", "workflows.prepare", "--params", str(tmp_path / "nope.yaml")], ROOT, check=False
+    )
     assert result.returncode == 2
     assert error_lines(result.stderr)[-1].endswith("does not exist; run `make params` to compose it from conf/")

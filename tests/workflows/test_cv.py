@@ -18,8 +18,14 @@ from workflows.schema import resolve
 
 pytestmark = pytest.mark.slow
 
-QUICK = ["model=mlp", "model.units=[32]", "augmentation=none", "trainer.epochs=2", "trainer.verbose=0",
-         "trainer.backup=false"]
+QUICK = [
+    "model=mlp",
+    "model.units=[32]",
+    "augmentation=none",
+    "trainer.epochs=2",
+    "trainer.verbose=0",
+    "trainer.backup=false",
+]
 
 
 def test_kfold_trains_on_every_fold_and_reports_their_mean_and_spread(tmp_path):
@@ -59,8 +65,16 @@ def test_kfold_trains_on_every_fold_and_reports_their_mean_and_spread(tmp_path):
 def test_a_search_optimizes_the_mean_over_the_folds(tmp_path):
     from workflows.search import run_search
 
-    study, _ = run_search([*QUICK, "cv=kfold", "cv.folds=2", "hparams_search.n_trials=1",
-                           f"hparams_search.storage={tmp_path / 'study.log'}", f"hparams_search.dir={tmp_path / 'r'}"])
+    study, _ = run_search(
+        [
+            *QUICK,
+            "cv=kfold",
+            "cv.folds=2",
+            "hparams_search.n_trials=1",
+            f"hparams_search.storage={tmp_path / 'study.log'}",
+            f"hparams_search.dir={tmp_path / 'r'}",
+        ]
+    )
     result = json.loads((tmp_path / "r" / "kerasforge" / "0" / "result.json").read_text())
     folds = [f["train"]["val_accuracy"] for f in result["metrics"]["folds"]]
     assert len(folds) == 2 and study.trials[0].value == pytest.approx(statistics.mean(folds))

@@ -20,8 +20,16 @@ from workflows.config import resolve
 from workflows.distribute import read_tf_config
 
 TRAIN = [sys.executable, "-m", "workflows.train"]
-SMALL = ["model=mlp", "model.units=[16]", "model.dropout=0.0", "augmentation=none", "trainer.verbose=2",
-         "trainer.batch_size=64", "schedule=constant", "regularizer=none"]
+SMALL = [
+    "model=mlp",
+    "model.units=[16]",
+    "model.dropout=0.0",
+    "augmentation=none",
+    "trainer.verbose=2",
+    "trainer.batch_size=64",
+    "schedule=constant",
+    "regularizer=none",
+]
 
 MIRRORED_VS_ONE_DEVICE = r"""
 import json, sys
@@ -85,12 +93,25 @@ def start_two_workers(tmp_path, epochs: int, stderr=subprocess.PIPE) -> list[sub
     procs = []
     for index in range(2):
         tf_config = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
-        procs.append(subprocess.Popen(
-            [*TRAIN, *SMALL, f"trainer.epochs={epochs}", "trainer.strategy=multi_worker", "trainer.backup=false",
-             "trainer.worker_timeout=120", f"hydra.run.dir={tmp_path / f'worker{index}'}"],
-            cwd=ROOT, env=subprocess_env(TF_CONFIG=tf_config), stdout=subprocess.PIPE, stderr=stderr, text=True,
-            start_new_session=True,
-        ))
+        procs.append(
+            subprocess.Popen(
+                [
+                    *TRAIN,
+                    *SMALL,
+                    f"trainer.epochs={epochs}",
+                    "trainer.strategy=multi_worker",
+                    "trainer.backup=false",
+                    "trainer.worker_timeout=120",
+                    f"hydra.run.dir={tmp_path / f'worker{index}'}",
+                ],
+                cwd=ROOT,
+                env=subprocess_env(TF_CONFIG=tf_config),
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+                start_new_session=True,
+            )
+        )
     return procs
 
 
@@ -132,9 +153,21 @@ def test_a_worker_whose_peers_never_come_up_gives_up(tmp_path):
     workers = [f"localhost:{p}" for p in free_ports(2)]
     tf_config = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": 0}})
     start = time.time()
-    result = run([*TRAIN, *SMALL, "trainer.epochs=1", "trainer.strategy=multi_worker", "trainer.worker_timeout=5",
-                  "trainer.backup=false", f"hydra.run.dir={tmp_path / 'w'}"], ROOT, check=False, timeout=120,
-                 TF_CONFIG=tf_config)
+    result = run(
+        [
+            *TRAIN,
+            *SMALL,
+            "trainer.epochs=1",
+            "trainer.strategy=multi_worker",
+            "trainer.worker_timeout=5",
+            "trainer.backup=false",
+            f"hydra.run.dir={tmp_path / 'w'}",
+        ],
+        ROOT,
+        check=False,
+        timeout=120,
+        TF_CONFIG=tf_config,
+    )
     assert result.returncode in (-9, 137)  # killed by its watchdog (SIGKILL)
     assert f"the other workers ({workers[1]}) did not all come up within trainer.worker_timeout=5 s" in result.stderr
     assert time.time() - start < 90
@@ -145,7 +178,10 @@ def test_a_worker_whose_peers_never_come_up_gives_up(tmp_path):
     [
         (None, "trainer.strategy=multi_worker needs the TF_CONFIG environment variable"),
         ("{not json", "TF_CONFIG is not valid JSON"),
-        ('{"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": 3}}', "task index 3 is not one of the 1"),
+        (
+            '{"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": 3}}',
+            "task index 3 is not one of the 1",
+        ),
         ('{"cluster": {"worker": ["nohostport"]}, "task": {"type": "worker", "index": 0}}', "'host:port'"),
         ('{"cluster": {"worker": ["a:1"]}, "task": {"type": "ps", "index": 0}}', "task type 'ps' is unknown"),
     ],
@@ -161,8 +197,10 @@ def test_malformed_tf_config_is_a_one_line_error(compose, monkeypatch, tf_config
 
 
 def test_tf_config_roles(monkeypatch):
-    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"chief": ["a:1"], "worker": ["b:1"]},
-                                                "task": {"type": "worker", "index": 0}}))
+    monkeypatch.setenv(
+        "TF_CONFIG",
+        json.dumps({"cluster": {"chief": ["a:1"], "worker": ["b:1"]}, "task": {"type": "worker", "index": 0}}),
+    )
     assert not read_tf_config().is_chief  # with a chief, worker 0 is not it
 
 
@@ -176,7 +214,9 @@ def test_unknown_strategy_and_precision(compose):
 def test_mixed_precision_scales_the_loss_and_keeps_outputs_float32(compose, tmp_path):
     from workflows.train import train
 
-    experiment = resolve(compose([*SMALL, "trainer.epochs=1", "trainer.precision=mixed_float16", "trainer.backup=false"]))
+    experiment = resolve(
+        compose([*SMALL, "trainer.epochs=1", "trainer.precision=mixed_float16", "trainer.backup=false"])
+    )
     splits = experiment.load_data()
     try:
         metrics = train(experiment, splits.train, splits.val, splits.spec, tmp_path / "m", tmp_path / "l")
@@ -193,8 +233,17 @@ def test_mixed_precision_scales_the_loss_and_keeps_outputs_float32(compose, tmp_
 def test_compile_options_reach_keras(compose, tmp_path):
     from workflows.train import train
 
-    experiment = resolve(compose([*SMALL, "trainer.epochs=1", "trainer.jit_compile=true", "trainer.backup=false",
-                                  "trainer.steps_per_execution=4"]))
+    experiment = resolve(
+        compose(
+            [
+                *SMALL,
+                "trainer.epochs=1",
+                "trainer.jit_compile=true",
+                "trainer.backup=false",
+                "trainer.steps_per_execution=4",
+            ]
+        )
+    )
     splits = experiment.load_data()
     seen = {}
 
@@ -216,9 +265,15 @@ def weights_of(run_dir):
 @pytest.mark.slow
 def test_killed_run_resumes_from_its_backup_and_ends_as_an_uninterrupted_one(tmp_path):
     backups = f"trainer.backup_root={tmp_path / 'backups'}"
-    killed = subprocess.Popen([*TRAIN, *DETERMINISTIC, backups, f"hydra.run.dir={tmp_path / 'a'}"], cwd=ROOT,
-                              env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              start_new_session=True)
+    killed = subprocess.Popen(
+        [*TRAIN, *DETERMINISTIC, backups, f"hydra.run.dir={tmp_path / 'a'}"],
+        cwd=ROOT,
+        env=subprocess_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     seen = ""
     deadline = time.time() + 120
     while "Epoch 4/6" not in seen and time.time() < deadline:
@@ -236,7 +291,9 @@ def test_killed_run_resumes_from_its_backup_and_ends_as_an_uninterrupted_one(tmp
     for resumed, straight in zip(weights_of(tmp_path / "a"), weights_of(tmp_path / "b")):
         np.testing.assert_array_equal(resumed, straight)
     for curve in ("train/loss.tsv", "eval/accuracy.tsv"):  # the resumed run's curves cover all 6 epochs
-        resumed, straight = ((tmp_path / r / "dvclive" / "train" / "plots" / "metrics" / curve).read_text() for r in "ab")
+        resumed, straight = (
+            (tmp_path / r / "dvclive" / "train" / "plots" / "metrics" / curve).read_text() for r in "ab"
+        )
         assert len(resumed.splitlines()) == 1 + 6 and resumed == straight
 
 

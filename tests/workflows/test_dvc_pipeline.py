@@ -86,8 +86,13 @@ def test_killed_training_leaves_the_previous_model_and_metrics(repo):
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     before = digest(repo / "models" / "model.keras"), digest(repo / "eval" / "metrics.json")
     proc = subprocess.Popen(
-        [*DVC, "repro", "train"], cwd=repo, env=subprocess_env(), stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        [*DVC, "repro", "train"],
+        cwd=repo,
+        env=subprocess_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
     deadline = time.time() + 120
     seen = ""
@@ -103,8 +108,9 @@ def test_killed_training_leaves_the_previous_model_and_metrics(repo):
 def lock_hashes(repo) -> dict[str, str]:
     """The hash dvc.lock records for each stage's outputs (data/prepared, data/augmented…)."""
     lock = yaml.safe_load((repo / "dvc.lock").read_text())
-    return {out["path"]: out["md5"] for stage in lock["stages"].values() for out in stage.get("outs", [])
-            if "md5" in out}
+    return {
+        out["path"]: out["md5"] for stage in lock["stages"].values() for out in stage.get("outs", []) if "md5" in out
+    }
 
 
 def test_rerunning_prepare_and_augment_keeps_their_hashes(repo):
@@ -135,8 +141,14 @@ def test_direct_cli_and_dvc_exp_run_give_the_same_result(repo, tmp_path):
 def test_make_wraps_dvc_for_a_fresh_shell(repo):
     """The README's `make dvc ARGS=…`: works without the venv activated (the stage commands run `python`)."""
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "VENV": str(BIN.parent)}
-    result = subprocess.run(["make", "--no-print-directory", "dvc", "ARGS=exp show --json"], cwd=repo,
-                            env={**subprocess_env(), **env}, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        ["make", "--no-print-directory", "dvc", "ARGS=exp show --json"],
+        cwd=repo,
+        env={**subprocess_env(), **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "accuracy" in result.stdout
 
@@ -150,8 +162,10 @@ def deleted_tracked_files(repo) -> list[str]:
 def regression_repo(tmp_path_factory):
     """The project, tiny, whose committed params.yaml is a regression (scikit-learn's diabetes table)."""
     path = make_project_copy(tmp_path_factory.mktemp("regression"), TINY_DEFAULTS)
-    run([sys.executable, "-m", "workflows.config", "--out", "params.yaml", "data=diabetes", "model=mlp", "loss=mse"],
-        path)
+    run(
+        [sys.executable, "-m", "workflows.config", "--out", "params.yaml", "data=diabetes", "model=mlp", "loss=mse"],
+        path,
+    )
     run(["git", "commit", "-qam", "a regression"], path)
     return path
 
@@ -173,8 +187,10 @@ def test_a_regression_runs_through_dvc_repro_and_deletes_no_tracked_file(regress
 
 def test_dvc_exp_run_switches_between_a_regression_and_classes(regression_repo):
     # From the regression workspace to classes and back: each experiment recorded, no tracked file deleted.
-    run([*DVC, "exp", "run", "-n", "classes", "-S", "data=digits", "-S", "loss=sparse_categorical_crossentropy"],
-        regression_repo)
+    run(
+        [*DVC, "exp", "run", "-n", "classes", "-S", "data=digits", "-S", "loss=sparse_categorical_crossentropy"],
+        regression_repo,
+    )
     assert "accuracy" in json.loads((regression_repo / "eval" / "metrics.json").read_text())
     assert list((regression_repo / "eval" / "plots" / "sklearn" / "roc").glob("*.json"))
     assert deleted_tracked_files(regression_repo) == []
@@ -198,7 +214,9 @@ def test_a_stage_that_fails_under_dvc_deletes_nothing_and_says_how_to_go_back(re
     (regression_repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     result = run([*DVC, "repro"], regression_repo, check=False)
     assert result.returncode != 0
-    assert "augmentation.copiez" in result.stderr and "git checkout params.yaml dvc.lock && dvc checkout" in result.stderr
+    assert (
+        "augmentation.copiez" in result.stderr and "git checkout params.yaml dvc.lock && dvc checkout" in result.stderr
+    )
     assert deleted_tracked_files(regression_repo) == []
     assert digest(regression_repo / "models" / "model.keras") == model  # nothing replaced
     run(["git", "checkout", "params.yaml", "dvc.lock"], regression_repo)  # the hint, as printed
@@ -209,11 +227,14 @@ def test_a_stage_that_fails_under_dvc_deletes_nothing_and_says_how_to_go_back(re
     assert run(["git", "status", "--porcelain"], regression_repo).stdout == ""
 
 
-@pytest.mark.parametrize(("setting", "message"), [
-    ("cv=kfold", "cv=kfold: cross-validation runs on the direct command line"),
-    ("+trainr.epochs=5", "unknown config section 'trainr'; did you mean 'trainer'?"),
-    ("hparams_search=optuna", "hparams_search is set: a search runs its trials itself"),
-])
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("cv=kfold", "cv=kfold: cross-validation runs on the direct command line"),
+        ("+trainr.epochs=5", "unknown config section 'trainr'; did you mean 'trainer'?"),
+        ("hparams_search=optuna", "hparams_search is set: a search runs its trials itself"),
+    ],
+)
 def test_a_setting_no_stage_reads_is_refused_not_recorded(repo, setting, message):
     before = run([*DVC, "exp", "show", "--json"], repo).stdout.count('"rev"')
     result = run([*DVC, "exp", "run", "-S", setting], repo, check=False)

@@ -42,8 +42,9 @@ def test_unfreeze_counts_layers_with_weights_from_the_top_and_leaves_batch_norm_
     base = keras.applications.MobileNetV2(include_top=False, weights=None, input_shape=(32, 32, 3))
     base.trainable = False
     names = unfreeze(base, 4)
-    weighted = [layer for layer in base.layers if layer.weights and not isinstance(layer,
-                                                                                    keras.layers.BatchNormalization)]
+    weighted = [
+        layer for layer in base.layers if layer.weights and not isinstance(layer, keras.layers.BatchNormalization)
+    ]
     assert names == [layer.name for layer in weighted[-4:]]
     assert all(not layer.trainable for layer in base.layers if isinstance(layer, keras.layers.BatchNormalization))
     assert {layer.name for layer in base.layers if layer.trainable} == set(names)
@@ -66,14 +67,30 @@ def test_two_phases_freeze_then_move_only_the_chosen_layers(tmp_path):
     moves the 3 top layers with weights and nothing below them; frozen batch norm keeps its statistics."""
     weights = tmp_path / "mobilenet_v2_no_top.weights.h5"
     keras.utils.set_random_seed(1)
-    keras.applications.MobileNetV2(include_top=False, weights=None, input_shape=(32, 32, 3),
-                                   pooling="avg").save_weights(weights)
+    keras.applications.MobileNetV2(
+        include_top=False, weights=None, input_shape=(32, 32, 3), pooling="avg"
+    ).save_weights(weights)
     keep = "{" + ",".join(f"{k}:0.25" for k in range(10)) + "}"
-    experiment = resolve(compose([
-        "model=mobilenet_v2", f"model.weights={weights}", "model.input_size=32", "finetune=two_phase",
-        "finetune.frozen_epochs=1", "finetune.unfreeze=3", "finetune.backbone_lr=0.5", "trainer.epochs=2",
-        "trainer.batch_size=64", "trainer.verbose=0", "trainer.backup=false", "augmentation=none",
-        f"data.keep={keep}", "optimizer.learning_rate=0.01"]))
+    experiment = resolve(
+        compose(
+            [
+                "model=mobilenet_v2",
+                f"model.weights={weights}",
+                "model.input_size=32",
+                "finetune=two_phase",
+                "finetune.frozen_epochs=1",
+                "finetune.unfreeze=3",
+                "finetune.backbone_lr=0.5",
+                "trainer.epochs=2",
+                "trainer.batch_size=64",
+                "trainer.verbose=0",
+                "trainer.backup=false",
+                "augmentation=none",
+                f"data.keep={keep}",
+                "optimizer.learning_rate=0.01",
+            ]
+        )
+    )
     splits = experiment.load_data()
     loaded = keras.applications.MobileNetV2(include_top=False, weights=None, input_shape=(32, 32, 3), pooling="avg")
     loaded.load_weights(weights)
@@ -87,12 +104,20 @@ def test_two_phases_freeze_then_move_only_the_chosen_layers(tmp_path):
                 base = backbone_of(self.model, "mobilenet_v2")
                 after_phase_one.extend([w.copy() for w in layer.get_weights()] for layer in base.layers)
 
-    train(experiment, splits.train, splits.val, splits.spec, tmp_path / "models", tmp_path / "logs",
-          callbacks=[Snapshot()])
+    train(
+        experiment,
+        splits.train,
+        splits.val,
+        splits.spec,
+        tmp_path / "models",
+        tmp_path / "logs",
+        callbacks=[Snapshot()],
+    )
     saved = keras.models.load_model(tmp_path / "models" / "model.keras")
     base = backbone_of(saved, "mobilenet_v2")
-    weighted = [layer.name for layer in base.layers if layer.weights and not isinstance(
-        layer, keras.layers.BatchNormalization)]
+    weighted = [
+        layer.name for layer in base.layers if layer.weights and not isinstance(layer, keras.layers.BatchNormalization)
+    ]
     top = set(weighted[-3:])
 
     def same(a, b):
@@ -100,6 +125,9 @@ def test_two_phases_freeze_then_move_only_the_chosen_layers(tmp_path):
 
     assert len(after_phase_one) == len(start)
     assert all(same(a, b) for a, b in zip(after_phase_one, start)), "phase one moved the backbone"
-    moved = {layer.name for layer, initial in zip(base.layers, start) if layer.weights
-             and not same(layer.get_weights(), initial)}
+    moved = {
+        layer.name
+        for layer, initial in zip(base.layers, start)
+        if layer.weights and not same(layer.get_weights(), initial)
+    }
     assert moved == top, (moved, top)

@@ -55,12 +55,16 @@ def test_imbalanced_digits_keep_the_test_split_whole(tmp_path):
 
 
 def test_binary_curves_cost_and_tensorboard(tmp_path):
-    metrics = pipeline(tmp_path, "data=breast_cancer", "loss=binary_crossentropy", "trainer.epochs=3",
-                       "trainer.tensorboard=true")
+    metrics = pipeline(
+        tmp_path, "data=breast_cancer", "loss=binary_crossentropy", "trainer.epochs=3", "trainer.tensorboard=true"
+    )
     plots = tmp_path / "eval" / "plots" / "sklearn"
     # One curve of each kind, for the positive class of the binary task; strict JSON (no Infinity threshold).
-    for kind, keys in (("roc", {"fpr", "tpr"}), ("precision_recall", {"precision", "recall"}),
-                       ("calibration", {"prob_pred", "prob_true"})):
+    for kind, keys in (
+        ("roc", {"fpr", "tpr"}),
+        ("precision_recall", {"precision", "recall"}),
+        ("calibration", {"prob_pred", "prob_true"}),
+    ):
         files = list((plots / kind).glob("*.json"))
         assert [f.name for f in files] == ["benign.json"], files
         text = files[0].read_text()

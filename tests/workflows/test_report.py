@@ -26,8 +26,17 @@ def search_dir(tmp_path):
     root = tmp_path / "diabetes-val_loss-min"
     for number, loss in ((0, 0.52), (2, 0.4444194436073303)):
         metrics = {"r2": 0.3 + number / 10, "mse": loss, "loss": loss, "train": {"val_loss": loss, "val_mae": 0.5}}
-        trial(root, number, "ok", 0.00013198612345678 * (number + 1), objective=loss, objectives=[loss],
-              objective_names=["val_loss"], directions=["minimize"], metrics=metrics)
+        trial(
+            root,
+            number,
+            "ok",
+            0.00013198612345678 * (number + 1),
+            objective=loss,
+            objectives=[loss],
+            objective_names=["val_loss"],
+            directions=["minimize"],
+            metrics=metrics,
+        )
     trial(root, 1, "pruned", 0.0068240784, error="pruned after epoch 1: val_loss 0.6662")
     trial(root, 3, "failed", 0.001, error="ValueError: boom")
     return root
@@ -71,8 +80,11 @@ def test_the_pictures_hold_every_label(search_dir, tmp_path):
 
 def test_a_corrupt_result_is_one_line(search_dir, tmp_path):
     (search_dir / "0" / "result.json").write_text('{"status": "ok", "metr')
-    result = run([sys.executable, "-m", "workflows.report", str(search_dir), "--out", str(tmp_path / "o")], ROOT,
-                 check=False)
+    result = run(
+        [sys.executable, "-m", "workflows.report", str(search_dir), "--out", str(tmp_path / "o")], ROOT, check=False
+    )
     assert result.returncode == 2
-    assert error_lines(result.stderr) == [f"error: {search_dir / '0' / 'result.json'} is not a run's result "
-                                          "(truncated or edited); delete it, or rerun that job"]
+    assert error_lines(result.stderr) == [
+        f"error: {search_dir / '0' / 'result.json'} is not a run's result "
+        "(truncated or edited); delete it, or rerun that job"
+    ]

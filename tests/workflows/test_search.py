@@ -22,9 +22,15 @@ SMALL = ["model=mlp", "model.units=[32]", "augmentation=none", "trainer.verbose=
 
 
 def options(tmp_path, n_trials: int, epochs: int = 3, *extra: str) -> list[str]:
-    return [*SMALL, f"trainer.epochs={epochs}", f"hparams_search.n_trials={n_trials}",
-            f"hparams_search.storage={tmp_path / 'study.log'}", f"hparams_search.dir={tmp_path / 'runs'}",
-            "hparams_search.study_name=kerasforge", *extra]
+    return [
+        *SMALL,
+        f"trainer.epochs={epochs}",
+        f"hparams_search.n_trials={n_trials}",
+        f"hparams_search.storage={tmp_path / 'study.log'}",
+        f"hparams_search.dir={tmp_path / 'runs'}",
+        "hparams_search.study_name=kerasforge",
+        *extra,
+    ]
 
 
 def load(tmp_path) -> optuna.Study:
@@ -46,11 +52,19 @@ def test_a_trial_behind_the_median_is_pruned_at_once_and_recorded(tmp_path):
 
     # Three learning rates, two good and one hopeless, in the grid's (seeded) order; the median pruner may judge
     # a trial after one finished trial, from its second epoch.
-    study, base = run_search(options(
-        tmp_path, 3, 5, "hparams_search.sampler=grid", "hparams_search.seed=1", "hparams_search.n_startup_trials=1",
-        "hparams_search.pruner_startup_trials=1",
-        "~hparams_search.params",  # a search space of one's own on the command line: drop the YAML one, add it
-        "+hparams_search.params={optimizer.learning_rate: {type: categorical, choices: [0.003, 0.002, 0.00001]}}"))
+    study, base = run_search(
+        options(
+            tmp_path,
+            3,
+            5,
+            "hparams_search.sampler=grid",
+            "hparams_search.seed=1",
+            "hparams_search.n_startup_trials=1",
+            "hparams_search.pruner_startup_trials=1",
+            "~hparams_search.params",  # a search space of one's own on the command line: drop the YAML one, add it
+            "+hparams_search.params={optimizer.learning_rate: {type: categorical, choices: [0.003, 0.002, 0.00001]}}",
+        )
+    )
     trials = sorted(study.trials, key=lambda t: t.number)
     assert len(trials) == 3 and all(t.state.is_finished() for t in trials)
     # The grid's order under seed 1: 0.003, then the hopeless one, judged against the first's curve.
@@ -71,11 +85,18 @@ def test_a_trial_behind_the_median_is_pruned_at_once_and_recorded(tmp_path):
 def test_a_bad_search_space_is_one_line_before_any_trial(tmp_path):
     result = run([*SEARCH, *options(tmp_path, 2), "hparams_search.sampler=tpee"], ROOT, check=False)
     assert result.returncode == 2 and error_lines(result.stderr) == [
-        "error: hparams_search.sampler='tpee' is unknown; did you mean 'tpe'? valid: tpe, cmaes, grid, random"]
-    result = run([*SEARCH, *options(tmp_path, 2),
-                  "~hparams_search.params",
-                  "+hparams_search.params={optimizer.learning_rate: {type: float, low: -1.0, high: 0.1}}"],
-                 ROOT, check=False)
+        "error: hparams_search.sampler='tpee' is unknown; did you mean 'tpe'? valid: tpe, cmaes, grid, random"
+    ]
+    result = run(
+        [
+            *SEARCH,
+            *options(tmp_path, 2),
+            "~hparams_search.params",
+            "+hparams_search.params={optimizer.learning_rate: {type: float, low: -1.0, high: 0.1}}",
+        ],
+        ROOT,
+        check=False,
+    )
     lines = error_lines(result.stderr)
     assert result.returncode == 2 and len(lines) == 1 and "optimizer.learning_rate=-1.0 gives a bad config" in lines[0]
     assert not (tmp_path / "runs").exists()
@@ -85,8 +106,11 @@ def test_pruner_and_sampler_start_up_are_separate_and_checked():
     from workflows.compose import compose
     from workflows.search import make_pruner, make_sampler, search_config
 
-    search = search_config(compose(["hparams_search=optuna", "hparams_search.n_startup_trials=7",
-                                    "hparams_search.pruner_startup_trials=2"]))
+    search = search_config(
+        compose(
+            ["hparams_search=optuna", "hparams_search.n_startup_trials=7", "hparams_search.pruner_startup_trials=2"]
+        )
+    )
     assert make_pruner(search)._n_startup_trials == 2
     assert make_sampler(search)._n_startup_trials == 7
     with pytest.raises(ConfigError, match=r"hparams_search.pruner_startup_trials=-1 must be ≥ 0"):
@@ -95,8 +119,14 @@ def test_pruner_and_sampler_start_up_are_separate_and_checked():
 
 def test_the_same_command_continues_a_killed_study_to_n_trials(tmp_path):
     command = [*SEARCH, *options(tmp_path, 4, 4, "hparams_search.pruner=none")]
-    first = subprocess.Popen(command, cwd=ROOT, env=subprocess_env(), stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL, start_new_session=True)
+    first = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=subprocess_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.time() + 300
     while time.time() < deadline:
         time.sleep(1)
@@ -115,7 +145,7 @@ def test_the_same_command_continues_a_killed_study_to_n_trials(tmp_path):
     after = states(load(tmp_path))
     assert after.get("COMPLETE") == 4 and "RUNNING" not in after, after
     assert after.get("FAIL") == 1  # the killed trial: failed, not left running, not counted
-    assert json.loads(again.stdout[again.stdout.index("{"):])["trials"]["complete"] == 4
+    assert json.loads(again.stdout[again.stdout.index("{") :])["trials"]["complete"] == 4
 
 
 @pytest.mark.parametrize("storage", ["journal", "sqlite"])
@@ -124,19 +154,27 @@ def test_two_processes_share_one_study(tmp_path, storage):
     if storage == "sqlite":  # the database's tables made once, as a database is set up before its workers start
         optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 'study.db'}")
     command = [*SEARCH, *options(tmp_path, 4, 3, "hparams_search.pruner=none"), *url]
-    workers = [subprocess.Popen(command, cwd=ROOT, env=subprocess_env(), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    workers = [
+        subprocess.Popen(
+            command, cwd=ROOT, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
     for worker in workers:
         _, err = worker.communicate(timeout=600)
         assert worker.returncode == 0, err[-2000:]
-    study = load(tmp_path) if storage == "journal" else optuna.load_study(
-        study_name="kerasforge", storage=f"sqlite:///{tmp_path / 'study.db'}")
+    study = (
+        load(tmp_path)
+        if storage == "journal"
+        else optuna.load_study(study_name="kerasforge", storage=f"sqlite:///{tmp_path / 'study.db'}")
+    )
     finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert len(finished) == 4 and len({t.number for t in finished}) == 4
     assert len({t.user_attrs["pid"] for t in finished}) == 2  # both processes ran trials of the one study
     assert len({tuple(sorted(t.params.items())) for t in finished}) == 4  # not the same seeded draws twice
     assert sorted(int(p.name) for p in (tmp_path / "runs" / "kerasforge").iterdir() if p.name.isdigit()) == sorted(
-        t.number for t in study.trials if not t.user_attrs.get("surplus"))
+        t.number for t in study.trials if not t.user_attrs.get("surplus")
+    )
 
 
 def test_mcnemar_counts_the_examples_only_one_config_gets_right():
@@ -146,7 +184,7 @@ def test_mcnemar_counts_the_examples_only_one_config_gets_right():
     b = Candidate("b", ROOT, correct=[[False] * 10 + [True], [True, False]])
     test = mcnemar(a, b)
     assert (test["a_only"], test["b_only"]) == (10, 0)
-    assert test["p_value"] == pytest.approx(2 * 0.5 ** 10)
+    assert test["p_value"] == pytest.approx(2 * 0.5**10)
     assert mcnemar(a, a)["p_value"] == 1.0
 
 
@@ -154,22 +192,38 @@ def test_confirm_reruns_the_best_trials_and_the_baseline_over_seeds(tmp_path):
     from workflows.confirm import confirm
     from workflows.search import run_search
 
-    run_search(options(tmp_path, 2, 3, "hparams_search.sampler=grid", "hparams_search.pruner=none",
-                       "~hparams_search.params",
-                       "+hparams_search.params={optimizer.learning_rate: {type: categorical, choices: [0.003, 0.0003]}}"))
+    run_search(
+        options(
+            tmp_path,
+            2,
+            3,
+            "hparams_search.sampler=grid",
+            "hparams_search.pruner=none",
+            "~hparams_search.params",
+            "+hparams_search.params={optimizer.learning_rate: {type: categorical, choices: [0.003, 0.0003]}}",
+        )
+    )
     study_dir = tmp_path / "runs" / "kerasforge"
     report = confirm(study_dir, 2, [0, 1], "confirm", tmp_path / "reports")
     facts = json.loads((tmp_path / "reports" / "confirm.json").read_text())
     assert set(facts["candidates"]) == {"trial 0", "trial 1", "baseline"}
     assert all(len(c["accuracies"]) == 2 for c in facts["candidates"].values())
-    winner = max(("trial 0", "trial 1"), key=lambda n: json.loads(
-        (study_dir / n.split()[1] / "result.json").read_text())["objective"])
+    winner = max(
+        ("trial 0", "trial 1"),
+        key=lambda n: json.loads((study_dir / n.split()[1] / "result.json").read_text())["objective"],
+    )
     comparison = facts["comparisons"][f"{winner} vs baseline"]
     # The counts are those of the rerun's own test predictions.
     hits = {}
     for name in (winner, "baseline"):
-        rows = [json.loads((study_dir / "confirm" / name.replace(" ", "_") / f"seed{s}" / "eval" / "plots" /
-                            "confusion.json").read_text()) for s in (0, 1)]
+        rows = [
+            json.loads(
+                (
+                    study_dir / "confirm" / name.replace(" ", "_") / f"seed{s}" / "eval" / "plots" / "confusion.json"
+                ).read_text()
+            )
+            for s in (0, 1)
+        ]
         hits[name] = [[r["actual"] == r["predicted"] for r in seed_rows] for seed_rows in rows]
     only = sum(x and not y for a, b in zip(hits[winner], hits["baseline"]) for x, y in zip(a, b))
     assert comparison["a_only"] == only and 0.0 <= comparison["p_value"] <= 1.0
@@ -180,11 +234,19 @@ def test_confirm_reruns_the_best_trials_and_the_baseline_over_seeds(tmp_path):
 def test_two_objectives_give_a_pareto_front_each_a_command(tmp_path):
     from workflows.search import plot_pareto, run_search, summary
 
-    study, base = run_search(options(
-        tmp_path, 3, 2, "hparams_search.sampler=grid", "hparams_search.pruner=none",
-        "hparams_search.metric=[val_accuracy,params]", "hparams_search.direction=[maximize,minimize]",
-        "~hparams_search.params",
-        "+hparams_search.params={model.units: {type: categorical, choices: ['[8]', '[64]', '[256]']}}"))
+    study, base = run_search(
+        options(
+            tmp_path,
+            3,
+            2,
+            "hparams_search.sampler=grid",
+            "hparams_search.pruner=none",
+            "hparams_search.metric=[val_accuracy,params]",
+            "hparams_search.direction=[maximize,minimize]",
+            "~hparams_search.params",
+            "+hparams_search.params={model.units: {type: categorical, choices: ['[8]', '[64]', '[256]']}}",
+        )
+    )
     facts = summary(study, base)
     front = facts["pareto_front"]
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
@@ -201,14 +263,16 @@ def test_two_objectives_give_a_pareto_front_each_a_command(tmp_path):
     from workflows.report import pareto_from_results
 
     assert sorted(pareto_from_results(tmp_path / "runs" / "kerasforge", tmp_path / "r" / "p.png")) == sorted(
-        p["trial"] for p in front)
+        p["trial"] for p in front
+    )
     assert (tmp_path / "r" / "p.png").exists()
 
 
 def postgres_url() -> str:
     """The test server's URL (.ci/postgres.sh sets it up on 127.0.0.1); CI must have it, a developer may not."""
-    url = os.environ.get("KERASFORGE_TEST_POSTGRES",
-                         "postgresql://kerasforge:kerasforge@127.0.0.1:5432/kerasforge_test")
+    url = os.environ.get(
+        "KERASFORGE_TEST_POSTGRES", "postgresql://kerasforge:kerasforge@127.0.0.1:5432/kerasforge_test"
+    )
     import sqlalchemy
 
     try:
@@ -227,12 +291,23 @@ def test_two_processes_share_a_postgresql_study_and_a_killed_one_loses_no_trial(
 
     url, name = postgres_url(), f"pg-{uuid.uuid4().hex[:8]}"
     optuna.storages.RDBStorage(url)  # the tables, made once, as a database is set up before its workers start
-    command = [*SEARCH, *options(tmp_path, 4, 3, "hparams_search.pruner=none"), f"hparams_search.storage={url}",
-               f"hparams_search.study_name={name}"]
-    victim = subprocess.Popen(command, cwd=ROOT, env=subprocess_env(), stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, start_new_session=True)
-    survivor = subprocess.Popen(command, cwd=ROOT, env=subprocess_env(), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+    command = [
+        *SEARCH,
+        *options(tmp_path, 4, 3, "hparams_search.pruner=none"),
+        f"hparams_search.storage={url}",
+        f"hparams_search.study_name={name}",
+    ]
+    victim = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=subprocess_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    survivor = subprocess.Popen(
+        command, cwd=ROOT, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         deadline, killed = time.time() + 300, None
         while time.time() < deadline and killed is None:

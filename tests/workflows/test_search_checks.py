@@ -38,8 +38,18 @@ def test_the_default_metric_and_direction_follow_the_task():
 
 
 def test_a_metric_the_task_lacks_is_one_line_before_tensorflow(tmp_path):
-    result = run([sys.executable, "-c", IMPORTED, *REGRESSION[1:], "hparams_search.metric=val_accuracy",
-                  f"hparams_search.dir={tmp_path}"], ROOT, check=False)
+    result = run(
+        [
+            sys.executable,
+            "-c",
+            IMPORTED,
+            *REGRESSION[1:],
+            "hparams_search.metric=val_accuracy",
+            f"hparams_search.dir={tmp_path}",
+        ],
+        ROOT,
+        check=False,
+    )
     lines = error_lines(result.stderr)
     assert lines[0].startswith("error: hparams_search.metric='val_accuracy' is not a metric of a regression run; ")
     assert "val_loss" in lines[0] and lines[1:] == ["exit 2 False"], lines
@@ -49,37 +59,52 @@ def test_a_metric_the_task_lacks_is_one_line_before_tensorflow(tmp_path):
 def test_a_test_metric_cannot_be_pruned_on():
     with pytest.raises(ConfigError, match=r"metric='r2' is known only once a trial has ended.*pruner=none"):
         search_config(compose([*REGRESSION, "hparams_search.metric=r2"]))
-    assert search_config(compose([*REGRESSION, "hparams_search.metric=r2", "hparams_search.pruner=none"])).direction \
-        == ["maximize"]
+    assert search_config(
+        compose([*REGRESSION, "hparams_search.metric=r2", "hparams_search.pruner=none"])
+    ).direction == ["maximize"]
 
 
-@pytest.mark.parametrize(("spec", "message"), [
-    ("{type: float, low: 0.0, high: 0.1, log: true}", "Optuna refuses it"),
-    ("{type: float, low: 0.001, high: 0.1, log: true, step: 0.01}", "Optuna refuses it"),
-])
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("{type: float, low: 0.0, high: 0.1, log: true}", "Optuna refuses it"),
+        ("{type: float, low: 0.001, high: 0.1, log: true, step: 0.01}", "Optuna refuses it"),
+    ],
+)
 def test_optuna_rules_for_a_space_are_checked_before_any_trial(spec, message):
     with pytest.raises(ConfigError, match=message):
-        search_config(compose(["hparams_search=optuna", "~hparams_search.params",
-                               f"+hparams_search.params={{optimizer.learning_rate: {spec}}}"]))
+        search_config(
+            compose(
+                [
+                    "hparams_search=optuna",
+                    "~hparams_search.params",
+                    f"+hparams_search.params={{optimizer.learning_rate: {spec}}}",
+                ]
+            )
+        )
 
 
-@pytest.mark.parametrize(("storage", "message"), [
-    ("postgresql//nohost", r"neither a database URL .* a URL needs '://', e.g. postgresql://"),
-    ("redis://localhost/0", r"'redis://' is not a database URL Optuna takes"),
-    ("study.journal", r"neither a database URL \(scheme://…\) nor a journal file path ending in .log"),
-])
+@pytest.mark.parametrize(
+    ("storage", "message"),
+    [
+        ("postgresql//nohost", r"neither a database URL .* a URL needs '://', e.g. postgresql://"),
+        ("redis://localhost/0", r"'redis://' is not a database URL Optuna takes"),
+        ("study.journal", r"neither a database URL \(scheme://…\) nor a journal file path ending in .log"),
+    ],
+)
 def test_a_storage_that_is_not_one_is_refused(storage, message):
     with pytest.raises(ConfigError, match=message):
         search_config(compose(["hparams_search=optuna", f"hparams_search.storage={storage}"]))
 
 
 def test_storage_that_cannot_be_opened_is_one_line(tmp_path):
-    missing = search_config(compose(["hparams_search=optuna",
-                                     f"hparams_search.storage=sqlite:///{tmp_path}/no/such/dir/s.db"]))
+    missing = search_config(
+        compose(["hparams_search=optuna", f"hparams_search.storage=sqlite:///{tmp_path}/no/such/dir/s.db"])
+    )
     with pytest.raises(ConfigError, match=r"cannot be opened: OperationalError"):
         storage_of(missing)
     garbage = tmp_path / "garbage.log"
-    garbage.write_text("this is not a journal\n{\"op_code\": 99}\n")
+    garbage.write_text('this is not a journal\n{"op_code": 99}\n')
     journal = search_config(compose(["hparams_search=optuna", f"hparams_search.storage={garbage}"]))
     with pytest.raises(ConfigError, match=r"cannot be opened"):
         open_study(journal)
@@ -89,19 +114,34 @@ def test_a_study_reused_with_another_objective_or_space_is_refused(tmp_path):
     base = ["hparams_search=optuna", f"hparams_search.storage={tmp_path / 's.log'}", "hparams_search.study_name=s"]
     first = search_config(compose(base))
     study = open_study(first)
-    study.add_trial(optuna.trial.create_trial(
-        params={"trainer.batch_size": 32}, value=0.9,
-        distributions={"trainer.batch_size": optuna.distributions.CategoricalDistribution([32, 64, 128])}))
+    study.add_trial(
+        optuna.trial.create_trial(
+            params={"trainer.batch_size": 32},
+            value=0.9,
+            distributions={"trainer.batch_size": optuna.distributions.CategoricalDistribution([32, 64, 128])},
+        )
+    )
     assert open_study(first).user_attrs["metrics"] == ["val_accuracy"]  # the same search continues it
-    with pytest.raises(ConfigError, match=r"study 's' optimizes val_accuracy \(maximize\), but this search asks for "
-                                          r"val_loss \(minimize\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"study 's' optimizes val_accuracy \(maximize\), but this search asks for "
+        r"val_loss \(minimize\)",
+    ):
         open_study(search_config(compose([*base, "hparams_search.metric=val_loss"])))
     with pytest.raises(ConfigError, match=r"asks for val_accuracy \(minimize\)"):
         open_study(search_config(compose([*base, "hparams_search.direction=minimize"])))
     with pytest.raises(ConfigError, match=r"params.trainer.batch_size: study 's' sampled it from another space"):
-        open_study(search_config(compose(
-            [*base, "~hparams_search.params",
-             "+hparams_search.params={trainer.batch_size: {type: categorical, choices: [16, 32]}}"])))
+        open_study(
+            search_config(
+                compose(
+                    [
+                        *base,
+                        "~hparams_search.params",
+                        "+hparams_search.params={trainer.batch_size: {type: categorical, choices: [16, 32]}}",
+                    ]
+                )
+            )
+        )
 
 
 def test_trials_draw_by_their_number_not_by_the_process():
@@ -128,10 +168,22 @@ def test_failed_trials_are_bounded(tmp_path):
 @pytest.mark.slow
 def test_a_search_whose_trials_all_fail_stops_with_one_line(tmp_path):
     # Each trial fails at training (class weights on a regression: known once the data is read), the same way.
-    result = run([*SEARCH, *REGRESSION[1:], "trainer.class_weight=balanced", "trainer.epochs=1", "augmentation=none",
-                  "hparams_search.n_trials=20", f"hparams_search.storage={tmp_path / 's.log'}",
-                  f"hparams_search.dir={tmp_path / 'runs'}", "hparams_search.study_name=s"], ROOT, check=False,
-                 timeout=300)
+    result = run(
+        [
+            *SEARCH,
+            *REGRESSION[1:],
+            "trainer.class_weight=balanced",
+            "trainer.epochs=1",
+            "augmentation=none",
+            "hparams_search.n_trials=20",
+            f"hparams_search.storage={tmp_path / 's.log'}",
+            f"hparams_search.dir={tmp_path / 'runs'}",
+            "hparams_search.study_name=s",
+        ],
+        ROOT,
+        check=False,
+        timeout=300,
+    )
     lines = error_lines(result.stderr)
     assert result.returncode == 2 and lines[-1].startswith("error: the search stopped: 3 trials in a row failed"), lines
     assert "trainer.class_weight weights classes" in lines[-1]

@@ -21,8 +21,11 @@ def test_show_says_whether_the_metrics_were_computed_in_this_run(tmp_path):
     assert skipped[-1].startswith("not recomputed in this run: DVC skipped evaluate")
     assert "latency and throughput included" in skipped[-1] and "dvc repro -f evaluate" in skipped[-1]
     os.utime(metrics, (stamp.stat().st_mtime + 1,) * 2)  # written by this run
-    assert run([*SHOW, str(metrics), "--since", str(stamp)], ROOT).stdout.splitlines()[-1].startswith(
-        "computed in this run, on this machine")
+    assert (
+        run([*SHOW, str(metrics), "--since", str(stamp)], ROOT)
+        .stdout.splitlines()[-1]
+        .startswith("computed in this run, on this machine")
+    )
     assert "measured on the machine that wrote it" in run([*SHOW, str(metrics)], ROOT).stdout
 
 

@@ -28,8 +28,15 @@ def test_the_stages_run_in_pipeline_order():
 
 def test_code_deps_follow_the_imports():
     train = code_deps(BY_NAME["train"])
-    for path in ("workflows/train.py", "workflows/backup.py", "workflows/datastore.py", "workflows/distribute.py",
-                 "plugins/registry.py", "plugins/model", "plugins/optimizer"):
+    for path in (
+        "workflows/train.py",
+        "workflows/backup.py",
+        "workflows/datastore.py",
+        "workflows/distribute.py",
+        "plugins/registry.py",
+        "plugins/model",
+        "plugins/optimizer",
+    ):
         assert path in train
     assert "workflows/pipeline.py" not in train and "workflows/sweep.py" not in train  # the CLI is not stage code
     assert "workflows/backup.py" not in code_deps(BY_NAME["prepare"])
@@ -56,8 +63,11 @@ def test_a_stage_that_reads_more_than_it_declares_fails(compose, tmp_path):
 
 
 def tree_digest(root) -> dict[str, str]:
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_prepare_and_augment_write_the_same_bytes_twice(tmp_path):
@@ -69,8 +79,12 @@ def test_prepare_and_augment_write_the_same_bytes_twice(tmp_path):
         "[BY_NAME[s](e, Layout(Path(sys.argv[1]))) for s in ('prepare', 'augment')]"
     )
     for run_dir in ("a", "b"):
-        subprocess.run([sys.executable, "-c", code, str(tmp_path / run_dir), *TINY, "augmentation.copies=2"],
-                       cwd=ROOT, check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-c", code, str(tmp_path / run_dir), *TINY, "augmentation.copies=2"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
     first, second = tree_digest(tmp_path / "a"), tree_digest(tmp_path / "b")
     assert "data/prepared/train/x.npy" in first and "data/augmented/train/x.npy" in first
     assert first == second
@@ -84,14 +98,17 @@ def test_preparing_an_array_data_set_does_not_start_tensorflow(tmp_path):
         "stage = BY_NAME['prepare']; stage.function()(resolve(compose(), stage), Layout(Path(sys.argv[1]))); "
         "print('tensorflow' in sys.modules, 'keras' in sys.modules)"
     )
-    result = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=ROOT, check=True, capture_output=True,
-                            text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], cwd=ROOT, check=True, capture_output=True, text=True
+    )
     assert result.stdout.split() == ["False", "False"]
     assert (tmp_path / "data" / "prepared" / "test" / "x.npy").is_file()
 
 
 def test_commands_that_print_or_report_do_not_import_tensorflow():
-    code = ("import sys, plugins.registry, workflows.show, workflows.report, workflows.stages, workflows.compose, "
-            "workflows.config, workflows.train, workflows.pipeline; print('tensorflow' in sys.modules)")
+    code = (
+        "import sys, plugins.registry, workflows.show, workflows.report, workflows.stages, workflows.compose, "
+        "workflows.config, workflows.train, workflows.pipeline; print('tensorflow' in sys.modules)"
+    )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True, text=True)
     assert result.stdout.strip() == "False"

@@ -28,11 +28,14 @@ def test_study_runs_every_variant_and_seed_and_reports(tmp_path):
     study = tmp_path / "tiny.yaml"
     study.write_text(STUDY)
     out = tmp_path / "reports"
-    result = run([sys.executable, "-m", "workflows.study", str(study), "--out", str(out), "--runs",
-                  str(tmp_path / "runs")], ROOT)
+    result = run(
+        [sys.executable, "-m", "workflows.study", str(study), "--out", str(out), "--runs", str(tmp_path / "runs")], ROOT
+    )
     assert result.stdout.strip().endswith("tiny.md")
     text = (out / "tiny.md").read_text()
-    assert "| sgd `optimizer=sgd optimizer.learning_rate=0.05` | 2 |" in text and "| adam `optimizer=adam` | 2 |" in text
+    assert (
+        "| sgd `optimizer=sgd optimizer.learning_rate=0.05` | 2 |" in text and "| adam `optimizer=adam` | 2 |" in text
+    )
     assert " ± " in text and "![validation curves](tiny.png)" in text
     assert (out / "tiny.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     raw = json.loads((out / "tiny.json").read_text())
@@ -43,8 +46,9 @@ def test_study_runs_every_variant_and_seed_and_reports(tmp_path):
 def test_a_bad_variant_fails_before_any_run(tmp_path):
     study = tmp_path / "bad.yaml"
     study.write_text(STUDY.replace("optimizer=adam", "optimizer=adamm"))
-    result = run([sys.executable, "-m", "workflows.study", str(study), "--runs", str(tmp_path / "runs")], ROOT,
-                 check=False)
+    result = run(
+        [sys.executable, "-m", "workflows.study", str(study), "--runs", str(tmp_path / "runs")], ROOT, check=False
+    )
     assert result.returncode == 2
     assert error_lines(result.stderr)[-1].startswith("error: unknown optimizer option 'adamm'")
     assert not (tmp_path / "runs").exists()

@@ -30,8 +30,20 @@ def test_expand_makes_the_grid():
 def grid(tmp_path_factory):
     """A 2×1 grid with a third, failing, trial: `cnn` cannot take tabular rows."""
     sweep_dir = tmp_path_factory.mktemp("multirun")
-    result = run([*TRAIN, "-m", "trainer=fast", "data=diabetes", "loss=mse", "augmentation=none", "model=mlp,linear,cnn",
-                  "trainer.seed=0", f"hydra.sweep.dir={sweep_dir}"], ROOT)
+    result = run(
+        [
+            *TRAIN,
+            "-m",
+            "trainer=fast",
+            "data=diabetes",
+            "loss=mse",
+            "augmentation=none",
+            "model=mlp,linear,cnn",
+            "trainer.seed=0",
+            f"hydra.sweep.dir={sweep_dir}",
+        ],
+        ROOT,
+    )
     return sweep_dir, result
 
 
@@ -46,8 +58,9 @@ def test_hydra_grid_runs_every_combination_and_survives_a_failed_trial(grid):
 
 
 def test_a_bad_grid_value_fails_before_any_trial(tmp_path):
-    result = run([*TRAIN, "-m", *TINY, "optimizer=adam,adamm", f"hydra.sweep.dir={tmp_path / 'sweep'}"], ROOT,
-                 check=False)
+    result = run(
+        [*TRAIN, "-m", *TINY, "optimizer=adam,adamm", f"hydra.sweep.dir={tmp_path / 'sweep'}"], ROOT, check=False
+    )
     assert result.returncode == 2
     assert error_lines(result.stderr)[-1].startswith("error: unknown optimizer option 'adamm'")
     assert not (tmp_path / "sweep").exists()
@@ -64,8 +77,18 @@ def test_report_from_a_multirun_directory(grid, tmp_path):
 
 def test_joblib_launcher_runs_trials_in_parallel_processes(tmp_path):
     sweep_dir = tmp_path / "joblib"
-    result = run([*TRAIN, "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", *TINY, "optimizer=adam,sgd",
-                  f"hydra.sweep.dir={sweep_dir}"], ROOT)
+    result = run(
+        [
+            *TRAIN,
+            "-m",
+            "hydra/launcher=joblib",
+            "hydra.launcher.n_jobs=2",
+            *TINY,
+            "optimizer=adam,sgd",
+            f"hydra.sweep.dir={sweep_dir}",
+        ],
+        ROOT,
+    )
     assert "Joblib.Parallel(n_jobs=2" in result.stdout + result.stderr
     outcomes = {int(p.parent.name): json.loads(p.read_text()) for p in sweep_dir.glob("*/result.json")}
     assert sorted(outcomes) == [0, 1] and all(o["status"] == "ok" for o in outcomes.values())
@@ -74,12 +97,22 @@ def test_joblib_launcher_runs_trials_in_parallel_processes(tmp_path):
 
 def test_the_multirun_spelling_of_a_search_still_works(tmp_path):
     """`python -m workflows.train -m hparams_search=optuna …` (the sweeper's spelling) runs workflows.search."""
-    result = run([*TRAIN, "-m", "hparams_search=optuna", *TINY, "hparams_search.n_trials=3",
-                  "hparams_search.n_startup_trials=2", f"hparams_search.storage={tmp_path / 'study.log'}",
-                  f"hparams_search.dir={tmp_path / 'runs'}"], ROOT)
+    result = run(
+        [
+            *TRAIN,
+            "-m",
+            "hparams_search=optuna",
+            *TINY,
+            "hparams_search.n_trials=3",
+            "hparams_search.n_startup_trials=2",
+            f"hparams_search.storage={tmp_path / 'study.log'}",
+            f"hparams_search.dir={tmp_path / 'runs'}",
+        ],
+        ROOT,
+    )
     outcomes = [json.loads(p.read_text()) for p in (tmp_path / "runs" / "kerasforge").glob("*/result.json")]
     assert len(outcomes) == 3 and all(o["status"] in ("ok", "pruned") for o in outcomes)
-    summary = json.loads(result.stdout[result.stdout.index("{"):])
+    summary = json.loads(result.stdout[result.stdout.index("{") :])
     assert {"optimizer.learning_rate", "trainer.batch_size", "optimizer.weight_decay"} <= set(summary["best_params"])
     assert summary["best_value"] == pytest.approx(max(o["objective"] for o in outcomes if o["status"] == "ok"))
     # The winner as one DVC command: the search's optimizer choice, the command line's values, the trial's.

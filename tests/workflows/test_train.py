@@ -100,7 +100,7 @@ def test_augment_appends_copies_and_touches_only_training_data(tiny):
     augmented = augment(experiment, splits.train, splits.spec)
     assert int(augmented.cardinality()) == n * (1 + experiment.augmentation.copies)
     x0 = splits.train[0][0]
-    (x1, _), = augmented.take(1).as_numpy_iterator()
+    ((x1, _),) = augmented.take(1).as_numpy_iterator()
     np.testing.assert_array_equal(x0, x1)  # originals first, unchanged
     again = augment(experiment, splits.train, splits.spec)
     a = np.stack([x for x, _ in augmented.skip(n).take(5).as_numpy_iterator()])

@@ -50,8 +50,9 @@ def test_a_csv_cell_that_cannot_train_is_named_with_file_line_and_column(tmp_pat
     rows[5] = f"{first},{cell},{last}"
     path = csv_file(tmp_path / "iris.csv", rows)
     with pytest.raises(ConfigError) as err:
-        resolve(compose(["data=csv", f"data.path={path}", "data.target=species", "data.task=classification"])
-                ).load_data()
+        resolve(
+            compose(["data=csv", f"data.path={path}", "data.target=species", "data.task=classification"])
+        ).load_data()
     assert f"{path}, {expected}" in str(err.value) and "\n" not in str(err.value)
 
 
@@ -60,8 +61,9 @@ def test_an_empty_class_label_is_refused(tmp_path):
     rows[3] = rows[3].rsplit(",", 1)[0] + ","
     path = csv_file(tmp_path / "iris.csv", rows)
     with pytest.raises(ConfigError, match="line 5, column 'species': the class label is empty"):
-        resolve(compose(["data=csv", f"data.path={path}", "data.target=species", "data.task=classification"])
-                ).load_data()
+        resolve(
+            compose(["data=csv", f"data.path={path}", "data.target=species", "data.task=classification"])
+        ).load_data()
 
 
 def test_a_file_that_is_not_a_csv_is_not_echoed(tmp_path):
@@ -77,13 +79,28 @@ def test_the_readme_csv_command_works_with_string_labels_and_the_default_augment
     """The default config's image augmentation passes tabular rows through; the model trains on string classes."""
     path = csv_file(tmp_path / "iris.csv", iris_like(90))
     out = tmp_path / "run"
-    run([*TRAIN, "data=csv", f"data.path={path}", "data.target=species", "data.task=classification",
-         "model=linear", "trainer=fast", "trainer.epochs=30", "optimizer.learning_rate=0.05", f"hydra.run.dir={out}"], ROOT)
+    run(
+        [
+            *TRAIN,
+            "data=csv",
+            f"data.path={path}",
+            "data.target=species",
+            "data.task=classification",
+            "model=linear",
+            "trainer=fast",
+            "trainer.epochs=30",
+            "optimizer.learning_rate=0.05",
+            f"hydra.run.dir={out}",
+        ],
+        ROOT,
+    )
     metrics = json.loads((out / "eval" / "metrics.json").read_text())
     assert set(metrics["per_class"]) == {"setosa", "versicolor", "virginica"}
     assert metrics["accuracy"] > 0.8  # three well-separated clusters
-    assert np.load(out / "data" / "augmented" / "train" / "x.npy").shape == np.load(
-        out / "data" / "prepared" / "train" / "x.npy").shape  # nothing added to tabular rows
+    assert (
+        np.load(out / "data" / "augmented" / "train" / "x.npy").shape
+        == np.load(out / "data" / "prepared" / "train" / "x.npy").shape
+    )  # nothing added to tabular rows
     # The scaling travels with the model: its card holds the training rows' mean and std per feature, so that
     # new rows in raw units map onto what the model was trained on.
     spec = json.loads((out / "models" / "model.json").read_text())["spec"]
@@ -98,16 +115,27 @@ def test_the_readme_csv_command_works_with_string_labels_and_the_default_augment
 def test_a_diverging_run_stops_with_one_line_and_keeps_the_previous_model(compose, tmp_path):
     from workflows.train import train
 
-    base = ["model=mlp", "model.units=[16]", "augmentation=none", "trainer.epochs=1", "trainer.verbose=0",
-            "trainer.backup=false", "optimizer=sgd", "schedule=constant"]
+    base = [
+        "model=mlp",
+        "model.units=[16]",
+        "augmentation=none",
+        "trainer.epochs=1",
+        "trainer.verbose=0",
+        "trainer.backup=false",
+        "optimizer=sgd",
+        "schedule=constant",
+    ]
     good = resolve(compose(base))
     splits = good.load_data()
     models, logs = tmp_path / "models", tmp_path / "logs"
     train(good, splits.train, splits.val, splits.spec, models, logs)
     before = hashlib.sha256((models / "model.keras").read_bytes()).hexdigest()
     bad = resolve(compose([*base, "optimizer.learning_rate=1e30", "trainer.epochs=3"]))
-    with pytest.raises(ConfigError, match=r"training diverged: (loss|val_loss) is (nan|inf) after epoch 1; nothing "
-                                          r"was saved\. Lower optimizer\.learning_rate \(now 1e\+30\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"training diverged: (loss|val_loss) is (nan|inf) after epoch 1; nothing "
+        r"was saved\. Lower optimizer\.learning_rate \(now 1e\+30\)",
+    ):
         train(bad, splits.train, splits.val, splits.spec, models, logs)
     assert hashlib.sha256((models / "model.keras").read_bytes()).hexdigest() == before
 
@@ -146,10 +174,25 @@ def test_a_backup_belongs_to_one_run_directory(tmp_path):
 
 @pytest.mark.slow
 def test_two_runs_of_one_config_side_by_side_both_finish_without_sharing_a_backup(tmp_path):
-    args = ["model=mlp", "model.units=[16]", "augmentation=none", "trainer.epochs=3", "trainer.verbose=0",
-            f"trainer.backup_root={tmp_path / 'backups'}"]
-    procs = [subprocess.Popen([*TRAIN, *args, f"hydra.run.dir={tmp_path / name}"], cwd=ROOT, env=subprocess_env(),
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for name in ("a", "b")]
+    args = [
+        "model=mlp",
+        "model.units=[16]",
+        "augmentation=none",
+        "trainer.epochs=3",
+        "trainer.verbose=0",
+        f"trainer.backup_root={tmp_path / 'backups'}",
+    ]
+    procs = [
+        subprocess.Popen(
+            [*TRAIN, *args, f"hydra.run.dir={tmp_path / name}"],
+            cwd=ROOT,
+            env=subprocess_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in ("a", "b")
+    ]
     results = [p.communicate(timeout=300) for p in procs]
     for proc, (_, err) in zip(procs, results):
         assert proc.returncode == 0, err[-2000:]
@@ -210,9 +253,15 @@ def test_an_interpolated_secret_is_not_echoed(monkeypatch):
     with pytest.raises(ConfigError) as err:
         resolve(compose(["optimizer.learning_rate=${oc.env:KERASFORGE_TEST_TOKEN}"]))
     assert "optimizer.learning_rate" in str(err.value) and "hunter2" not in str(err.value)
-    result = run([*TRAIN, "data=csv", "data.path=${oc.env:KERASFORGE_TEST_TOKEN}", "data.target=x"], ROOT, check=False,
-                 KERASFORGE_TEST_TOKEN="hunter2-secret")
-    assert result.returncode == 2 and "data.path: no such file '***'" in result.stderr and "hunter2" not in result.stderr
+    result = run(
+        [*TRAIN, "data=csv", "data.path=${oc.env:KERASFORGE_TEST_TOKEN}", "data.target=x"],
+        ROOT,
+        check=False,
+        KERASFORGE_TEST_TOKEN="hunter2-secret",
+    )
+    assert (
+        result.returncode == 2 and "data.path: no such file '***'" in result.stderr and "hunter2" not in result.stderr
+    )
     unset = run([*TRAIN, "optimizer.learning_rate=${oc.env:KERASFORGE_UNSET_VARIABLE}"], ROOT, check=False)
     assert "optimizer.learning_rate: ${oc.env:KERASFORGE_UNSET_VARIABLE} cannot be resolved" in unset.stderr
     assert len(error_lines(unset.stderr)) == 1
@@ -228,8 +277,13 @@ def test_the_same_weights_save_to_the_same_bytes(tmp_path):
 
     def build():  # one penalty object shared by two layers: Keras writes its memory address into config.json
         shared = keras.regularizers.L2(1e-4)
-        return keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, kernel_regularizer=shared),
-                                 keras.layers.Dense(2, kernel_regularizer=shared)])
+        return keras.Sequential(
+            [
+                keras.Input((4,)),
+                keras.layers.Dense(3, kernel_regularizer=shared),
+                keras.layers.Dense(2, kernel_regularizer=shared),
+            ]
+        )
 
     keras.backend.clear_session()  # as every training does (workflows/distribute.py): fresh layer-name counters
     model = build()

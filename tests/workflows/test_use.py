@@ -41,9 +41,17 @@ def photos(tmp_path_factory):
     """A CNN trained 3 epochs on 4 classes of real photo crops; returns (run dir, photo folder, metrics)."""
     base = tmp_path_factory.mktemp("photos")
     folder = photo_folder(base / "photos", per_class=40, size=32)
-    experiment, metrics = train_run(base / "run", [
-        "data=image_folder", f"data.directory={folder}", "data.target_size=[32,32]", "model=cnn",
-        "augmentation=none", "trainer.epochs=3"])
+    experiment, metrics = train_run(
+        base / "run",
+        [
+            "data=image_folder",
+            f"data.directory={folder}",
+            "data.target_size=[32,32]",
+            "model=cnn",
+            "augmentation=none",
+            "trainer.epochs=3",
+        ],
+    )
     return base / "run", folder, experiment, metrics
 
 
@@ -65,9 +73,20 @@ def write_iris(path, rows=None, missing_cell=False):
 def iris(tmp_path_factory):
     base = tmp_path_factory.mktemp("iris")
     table = write_iris(base / "iris.csv")
-    experiment, metrics = train_run(base / "run", [
-        "data=csv", f"data.path={table}", "data.target=species", "data.task=classification", "model=mlp",
-        "model.units=[32]", "augmentation=none", "trainer.epochs=40", "trainer.batch_size=16"])
+    experiment, metrics = train_run(
+        base / "run",
+        [
+            "data=csv",
+            f"data.path={table}",
+            "data.target=species",
+            "data.task=classification",
+            "model=mlp",
+            "model.units=[32]",
+            "augmentation=none",
+            "trainer.epochs=40",
+            "trainer.batch_size=16",
+        ],
+    )
     return base / "run", table, experiment, metrics
 
 
@@ -113,17 +132,20 @@ def test_predict_scores_a_csv_in_raw_units_exactly_as_evaluate_did(iris, tmp_pat
     assert {r["target"] for r in rows} <= set(spec["class_names"])
 
 
-@pytest.mark.parametrize("case, message", [
-    ("missing", "no such file or folder"),
-    ("tabular_for_image", "takes images"),
-    ("no_model", "holds no trained model"),
-    ("empty_folder", "holds no images"),
-    ("missing_column", "has no column 'petal_width', a feature of this model"),
-    ("out_is_input", "is one of the inputs: it would be replaced"),
-    ("out_is_directory", "is a directory; give a file name"),
-    ("huge_batch", "--batch-size 1000000000 must be between 1 and 65536"),
-    ("other_card", "the card of another kind of model"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("missing", "no such file or folder"),
+        ("tabular_for_image", "takes images"),
+        ("no_model", "holds no trained model"),
+        ("empty_folder", "holds no images"),
+        ("missing_column", "has no column 'petal_width', a feature of this model"),
+        ("out_is_input", "is one of the inputs: it would be replaced"),
+        ("out_is_directory", "is a directory; give a file name"),
+        ("huge_batch", "--batch-size 1000000000 must be between 1 and 65536"),
+        ("other_card", "the card of another kind of model"),
+    ],
+)
 def test_bad_predict_input_is_one_line_before_tensorflow(photos, iris, tmp_path, case, message):
     photo_run, folder, _, _ = photos
     iris_run, table, _, _ = iris
@@ -131,18 +153,23 @@ def test_bad_predict_input_is_one_line_before_tensorflow(photos, iris, tmp_path,
     (tmp_path / "nomodel").mkdir()
     lines = table.read_text().splitlines()
     (tmp_path / "cut.csv").write_text("\n".join(",".join(line.split(",")[:3] + line.split(",")[4:]) for line in lines))
-    args = {"missing": [str(tmp_path / "nope.png"), "--model", str(photo_run / "models")],
-            "tabular_for_image": [str(table), "--model", str(photo_run / "models")],
-            "no_model": [str(folder), "--model", str(tmp_path / "nomodel")],
-            "empty_folder": [str(tmp_path / "empty"), "--model", str(photo_run / "models")],
-            "missing_column": [str(tmp_path / "cut.csv"), "--model", str(iris_run / "models")],
-            "out_is_input": [str(table), "--model", str(iris_run / "models"), "--out", str(table)],
-            "out_is_directory": [str(table), "--model", str(iris_run / "models"), "--out", str(tmp_path / "empty")],
-            "huge_batch": [str(folder), "--model", str(photo_run / "models"), "--batch-size", "1000000000"],
-            "other_card": [str(table), "--model", str(other_card(tmp_path, iris_run))]}[case]
+    args = {
+        "missing": [str(tmp_path / "nope.png"), "--model", str(photo_run / "models")],
+        "tabular_for_image": [str(table), "--model", str(photo_run / "models")],
+        "no_model": [str(folder), "--model", str(tmp_path / "nomodel")],
+        "empty_folder": [str(tmp_path / "empty"), "--model", str(photo_run / "models")],
+        "missing_column": [str(tmp_path / "cut.csv"), "--model", str(iris_run / "models")],
+        "out_is_input": [str(table), "--model", str(iris_run / "models"), "--out", str(table)],
+        "out_is_directory": [str(table), "--model", str(iris_run / "models"), "--out", str(tmp_path / "empty")],
+        "huge_batch": [str(folder), "--model", str(photo_run / "models"), "--batch-size", "1000000000"],
+        "other_card": [str(table), "--model", str(other_card(tmp_path, iris_run))],
+    }[case]
     before = table.read_bytes()
-    result = run([sys.executable, "-X", "importtime", "-m", "workflows.predict", "--out", str(tmp_path / "p.csv"),
-                  *args], ROOT, check=False)
+    result = run(
+        [sys.executable, "-X", "importtime", "-m", "workflows.predict", "--out", str(tmp_path / "p.csv"), *args],
+        ROOT,
+        check=False,
+    )
     lines = [line for line in error_lines(result.stderr) if not line.startswith("import time:")]
     assert result.returncode == 2 and len(lines) == 1 and message in lines[0], result.stderr[-2000:]
     assert "tensorflow" not in result.stderr  # refused before TensorFlow is imported
@@ -170,8 +197,20 @@ def test_a_numeric_target_cell_matches_its_class_as_a_number():
 def test_a_bad_cell_or_file_names_itself_and_writes_nothing(photos, iris, tmp_path):
     iris_run, _, _, _ = iris
     table = write_iris(tmp_path / "gaps.csv", rows=[0, 60, 120], missing_cell=True)
-    result = run([sys.executable, "-m", "workflows.predict", str(table), "--model", str(iris_run / "models"),
-                  "--out", str(tmp_path / "p.csv")], ROOT, check=False)
+    result = run(
+        [
+            sys.executable,
+            "-m",
+            "workflows.predict",
+            str(table),
+            "--model",
+            str(iris_run / "models"),
+            "--out",
+            str(tmp_path / "p.csv"),
+        ],
+        ROOT,
+        check=False,
+    )
     lines = error_lines(result.stderr)
     assert result.returncode == 2 and len(lines) == 1, result.stderr[-2000:]
     assert "line 3" in lines[0] and "petal_length" in lines[0] and "empty" in lines[0]
@@ -183,8 +222,22 @@ def test_a_bad_cell_or_file_names_itself_and_writes_nothing(photos, iris, tmp_pa
     for i, file in enumerate(sorted(folder.rglob("*.png"))[:40]):
         (mixed / f"{i:02d}.png").write_bytes(file.read_bytes())
     (mixed / "25.png").write_bytes(b"not an image at all")
-    result = run([sys.executable, "-m", "workflows.predict", str(mixed), "--model", str(photo_run / "models"),
-                  "--out", str(tmp_path / "p.csv"), "--batch-size", "8"], ROOT, check=False)
+    result = run(
+        [
+            sys.executable,
+            "-m",
+            "workflows.predict",
+            str(mixed),
+            "--model",
+            str(photo_run / "models"),
+            "--out",
+            str(tmp_path / "p.csv"),
+            "--batch-size",
+            "8",
+        ],
+        ROOT,
+        check=False,
+    )
     lines = [line for line in error_lines(result.stderr) if not line.startswith("predicted ")]  # progress
     assert result.returncode == 2 and len(lines) == 1 and "25.png" in lines[0], result.stderr[-2000:]
     assert not (tmp_path / "p.csv").exists()
@@ -212,8 +265,11 @@ def test_export_of_an_image_model_is_checked_and_loads_with_tensorflow(photos, t
     x, _ = load_arrays("test", layout.prepared)
     interpreter = tf.lite.Interpreter(model_path=str(layout.export / "model.tflite"))
     lite = interpreter.get_signature_runner("pixels")(pixels=np.asarray(x[:5]))["probabilities"]
-    reference = tf.saved_model.load(str(layout.export / "saved_model")).signatures["pixels"](
-        pixels=tf.constant(np.asarray(x[:5])))["probabilities"].numpy()
+    reference = (
+        tf.saved_model.load(str(layout.export / "saved_model"))
+        .signatures["pixels"](pixels=tf.constant(np.asarray(x[:5])))["probabilities"]
+        .numpy()
+    )
     np.testing.assert_allclose(lite, reference, atol=1e-4)
 
 
