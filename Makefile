@@ -45,8 +45,14 @@ params: install
 dvc-yaml: install
 	$(BIN)/python -m workflows.stages --write
 
+# Style, the floors' import rule and the generated files, before the tests (.ci/run; .pre-commit-config.yaml).
+LINTED := plugins workflows tests benchmarks
 lint: install
-	$(BIN)/ruff check plugins workflows tests benchmarks
+	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/lint-imports
+	$(BIN)/python -m workflows.stages | diff -u dvc.yaml - || { echo "dvc.yaml drifted from workflows/stages.py: make dvc-yaml"; exit 1; }
+	$(BIN)/python -m workflows.config | diff -u params.yaml - || { echo "params.yaml drifted from conf/: make params"; exit 1; }
 
 clean:
 	rm -rf data/prepared data/augmented models dvclive eval outputs multirun .kerasforge

@@ -54,7 +54,8 @@ def test_adding_a_plugin_as_the_readme_says(tmp_path):
     card = json.loads((out / "models" / "model.json").read_text())
     assert card["head"]["activation"] == "linear"  # from_logits in its context: the model emits logits
     reload = (
-        f"import plugins, keras; plugins.load_plugins(); m = keras.models.load_model(r'{out / 'models' / 'model.keras'}', safe_mode=True);"
+        "import plugins, keras; plugins.load_plugins(); "
+        f"m = keras.models.load_model(r'{out / 'models' / 'model.keras'}', safe_mode=True);"
         " print(type(m.loss).__name__, m.loss.beta, m.loss.from_logits)"
     )
     assert run([sys.executable, "-c", reload], project).stdout.split()[-3:] == ["ConfidencePenalty", "0.2", "True"]

@@ -83,5 +83,5 @@ def recalibrate(model: keras.Model, batches: tf.data.Dataset, max_batches: int =
 
 
 def batches_needed(n_train: int, batch_size: int, max_batches: int = MAX_BATCHES) -> int:
-    """How many batches `recalibrate` uses for a training set of `n_train` examples (one pass, at most `max_batches`)."""
+    """How many batches `recalibrate` uses for `n_train` training examples: one pass, at most `max_batches`."""
     return max(1, min(max_batches, math.ceil(n_train / batch_size)))

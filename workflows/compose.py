@@ -163,14 +163,21 @@ def load_params(path: str | Path = "params.yaml") -> DictConfig:
         raise ConfigError(f"{path} cannot be read as a params file ({type(err).__name__}); give params.yaml") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path} is not a mapping of config sections; run `make params` to recompose it")
-    from workflows.schema import SECTIONS
-
-    if not any(str(key) in SECTIONS for key in data):  # not a config at all: name none of its (perhaps secret) keys
+    sections = known_sections()
+    if not any(str(key) in sections for key in data):  # not a config at all: name none of its (perhaps secret) keys
         raise ConfigError(
             f"{path} is not a kerasforge config (none of its keys is a config section: "
-            f"{', '.join(SECTIONS)}); give params.yaml, or run `make params` to compose it"
+            f"{', '.join(sorted(sections))}); give params.yaml, or run `make params` to compose it"
         )
     return OmegaConf.create(data)
+
+
+def known_sections(conf_dir: Path = CONF_DIR) -> set[str]:
+    """The config's top-level sections as conf/ defines them: its groups and conf/config.yaml's own keys."""
+    import yaml
+
+    top = yaml.safe_load((conf_dir / f"{CONFIG_NAME}.yaml").read_text()) or {}
+    return {p.name for p in conf_dir.iterdir() if p.is_dir()} | {str(k) for k in top if k != "defaults"}
 
 
 def to_yaml(cfg: DictConfig, secrets: bool = False) -> str:

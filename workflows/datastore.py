@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from plugins.registry import ConfigError
+from workflows.atomic import atomic_dir, write_text
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -131,12 +132,11 @@ def load_split(name: str, data_dir: str | Path) -> tf.data.Dataset:
 
 def save_splits(splits: Splits, out_dir: str | Path) -> None:
     """Writes every split and the spec into `out_dir`, atomically (the old directory is replaced only when done)."""
-    from workflows.atomic import atomic_dir
 
     with atomic_dir(out_dir) as tmp:
         for name, split in splits.items():
             save_split(split, tmp / name)
-        splits.spec.save(tmp / "spec.json")
+        write_text(tmp / "spec.json", splits.spec.to_json())
         if splits.skipped:
             (tmp / SKIPPED).write_text("".join(f"{name}\n" for name in splits.skipped))
 

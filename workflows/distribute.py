@@ -88,7 +88,8 @@ def read_tf_config() -> Cluster:
         raise ConfigError(f"TF_CONFIG's task type '{task_type}' is unknown; valid: chief, worker")
     if not isinstance(index, int) or not 0 <= index < len(cluster.get(task_type, [])):
         raise ConfigError(
-            f"TF_CONFIG's task index {index!r} is not one of the {len(cluster.get(task_type, []))} {task_type} addresses"
+            f"TF_CONFIG's task index {index!r} is not one of the {len(cluster.get(task_type, []))} "
+            f"{task_type} addresses"
         )
     return Cluster(tuple(workers), task_type, index, bool(cluster.get("chief")))
 

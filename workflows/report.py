@@ -59,7 +59,7 @@ def read_curves(logs_dir: Path, epochs_per_step: int = 1) -> dict[str, list[tupl
 
 
 def run_curves(run_dir: Path) -> dict[str, list[tuple[float, float]]]:
-    """The curves of one pipeline run (its dvclive/train/), x in epochs as its model card says (`epochs_per_log_step`)."""
+    """The curves of one pipeline run (its dvclive/train/), x in epochs as its card says (`epochs_per_log_step`)."""
     layout = Layout(Path(run_dir))
     card = layout.models / "model.json"
     per_step = json.loads(card.read_text())["training"]["epochs_per_log_step"] if card.exists() else 1
@@ -95,7 +95,8 @@ def _readable_override(override: str) -> str:
         number = float(value)
     except ValueError:
         return override
-    return f"{key}{sep}{readable(int(number) if number.is_integer() and '.' not in value and 'e' not in value.lower() else number)}"
+    whole = number.is_integer() and "." not in value and "e" not in value.lower()
+    return f"{key}{sep}{readable(int(number) if whole else number)}"
 
 
 def split_seed(overrides: list[str], readable_values: bool = False) -> tuple[str, int]:

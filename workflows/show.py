@@ -1,4 +1,4 @@
-"""`python -m workflows.show [METRICS] [--since STAMP]`: the headline test metrics, one per line, and where they are from.
+"""`python -m workflows.show [METRICS] [--since STAMP]`: the headline test metrics, and where they are from.
 
 `make run` touches a stamp before `dvc repro` and passes it as `--since`: the
 figures are then said to be computed in this run, or not recomputed (DVC
@@ -74,4 +74,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    except BrokenPipeError:  # `show | head`: the reader has gone; nothing to say
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(0) from None

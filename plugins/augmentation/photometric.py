@@ -166,7 +166,10 @@ def randaugment(seed: int, num_ops: int = 2, factor: float = 0.5, probability: f
 
 @keras.saving.register_keras_serializable(package="kerasforge.augmentation", name="RandomScale")
 class RandomScale(keras.layers.Layer):
-    """Multiplies each image by a uniform factor in [low, high], clipped to [0, 1] (ImageDataGenerator's brightness_range)."""
+    """Multiplies each image by a uniform factor in [low, high], clipped to [0, 1].
+
+    ImageDataGenerator's `brightness_range`.
+    """
 
     def __init__(self, low: float, high: float, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
@@ -244,7 +247,10 @@ def idg(
 # made one-hot), and need a loss that takes one-hot labels.
 @register("augmentation", "mixup", context=CONTEXT, mixes_labels=True)
 def mixup(seed: int, alpha: float = 0.2) -> keras.layers.Layer:
-    """MixUp (Zhang et al., 2018): convex combinations of image pairs and of their labels, weight ~ Beta(alpha, alpha)."""
+    """MixUp (Zhang et al., 2018): convex combinations of image pairs and of their labels.
+
+    The weight of a pair is drawn from Beta(alpha, alpha).
+    """
     if alpha <= 0:
         raise ConfigError(f"mixup alpha={alpha} must be > 0, e.g. 0.2")
     return keras.layers.MixUp(alpha=alpha, seed=seed)

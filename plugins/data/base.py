@@ -58,10 +58,9 @@ class DataSpec:
         if self.task not in TASKS:
             raise ConfigError(f"data task '{self.task}' is unknown; valid: {', '.join(TASKS)}")
 
-    def save(self, path: Path) -> None:
-        from workflows.atomic import write_text
-
-        write_text(path, json.dumps(asdict(self), indent=2))
+    def to_json(self) -> str:
+        """The spec as the prepare stage writes it (spec.json); `load` reads it back."""
+        return json.dumps(asdict(self), indent=2)
 
     @classmethod
     def load(cls, path: Path) -> DataSpec:

@@ -216,7 +216,9 @@ def _register_keras_dataset(name: str) -> None:
         return _keras_dataset(name, val_fraction, seed)
 
     load.__name__ = name
-    load.__doc__ = f"""keras.datasets.{name}: downloaded on first use and cached (offline: a one-line error naming the file).
+    load.__doc__ = f"""keras.datasets.{name}: downloaded on first use and cached.
+
+    Offline, a one-line error names the file to put in Keras's cache.
 
     Args:
         val_fraction: share of all images kept for validation (the test share is the data set's own).

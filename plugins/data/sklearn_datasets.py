@@ -67,7 +67,10 @@ def subsample_classes(splits: Splits, keep: dict[str, float]) -> Splits:
 
 
 def standardize(splits: Splits, target: bool) -> Splits:
-    """Scales features (and, for regression, the target) to zero mean and unit variance, with training statistics only."""
+    """Scales features (and, for regression, the target) to zero mean and unit variance.
+
+    The statistics are the training split's only.
+    """
     from plugins.data.base import to_numpy
 
     x, y = to_numpy(splits.train)

@@ -119,7 +119,8 @@ def test_third_party_loss_trains_saves_and_reloads(site, tmp_path):
     card = json.loads((out / "models" / "model.json").read_text())
     assert card["head"]["activation"] == "softmax"  # a loss without from_logits gets probabilities
     reload = (
-        f"import plugins, keras; plugins.load_plugins(); m = keras.models.load_model(r'{out / 'models' / 'model.keras'}', safe_mode=True); "
+        "import plugins, keras; plugins.load_plugins(); "
+        f"m = keras.models.load_model(r'{out / 'models' / 'model.keras'}', safe_mode=True); "
         "print(type(m.loss).__name__, m.loss.beta)"
     )
     assert run([sys.executable, "-c", reload], ROOT, PYTHONPATH=str(site)).stdout.split()[-2:] == [

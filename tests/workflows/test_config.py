@@ -53,7 +53,8 @@ def test_overrides_change_groups_and_values(compose):
         (["augmentation.ops.1.fill_mode=reflekt"], "augmentation.ops.1.fill_mode: 'reflekt' is unknown; did you mean"),
         (
             ["regularizer.early_stopping.patiense=3"],
-            "regularizer.early_stopping.patiense: unknown parameter of the regularizer section; did you mean 'patience'?",
+            "regularizer.early_stopping.patiense: unknown parameter of the regularizer section; "
+            "did you mean 'patience'?",
         ),
         (["optimiser.learning_rate=0.1"], "unknown config section 'optimiser'; did you mean 'optimizer'?"),
         (["optimizer.learning_rate=nan"], "optimizer.learning_rate=nan: options take finite numbers only"),

@@ -51,7 +51,8 @@ for name, extra in (("one", ["trainer.strategy=one_device", "trainer.devices=[/c
                          *extra]))
     s = e.load_data()
     card_dir = Path(sys.argv[1]) / name
-    train(e, (s.train[0][:64], s.train[1][:64]), s.val, s.spec, card_dir / "m", card_dir / "l")  # one step of a 64-example batch
+    # one step of a 64-example batch
+    train(e, (s.train[0][:64], s.train[1][:64]), s.val, s.spec, card_dir / "m", card_dir / "l")
     m = keras.models.load_model(card_dir / "m" / "model.keras")
     out[name] = {"weights": [w.tolist() for w in m.get_weights()],
                  "replicas": json.loads((card_dir / "m" / "model.json").read_text())["training"]["replicas"]}

@@ -94,7 +94,8 @@ def test_preparing_an_array_data_set_does_not_start_tensorflow(tmp_path):
     """The prepare stage of digits (NumPy arrays) imports the data plugins only: no TensorFlow, a fast stage."""
     code = (
         "import sys; from pathlib import Path; from workflows.compose import compose; "
-        "from workflows.schema import resolve; from workflows.stages import BY_NAME; from workflows.layout import Layout; "
+        "from workflows.schema import resolve; from workflows.stages import BY_NAME; "
+        "from workflows.layout import Layout; "
         "stage = BY_NAME['prepare']; stage.function()(resolve(compose(), stage), Layout(Path(sys.argv[1]))); "
         "print('tensorflow' in sys.modules, 'keras' in sys.modules)"
     )
