@@ -1,6 +1,6 @@
 """Winners beyond seed noise: rerun a search's best configs over several seeds and test the differences.
 
-    python -m workflows.report multirun/search/kerasforge --confirm 2 --seeds 5 --name confirm
+    python -m workflows.report multirun/search/<study> --confirm 2 --seeds 5 --name confirm
 
 A search crowns whichever trial scored highest once, on one seed and the
 validation split. This reruns the `K` best trials of a `workflows.search`
@@ -38,23 +38,31 @@ class Candidate:
 
 def top_trials(study_dir: Path, k: int) -> list[tuple[str, Path]]:
     """The `k` best finished trials of a search directory (by their objective, the study's direction)."""
-    import yaml
 
     base = study_dir / "base.yaml"
     if not base.is_file():
         raise ConfigError(
             f"{study_dir} is not a workflows.search study directory (no base.yaml); give "
-            "<hparams_search.dir>/<study_name>, e.g. multirun/search/kerasforge"
+            "<hparams_search.dir>/<study_name>, e.g. multirun/search/digits-val_accuracy-max"
         )
-    direction = (yaml.safe_load(base.read_text()).get("hparams_search") or {}).get("direction", "maximize")
-    done = []
+    done, directions = [], set()
     for result in study_dir.glob("*/result.json"):
         outcome = json.loads(result.read_text())
         if outcome.get("status") == "ok" and (result.parent / "config.yaml").is_file():
             done.append((outcome["objective"], result.parent))
+            # The direction the search optimized, as it resolved it (base.yaml may leave it to follow the metric).
+            directions.add(str((outcome.get("directions") or ["maximize"])[0]))
+    if len(directions) > 1:
+        raise ConfigError(
+            f"{study_dir}: its trials optimized in both directions ({', '.join(sorted(directions))}); "
+            "confirm one study at a time"
+        )
+    direction = directions.pop() if directions else "maximize"
     if len(done) < min(k, 2):
         raise ConfigError(f"{study_dir} holds {len(done)} finished trial(s); --confirm {k} needs at least {min(k, 2)}")
-    done.sort(key=lambda item: item[0], reverse=direction == "maximize")
+    # Best first; a tie goes to the earlier trial, as Optuna's best_trial (and the search's printed winner) does.
+    sign = -1 if direction == "maximize" else 1
+    done.sort(key=lambda item: (sign * item[0], int(item[1].name) if item[1].name.isdigit() else 0))
     return [(f"trial {path.name}", path / "config.yaml") for _, path in done[:k]]
 
 

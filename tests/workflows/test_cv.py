@@ -75,7 +75,7 @@ def test_a_search_optimizes_the_mean_over_the_folds(tmp_path):
             f"hparams_search.dir={tmp_path / 'r'}",
         ]
     )
-    result = json.loads((tmp_path / "r" / "kerasforge" / "0" / "result.json").read_text())
+    result = json.loads((tmp_path / "r" / "digits-val_accuracy-max" / "0" / "result.json").read_text())
     folds = [f["train"]["val_accuracy"] for f in result["metrics"]["folds"]]
     assert len(folds) == 2 and study.trials[0].value == pytest.approx(statistics.mean(folds))
 

@@ -88,3 +88,17 @@ def test_a_corrupt_result_is_one_line(search_dir, tmp_path):
         f"error: {search_dir / '0' / 'result.json'} is not a run's result "
         "(truncated or edited); delete it, or rerun that job"
     ]
+
+
+@pytest.mark.parametrize(("direction", "best"), [("maximize", ["2", "5"]), ("minimize", ["1", "4"])])
+def test_confirm_takes_the_best_trials_in_the_direction_the_search_resolved(tmp_path, direction, best):
+    # base.yaml leaves the direction to follow the metric (null): the trials' result.json say which way it went.
+    from workflows.confirm import top_trials
+
+    (tmp_path / "base.yaml").write_text("hparams_search:\n  direction: null\n  metric: null\n")
+    for number, value in ((0, 0.5), (1, 0.2), (2, 0.9), (3, 0.5), (4, 0.2), (5, 0.9)):  # ties: the earlier trial
+        job = tmp_path / str(number)
+        job.mkdir()
+        (job / "config.yaml").write_text("trainer: {}\n")
+        (job / "result.json").write_text(json.dumps({"status": "ok", "objective": value, "directions": [direction]}))
+    assert [path.parent.name for _, path in top_trials(tmp_path, 2)] == best
