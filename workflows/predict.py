@@ -141,7 +141,7 @@ def image_batches(files: list[Path], spec: DataSpec, batch_size: int) -> Iterato
     """Batches of decoded images, decoded in parallel by tf.data; an unreadable file is a one-line error naming it."""
     import tensorflow as tf
 
-    from plugins.data.images import _reason, decode_dataset
+    from plugins.data.images import decode_dataset
 
     height, width, channels = spec.input_shape
     ds = decode_dataset(files, [0] * len(files), (height, width), channels).batch(batch_size)
@@ -154,17 +154,27 @@ def image_batches(files: list[Path], spec: DataSpec, batch_size: int) -> Iterato
             return
         except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError, tf.errors.UnknownError):
             # The parallel stream does not say which file failed: decode the next ones one by one to name it.
-            for file in files[done:]:
-                try:
-                    tf.io.decode_image(tf.io.read_file(str(file)), channels=channels, expand_animations=False)
-                except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError, tf.errors.UnknownError) as err:
-                    raise ConfigError(
-                        f"{file} is not a readable image with {channels} channel(s) ({_reason(err)}); "
-                        "fix it, or leave it out"
-                    ) from None
+            from plugins.data.images import DECODER_NOISE
+            from plugins.tf_startup import filtered_stderr
+
+            with filtered_stderr(DECODER_NOISE):
+                _name_the_bad_file(tf, files[done:], channels)
             raise
         yield files[done : done + len(x)], x.numpy()
         done += len(x)
+
+
+def _name_the_bad_file(tf, files: list[Path], channels: int) -> None:
+    """Decodes `files` one by one; the first that fails is a one-line error naming it."""
+    from plugins.data.images import _reason
+
+    for file in files:
+        try:
+            tf.io.decode_image(tf.io.read_file(str(file)), channels=channels, expand_animations=False)
+        except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError, tf.errors.UnknownError) as err:
+            raise ConfigError(
+                f"{file} is not a readable image with {channels} channel(s) ({_reason(err)}); fix it, or leave it out"
+            ) from None
 
 
 def table_batches(

@@ -61,25 +61,41 @@ def check_images(
     """
     import tensorflow as tf
 
+    from plugins.tf_startup import filtered_stderr
+
     good_files, good_labels, skipped = [], [], []
-    for file, label in zip(files, labels):
-        if too_large(file):  # read from its header, before a decode that would take gigabytes
-            raise ConfigError(
-                f"{file} has more than {MAX_PIXELS // 1_000_000} million pixels, more than an image "
-                "data set needs; shrink it (the model sees data.target_size) or leave it out"
-            )
-        try:
-            tf.io.decode_image(tf.io.read_file(str(file)), channels=channels, expand_animations=False)
-        except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError, tf.errors.UnknownError) as err:
-            if on_bad_file == "fail":
-                raise ConfigError(
-                    f"{file} is not a readable image ({_reason(err)}); fix or delete it, or set data.on_bad_file=skip"
-                ) from None
-            skipped.append(file)
-            continue
-        good_files.append(file)
-        good_labels.append(label)
+    with filtered_stderr(DECODER_NOISE):  # each file's fault is named by a one-line error, not twice
+        for file, label in zip(files, labels):
+            if readable(tf, file, channels, on_bad_file):
+                good_files.append(file)
+                good_labels.append(label)
+            else:
+                skipped.append(file)
     return good_files, good_labels, skipped
+
+
+# What the C image libraries write straight to stderr about a damaged file, beside TensorFlow's own error.
+DECODER_NOISE = re.compile(
+    r"^(?:Premature end of JPEG file|Corrupt JPEG data: |Improper call to JPEG library|libpng (?:warning|error): )"
+)
+
+
+def readable(tf, file: Path, channels: int, on_bad_file: str) -> bool:
+    """Whether one file decodes; a file too large, or unreadable with `on_bad_file=fail`, is a one-line error."""
+    if too_large(file):  # read from its header, before a decode that would take gigabytes
+        raise ConfigError(
+            f"{file} has more than {MAX_PIXELS // 1_000_000} million pixels, more than an image "
+            "data set needs; shrink it (the model sees data.target_size) or leave it out"
+        )
+    try:
+        tf.io.decode_image(tf.io.read_file(str(file)), channels=channels, expand_animations=False)
+    except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError, tf.errors.UnknownError) as err:
+        if on_bad_file == "fail":
+            raise ConfigError(
+                f"{file} is not a readable image ({_reason(err)}); fix or delete it, or set data.on_bad_file=skip"
+            ) from None
+        return False
+    return True
 
 
 MAX_PIXELS = 40_000_000  # a 8000×5000 photograph; a 10000×10000 one would take 2.2 GB to decode

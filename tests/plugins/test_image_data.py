@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import tensorflow as tf
 
 from plugins.data.base import to_numpy
 from plugins.registry import ConfigError
+from tests.conftest import ROOT, error_lines, run
 from workflows.config import resolve
 from workflows.datastore import load_split, save_splits
 
@@ -141,3 +143,28 @@ def test_keras_datasets_offline_without_cache_name_the_file(compose, monkeypatch
     message = str(err.value)
     assert f"data={name}: the data set is not in the cache and could not be downloaded" in message
     assert str(tmp_path / "datasets") in message and "\n" not in message
+
+
+def test_a_truncated_jpeg_is_one_line_without_the_decoders_own(tmp_path):
+    # libjpeg writes "Premature end of JPEG file" straight to stderr; the command's one line names the file.
+    root = make_folder(tmp_path / "photos")
+    whole = (root / "cat" / "0.JPG").read_bytes()
+    (root / "cat" / "cut.jpg").write_bytes(whole[: len(whole) // 2])
+    result = run(
+        [
+            sys.executable,
+            "-m",
+            "workflows.train",
+            "data=image_folder",
+            f"data.directory={root}",
+            "data.target_size=[16,16]",
+            "model=mlp",
+            "augmentation=none",
+            f"hydra.run.dir={tmp_path / 'run'}",
+        ],
+        ROOT,
+        check=False,
+    )
+    lines = error_lines(result.stderr)
+    assert result.returncode == 2 and len(lines) == 1, lines
+    assert "cut.jpg is not a readable image" in lines[0] and "JPEG file" not in result.stderr.replace(lines[0], "")
