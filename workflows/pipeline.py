@@ -26,7 +26,7 @@ from workflows.stages import STAGES
 def _is_chief(experiment: Experiment) -> bool:
     if experiment.trainer.strategy != "multi_worker":
         return True
-    from workflows.distribute import read_tf_config
+    from workflows.cluster import read_tf_config
 
     return read_tf_config().is_chief
 

@@ -155,7 +155,7 @@ def _check_ranges(
     ):
         if value < low:
             raise ConfigError(f"{where}={value} must be at least {low}")
-    from workflows.distribute import check_early
+    from workflows.cluster import check_early
 
     check_early(dataclasses.asdict(trainer))
     weights = trainer.class_weight
@@ -175,7 +175,7 @@ def _check_ranges(
                 raise ConfigError(f"trainer.class_weight.{name}={value!r} must be a finite number ≥ 0")
     if trainer.jit_compile not in ("auto", True, False):
         raise ConfigError(f"trainer.jit_compile={trainer.jit_compile!r} must be auto, true or false")
-    from workflows.distribute import check as check_distribution
+    from workflows.cluster import check as check_distribution
 
     check_distribution(trainer)
     quantize = ("none", "float16", "dynamic_range", "int8")

@@ -20,6 +20,7 @@ folders the stage declares.
 from __future__ import annotations
 
 import ast
+import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -72,8 +73,6 @@ class Stage:
 
     def function(self) -> Callable[..., Any]:
         """The stage function `run(experiment, layout)` (imports its module: TensorFlow, usually)."""
-        import importlib
-
         return importlib.import_module(self.module).run
 
     def __call__(self, experiment, layout: Layout = REPO, *, callbacks: Sequence = ()) -> Any:
@@ -170,12 +169,16 @@ def _path(ref: str) -> str:
 
 
 def _walk(node: ast.AST):
-    """ast.walk, minus the bodies of functions named `main` or `_cmd_*`: the command line (a module's own, the
-    command table's), not stage code."""
+    """ast.walk, minus what a stage never runs: the bodies of functions named `main` or `_cmd_*` (the command line:
+    a module's own, the command table's) and `if TYPE_CHECKING:` blocks (read by type checkers only)."""
     yield node
     for child in ast.iter_child_nodes(node):
-        if not (isinstance(child, ast.FunctionDef) and (child.name == "main" or child.name.startswith("_cmd_"))):
-            yield from _walk(child)
+        if isinstance(child, ast.FunctionDef) and (child.name == "main" or child.name.startswith("_cmd_")):
+            continue
+        if isinstance(child, ast.If) and isinstance(child.test, ast.Name) and child.test.id == "TYPE_CHECKING":
+            yield from (n for branch in child.orelse for n in _walk(branch))
+            continue
+        yield from _walk(child)
 
 
 def _imports(module: str) -> set[str]:
@@ -194,15 +197,20 @@ def _imports(module: str) -> set[str]:
     return found
 
 
+# What every stage's process runs before the stage itself: `python -m workflows stage <name>`.
+STAGE_PROCESS = ("workflows.__main__", "workflows.cli", "workflows.stages")
+
+
 def code_deps(stage: Stage) -> list[str]:
-    """The source a stage's outputs depend on: its module's import closure in workflows/, its plugin folders."""
-    seen, todo = set(), [stage.module]
+    """The source a stage's outputs depend on: the import closure in workflows/ of its module and of the stage
+    process (STAGE_PROCESS), and its plugin folders."""
+    seen, todo = set(), [stage.module, *STAGE_PROCESS]
     while todo:
         module = todo.pop()
         if module not in seen:
             seen.add(module)
             todo.extend(_imports(module) - seen)
-    files = sorted(Path(*m.split(".")).with_suffix(".py").as_posix() for m in seen | {"workflows.__main__"})
+    files = sorted(Path(*m.split(".")).with_suffix(".py").as_posix() for m in seen)
     return files + ["plugins/registry.py"] + [f"plugins/{group}" for group in stage.plugins]
 
 
@@ -273,10 +281,9 @@ def stage_main(name: str, argv: list[str] | None = None) -> int:
                 f"(python -m workflows.train cv={cv}); the DVC pipeline trains on the one train/val "
                 "split: set cv=none"
             )
-        if name == "train":
-            from workflows.distribute import early_setup
-
-            early_setup(cfg)  # before TensorFlow's first operation
+        setup = getattr(importlib.import_module(stage.module), "setup", None)
+        if setup is not None:  # a stage's own set-up on the composed config (train: before TensorFlow's first op)
+            setup(cfg)
         result = stage.function()(resolve(cfg, stage), layout)
         if isinstance(result, dict):
             import json

@@ -521,6 +521,14 @@ def reproducible_zip(path: Path) -> None:
     os.replace(fixed, path)
 
 
+def setup(cfg) -> None:
+    """The train stage's set-up, before its config is resolved: what TensorFlow accepts only before its first
+    operation (thread pools, a multi-worker strategy). The stage process calls it (workflows.stages.stage_main)."""
+    from workflows.distribute import early_setup
+
+    early_setup(cfg)
+
+
 def run(experiment: Experiment, layout: Layout = REPO, *, callbacks: Sequence = ()) -> dict[str, float]:
     """The train stage: data/augmented/train + data/prepared/val → models/, dvclive/train/ (below `layout.root`).
 

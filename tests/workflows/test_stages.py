@@ -44,6 +44,19 @@ def test_code_deps_follow_the_imports():
         assert all((ROOT / path).exists() for path in code_deps(stage)), stage.name
 
 
+def test_each_stage_depends_on_the_code_it_runs_and_no_more():
+    # Only the train stage runs the training runtime (strategies, the multi-worker patch); no stage runs a runner,
+    # a report or the command table's other commands, and `if TYPE_CHECKING:` imports never run.
+    runtime = {"workflows/distribute.py", "workflows/keras_multiworker.py", "workflows/backup.py"}
+    for stage in STAGES:
+        deps = set(code_deps(stage))
+        assert {"workflows/__main__.py", "workflows/cli.py", "workflows/stages.py"} <= deps  # the stage process
+        assert (runtime <= deps) == (stage.name == "train"), stage.name
+        runners = {f"workflows/{m}.py" for m in ("pipeline", "sweep", "search", "study", "confirm", "report", "show")}
+        assert not deps & runners, (stage.name, deps & runners)
+    assert "workflows/predict.py" in code_deps(BY_NAME["export"])  # export runs predict's helpers
+
+
 def test_a_stage_cannot_read_a_section_it_does_not_declare(compose):
     experiment = resolve(compose(TINY))
     view = experiment.for_stage("augment", ("augmentation", "trainer.seed"))
