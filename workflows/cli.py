@@ -89,19 +89,26 @@ def wants_help(argv: list[str]) -> bool:
     return any(a in HELP_FLAGS for a in argv)
 
 
-def run_cli(task: Callable[[list[str]], object], argv: list[str] | None = None) -> int:
+def run_cli(
+    task: Callable[[list[str]], object], argv: list[str] | None = None, usage: Callable[[], str] | None = None
+) -> int:
     """Runs `task(argv)`; a ConfigError or an interrupt ends it with one line and an exit code.
 
     Args:
         task: the command's work, given the arguments.
         argv: the arguments (default: sys.argv[1:]).
+        usage: the command's help text (`config_help`, for a command that takes config overrides, which `-h`
+            or `--help` cannot be one of): printed instead of running the task when the arguments ask for it.
 
     Returns:
-        0 on success, 2 on bad input, 130 when interrupted.
+        0 on success or help, 2 on bad input, 130 when interrupted.
     """
     from plugins.tf_startup import quiet_tensorflow
 
     argv = sys.argv[1:] if argv is None else list(argv)
+    if usage is not None and wants_help(argv):
+        print(usage())
+        return 0
     quiet_tensorflow()
     try:
         task(argv)

@@ -6,6 +6,7 @@ TensorFlow, so that checking a config — every stage's first step — does not 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -18,7 +19,13 @@ PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
 
 def check(trainer) -> None:
-    """Refuses unknown strategies and precisions, and a malformed TF_CONFIG, before anything runs."""
+    """Refuses unknown strategies and precisions, a malformed TF_CONFIG, and the thread counts and worker timeout
+    that `check_early` refuses, before anything runs.
+
+    Args:
+        trainer: the checked `trainer` section (`workflows.schema.TrainerConfig`).
+    """
+    check_early(dataclasses.asdict(trainer))
     if trainer.strategy not in STRATEGIES:
         raise ConfigError(
             f"trainer.strategy='{trainer.strategy}' is unknown; {did_you_mean(trainer.strategy, STRATEGIES)}"
@@ -29,8 +36,6 @@ def check(trainer) -> None:
         )
     if trainer.strategy == "multi_worker":
         read_tf_config()
-    if trainer.worker_timeout <= 0:
-        raise ConfigError(f"trainer.worker_timeout={trainer.worker_timeout} must be > 0 seconds")
 
 
 @dataclass(frozen=True)

@@ -37,17 +37,14 @@ def main(argv: list[str] | None = None) -> int:
     """`python -m workflows.config [--out params.yaml] [overrides…]`."""
     from plugins.registry import ConfigError
     from workflows.atomic import write_text
-    from workflows.cli import config_help, run_cli, wants_help
+    from workflows.cli import config_help, run_cli
 
-    if wants_help(sys.argv[1:] if argv is None else list(argv)):
-        print(
-            config_help(
-                "python -m workflows.config [--out FILE]",
-                "Prints (or writes atomically to FILE) the composed config: what params.yaml holds for dvc repro.",
-                ("python -m workflows.config --out params.yaml", "python -m workflows.config optimizer=sgd"),
-            )
+    def usage() -> str:
+        return config_help(
+            "python -m workflows.config [--out FILE]",
+            "Prints (or writes atomically to FILE) the composed config: what params.yaml holds for dvc repro.",
+            ("python -m workflows.config --out params.yaml", "python -m workflows.config optimizer=sgd"),
         )
-        return 0
 
     def task(args: list[str]) -> None:
         out = None
@@ -62,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             sys.stdout.write(to_yaml(cfg))
 
-    return run_cli(task, argv)
+    return run_cli(task, argv, usage=usage)
 
 
 if __name__ == "__main__":

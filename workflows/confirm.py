@@ -38,7 +38,6 @@ class Candidate:
 
 def top_trials(study_dir: Path, k: int) -> list[tuple[str, Path]]:
     """The `k` best finished trials of a search directory (by their objective, the study's direction)."""
-
     base = study_dir / "base.yaml"
     if not base.is_file():
         raise ConfigError(

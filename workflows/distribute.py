@@ -19,7 +19,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from plugins.registry import ConfigError, first_line
-from workflows.cluster import PRECISIONS, STRATEGIES, Cluster, check, check_early, read_tf_config  # noqa: F401
+from workflows.cluster import Cluster, check_early, read_tf_config
 
 if TYPE_CHECKING:  # imported where used: checking a config does not start TensorFlow
     import tensorflow as tf

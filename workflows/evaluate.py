@@ -72,6 +72,13 @@ def per_class(probs: np.ndarray) -> np.ndarray:
     return np.concatenate([1.0 - probs, probs], axis=-1) if probs.shape[-1] == 1 else probs
 
 
+def unscale_target(values: np.ndarray, spec: DataSpec) -> np.ndarray:
+    """Regression outputs (or targets) → the target's own units: the card's scaling undone, none when unscaled."""
+    if spec.scaling and "target_mean" in spec.scaling:
+        return values * spec.scaling["target_std"] + spec.scaling["target_mean"]
+    return values
+
+
 def classification_metrics(y: np.ndarray, probs: np.ndarray, spec: DataSpec) -> tuple[dict[str, Any], list[dict]]:
     """Accuracy, per-class precision/recall/F1 and the confusion rows."""
     from sklearn import metrics as skm
@@ -250,9 +257,7 @@ def evaluate(
 
 def regression_points(y: np.ndarray, predicted: np.ndarray, spec: DataSpec) -> list[dict[str, float]]:
     """(actual, predicted) rows of a regression's test split for DVC's scatter template, in the target's units."""
-    scaling = spec.scaling or {}
-    mean, std = float(scaling.get("target_mean", 0.0)), float(scaling.get("target_std", 1.0))
-    actual, guess = np.ravel(y) * std + mean, np.ravel(predicted) * std + mean
+    actual, guess = unscale_target(np.ravel(y), spec), unscale_target(np.ravel(predicted), spec)
     return [{"actual": round(float(a), 6), "predicted": round(float(p), 6)} for a, p in zip(actual, guess)]
 
 

@@ -186,7 +186,7 @@ def export(experiment: Experiment, model_dir: Path, prepared: Path, out_dir: Pat
     if spec.kind != "image" and spec.scaling:  # prepared rows are scaled; the export takes raw units
         raw_test = x_test * np.asarray(spec.scaling["std"], np.float32) + np.asarray(spec.scaling["mean"], np.float32)
     if spec.task == "regression":
-        from workflows.predict import unscale_target
+        from workflows.evaluate import unscale_target
 
         y_test = unscale_target(y_test, spec)
     check: dict[str, Any] = {

@@ -108,23 +108,20 @@ def run_folds(experiment: Experiment, layout: Layout, folds, *, callbacks: Seque
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m workflows.train [overrides…]`: the whole pipeline in Hydra's run directory."""
-    from workflows.cli import config_help, run_cli, wants_help
+    from workflows.cli import config_help, run_cli
 
-    if wants_help(sys.argv[1:] if argv is None else list(argv)):
-        print(
-            config_help(
-                "python -m workflows.train",
-                "Runs prepare → augment → train → evaluate in one process, in "
-                "Hydra's run directory (outputs/<date>/<time>/, or hydra.run.dir=…); prints the metrics.\n"
-                "With --params params.yaml: the train stage alone (what dvc repro runs). With -m: a sweep.",
-                (
-                    "python -m workflows.train optimizer=sgd optimizer.learning_rate=0.05",
-                    "python -m workflows.train -m optimizer=adam,sgd regularizer=none,l2",
-                    "python -m workflows.train data=diabetes model=mlp loss=mse",
-                ),
-            )
+    def usage() -> str:
+        return config_help(
+            "python -m workflows.train",
+            "Runs prepare → augment → train → evaluate in one process, in "
+            "Hydra's run directory (outputs/<date>/<time>/, or hydra.run.dir=…); prints the metrics.\n"
+            "With --params params.yaml: the train stage alone (what dvc repro runs). With -m: a sweep.",
+            (
+                "python -m workflows.train optimizer=sgd optimizer.learning_rate=0.05",
+                "python -m workflows.train -m optimizer=adam,sgd regularizer=none,l2",
+                "python -m workflows.train data=diabetes model=mlp loss=mse",
+            ),
         )
-        return 0
 
     def task(args: list[str]) -> None:
         from workflows.atomic import write_text
@@ -146,4 +143,4 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({k: v for k, v in metrics.items() if k != "per_class"}, indent=2))
         print(f"outputs: {out_dir}", file=sys.stderr)
 
-    return run_cli(task, argv)
+    return run_cli(task, argv, usage=usage)

@@ -166,15 +166,14 @@ def image_batches(files: list[Path], spec: DataSpec, batch_size: int) -> Iterato
 
 def _name_the_bad_file(tf, files: list[Path], channels: int) -> None:
     """Decodes `files` one by one; the first that fails is a one-line error naming it."""
-    from plugins.data.images import _reason
+    from plugins.data.images import decode_failure
 
     for file in files:
-        try:
-            tf.io.decode_image(tf.io.read_file(str(file)), channels=channels, expand_animations=False)
-        except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError, tf.errors.UnknownError) as err:
+        reason = decode_failure(tf, file, channels)
+        if reason is not None:
             raise ConfigError(
-                f"{file} is not a readable image with {channels} channel(s) ({_reason(err)}); fix it, or leave it out"
-            ) from None
+                f"{file} is not a readable image with {channels} channel(s) ({reason}); fix it, or leave it out"
+            ) from None  # called while the parallel stream's own error is being handled
 
 
 def table_batches(
@@ -263,13 +262,6 @@ def scale(x: np.ndarray, spec: DataSpec) -> np.ndarray:
     )
 
 
-def unscale_target(values: np.ndarray, spec: DataSpec) -> np.ndarray:
-    """Regression outputs → the target's own units."""
-    if spec.scaling and "target_mean" in spec.scaling:
-        return values * spec.scaling["target_std"] + spec.scaling["target_mean"]
-    return values
-
-
 def predict(
     inputs: list[str],
     model_dir: Path = REPO.models,
@@ -310,7 +302,7 @@ def predict(
     if found.table is not None:  # its columns, before TensorFlow starts
         next(table_batches(found.table, spec, spec.target, 1), None)
     from plugins.model.head import Head  # TensorFlow from here on: the inputs are known to fit the model
-    from workflows.evaluate import load_model, per_class, predicted_classes
+    from workflows.evaluate import load_model, per_class, predicted_classes, unscale_target
 
     head = Head(**card["head"])
     model, _ = load_model(model_dir)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from plugins.registry import ConfigError, did_you_mean, get, interpolated, redact, validate_against
+from workflows.cluster import check as check_trainer
 from workflows.experiment import Choice, Experiment
 
 if TYPE_CHECKING:
@@ -155,9 +156,7 @@ def _check_ranges(
     ):
         if value < low:
             raise ConfigError(f"{where}={value} must be at least {low}")
-    from workflows.cluster import check_early
-
-    check_early(dataclasses.asdict(trainer))
+    check_trainer(trainer)  # strategies, precisions, TF_CONFIG, thread counts, worker timeout
     weights = trainer.class_weight
     if isinstance(weights, str) and weights != "balanced":
         raise ConfigError(
@@ -175,9 +174,6 @@ def _check_ranges(
                 raise ConfigError(f"trainer.class_weight.{name}={value!r} must be a finite number ≥ 0")
     if trainer.jit_compile not in ("auto", True, False):
         raise ConfigError(f"trainer.jit_compile={trainer.jit_compile!r} must be auto, true or false")
-    from workflows.cluster import check as check_distribution
-
-    check_distribution(trainer)
     quantize = ("none", "float16", "dynamic_range", "int8")
     if export.quantize not in quantize:
         raise ConfigError(f"export.quantize='{export.quantize}' is unknown; {did_you_mean(export.quantize, quantize)}")

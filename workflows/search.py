@@ -742,23 +742,20 @@ def main(argv: list[str] | None = None) -> int:
     """`python -m workflows.search [overrides…]`."""
     import json
 
-    from workflows.cli import config_help, run_cli, wants_help
+    from workflows.cli import config_help, run_cli
 
-    if wants_help(sys.argv[1:] if argv is None else list(argv)):
-        print(
-            config_help(
-                "python -m workflows.search",
-                "Hyper-parameter search with Optuna over "
-                "hparams_search.params (conf/hparams_search/optuna.yaml): pruning, studies that resume and "
-                "that several processes share. Prints the study's summary as JSON.",
-                (
-                    "python -m workflows.search hparams_search.n_trials=50 model=mlp",
-                    "python -m workflows.search data=diabetes model=mlp loss=mse   # metric: val_loss",
-                    "python -m workflows.search hparams_search.storage=postgresql://user:pw@host/db",
-                ),
-            )
+    def usage() -> str:
+        return config_help(
+            "python -m workflows.search",
+            "Hyper-parameter search with Optuna over "
+            "hparams_search.params (conf/hparams_search/optuna.yaml): pruning, studies that resume and "
+            "that several processes share. Prints the study's summary as JSON.",
+            (
+                "python -m workflows.search hparams_search.n_trials=50 model=mlp",
+                "python -m workflows.search data=diabetes model=mlp loss=mse   # metric: val_loss",
+                "python -m workflows.search hparams_search.storage=postgresql://user:pw@host/db",
+            ),
         )
-        return 0
 
     def task(args: list[str]) -> None:
         study, base = run_search(args)
@@ -772,7 +769,7 @@ def main(argv: list[str] | None = None) -> int:
             facts["pareto_plot"] = str(plot)
         print(json.dumps(facts, indent=2))
 
-    return run_cli(task, argv)
+    return run_cli(task, argv, usage=usage)
 
 
 if __name__ == "__main__":

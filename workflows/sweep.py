@@ -102,20 +102,17 @@ def multirun(args: list[str]) -> None:
 
 def main(argv: list[str]) -> int:
     """`python -m workflows.train -m [overrides…]`: a sweep."""
-    from workflows.cli import config_help, run_cli, wants_help
+    from workflows.cli import config_help, run_cli
 
-    if wants_help(argv):
-        print(
-            config_help(
-                "python -m workflows.train -m",
-                "A sweep: every combination of comma-separated values, "
-                "each a whole run in multirun/<date>/<time>/<n>/ with its result.json.",
-                (
-                    "python -m workflows.train -m optimizer=adam,sgd regularizer=none,l2",
-                    "python -m workflows.train -m hydra/launcher=joblib hydra.launcher.n_jobs=2 optimizer=adam,sgd",
-                ),
-            )
+    def usage() -> str:
+        return config_help(
+            "python -m workflows.train -m",
+            "A sweep: every combination of comma-separated values, "
+            "each a whole run in multirun/<date>/<time>/<n>/ with its result.json.",
+            (
+                "python -m workflows.train -m optimizer=adam,sgd regularizer=none,l2",
+                "python -m workflows.train -m hydra/launcher=joblib hydra.launcher.n_jobs=2 optimizer=adam,sgd",
+            ),
         )
-        return 0
 
-    return run_cli(multirun, argv)
+    return run_cli(multirun, argv, usage=usage)

@@ -70,6 +70,11 @@ def csv(
     """
     if task not in TASKS:
         raise ConfigError(f"data.task='{task}' is unknown; {did_you_mean(task, TASKS)}")
+    if features and target in features:
+        raise ConfigError(
+            f"data.features lists the target '{target}': the model would be given the answer; "
+            "drop it from data.features"
+        )
     file = Path(path)
     if not file.is_file():
         raise ConfigError(f"data.path: no such file '{path}' (relative paths start at the repository root)")
@@ -94,11 +99,6 @@ def csv(
         raise ConfigError(
             f"{path}: columns {', '.join(repr(h[:40]) for h in doubled)} appear more than once in the "
             "header; rename them so that each name is one column"
-        )
-    if features and target in features:
-        raise ConfigError(
-            f"data.features lists the target '{target}': the model would be given the answer; "
-            "drop it from data.features"
         )
     if len(header) < 2:  # not a table with this delimiter: say so without echoing the file's first line
         raise ConfigError(

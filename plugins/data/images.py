@@ -87,15 +87,28 @@ def readable(tf, file: Path, channels: int, on_bad_file: str) -> bool:
             f"{file} has more than {MAX_PIXELS // 1_000_000} million pixels, more than an image "
             "data set needs; shrink it (the model sees data.target_size) or leave it out"
         )
+    reason = decode_failure(tf, file, channels)
+    if reason is not None and on_bad_file == "fail":
+        raise ConfigError(f"{file} is not a readable image ({reason}); fix or delete it, or set data.on_bad_file=skip")
+    return reason is None
+
+
+def decode_failure(tf, file: Path, channels: int) -> str | None:
+    """Why `file` does not decode as an image of `channels` channels (TensorFlow's reason, in one line), or None.
+
+    Args:
+        tf: the tensorflow module (imported by the caller, which has started it quietly).
+        file: the image file.
+        channels: 1 (grey) or 3 (RGB).
+
+    Returns:
+        None when it decodes, else the reason.
+    """
     try:
         tf.io.decode_image(tf.io.read_file(str(file)), channels=channels, expand_animations=False)
     except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError, tf.errors.UnknownError) as err:
-        if on_bad_file == "fail":
-            raise ConfigError(
-                f"{file} is not a readable image ({_reason(err)}); fix or delete it, or set data.on_bad_file=skip"
-            ) from None
-        return False
-    return True
+        return _reason(err)
+    return None
 
 
 MAX_PIXELS = 40_000_000  # a 8000×5000 photograph; a 10000×10000 one would take 2.2 GB to decode

@@ -16,8 +16,8 @@ import pytest
 
 from plugins.registry import ConfigError
 from tests.conftest import ROOT, last_json, run, subprocess_env
+from workflows.cluster import read_tf_config
 from workflows.config import resolve
-from workflows.distribute import read_tf_config
 
 TRAIN = [sys.executable, "-m", "workflows.train"]
 SMALL = [

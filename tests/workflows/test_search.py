@@ -40,6 +40,18 @@ def load(tmp_path) -> optuna.Study:
     return optuna.load_study(study_name="kerasforge", storage=storage)
 
 
+def killable(command: list[str]) -> subprocess.Popen:
+    """A search started quietly in a process group of its own, which `os.killpg(p.pid, SIGKILL)` ends whole."""
+    return subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=subprocess_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
 def states(study) -> dict[str, int]:
     out: dict[str, int] = {}
     for t in study.trials:
@@ -119,14 +131,7 @@ def test_pruner_and_sampler_start_up_are_separate_and_checked():
 
 def test_the_same_command_continues_a_killed_study_to_n_trials(tmp_path):
     command = [*SEARCH, *options(tmp_path, 4, 4, "hparams_search.pruner=none")]
-    first = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env=subprocess_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    first = killable(command)
     deadline = time.time() + 300
     while time.time() < deadline:
         time.sleep(1)
@@ -297,14 +302,7 @@ def test_two_processes_share_a_postgresql_study_and_a_killed_one_loses_no_trial(
         f"hparams_search.storage={url}",
         f"hparams_search.study_name={name}",
     ]
-    victim = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env=subprocess_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    victim = killable(command)
     survivor = subprocess.Popen(
         command, cwd=ROOT, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )

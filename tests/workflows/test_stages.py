@@ -54,7 +54,7 @@ def test_each_stage_depends_on_the_code_it_runs_and_no_more():
         assert (runtime <= deps) == (stage.name == "train"), stage.name
         runners = {f"workflows/{m}.py" for m in ("pipeline", "sweep", "search", "study", "confirm", "report", "show")}
         assert not deps & runners, (stage.name, deps & runners)
-    assert "workflows/predict.py" in code_deps(BY_NAME["export"])  # export runs predict's helpers
+    assert "workflows/predict.py" not in code_deps(BY_NAME["export"])  # the serving code is no stage's
 
 
 def test_a_stage_cannot_read_a_section_it_does_not_declare(compose):
