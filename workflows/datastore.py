@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 SKIPPED = "skipped.txt"  # beside the splits: the input files the data plugin left out, one per line
 IN_MEMORY_BYTES = 256 << 20  # a split up to this size becomes one in-memory tensor; larger ones are streamed
 CHUNK = 512  # examples per read (and per write) when streaming
+ROWS = "rows.parquet"  # beside a table's encoded split: its raw rows, as the user's file had them
 
 
 def save_split(split: Any, directory: str | Path) -> int:
@@ -136,6 +137,8 @@ def save_splits(splits: Splits, out_dir: str | Path) -> None:
     with atomic_dir(out_dir) as tmp:
         for name, split in splits.items():
             save_split(split, tmp / name)
+            if splits.rows is not None:
+                save_rows(splits.rows[name], tmp / name / ROWS)
         write_text(tmp / "spec.json", splits.spec.to_json())
         if splits.skipped:
             (tmp / SKIPPED).write_text("".join(f"{name}\n" for name in splits.skipped))
@@ -152,3 +155,23 @@ def load_spec(data_dir: str | Path) -> DataSpec:
         return DataSpec.load(path)
     except (ValueError, TypeError, KeyError):
         raise ConfigError(f"{path} is damaged; rerun the prepare stage (dvc repro -f prepare)") from None
+
+
+def save_rows(rows: Any, path: Path) -> None:
+    """A table's raw rows (a pandas DataFrame) as Parquet: the same rows give the same bytes."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(rows, preserve_index=False)
+    pq.write_table(table.replace_schema_metadata(None), path, compression="zstd")
+
+
+def load_rows(name: str, data_dir: str | Path) -> Any:
+    """The raw rows of split `name` (a DataFrame of the file's cells, plus its line number `row`), or None when the
+    data is not a table."""
+    path = Path(data_dir) / name / ROWS
+    if not path.is_file():
+        return None
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path).to_pandas()

@@ -3,7 +3,11 @@
 `python -m workflows.evaluate --params params.yaml` reads models/ and the held-out
 split (`evaluate.split`, the test split by default), and writes, atomically:
 - eval/metrics.json: `accuracy`, `loss`, per-class precision/recall/F1 and
-  the parameter count (classification); `mse`, `mae`, `r2` (regression);
+  the parameter count (classification); `mse`, `rmse`, `mae`, `r2` in the
+  target's own units (regression; `loss` stays the training loss, on the
+  standardized target); for a table, `baseline`: HistGradientBoosting fitted
+  on the same raw training rows, scored on the same test rows, with a paired
+  verdict (workflows/baseline.py), and the saved model scored on the raw rows;
 - eval/plots/confusion.json (classification): (actual, predicted) rows for
   DVC's confusion template; eval/plots/predictions.json (regression): the
   test rows' (actual, predicted) targets in the target's units, for DVC's
@@ -33,7 +37,7 @@ import numpy as np
 from plugins import load_plugins
 from plugins.registry import ConfigError
 from workflows.atomic import atomic_dir, write_json
-from workflows.datastore import load_arrays
+from workflows.datastore import load_arrays, load_rows
 from workflows.experiment import Experiment
 from workflows.layout import REPO, Layout
 
@@ -189,7 +193,13 @@ def mode_gap(model, head, x: np.ndarray, y: np.ndarray, batch_size: int) -> dict
 
 
 def evaluate(
-    experiment: Experiment, model_dir: Path, ds: Split, out_dir: Path = REPO.eval, train_split: Split | None = None
+    experiment: Experiment,
+    model_dir: Path,
+    ds: Split,
+    out_dir: Path = REPO.eval,
+    train_split: Split | None = None,
+    rows: Any = None,
+    train_rows: Any = None,
 ) -> dict[str, Any]:
     """Scores the saved model on `ds` and writes metrics.json and plots/ into `out_dir`.
 
@@ -201,12 +211,15 @@ def evaluate(
         train_split: training examples (classification): up to MODE_ROWS of them are scored in inference and
             in training mode (`train_accuracy`, `train_accuracy_training_mode`); a gap above MODE_GAP is a
             warning on stderr naming the likely cause.
+        rows: a table's raw rows of `ds` (a DataFrame, `workflows.datastore.load_rows`): the saved model is scored
+            on them, through its own encoding layers.
+        train_rows: a table's raw training rows: the classical baseline (workflows/baseline.py) is fitted on them
+            and scored on `rows`, beside the model (`baseline` in metrics.json).
 
     Returns:
         The metrics written to metrics.json.
     """
     import tensorflow as tf
-    from sklearn import metrics as skm
 
     from plugins.data.base import DataSpec, to_numpy
     from plugins.model.head import Head
@@ -215,8 +228,26 @@ def evaluate(
     head, spec = Head(**card["head"]), DataSpec(**card["spec"])
     x, y = to_numpy(ds)
     batch_size = experiment.evaluate.batch_size
-    scores = model.evaluate(x, head.encode(tf.constant(y)), batch_size=batch_size, verbose=0, return_dict=True)
-    outputs = model.predict(x, batch_size=batch_size, verbose=0)
+    core = model
+    if spec.table and rows is not None:  # the saved model takes the user's rows: score it on them
+        from plugins.data.tabular import TableEncoding
+
+        data = tf.data.Dataset.from_tensor_slices(
+            ({k: tf.constant(v) for k, v in TableEncoding(**spec.table).inputs(rows).items()}, head.encode(y))
+        ).batch(batch_size)
+        scores = model.evaluate(data, verbose=0, return_dict=True)
+        outputs = model.predict(data, verbose=0)
+        core = model.layers[-1]  # the trained network behind the encoding layers: it reads the encoded rows
+        drift = float(np.abs(np.asarray(core.predict(x, batch_size=batch_size, verbose=0)) - outputs).max())
+        if drift > 1e-3:
+            print(
+                f"warning: the saved model's encoding layers and the prepared rows differ by {drift:.3g}; "
+                "rerun the prepare and train stages (dvc repro -f prepare)",
+                file=sys.stderr,
+            )
+    else:
+        scores = model.evaluate(x, head.encode(tf.constant(y)), batch_size=batch_size, verbose=0, return_dict=True)
+        outputs = model.predict(x, batch_size=batch_size, verbose=0)
     result: dict[str, Any] = {"loss": float(scores["loss"]), "params": card["params"], "examples": int(len(y))}
     confusion: list[dict] = []
     if spec.task == "classification":
@@ -224,7 +255,7 @@ def evaluate(
         result = {"accuracy": more.pop("accuracy"), **result, **more}
         if train_split is not None:
             xt, yt = train_split
-            gap = mode_gap(model, head, np.asarray(xt[:MODE_ROWS]), np.asarray(yt[:MODE_ROWS]), batch_size)
+            gap = mode_gap(core, head, np.asarray(xt[:MODE_ROWS]), np.asarray(yt[:MODE_ROWS]), batch_size)
             result.update(gap)
             if gap["train_accuracy_training_mode"] - gap["train_accuracy"] > MODE_GAP:
                 print(
@@ -234,14 +265,25 @@ def evaluate(
                     "(a model saved without kerasforge's recalibration, or a frozen layer); retrain it here",
                     file=sys.stderr,
                 )
-    else:
-        predicted = outputs.reshape(y.shape)
-        result.update(
-            mse=float(skm.mean_squared_error(y, predicted)),
-            mae=float(skm.mean_absolute_error(y, predicted)),
-            r2=float(skm.r2_score(y, predicted)),
+        predicted = predicted_classes(np.asarray(head.probabilities(outputs)))
+    else:  # in the target's units; `loss` stays the training loss, on the standardized target
+        from workflows.baseline import regression_metrics
+
+        predicted = unscale_target(outputs.reshape(y.shape), spec)
+        result.update(regression_metrics(unscale_target(y, spec), predicted))
+    if spec.table and rows is not None and train_rows is not None and train_split is not None:
+        from workflows.baseline import compare
+
+        train_y = np.asarray(train_split[1])
+        result["baseline"] = compare(
+            train_rows,
+            rows,
+            spec,
+            train_y if spec.task == "classification" else unscale_target(train_y, spec),
+            y if spec.task == "classification" else unscale_target(y, spec),
+            predicted,
         )
-    result.update(cost(model, x, Path(model_dir) / "model.keras"))
+    result.update(cost(core, x, Path(model_dir) / "model.keras"))
     with atomic_dir(out_dir) as tmp:
         if spec.task == "classification":
             names = spec.class_names or [str(i) for i in range(spec.num_classes)]
@@ -263,12 +305,15 @@ def regression_points(y: np.ndarray, predicted: np.ndarray, spec: DataSpec) -> l
 
 def run(experiment: Experiment, layout: Layout = REPO, *, callbacks: Sequence = ()) -> dict[str, Any]:
     """The evaluate stage: models/ + data/prepared/<evaluate.split> → eval/ (below `layout.root`)."""
+    split = experiment.evaluate.split
     return evaluate(
         experiment,
         layout.models,
-        load_arrays(experiment.evaluate.split, layout.prepared),
+        load_arrays(split, layout.prepared),
         layout.eval,
         train_split=load_arrays("train", layout.prepared),
+        rows=load_rows(split, layout.prepared),
+        train_rows=load_rows("train", layout.prepared),
     )
 
 

@@ -107,7 +107,7 @@ class Experiment:
         return bool(self.optimizer.plugin.meta.get("full_batch"))
 
     def build_loss(self, head):
-        return self.loss.build_offering(from_logits=head.from_logits, binary=head.labels == "binary")
+        return self.loss.build_offering(from_logits=head.from_logits, binary=head.labels == "binary", task=head.task)
 
     def build_schedule(self, steps_per_epoch: int):
         """The schedule plugin's LearningRateSchedule, callback, or None (constant)."""

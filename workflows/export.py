@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from workflows.atomic import atomic_dir, write_json
-from workflows.datastore import load_arrays
+from workflows.datastore import load_arrays, load_rows
 from workflows.experiment import Experiment
 from workflows.layout import REPO, Layout
 
@@ -96,6 +96,22 @@ def write_saved_model(model: keras.Model, head: Head, spec: DataSpec, path: Path
             input_signature=[tf.TensorSpec([None, *spec.input_shape], tf.float32, name="pixels")],
         )
         tflite_key = "pixels"
+    elif spec.table:  # raw rows, one named input per column; TFLite gets the encoded rows (no string tables)
+        core = model.layers[-1]
+        signature = {
+            c["input"]: tf.TensorSpec([None, 1], tf.float32 if c["type"] == "number" else tf.string, name=c["input"])
+            for c in spec.table["columns"]
+        }
+        archive.track(core)
+        archive.add_endpoint(
+            "serving_default", lambda inputs: _outputs(model, head, spec, inputs), input_signature=[signature]
+        )
+        archive.add_endpoint(
+            "encoded_rows",
+            lambda encoded_rows: _outputs(core, head, spec, encoded_rows),
+            input_signature=[tf.TensorSpec([None, *spec.input_shape], tf.float32, name="encoded_rows")],
+        )
+        tflite_key = "encoded_rows"
     else:
         if spec.scaling:
             mean = tf.constant(spec.scaling["mean"], tf.float32)
@@ -143,7 +159,7 @@ def write_tflite(saved_model: Path, key: str, quantize: str, calibration: np.nda
 
 
 def _input_name(key: str) -> str:
-    return {"serving_default": "features"}.get(key, key)
+    return {"serving_default": "features"}.get(key, key)  # a table model's serving_default takes one per column
 
 
 def _score(outputs: np.ndarray, y: np.ndarray, spec: DataSpec) -> dict[str, float]:
@@ -180,10 +196,12 @@ def export(experiment: Experiment, model_dir: Path, prepared: Path, out_dir: Pat
     model, card = load_model(model_dir)
     spec, head = DataSpec(**card["spec"]), Head(**card["head"])
     x_test, y_test = (np.asarray(a) for a in load_arrays("test", prepared))
-    expected = {k: np.asarray(v) for k, v in _outputs(model, head, spec, tf.constant(x_test)).items()}
+    rows = load_rows("test", prepared) if spec.table else None
+    scorer = model.layers[-1] if spec.table else model  # a table model's network reads the encoded rows
+    expected = {k: np.asarray(v) for k, v in _outputs(scorer, head, spec, tf.constant(x_test)).items()}
     out_key = "probabilities" if spec.task == "classification" else "value"
     raw_test = x_test
-    if spec.kind != "image" and spec.scaling:  # prepared rows are scaled; the export takes raw units
+    if spec.kind != "image" and spec.scaling and "mean" in spec.scaling:  # prepared rows are scaled; export: raw
         raw_test = x_test * np.asarray(spec.scaling["std"], np.float32) + np.asarray(spec.scaling["mean"], np.float32)
     if spec.task == "regression":
         from workflows.evaluate import unscale_target
@@ -200,7 +218,19 @@ def export(experiment: Experiment, model_dir: Path, prepared: Path, out_dir: Pat
         key = write_saved_model(model, head, spec, saved)
         loaded = tf.saved_model.load(str(saved))
         served_key = "pixels" if spec.kind == "image" else "serving_default"  # raw rows; decoded pixels
-        served = _run_signature(loaded.signatures[served_key], _input_name(served_key), raw_test, out_key)
+        if spec.table and rows is not None:  # the user's rows, cells as they are
+            from plugins.data.tabular import TableEncoding
+
+            inputs = TableEncoding(**spec.table).inputs(rows)
+            fn = loaded.signatures[served_key]
+            served = np.concatenate(
+                [
+                    np.asarray(fn(**{k: tf.constant(v[i : i + 256]) for k, v in inputs.items()})[out_key])
+                    for i in range(0, len(y_test), 256)
+                ]
+            )
+        else:
+            served = _run_signature(loaded.signatures[served_key], _input_name(served_key), raw_test, out_key)
         check["saved_model"] = {
             "size_bytes": _size(saved),
             "signature": served_key,

@@ -27,6 +27,12 @@ class Layout:
         return self.root / "data" / "checked.txt"
 
     @property
+    def source(self) -> Path:
+        """check → the fingerprint of the user's data file or folder (`data.path`, `data.directory`): DVC reruns
+        prepare when it changes, without the file being named in dvc.yaml."""
+        return self.root / "data" / "source.json"
+
+    @property
     def prepared(self) -> Path:
         """prepare → {train,val,test}/ and spec.json."""
         return self.root / "data" / "prepared"

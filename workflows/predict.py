@@ -92,7 +92,7 @@ def gather(inputs: list[str], spec: DataSpec) -> Inputs:
         elif path.is_file():
             if path.suffix.lower() in EXTENSIONS:
                 images.append(path)
-            elif path.suffix.lower() in (".csv", ".tsv", ".txt"):
+            elif path.suffix.lower() in (".csv", ".tsv", ".txt", ".gz", ".parquet", ".pq"):
                 tables.append(path)
             else:
                 raise ConfigError(f"{path}: not an image ({'/'.join(e[1:] for e in EXTENSIONS)}) nor a CSV file")
@@ -224,6 +224,32 @@ def table_batches(
             yield rows, np.asarray(values, np.float32), (targets if target_column is not None else None)
 
 
+def raw_row_batches(
+    path: Path, spec: DataSpec, batch_size: int
+) -> Iterator[tuple[list[int], dict[str, np.ndarray], list[str] | None]]:
+    """Batches of a table's rows as the saved model takes them (its columns by name, cells as they are: blanks,
+    strings, unseen categories), with the target's cells when the file has the target column."""
+    from plugins.data.tabular import TableEncoding, read_table, texts
+
+    encoding = TableEncoding(**spec.table)
+    first = read_table(path, nrows=0)
+    header = [str(c).strip() for c in first.columns]
+    if not header:
+        raise ConfigError(f"{path} is empty; it needs a header row and data rows")
+    encoding.check_columns(first.rename(columns=lambda c: str(c).strip()), str(path))
+    chunks = (
+        read_table(path, chunksize=batch_size) if path.suffix.lower() not in (".parquet", ".pq") else [read_table(path)]
+    )
+    start = 1
+    for chunk in chunks:
+        chunk = chunk.rename(columns=lambda c: str(c).strip())
+        for i in range(0, len(chunk), batch_size):
+            part = chunk.iloc[i : i + batch_size]
+            targets = texts(part[spec.target]).tolist() if spec.target in part.columns else None
+            yield list(range(start, start + len(part))), encoding.inputs(part, str(path), start + 1), targets
+            start += len(part)
+
+
 MAX_BATCH = 65_536
 
 
@@ -300,7 +326,10 @@ def predict(
     found = gather(inputs, spec)
     check_output(Path(out), [*found.images, *([found.table] if found.table else [])])
     if found.table is not None:  # its columns, before TensorFlow starts
-        next(table_batches(found.table, spec, spec.target, 1), None)
+        next(
+            raw_row_batches(found.table, spec, 1) if spec.table else table_batches(found.table, spec, spec.target, 1),
+            None,
+        )
     from plugins.model.head import Head  # TensorFlow from here on: the inputs are known to fit the model
     from workflows.evaluate import load_model, per_class, predicted_classes, unscale_target
 
@@ -311,7 +340,10 @@ def predict(
     target = spec.target if found.table is not None else None
     header = ["input", "prediction"] + ([f"p_{c}" for c in classes] if classification else [])
     correct, scored, rows_written, errors = 0, 0, 0, []
-    if found.table is not None:
+    if found.table is not None and spec.table:  # the model encodes the rows itself
+        batches = raw_row_batches(found.table, spec, batch_size)
+        progress = Progress(None, "rows", quiet)
+    elif found.table is not None:
         batches = (
             (rows, scale(x, spec), targets) for rows, x, targets in table_batches(found.table, spec, target, batch_size)
         )
@@ -328,7 +360,14 @@ def predict(
             if first:
                 writer.writerow(header)
                 first = False
-            outputs = np.asarray(model.predict_on_batch(x))
+            if isinstance(x, dict):  # strings: as tensors (Keras's array adapter takes no object arrays)
+                import tensorflow as tf
+
+                outputs = np.asarray(model({k: tf.constant(v) for k, v in x.items()}, training=False))
+                count = len(names)
+            else:
+                outputs = np.asarray(model.predict_on_batch(x))
+                count = len(x)
             if classification:
                 probs = np.asarray(head.probabilities(outputs))
                 ids = predicted_classes(probs)
@@ -340,14 +379,14 @@ def predict(
                     correct += sum(same_label(a, b) for a, b in zip(labels, targets))
                     scored += len(targets)
             else:
-                values = unscale_target(outputs.reshape(len(x), -1)[:, 0], spec)
+                values = unscale_target(outputs.reshape(count, -1)[:, 0], spec)
                 for i, (name, value) in enumerate(zip(names, values)):
                     writer.writerow([str(name), f"{value:.6g}", *([targets[i]] if targets else [])])
                 if targets is not None:
                     truth = np.asarray([_target_number(t, found.table, n, target) for t, n in zip(targets, names)])
                     errors += list((values - truth)[np.isfinite(truth)])
-            rows_written += len(x)
-            progress.update(len(x))
+            rows_written += count
+            progress.update(count)
         if first:
             raise ConfigError(f"{found.table}: no data rows below the header")
     result: dict[str, Any] = {"rows": rows_written}

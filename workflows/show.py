@@ -23,6 +23,21 @@ def headline(metrics: dict) -> dict:
     return {k: v for k, v in metrics.items() if not isinstance(v, (dict, list))}
 
 
+def baseline_line(metrics: dict) -> str | None:
+    """The classical baseline's one line: its score beside the model's, and the paired verdict."""
+    base = metrics.get("baseline")
+    if not isinstance(base, dict):
+        return None
+    names = [k for k in ("accuracy", "rmse", "mae", "r2") if k in base and k in metrics]
+    scores = ", ".join(f"{k} {metrics[k]:.4g} vs {base[k]:.4g}" for k in names)
+    meaning = {"better": "the model is better", "worse": "the model is worse", "tie": "no difference beyond chance"}
+    verdict = str(base.get("verdict"))
+    return (
+        f"baseline {base.get('model')}: {scores} — {verdict}: {meaning.get(verdict, '?')} "
+        f"(paired {base.get('test')}, p = {base.get('p_value', float('nan')):.3g}, same test rows)"
+    )
+
+
 def provenance(path: Path, since: Path | None) -> str:
     """One line on whether `path` was written in this run (after the stamp `since`) or is an earlier file."""
     written = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(path.stat().st_mtime))
@@ -65,10 +80,13 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    metrics = headline(metrics)
+    full, metrics = metrics, headline(metrics)
     width = max((len(key) for key in metrics), default=0)
     for key, value in metrics.items():
         print(f"{key:>{width}}  {value:.4f}" if isinstance(value, float) else f"{key:>{width}}  {value}")
+    line = baseline_line(full)
+    if line:
+        print(line)
     print(provenance(path, Path(ns.since) if ns.since else None))
     return 0
 

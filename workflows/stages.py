@@ -32,10 +32,6 @@ from workflows.layout import REPO, Layout
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Your own data files or folders (data=csv's path, data=image_folder's directory), relative to the repository:
-# listed here, they become deps of the prepare stage (`make dvc-yaml`), so that DVC reruns it when they change.
-DATA_DEPS: tuple[str, ...] = ()
-
 
 @dataclass(frozen=True)
 class Stage:
@@ -54,6 +50,7 @@ class Stage:
             makes no metric a run is compared on (export) runs under DVC, or on a run directory by hand
             (`python -m workflows.export --root RUN_DIR`).
         all_params: its DVC params are the whole of params.yaml (the check stage: any change reruns it).
+        always_changed: DVC runs it on every `dvc repro` (the check stage: it fingerprints the user's data).
     """
 
     name: str
@@ -66,6 +63,7 @@ class Stage:
     note: str = ""
     in_runs: bool = True
     all_params: bool = False
+    always_changed: bool = False
 
     @property
     def module(self) -> str:
@@ -88,19 +86,21 @@ _KEEP = {"cache": False, "persist": True}
 STAGES: tuple[Stage, ...] = (
     Stage(
         "check",
-        reads=(),
+        reads=("data",),
         plugins=(),
-        outs={"checked": {}},
+        outs={"checked": {}, "source": dict(_KEEP)},
         all_params=True,
+        always_changed=True,
         in_runs=False,
         note="every key of params.yaml: refuses what no stage reads (an unknown section, cv, a search) before any "
-        "work; its output never changes.",
+        "work; it runs every time, and data/source.json (the fingerprint of data.path or data.directory) changes "
+        "only when the user's data does.",
     ),
     Stage(
         "prepare",
         reads=("data",),
         plugins=("data",),
-        deps=("checked", *DATA_DEPS),
+        deps=("checked", "source"),
         outs={"prepared": {}},
     ),
     Stage(
@@ -160,7 +160,7 @@ PLOTS: dict[str, dict[str, Any]] = {
 
 def _path(ref: str) -> str:
     """A Layout attribute (`models`) or attribute/rest (`eval/metrics.json`) as a repository-relative path;
-    any other path (a DATA_DEPS entry) as it is."""
+    any other path as it is."""
     head, _, rest = ref.partition("/")
     if not isinstance(getattr(Layout, head, None), property):
         return ref
@@ -223,6 +223,8 @@ def dvc_yaml() -> str:
         entry: dict[str, Any] = {"cmd": f"python -m workflows stage {stage.name} --params params.yaml"}
         entry["deps"] = code_deps(stage) + [_path(d) for d in stage.deps]
         entry["params"] = [{"params.yaml": None}] if stage.all_params else list(stage.reads)
+        if stage.always_changed:
+            entry["always_changed"] = True
         for key in ("outs", "metrics", "plots"):
             items = getattr(stage, key)
             if items:

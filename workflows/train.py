@@ -355,6 +355,17 @@ def train(
                     jit_compile=trainer.jit_compile,
                 )
         card = model_card(model, head, spec)
+        saved = model
+        if spec.table:  # the saved model takes raw rows: the fitted encoding as Keras layers in front of the network
+            from plugins.data.tabular import TableEncoding
+
+            encoding = TableEncoding(**spec.table)
+            with strategy.scope():
+                saved = encoding.front(model)
+                optimizer = type(model.optimizer).from_config(model.optimizer.get_config())
+                saved.compile(optimizer=optimizer, loss=model.loss, metrics=head.metrics())
+                optimizer.build(saved.trainable_variables)  # so that it is saved as built, and loads without a warning
+            card["columns"] = encoding.describe()
         epochs_run = (resumed + epochs_fitted) * plan["epochs_per_log_step"]
         card["training"] = {
             **plan,
@@ -365,7 +376,7 @@ def train(
             "replicas": strategy.num_replicas_in_sync,
             "batch_norm_recalibrated_on_batches": used,
         }
-        save_model(model, card, model_dir)
+        save_model(saved, card, model_dir)
     if scratch:
         shutil.rmtree(scratch, ignore_errors=True)
     return last

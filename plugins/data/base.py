@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
@@ -41,6 +41,8 @@ class DataSpec:
             `target_mean`/`target_std` for a standardized regression target; None when unscaled.
         features: the input columns' names (tabular data), in order.
         target: the target column's name (CSV data): `workflows.predict` scores a CSV that has it.
+        table: a table's fitted column encoding (`plugins.data.tabular.TableEncoding`: `columns`, `ignored`);
+            the saved model then takes raw rows, a dict of one input per column. None for other data.
     """
 
     input_shape: tuple[int, ...]
@@ -52,6 +54,7 @@ class DataSpec:
     scaling: dict | None = None
     features: list[str] = field(default_factory=list)
     target: str | None = None
+    table: dict | None = None
 
     def __post_init__(self) -> None:
         self.input_shape = tuple(int(d) for d in self.input_shape)
@@ -76,6 +79,9 @@ class Splits:
     test: Split
     spec: DataSpec
     skipped: list[str] = field(default_factory=list)  # input files left out (unreadable): the prepare stage lists them
+    # A table's raw rows per split (pandas DataFrames, the user's file's cells): the prepare stage keeps them beside
+    # the encoded arrays, for the classical baseline and for scoring the saved model on rows as users give them.
+    rows: dict[str, Any] | None = None
 
     def items(self):
         return (("train", self.train), ("val", self.val), ("test", self.test))

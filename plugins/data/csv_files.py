@@ -1,34 +1,26 @@
-"""A user's own CSV file: one row per example, a target column and numeric feature columns."""
+"""A user's own table: a CSV, TSV or Parquet file, one row per example, a target column and any feature columns."""
 
 from __future__ import annotations
 
-import csv as csv_module
-import math
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from plugins.data.base import DataSpec, Splits, split_arrays
-from plugins.data.sklearn_datasets import standardize as standardize_splits
+from plugins.data.base import DataSpec, Splits, split_indices
+from plugins.data.tabular import (
+    MAX_CATEGORIES,
+    TableEncoding,
+    infer_task,
+    infer_types,
+    numbers,
+    read_table,
+    texts,
+    warn,
+)
 from plugins.registry import ConfigError, did_you_mean, register
 
 TASKS = ("regression", "classification")
 FLOAT32_MAX = float(np.finfo(np.float32).max)
-
-
-def _number(value: str, path: str, line: int, column: str, fix: str) -> float:
-    """A cell as a finite float32 number, or a one-line error naming the file, line and column."""
-    where = f"{path}, line {line}, column '{column}'"
-    if not value:
-        raise ConfigError(f"{where}: the cell is empty; {fix}")
-    try:
-        number = float(value)
-    except ValueError:
-        shown = value if len(value) <= 40 else value[:40] + "…"
-        raise ConfigError(f"{where}: {shown!r} is not a number; {fix}") from None
-    if not math.isfinite(number) or abs(number) > FLOAT32_MAX:
-        raise ConfigError(f"{where}: {value!r} is not a finite 32-bit number (training needs finite values); {fix}")
-    return number
 
 
 @register("data", "csv")
@@ -36,123 +28,145 @@ def csv(
     path: str,
     target: str,
     features: list[str] | None = None,
-    task: str = "regression",
-    delimiter: str = ",",
+    columns: dict[str, str] | None = None,
+    task: str | None = None,
+    delimiter: str | None = None,
+    max_categories: int = MAX_CATEGORIES,
     standardize: bool = True,
     val_fraction: float = 0.1,
     test_fraction: float = 0.2,
     seed: int = 0,
 ) -> Splits:
-    """Reads a CSV file with a header row.
+    """Reads a table as it comes: strings, blank or `NA` cells, an ID column (see `plugins.data.tabular`).
+
+    The encoding (numbers standardized with a missing indicator, categories one-hot with an out-of-vocabulary
+    slot) is fitted on the training rows only and travels inside the saved model, which takes raw rows.
 
     Args:
-        path: the file (relative to the repository root; add it to the
-            prepare stage's deps in dvc.yaml so that DVC sees it change).
+        path: a .csv, .tsv (optionally .gz) or .parquet file, relative to the repository root.
         target: the column to predict.
-        features: the input columns (default: every other column); numeric.
-        task: "regression" (a numeric target) or "classification" (any
-            target values; classes sorted by name).
-        delimiter: the field separator.
-        standardize: scale features (and a regression target) with training statistics.
+        features: the input columns (default: every other column).
+        columns: column types where inference should not decide: `{zip: category, row_id: ignore}`
+            (number | category | ignore).
+        task: "classification" or "regression"; null infers it from the target (words, or whole numbers with
+            at most 10 distinct values → classification).
+        delimiter: the field separator; null: a tab for .tsv, else the header's most frequent of `, ; \\t |`.
+        max_categories: one-hot columns per category column; rarer values share the out-of-vocabulary one.
+        standardize: a regression target is standardized with the training rows' statistics (metrics are
+            reported in the target's own units either way).
         val_fraction: share of the rows kept for validation.
         test_fraction: share of the rows kept for the test.
         seed: the split's random seed.
 
     Returns:
-        Splits of float32 feature rows and float32 targets or int32 class ids.
+        Splits of encoded float32 rows and float32 targets or int32 class ids, with the raw rows beside them.
 
     Raises:
-        ConfigError: a missing file or column, a non-numeric value (its row
-            and column named), fewer than two classes.
+        ConfigError: a missing file or column, a target with one value, a column of numbers with a word in it.
 
     Example:
-        `python -m workflows.train data=csv data.path=houses.csv data.target=price model=mlp loss=mse`
+        `kerasforge train data=csv data.path=penguins.csv data.target=species`
     """
-    if task not in TASKS:
+    if task is not None and task not in TASKS:
         raise ConfigError(f"data.task='{task}' is unknown; {did_you_mean(task, TASKS)}")
     if features and target in features:
         raise ConfigError(
             f"data.features lists the target '{target}': the model would be given the answer; "
             "drop it from data.features"
         )
-    file = Path(path)
-    if not file.is_file():
-        raise ConfigError(f"data.path: no such file '{path}' (relative paths start at the repository root)")
-    # utf-8-sig: Excel's "CSV UTF-8" starts with a byte-order mark, which would otherwise join the first column's
-    # name (a model trained on it would refuse files without one, and the reverse).
-    with file.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv_module.reader(handle, delimiter=delimiter)
-        try:
-            header = next(reader, None)
-            if not header:
-                raise ConfigError(f"{path} is empty; it needs a header row and data rows")
-            header = [h.strip() for h in header]
-            rows = list(reader)
-        except csv_module.Error as err:  # a cell over the csv module's field limit, a NUL byte…
-            raise ConfigError(
-                f"{path}, line {reader.line_num}: not readable as CSV ({str(err)[:80]}); fix that line"
-            ) from None
-        except UnicodeDecodeError as err:
-            raise ConfigError(f"{path}: not UTF-8 text (byte {err.start}); save it as UTF-8 CSV") from None
-    doubled = sorted({h for h in header if header.count(h) > 1})
+    if max_categories < 1:
+        raise ConfigError(f"data.max_categories={max_categories} must be at least 1, e.g. {MAX_CATEGORIES}")
+    df = read_table(path, delimiter)
+    df.columns = [str(c).strip() for c in df.columns]
+    header = list(df.columns)
+    doubled = sorted({h.rsplit(".", 1)[0] for h in header if _mangled(h) and h.rsplit(".", 1)[0] in header})
     if doubled:
         raise ConfigError(
             f"{path}: columns {', '.join(repr(h[:40]) for h in doubled)} appear more than once in the "
             "header; rename them so that each name is one column"
         )
-    if len(header) < 2:  # not a table with this delimiter: say so without echoing the file's first line
+    if len(header) < 2:
         raise ConfigError(
-            f"{path}: its first line has no '{delimiter}'-separated column names; is it a CSV file "
-            "with a header row? (set data.delimiter for another separator)"
+            f"{path}: its first line has one column name; is it a table with a header row? "
+            "(set data.delimiter for another separator)"
         )
-    for column in [target, *(features or [])]:
+    for column in [target, *(features or []), *(columns or {})]:
         if column not in header:
             names = [h if len(h) <= 40 else h[:40] + "…" for h in header]
             raise ConfigError(f"{path} has no column '{column}'; {did_you_mean(column, names)}")
-    features = features or [h for h in header if h != target]
+    features = list(features or [h for h in header if h != target])
     if not features:
         raise ConfigError(f"{path} has no feature column besides the target '{target}'")
-    columns = {name: header.index(name) for name in [*features, target]}
-    x = np.empty((len(rows), len(features)), dtype=np.float32)
-    raw_target = []
-    for i, row in enumerate(rows):
-        line = i + 2  # the header is line 1
-        if len(row) != len(header):
-            raise ConfigError(f"{path}, line {line}: {len(row)} fields, the header has {len(header)}")
-        for j, name in enumerate(features):
-            x[i, j] = _number(
-                row[columns[name]].strip(), path, line, name, "fix it or drop the column from data.features"
-            )
-        raw_target.append(row[columns[target]].strip())
-    if len(rows) < 10:
-        raise ConfigError(f"{path} has {len(rows)} data rows; at least 10 are needed to split train/val/test")
+    df = df[[*features, target]]
+    missing_target = df[target].isna()
+    if missing_target.all():
+        raise ConfigError(f"{path}: the target column '{target}' is empty on every row; choose another data.target")
+    if missing_target.any():
+        warn(f"{path}: {int(missing_target.sum())} row(s) have no '{target}' value; left out")
+        df = df[~missing_target]
+    row_numbers = df.index.to_numpy() + 2  # the user's file's line numbers (the header is line 1)
+    df = df.reset_index(drop=True)
+    if len(df) < 10:
+        raise ConfigError(f"{path} has {len(df)} data rows with a target; at least 10 are needed to split")
+    task = task or infer_task(df[target])
+    types = infer_types(df[features], target, dict(columns or {}), path)
+    y, spec_fields = _target(df[target], task, path, target)
+    parts = split_indices(y, val_fraction, test_fraction, seed, stratify=task == "classification")
+    encoding = TableEncoding.fit(df.iloc[parts[0]], types, max_categories, path)
+    scaling = None
+    if task == "regression" and standardize:
+        train_y = y[parts[0]]
+        scaling = {"target_mean": float(train_y.mean()), "target_std": float(train_y.std()) or 1.0}
+        y = ((y - scaling["target_mean"]) / scaling["target_std"]).astype(np.float32)
+    spec = DataSpec(
+        (encoding.width,),
+        task,
+        kind="tabular",
+        scaling=scaling,
+        features=[c["name"] for c in encoding.columns],
+        target=target,
+        table={"columns": encoding.columns, "ignored": encoding.ignored},
+        **spec_fields,
+    )
+    rows: dict[str, Any] = {}
+    arrays = []
+    for name, index in zip(("train", "val", "test"), parts):
+        part = df.iloc[index].reset_index(drop=True)
+        part.insert(0, "row", row_numbers[index])
+        rows[name] = part
+        arrays.append((encoding.encode(part), y[index]))
+    return Splits(*arrays, spec, rows=rows)
+
+
+def _mangled(name: str) -> bool:
+    """pandas renames a repeated header `a` to `a.1`, `a.2`…"""
+    return name.rsplit(".", 1)[-1].isdigit() and "." in name
+
+
+def _target(column, task: str, path: str, target: str) -> tuple[np.ndarray, dict[str, Any]]:
+    """The target as class ids (classes sorted: numerically when they are numbers) or float32 values."""
     if task == "classification":
-        if "" in raw_target:
-            raise ConfigError(
-                f"{path}, line {raw_target.index('') + 2}, column '{target}': the class label is empty; "
-                "fix or drop the row"
-            )
-        classes = sorted(set(raw_target))
+        labels = texts(column)
+        as_numbers = numbers(column)
+        if as_numbers.notna().all():  # "2" before "10"; "1.0" and "1" are one class
+            labels = as_numbers.map(lambda v: str(int(v)) if float(v).is_integer() else str(v))
+            classes = sorted(set(labels), key=float)
+        else:
+            classes = sorted(set(labels))
         if len(classes) < 2:
             raise ConfigError(f"{path}: column '{target}' has a single class {classes}; classification needs two")
-        y = np.array([classes.index(v) for v in raw_target], dtype=np.int32)
-        spec = DataSpec(
-            (len(features),),
-            "classification",
-            len(classes),
-            classes,
-            kind="tabular",
-            features=list(features),
-            target=target,
+        index = {c: i for i, c in enumerate(classes)}
+        y = labels.map(index).to_numpy(np.int32)
+        return y, {"num_classes": len(classes), "class_names": classes, "num_targets": 1}
+    values = numbers(column)
+    bad = values.isna() | ~np.isfinite(values) | (values.abs() > FLOAT32_MAX)
+    if bad.any():
+        first = int(np.flatnonzero(bad.to_numpy())[0])
+        cell = str(column.iloc[first])[:40]
+        raise ConfigError(
+            f"{path}: the target '{target}' has {cell!r}, not a finite number, in data row {first + 1}; fix or "
+            "drop the row (use data.task=classification for class labels)"
         )
-    else:
-        y = np.empty(len(rows), dtype=np.float32)
-        for i, value in enumerate(raw_target):
-            y[i] = _number(
-                value, path, i + 2, target, "fix or drop the row (use data.task=classification for class labels)"
-            )
-        spec = DataSpec(
-            (len(features),), "regression", num_targets=1, kind="tabular", features=list(features), target=target
-        )
-    splits = split_arrays(x, y, spec, val_fraction, test_fraction, seed)
-    return standardize_splits(splits, target=task == "regression") if standardize else splits
+    if values.nunique() < 2:
+        raise ConfigError(f"{path}: the target '{target}' has one value on every row; there is nothing to learn")
+    return values.to_numpy(np.float32), {"num_targets": 1}

@@ -94,6 +94,26 @@ _CE = {"context": ("from_logits",), "check": check_label_smoothing}
 register("loss", "categorical_crossentropy", labels="one_hot", **_CE)(keras.losses.CategoricalCrossentropy)
 register("loss", "binary_crossentropy", labels="binary", **_CE)(keras.losses.BinaryCrossentropy)
 register("loss", "mse", labels="value")(keras.losses.MeanSquaredError)
+
+
+@register("loss", "auto", context=("from_logits", "task"), labels="auto")
+def auto(from_logits: bool = True, task: str = "classification") -> keras.losses.Loss:
+    """The loss of the data's task: cross-entropy on class ids for classes, mean squared error for a regression.
+
+    The default of `data=csv`, whose task is inferred from the table; `loss=…` chooses another.
+
+    Args:
+        from_logits: whether predictions are logits (set by the framework).
+        task: "classification" or "regression" (set by the framework, from the data).
+
+    Returns:
+        Keras's own `SparseCategoricalCrossentropy` or `MeanSquaredError`.
+    """
+    if task == "regression":
+        return keras.losses.MeanSquaredError()
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
+
+
 register("loss", "mae", labels="value")(keras.losses.MeanAbsoluteError)
 register("loss", "huber", labels="value")(keras.losses.Huber)
 

@@ -92,6 +92,10 @@ def resolve_head(spec: DataSpec, loss: Plugin) -> Head:
     """
     labels = loss.meta.get("labels", "value")
     logits = "from_logits" in loss.context
+    if labels == "auto":  # the loss of the task (loss=auto): values for a regression, class ids for classes
+        labels = "value" if spec.task == "regression" else "sparse"
+        if spec.task == "classification":
+            return Head(spec.num_classes, "linear" if logits else "softmax", labels, "classification")
     if labels == "class":  # binary for two classes, one-hot for more
         labels = "binary" if spec.num_classes == 2 else "one_hot"
     if spec.task == "regression":

@@ -250,10 +250,12 @@ def test_diabetes_is_standardized_with_training_statistics(compose):
     [
         (None, [], "data.path: no such file"),
         ("a,b,label\n" + "1,2,3\n" * 12, ["data.target=lable"], "has no column 'lable'; did you mean 'label'?"),
-        ("a,b,y\n" + "1,2,3\n" * 5 + "1,oops,3\n" + "1,2,3\n" * 6, [], "line 7, column 'b': 'oops' is not a number"),
+        ("a,b,y\n" + "1,2,3\n" * 5 + "1,oops,3\n" + "1,2,3\n" * 6, [], "line 7, column 'b': 'oops' in a column"),
         ("a,b,y\n" + "1,2,cat\n" * 12, ["data.task=classification"], "has a single class"),
-        ("a,b,y\n" + "1,2,cat\n" * 12, [], "line 2, column 'y': 'cat' is not a number"),
-        ("a,b,y\n" + "1,2\n" * 12, [], "line 2: 2 fields, the header has 3"),
+        ("a,b,y\n" + "1,2,cat\n" * 12, [], "has a single class"),  # words: classes, inferred
+        ("a,b,y\n" + "1,2,cat\n" * 6 + "1,2,dog\n" * 6, ["data.task=regression"], "'cat', not a finite number"),
+        ("a,b,y\n" + "1,2\n" * 12, [], "the target column 'y' is empty on every row"),
+        ("a,b,y\n" + "1,2,3\n" * 5 + "1,2,3,4\n" + "1,2,3\n" * 6, [], "not readable as a table"),
     ],
 )
 def test_csv_errors_name_the_file_row_and_column(compose, tmp_path, content, overrides, expected):

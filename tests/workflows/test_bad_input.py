@@ -24,7 +24,7 @@ def read_csv(tmp_path, text: str, **params):
 
 
 def table(header: str, rows: int = 12) -> str:
-    return header + "\n" + "".join(f"{i},{i * 2},{i % 3}\n" for i in range(rows))
+    return header + "\n" + "".join(f"{(i * 7) % 13},{i * 2},{i % 3}\n" for i in range(rows))
 
 
 @pytest.mark.parametrize(
@@ -36,7 +36,11 @@ def table(header: str, rows: int = 12) -> str:
             {"target": "price", "features": ["rooms", "price"]},
             r"data.features lists the target 'price': the model would be given the answer",
         ),
-        ("a,b,y\n" + "1,2,0\n" * 5 + "1," + "9" * 200_000 + ",0\n", {}, r"line 7: not readable as CSV"),
+        (
+            "a,b,y\n" + "1,2,0\n" * 5 + "1," + "9" * 200_000 + ",1\n" + "1,2,1\n" * 6,
+            {},
+            r"line 7, column 'b': '9{40}…' in a column of numbers",  # named, not echoed whole
+        ),
     ],
 )
 def test_a_table_that_would_mislead_is_refused(tmp_path, text, params, message):

@@ -51,9 +51,15 @@ def test_repro_writes_model_metrics_and_plots(repo):
         assert edge in dag, dag
 
 
+def stages_run(stdout: str) -> list[str]:
+    """The stages `dvc repro` ran, in order."""
+    return [line.split("'")[1] for line in stdout.splitlines() if line.startswith("Running stage '")]
+
+
 def test_nothing_reruns_when_nothing_changed(repo):
+    # Only the check stage runs every time (it fingerprints the data, no TensorFlow); its outputs are unchanged.
     result = run([*DVC, "repro"], repo)
-    assert "Running stage" not in result.stdout
+    assert stages_run(result.stdout) == ["check"], result.stdout
 
 
 def test_an_evaluation_option_reruns_only_evaluate(repo):
@@ -222,7 +228,7 @@ def test_a_stage_that_fails_under_dvc_deletes_nothing_and_says_how_to_go_back(re
     run(["git", "checkout", "params.yaml", "dvc.lock"], regression_repo)  # the hint, as printed
     run([*DVC, "checkout"], regression_repo)
     again = run([*DVC, "repro"], regression_repo)  # the workspace is the last commit again: nothing to run
-    assert "Running stage" not in again.stdout and "ERROR" not in again.stdout + again.stderr
+    assert stages_run(again.stdout) == ["check"] and "ERROR" not in again.stdout + again.stderr
     assert deleted_tracked_files(regression_repo) == []
     assert run(["git", "status", "--porcelain"], regression_repo).stdout == ""
 
@@ -242,3 +248,29 @@ def test_a_setting_no_stage_reads_is_refused_not_recorded(repo, setting, message
     assert "Running stage 'prepare'" not in result.stdout  # refused by the check stage, before any work
     run(["git", "checkout", "params.yaml", "dvc.lock"], repo)
     assert run([*DVC, "exp", "show", "--json"], repo).stdout.count('"rev"') == before  # no experiment recorded
+
+
+def test_dvc_follows_the_users_table_for_classes_and_a_regression(regression_repo):
+    """`dvc exp run -S data=csv -S data.path=…` of a real table with strings and NA cells, both tasks, and the
+    file's change reruns prepare with nothing named in dvc.yaml (the check stage fingerprints it)."""
+    import shutil
+
+    penguins = __import__("pathlib").Path(__import__("palmerpenguins").__file__).parent / "data" / "penguins.csv"
+    shutil.copy(penguins, regression_repo / "penguins.csv")
+    run(["git", "checkout", "params.yaml", "dvc.lock"], regression_repo)
+    run(["git", "add", "penguins.csv"], regression_repo)
+    run(["git", "commit", "-qm", "a table of my own"], regression_repo)
+    table = ["-S", "data=csv", "-S", "data.path=penguins.csv"]
+    run([*DVC, "exp", "run", "-n", "species", *table, "-S", "data.target=species"], regression_repo)
+    metrics = json.loads((regression_repo / "eval" / "metrics.json").read_text())
+    # One epoch (trainer=fast) beats the majority class (44 %); the baseline stands beside it, on the same rows.
+    assert metrics["accuracy"] > 0.5 and metrics["baseline"]["model"] == "hist_gradient_boosting"
+    run([*DVC, "exp", "run", "-n", "mass", *table, "-S", "data.target=body_mass_g"], regression_repo)
+    metrics = json.loads((regression_repo / "eval" / "metrics.json").read_text())
+    assert metrics["mae"] > 100 and "verdict" in metrics["baseline"]  # grams, beside the baseline
+    assert json.loads((regression_repo / "data" / "source.json").read_text())["path"] == "penguins.csv"
+    assert "Running stage 'prepare'" not in run([*DVC, "repro"], regression_repo).stdout  # nothing changed
+    lines = (regression_repo / "penguins.csv").read_text().splitlines()
+    (regression_repo / "penguins.csv").write_text("\n".join(lines[:-40]) + "\n")  # the user's data changes
+    assert "Running stage 'prepare'" in run([*DVC, "repro"], regression_repo).stdout
+    assert deleted_tracked_files(regression_repo) == []

@@ -18,7 +18,7 @@ from sklearn.datasets import load_iris
 from tests.conftest import ROOT, error_lines, run
 from tests.workflows.test_batchnorm import photo_folder
 from workflows.compose import compose, to_yaml
-from workflows.datastore import load_arrays
+from workflows.datastore import load_arrays, load_rows
 from workflows.export import export
 from workflows.layout import Layout
 from workflows.pipeline import run_pipeline
@@ -64,7 +64,7 @@ def write_iris(path, rows=None, missing_cell=False):
         for i in rows if rows is not None else range(len(bunch.target)):
             cells = [f"{v:g}" for v in bunch.data[i]]
             if missing_cell and i == rows[1]:
-                cells[2] = ""
+                cells[2] = missing_cell if isinstance(missing_cell, str) else ""
             writer.writerow([*cells, bunch.target_names[bunch.target[i]]])
     return path
 
@@ -114,22 +114,18 @@ def test_predict_labels_a_folder_of_photographs_as_the_model_does(photos, tmp_pa
 
 def test_predict_scores_a_csv_in_raw_units_exactly_as_evaluate_did(iris, tmp_path):
     run_dir, _, _, metrics = iris
-    # The test split's rows, back in raw units (the prepared rows are standardized), with their labels.
+    # The test split's rows as the user's file had them (kept beside the encoded ones), with their labels.
     spec = json.loads((run_dir / "models" / "model.json").read_text())["spec"]
-    x, y = (np.asarray(a) for a in load_arrays("test", run_dir / "data" / "prepared"))
-    raw = x * np.array(spec["scaling"]["std"]) + np.array(spec["scaling"]["mean"])
+    rows = load_rows("test", run_dir / "data" / "prepared")
     table = tmp_path / "new.csv"
-    with table.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["species", *spec["features"]])  # another column order: matched by name
-        for row, label in zip(raw, y):
-            writer.writerow([spec["class_names"][label], *(repr(float(v)) for v in row)])
+    shuffled = ["species", "note", *reversed(spec["features"])]  # another column order, and an extra column
+    rows.assign(note="extra").drop(columns="row")[shuffled].to_csv(table, index=False)
     result = predict([str(table)], run_dir / "models", tmp_path / "out.csv", batch_size=7, quiet=True)
-    assert result["rows"] == len(y)
+    assert result["rows"] == len(rows)
     assert result["accuracy"] == pytest.approx(metrics["accuracy"])  # the target column is scored, not used
-    rows = read_rows(tmp_path / "out.csv")
-    assert [r["input"] for r in rows] == [str(i) for i in range(1, len(y) + 1)]
-    assert {r["target"] for r in rows} <= set(spec["class_names"])
+    out = read_rows(tmp_path / "out.csv")
+    assert [r["input"] for r in out] == [str(i) for i in range(1, len(rows) + 1)]
+    assert {r["target"] for r in out} <= set(spec["class_names"])
 
 
 @pytest.mark.parametrize(
@@ -196,7 +192,10 @@ def test_a_numeric_target_cell_matches_its_class_as_a_number():
 
 def test_a_bad_cell_or_file_names_itself_and_writes_nothing(photos, iris, tmp_path):
     iris_run, _, _, _ = iris
-    table = write_iris(tmp_path / "gaps.csv", rows=[0, 60, 120], missing_cell=True)
+    # A blank cell is a missing value (the model fills it in); a word in a column of numbers is an error.
+    gaps = write_iris(tmp_path / "gaps.csv", rows=[0, 60, 120], missing_cell=True)
+    assert predict([str(gaps)], iris_run / "models", tmp_path / "g.csv", quiet=True)["rows"] == 3
+    table = write_iris(tmp_path / "bad.csv", rows=[0, 60, 120], missing_cell="oops")
     result = run(
         [
             sys.executable,
@@ -213,7 +212,7 @@ def test_a_bad_cell_or_file_names_itself_and_writes_nothing(photos, iris, tmp_pa
     )
     lines = error_lines(result.stderr)
     assert result.returncode == 2 and len(lines) == 1, result.stderr[-2000:]
-    assert "line 3" in lines[0] and "petal_length" in lines[0] and "empty" in lines[0]
+    assert "line 3" in lines[0] and "petal_length" in lines[0] and "'oops' is not a number" in lines[0]
     assert not (tmp_path / "p.csv").exists()
 
     photo_run, folder, _, _ = photos

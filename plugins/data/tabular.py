@@ -1,0 +1,426 @@
+"""Tables as users have them: read with pandas, typed per column, encoded inside the model.
+
+A table is read as text (CSV, TSV, gzip'd or not) or typed (Parquet), with
+`NA`, `null`, `?` and empty cells as missing values. Each column gets a type:
+
+- `number`: standardized with the training rows' mean and deviation; a
+  missing cell becomes the mean, and a 0/1 indicator column says it was missing
+  (when training had missing cells in that column);
+- `category`: strings (or numbers named so in `data.columns`), one-hot over the
+  training rows' most frequent values; a missing cell is its own category, a
+  value never seen in training falls into an out-of-vocabulary slot;
+- `ignore`: left out; a column that is unique on every row (an ID, a row number)
+  is left out so, with a warning naming it, unless `data.columns` types it.
+
+The fitted encoding (`TableEncoding`) is applied twice, by one description:
+in NumPy by the prepare stage (training reads numbers) and as Keras layers in
+front of the trained model (`front`), so that the saved model takes raw rows —
+strings, blanks, unseen categories — in `workflows.predict`, in the SavedModel
+and in plain `keras.models.load_model`. Only built-in Keras layers and ops are
+used: a receiver needs neither this project nor custom objects.
+
+Why pandas: it is the reader users already know (its `read_csv` options and
+NA rules), it streams CSVs in chunks for prediction, and it reads Parquet
+through pyarrow, which keeps string columns compact.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from plugins.registry import ConfigError, did_you_mean
+
+if TYPE_CHECKING:
+    import keras
+    import pandas as pd
+
+MISSING = ("", "NA", "N/A", "n/a", "NaN", "nan", "null", "NULL", "None", "none", "?", "#N/A", "-")
+TYPES = ("number", "category", "ignore")
+MAX_CATEGORIES = 64  # one-hot slots per column; rarer values share the out-of-vocabulary slot (with a warning)
+MAX_CLASS_VALUES = 10  # an integer target with at most this many distinct values is taken for classes
+NUMERIC_SHARE = 0.95  # a column of numbers with a word in one cell (or in 5 % of them at most) is refused
+PARQUET = (".parquet", ".pq")
+
+
+def read_table(path: str | Path, delimiter: str | None = None, **options: Any) -> pd.DataFrame:
+    """Reads a CSV, TSV (optionally compressed: .gz, .bz2, .zip, .xz) or Parquet file; cells of text files as strings.
+
+    Args:
+        path: the file.
+        delimiter: the field separator; None: a tab for .tsv files, else sniffed from the first lines.
+        **options: more `pandas.read_csv` options (`chunksize`, `usecols`, `nrows`).
+
+    Returns:
+        A DataFrame of strings with missing cells as NA (text files), or the Parquet file's own types.
+
+    Raises:
+        ConfigError: no such file, not UTF-8, not readable as a table, a nested Parquet column.
+    """
+    import pandas as pd
+
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(f"data.path: no such file '{path}' (relative paths start at the repository root)")
+    if file.suffix.lower() in PARQUET:
+        return _read_parquet(file, options.get("usecols"))
+    suffixes = [s.lower() for s in file.suffixes]
+    if delimiter is None:
+        delimiter = "\t" if ".tsv" in suffixes else _sniff(file)
+    try:
+        return pd.read_csv(
+            file,
+            sep=delimiter,
+            dtype=str,
+            na_values=list(MISSING),
+            keep_default_na=False,
+            skipinitialspace=True,
+            encoding="utf-8-sig",  # Excel's "CSV UTF-8" starts with a byte-order mark: not part of a column's name
+            compression="infer",
+            **options,
+        )
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {err.start}); save it as UTF-8 CSV") from None
+    except pd.errors.EmptyDataError:
+        raise ConfigError(f"{path} is empty; it needs a header row and data rows") from None
+    except (pd.errors.ParserError, ValueError) as err:
+        first = str(err).strip().splitlines()[0][:120]
+        raise ConfigError(f"{path}: not readable as a table ({first}); fix that line or set data.delimiter") from None
+
+
+def _sniff(file: Path) -> str:
+    """The separator of a text table: the one of `, ; \\t |` that splits the header into the most columns."""
+    import gzip
+
+    opener = gzip.open if file.suffix.lower() == ".gz" else open
+    try:
+        with opener(file, "rt", encoding="utf-8-sig", errors="replace") as handle:
+            header = handle.readline()
+    except OSError:
+        return ","
+    counts = {sep: header.count(sep) for sep in (",", ";", "\t", "|")}
+    best = max(counts, key=lambda sep: counts[sep])
+    return best if counts[best] else ","
+
+
+def _read_parquet(file: Path, columns: list[str] | None) -> pd.DataFrame:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(file, columns=columns)
+    except (pa.ArrowInvalid, OSError) as err:
+        raise ConfigError(f"{file}: not a readable Parquet file ({str(err)[:100]})") from None
+    nested = [f.name for f in table.schema if pa.types.is_nested(f.type)]
+    if nested:
+        raise ConfigError(
+            f"{file}: column(s) {', '.join(repr(n) for n in nested[:3])} are nested (lists or structs), which a "
+            "table model cannot take; flatten them into columns of their own, or list the others in data.features"
+        )
+    return table.to_pandas()
+
+
+def numbers(column: pd.Series) -> pd.Series:
+    """A column's cells as float64, missing (and unparseable) cells as NaN."""
+    import pandas as pd
+
+    if pd.api.types.is_bool_dtype(column):
+        return column.astype("float64")
+    return pd.to_numeric(column, errors="coerce").astype("float64")
+
+
+def texts(column: pd.Series) -> pd.Series:
+    """A column's cells as strings; a missing cell is the empty string (its own category)."""
+    import pandas as pd
+
+    if pd.api.types.is_float_dtype(column):  # a typed Parquet column of whole numbers: "3", not "3.0"
+        column = column.map(lambda v: v if pd.isna(v) else (str(int(v)) if float(v).is_integer() else str(v)))
+    return column.astype("string").fillna("").astype(object).map(str).str.strip()
+
+
+def infer_types(df: pd.DataFrame, target: str, given: dict[str, str], path: str) -> dict[str, str]:
+    """Each feature column's type: `data.columns` where given, else inferred from its cells (see the module).
+
+    Raises:
+        ConfigError: a type `data.columns` does not know, a column it names that the file lacks, a column whose
+            cells are numbers almost always (a typo in one cell, or a file whose types change halfway).
+    """
+    for name, kind in given.items():
+        if name not in df.columns:
+            raise ConfigError(f"data.columns.{name}: {path} has no such column; {did_you_mean(name, list(df.columns))}")
+        if kind not in TYPES:
+            raise ConfigError(f"data.columns.{name}={kind!r} is not a column type; {did_you_mean(str(kind), TYPES)}")
+    types: dict[str, str] = {}
+    for name in df.columns:
+        if name == target:
+            continue
+        if name in given:
+            types[name] = given[name]
+            continue
+        types[name] = _infer(df[name], name, path)
+    return types
+
+
+def _infer(column: pd.Series, name: str, path: str) -> str:
+    import pandas as pd
+
+    present = column.dropna()
+    if present.empty:
+        warn(f"{path}: column '{name}' is empty on every row; left out")
+        return "ignore"
+    if pd.api.types.is_bool_dtype(column):
+        return "category"
+    values = numbers(present)
+    parsed = values.notna()
+    if parsed.all():
+        check_finite(present, values, name, path)
+        if _counts_rows(values):
+            warn(f"{path}: column '{name}' numbers the rows (an ID?); left out (data.columns.{name}=number keeps it)")
+            return "ignore"
+        return "number"
+    wrong = int((~parsed).sum())
+    if parsed.sum() >= 2 and wrong <= max(1, (1 - NUMERIC_SHARE) * len(present)):
+        bad = present[~parsed].iloc[0]
+        row = int(present[~parsed].index[0]) + 2  # the header is line 1
+        shown = str(bad) if len(str(bad)) <= 40 else str(bad)[:40] + "…"
+        raise ConfigError(
+            f"{path}, line {row}, column '{name}': {shown!r} in a column of numbers; fix the cell (or blank it: "
+            f"missing), or set data.columns.{name}=category"
+        )
+    if present.nunique() == len(column) and len(column) > MAX_CATEGORIES:
+        warn(
+            f"{path}: column '{name}' has a different value on every row (an ID?); left out "
+            f"(data.columns.{name}=category keeps it)"
+        )
+        return "ignore"
+    return "category"
+
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def check_finite(cells: pd.Series, values: pd.Series, name: str, path: str) -> None:
+    """Refuses `inf` or a number beyond float32's range (training needs finite values), naming its line."""
+    bad = values.notna() & (~np.isfinite(values) | (values.abs() > FLOAT32_MAX))  # NaN: a missing cell
+    if bad.any():
+        row = int(values[bad].index[0]) + 2  # the header is line 1
+        cell = str(cells[bad].iloc[0])
+        shown = cell if len(cell) <= 40 else cell[:40] + "…"
+        raise ConfigError(
+            f"{path}, line {row}, column '{name}': {shown!r} is not a finite 32-bit number (training needs finite "
+            "values); fix it, blank it (missing), or drop the column"
+        )
+
+
+def numbers_checked(column: pd.Series, name: str, path: str, first_line: int = 2) -> np.ndarray:
+    """A number column of new rows as float32 (missing cells NaN); a cell that is not a number is an error naming
+    its line (`first_line`: the file's line of the column's first cell)."""
+    values = numbers(column)
+    wrong = values.isna() & column.notna()
+    if wrong.any():
+        at = int(np.flatnonzero(wrong.to_numpy())[0])
+        cell = str(column.iloc[at])
+        shown = cell if len(cell) <= 40 else cell[:40] + "…"
+        raise ConfigError(
+            f"{path}, line {first_line + at}, column '{name}': {shown!r} is not a number; fix the cell, blank it "
+            "(missing), or drop the row"
+        )
+    check_finite(column.reset_index(drop=True), values.reset_index(drop=True), name, path)
+    return values.to_numpy(np.float32)
+
+
+def _counts_rows(values: pd.Series) -> bool:
+    """Whether whole numbers are a row counter: distinct, and consecutive once sorted (1, 2, 3…)."""
+    if len(values) < 20 or not (values == values.round()).all() or values.nunique() != len(values):
+        return False
+    return float(values.max() - values.min()) == len(values) - 1
+
+
+def infer_task(target: pd.Series) -> str:
+    """Classification for words, booleans or whole numbers with few distinct values; else regression."""
+    present = target.dropna()
+    values = numbers(present)
+    if values.isna().any():
+        return "classification"
+    if (values == values.round()).all() and values.nunique() <= MAX_CLASS_VALUES:
+        return "classification"
+    return "regression"
+
+
+def warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def input_names(columns: list[str]) -> dict[str, str]:
+    """Each column's name as a Keras input name: letters, digits, `_`, `.` and `-` kept, others `_`; unique."""
+    out: dict[str, str] = {}
+    for name in columns:
+        key = re.sub(r"[^0-9A-Za-z_.-]", "_", str(name)) or "column"
+        while key in out.values():
+            key += "_"
+        out[name] = key
+    return out
+
+
+@dataclass
+class TableEncoding:
+    """The fitted encoding of a table's feature columns, as plain data (it travels in spec.json and model.json).
+
+    Attributes:
+        columns: one dict per used column, in the model's order: `name` (the file's), `input` (the Keras input's
+            name), `type` (number | category), `encoding` ("standardized" | "one-hot"), and `mean`, `std`,
+            `missing_indicator` (numbers) or `vocabulary` (categories; the out-of-vocabulary slot comes first).
+        ignored: the file's columns left out, with why.
+    """
+
+    columns: list[dict[str, Any]]
+    ignored: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def fit(
+        cls, rows: pd.DataFrame, types: dict[str, str], max_categories: int = MAX_CATEGORIES, path: str = "data"
+    ) -> TableEncoding:
+        """Fits the encoding on the training rows only."""
+        used = [name for name, kind in types.items() if kind != "ignore"]
+        if not used:
+            raise ConfigError(f"{path}: no feature column is left to learn from; type one in data.columns")
+        names = input_names(used)
+        columns = []
+        for name in used:
+            if types[name] == "number":
+                values = numbers(rows[name])
+                present = values.dropna()
+                mean = float(present.mean()) if len(present) else 0.0
+                std = float(present.std(ddof=0)) if len(present) else 1.0
+                columns.append(
+                    {
+                        "name": name,
+                        "input": names[name],
+                        "type": "number",
+                        "encoding": "standardized",
+                        "mean": mean,
+                        "std": std if std > 0 and math.isfinite(std) else 1.0,
+                        "missing_indicator": bool(values.isna().any()),
+                    }
+                )
+            else:
+                counts = texts(rows[name]).value_counts()
+                ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+                vocabulary = [value for value, _ in ordered[:max_categories]]
+                if len(ordered) > max_categories:
+                    warn(
+                        f"{path}: column '{name}' has {len(ordered)} distinct values; the {max_categories} most "
+                        "frequent get a column each, the others share one"
+                    )
+                columns.append(
+                    {
+                        "name": name,
+                        "input": names[name],
+                        "type": "category",
+                        "encoding": "one-hot",
+                        "vocabulary": vocabulary,
+                    }
+                )
+        ignored = {name: "ignored" for name, kind in types.items() if kind == "ignore"}
+        return cls(columns, ignored)
+
+    @property
+    def width(self) -> int:
+        """The encoded row's length."""
+        return sum(
+            (1 + int(c["missing_indicator"])) if c["type"] == "number" else 1 + len(c["vocabulary"])
+            for c in self.columns
+        )
+
+    def check_columns(self, rows: pd.DataFrame, path: str) -> None:
+        """Refuses a table that lacks one of the model's columns (extra columns and any order are fine)."""
+        missing = [c["name"] for c in self.columns if c["name"] not in rows.columns]
+        if missing:
+            names = ", ".join(c["name"] for c in self.columns)
+            raise ConfigError(
+                f"{path} has no column '{missing[0]}', a feature of this model; "
+                f"{did_you_mean(missing[0], [str(c) for c in rows.columns])} (the model takes: {names})"
+            )
+
+    def inputs(self, rows: pd.DataFrame, path: str | None = None, first_line: int = 2) -> dict[str, np.ndarray]:
+        """The saved model's raw inputs: one (n, 1) array per column, float32 with NaN (numbers), or strings.
+
+        With `path` (new rows from a file), a cell of a number column that is not a number is a one-line error
+        naming its line, where training rows had it refused at preparation."""
+        out = {}
+        for c in self.columns:
+            if c["type"] == "number" and path is not None:
+                out[c["input"]] = numbers_checked(rows[c["name"]], c["name"], path, first_line).reshape(-1, 1)
+            elif c["type"] == "number":
+                out[c["input"]] = numbers(rows[c["name"]]).to_numpy(np.float32).reshape(-1, 1)
+            else:
+                out[c["input"]] = texts(rows[c["name"]]).to_numpy(object).reshape(-1, 1)
+        return out
+
+    def encode(self, rows: pd.DataFrame) -> np.ndarray:
+        """The rows as the trained model reads them (float32), exactly as `front` computes them."""
+        parts = []
+        for c in self.columns:
+            if c["type"] == "number":
+                values = numbers(rows[c["name"]]).to_numpy(np.float64)
+                missing = np.isnan(values)
+                scaled = (np.where(missing, c["mean"], values) - c["mean"]) / c["std"]
+                parts.append(scaled.astype(np.float32)[:, None])
+                if c["missing_indicator"]:
+                    parts.append(missing.astype(np.float32)[:, None])
+            else:
+                index = {value: i + 1 for i, value in enumerate(c["vocabulary"])}  # 0: out of vocabulary
+                ids = texts(rows[c["name"]]).map(lambda v, index=index: index.get(v, 0)).to_numpy(np.int64)
+                parts.append(np.eye(1 + len(c["vocabulary"]), dtype=np.float32)[ids])
+        return np.concatenate(parts, axis=1) if parts else np.zeros((len(rows), 0), np.float32)
+
+    def front(self, core: keras.Model) -> keras.Model:
+        """The trained model behind Keras layers that encode raw rows as `encode` does; a dict of inputs, by name."""
+        import keras
+        from keras import ops
+
+        inputs, parts = {}, []
+        for c in self.columns:
+            if c["type"] == "number":
+                x = keras.Input(shape=(1,), name=c["input"], dtype="float32")
+                missing = ops.isnan(x)
+                filled = ops.where(missing, ops.full_like(x, c["mean"]), x)
+                parts.append(
+                    keras.layers.Normalization(mean=[c["mean"]], variance=[c["std"] ** 2], name=f"{c['input']}.scale")(
+                        filled
+                    )
+                )
+                if c["missing_indicator"]:
+                    parts.append(ops.cast(missing, "float32"))
+            else:
+                x = keras.Input(shape=(1,), name=c["input"], dtype="string")
+                parts.append(
+                    keras.layers.StringLookup(
+                        vocabulary=c["vocabulary"] or ["\x00"],
+                        num_oov_indices=1,
+                        output_mode="one_hot",
+                        name=f"{c['input']}.one_hot",
+                    )(x)
+                )
+            inputs[c["input"]] = x
+        encoded = keras.layers.Concatenate(name="encoded")(parts) if len(parts) > 1 else parts[0]
+        return keras.Model(inputs, core(encoded), name="table_model")
+
+    def describe(self) -> list[dict[str, Any]]:
+        """Each column's type and how it is encoded, for the model card."""
+        out = []
+        for c in self.columns:
+            if c["type"] == "number":
+                how = f"standardized (mean {c['mean']:.4g}, std {c['std']:.4g})"
+                how += "; missing → mean, with an indicator" if c["missing_indicator"] else "; missing → mean"
+            else:
+                how = f"one-hot over {len(c['vocabulary'])} values + 1 out-of-vocabulary"
+            out.append({"column": c["name"], "type": c["type"], "encoding": how})
+        out += [{"column": name, "type": "ignore", "encoding": why} for name, why in self.ignored.items()]
+        return out
