@@ -23,13 +23,13 @@ MAX_CODES = 250  # HistGradientBoosting takes at most 255 categories per feature
 def features(rows, columns: list[dict[str, Any]], reference=None) -> np.ndarray:
     """The rows as gradient boosting's matrix: numbers as they are (NaN when missing), categories as codes in order
     of frequency in `reference` (the training rows), unseen values as missing."""
-    from plugins.data.tabular import numbers, texts
+    from plugins.data.tabular import TableEncoding, texts
 
     reference = rows if reference is None else reference
     out = np.empty((len(rows), len(columns)), np.float64)
     for j, c in enumerate(columns):
         if c["type"] == "number":
-            out[:, j] = numbers(rows[c["name"]]).to_numpy(np.float64)
+            out[:, j] = TableEncoding.values(rows, c).to_numpy(np.float64)
         else:
             counts = texts(reference[c["name"]]).value_counts()
             order = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))

@@ -256,9 +256,15 @@ def table(
     if target is not None:
         header += f" epochs to val accuracy ≥ {target:g} |"
     header += "".join(f" test {c} |" for c in columns)
+    baseline = next((r.metrics["baseline"]["model"] for r in runs if isinstance(r.metrics.get("baseline"), dict)), None)
+    if baseline is not None:  # a table's runs: the classical baseline on the same rows, and the paired verdicts
+        header += f" {baseline} test {metric} | verdicts better/tie/worse |"
     lines = [header, "|" + "---|" * (header.count("|") - 1)]
     for name, members in groups.items():
-        lines.append(_row(name, members, options, metric, val_metric, objective, target, columns))
+        row = _row(name, members, options, metric, val_metric, objective, target, columns)
+        if baseline is not None:
+            row += _baseline_cells(members, metric)
+        lines.append(row)
     errors = [f"- `{r.variant}` (seed {r.seed}): {r.error}" for r in runs if r.error]
     pruned = [f"- `{r.variant}`: {r.pruned}" for r in runs if r.pruned]
     return "\n".join(
@@ -308,6 +314,14 @@ def _row(
         row += f" {mean_std(hit, 1)} ({len(hit)}/{len(ok)} runs) |" if hit else f" not reached (0/{len(ok)} runs) |"
     row += "".join(f" {mean_std([r.metrics[c] for r in ok if c in r.metrics], spread=True)} |" for c in columns)
     return row
+
+
+def _baseline_cells(members: list[Run], metric: str) -> str:
+    """The baseline's score over a variant's runs, and how many of them the paired test called better/tie/worse."""
+    bases = [r.metrics["baseline"] for r in members if r.error is None and isinstance(r.metrics.get("baseline"), dict)]
+    verdicts = [b.get("verdict") for b in bases]
+    counts = "/".join(str(verdicts.count(v)) for v in ("better", "tie", "worse"))
+    return f" {mean_std([b[metric] for b in bases if metric in b], spread=True)} | {counts} |"
 
 
 def _wrap(title: str, width: int = 60) -> str:

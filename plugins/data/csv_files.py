@@ -11,10 +11,10 @@ from plugins.data.tabular import (
     MAX_CATEGORIES,
     TableEncoding,
     infer_task,
-    infer_types,
     numbers,
     read_table,
     texts,
+    type_columns,
     warn,
 )
 from plugins.registry import ConfigError, did_you_mean, register
@@ -47,7 +47,7 @@ def csv(
         target: the column to predict.
         features: the input columns (default: every other column).
         columns: column types where inference should not decide: `{zip: category, row_id: ignore}`
-            (number | category | ignore).
+            (number | category | datetime | ignore).
         task: "classification" or "regression"; null infers it from the target (words, or whole numbers with
             at most 10 distinct values → classification).
         delimiter: the field separator; null: a tab for .tsv, else the header's most frequent of `, ; \\t |`.
@@ -109,7 +109,7 @@ def csv(
     if len(df) < 10:
         raise ConfigError(f"{path} has {len(df)} data rows with a target; at least 10 are needed to split")
     task = task or infer_task(df[target])
-    types = infer_types(df[features], target, dict(columns or {}), path)
+    types, df = type_columns(df, target, dict(columns or {}), path)
     y, spec_fields = _target(df[target], task, path, target)
     parts = split_indices(y, val_fraction, test_fraction, seed, stratify=task == "classification")
     encoding = TableEncoding.fit(df.iloc[parts[0]], types, max_categories, path)
@@ -123,7 +123,7 @@ def csv(
         task,
         kind="tabular",
         scaling=scaling,
-        features=[c["name"] for c in encoding.columns],
+        features=encoding.file_columns,
         target=target,
         table={"columns": encoding.columns, "ignored": encoding.ignored},
         **spec_fields,

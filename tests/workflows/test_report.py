@@ -102,3 +102,17 @@ def test_confirm_takes_the_best_trials_in_the_direction_the_search_resolved(tmp_
         (job / "config.yaml").write_text("trainer: {}\n")
         (job / "result.json").write_text(json.dumps({"status": "ok", "objective": value, "directions": [direction]}))
     assert [path.parent.name for _, path in top_trials(tmp_path, 2)] == best
+
+
+def test_a_tables_runs_carry_the_baseline_and_its_verdicts():
+    from workflows.report import Run, table
+
+    def run(seed, accuracy, base, verdict):
+        metrics = {"accuracy": accuracy, "train": {"val_accuracy": accuracy}}
+        metrics["baseline"] = {"model": "hist_gradient_boosting", "accuracy": base, "verdict": verdict}
+        return Run("mlp", seed, [], metrics)
+
+    text = table({"mlp": [run(0, 0.99, 0.97, "tie"), run(1, 0.98, 0.99, "worse"), run(2, 1.0, 0.97, "tie")]})
+    header, _, row = text.splitlines()[:3]
+    assert "hist_gradient_boosting test accuracy" in header and "verdicts better/tie/worse" in header
+    assert "0.9767 ± 0.0115 (0.9700–0.9900)" in row and row.endswith("| 0/2/1 |")

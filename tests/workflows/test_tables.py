@@ -109,3 +109,28 @@ def test_a_regression_is_reported_in_the_targets_units_beside_the_baseline(tmp_p
     assert metrics["baseline"]["test"] == "wilcoxon_abs_errors"
     points = json.loads((tmp_path / "run" / "eval" / "plots" / "predictions.json").read_text())
     assert min(p["actual"] for p in points) > 2000
+
+
+def test_a_search_on_a_table_reports_the_baseline_beside_every_trial(tmp_path):
+    shutil.copy(PENGUINS, tmp_path / "penguins.csv")
+    run(
+        [
+            *CLI,
+            "search",
+            "data=csv",
+            "data.path=penguins.csv",
+            "data.target=species",
+            "trainer.epochs=3",
+            "trainer.verbose=0",
+            "hparams_search.n_trials=2",
+            f"hparams_search.storage={tmp_path / 'study.log'}",
+            f"hparams_search.dir={tmp_path / 'runs'}",
+        ],
+        tmp_path,
+    )
+    (study,) = (tmp_path / "runs").iterdir()  # named by what it optimizes: csv-val_accuracy-max
+    results = [json.loads(p.read_text()) for p in study.glob("*/result.json")]
+    assert len(results) == 2 and all("verdict" in r["metrics"]["baseline"] for r in results)
+    run([*CLI, "report", str(study), "--out", str(tmp_path / "reports")], tmp_path)
+    text = next((tmp_path / "reports").glob("*.md")).read_text()
+    assert "hist_gradient_boosting test accuracy" in text and "verdicts better/tie/worse" in text

