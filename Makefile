@@ -41,7 +41,7 @@ dvc: install
 params: install
 	$(BIN)/python -m workflows.config --out params.yaml
 
-# dvc.yaml is generated from workflows/stages.py.
+# dvc.yaml is generated from workflows/config/stage_table.py.
 dvc-yaml: install
 	$(BIN)/python -m workflows.stages --write
 
@@ -52,7 +52,7 @@ lint: install
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/lint-imports
 	$(BIN)/mypy
-	$(BIN)/python -m workflows.stages | diff -u dvc.yaml - || { echo "dvc.yaml drifted from workflows/stages.py: make dvc-yaml"; exit 1; }
+	$(BIN)/python -m workflows.stages | diff -u dvc.yaml - || { echo "dvc.yaml drifted from workflows/config/stage_table.py: make dvc-yaml"; exit 1; }
 	$(BIN)/python -m workflows.config | diff -u params.yaml - || { echo "params.yaml drifted from conf/: make params"; exit 1; }
 
 clean:

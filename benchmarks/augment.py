@@ -77,7 +77,7 @@ def median_rate(run, images: int, repeats: int) -> float:
 def step_time(x: np.ndarray, y: np.ndarray, augmenter, steps: int = 10) -> float:
     """Seconds per training step of the project's default CNN (`model=cnn`) fed by tf.data, augmenting online or not."""
     from plugins.data.base import DataSpec
-    from workflows.config import compose, resolve
+    from workflows.config.command import compose, resolve
 
     keras.utils.set_random_seed(0)
     experiment = resolve(compose(["regularizer=none"]))

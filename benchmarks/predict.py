@@ -54,8 +54,8 @@ def write_photos(folder: Path, count: int, side: int) -> list[Path]:
 
 def save_untrained_model(model_dir: Path, side: int) -> None:
     from plugins.data.base import DataSpec
-    from workflows.config import compose, resolve
-    from workflows.train import model_card, save_model
+    from workflows.config.command import compose, resolve
+    from workflows.stages.train import model_card, save_model
 
     experiment = resolve(compose(["model=cnn"]))
     spec = DataSpec((side, side, 3), "classification", 4, [f"class{k}" for k in range(4)], kind="image")
@@ -93,7 +93,7 @@ def main() -> None:
     from plugins.tf_startup import quiet_tensorflow
 
     quiet_tensorflow()
-    from workflows.predict import predict
+    from workflows.serve.predict import predict
 
     work = Path(tempfile.mkdtemp(prefix="kerasforge-predict-bench."))
     files = write_photos(work / "photos", args.images, args.side)

@@ -37,10 +37,10 @@ def main() -> None:
     from plugins.tf_startup import quiet_tensorflow
 
     quiet_tensorflow()
-    from workflows.compose import compose
-    from workflows.pipeline import run_pipeline
-    from workflows.schema import resolve
-    from workflows.search import run_search, summary
+    from workflows.config.compose import compose
+    from workflows.config.schema import resolve
+    from workflows.runners.pipeline import run_pipeline
+    from workflows.runners.search import run_search, summary
 
     work = Path(tempfile.mkdtemp(prefix="kerasforge-search-bench."))
     common = [

@@ -25,9 +25,9 @@ CHILD = r"""
 import json, resource, sys, tempfile
 from pathlib import Path
 directory, side = sys.argv[1], int(sys.argv[2])
-from workflows.config import compose, resolve
-from workflows.datastore import load_spec, load_split, save_splits
-from workflows.train import train
+from workflows.config.command import compose, resolve
+from workflows.io.datastore import load_spec, load_split, save_splits
+from workflows.stages.train import train
 e = resolve(compose(["data=image_folder", f"data.directory={directory}", f"data.target_size=[{side},{side}]",
                      "model=cnn", "model.filters=[16,32]", "model.dense=32", "augmentation=none",
                      "trainer.epochs=1", "trainer.batch_size=64", "trainer.verbose=0", "trainer.backup=false"]))

@@ -114,7 +114,7 @@ import sys, time
 from pathlib import Path
 start = time.perf_counter()
 from plugins.registry import get
-from workflows.datastore import save_splits
+from workflows.io.datastore import save_splits
 splits = get("data", "csv").build({"path": sys.argv[1], "target": "arr_delay"})
 save_splits(splits, Path(sys.argv[2]))
 import resource

@@ -40,7 +40,7 @@ class Timer(keras.callbacks.Callback):
         self.times.append(time.perf_counter() - self.start)
 
 
-from workflows.config import compose, resolve
+from workflows.config.command import compose, resolve
 experiment = resolve(compose(["augmentation=none", "regularizer=none", "schedule=constant", "trainer.verbose=0",
                               f"trainer.epochs={EPOCHS}", "trainer.batch_size=32", "trainer.backup=false"]))
 splits = experiment.load_data()
@@ -50,7 +50,7 @@ timer = Timer()
 FRAMEWORK = (
     COMMON
     + r"""
-from workflows.train import train
+from workflows.stages.train import train
 out = Path(tempfile.mkdtemp())
 train(experiment, splits.train, splits.val, splits.spec, out / "m", out / "l", callbacks=[timer])
 n = len(splits.train[0])

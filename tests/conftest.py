@@ -60,7 +60,7 @@ def error_lines(stderr: str) -> list[str]:
 @pytest.fixture(scope="session")
 def compose():
     """Hydra's composition of the project's conf/ (the real one)."""
-    from workflows.config import compose as compose_config
+    from workflows.config.command import compose as compose_config
 
     return compose_config
 

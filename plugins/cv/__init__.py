@@ -4,7 +4,7 @@ Contract. A builder receives its parameters and returns a
 `plugins.cv.kfold.Folds` plan — a function from the labels of the prepared
 training and validation rows (together) to a list of (train, val) index
 arrays — or None for the one train/val split of the data plugin. The
-pipeline (workflows/pipeline.py) prepares the data once, then trains and
+pipeline (workflows/runners/pipeline.py) prepares the data once, then trains and
 evaluates once per fold on those rows; the test split is the same for every
 fold, and the metrics are the mean over the folds, with their spread.
 

@@ -8,7 +8,7 @@ from keras import ops
 
 from plugins.augmentation.affine import RandomAffine, fuse, transform
 from plugins.registry import REGISTRY, ConfigError, get
-from workflows.config import resolve
+from workflows.config.command import resolve
 
 OPS = sorted(n for n in REGISTRY.names("augmentation") if not get("augmentation", n).meta.get("mixes_labels"))
 PARAMS = {
@@ -88,7 +88,7 @@ def test_augmentation_is_deterministic_under_the_seed(images, compose):
 def test_online_augmentation_touches_training_batches_only(compose, tmp_path):
     import keras
 
-    from workflows.train import train
+    from workflows.stages.train import train
 
     experiment = resolve(
         compose(
@@ -108,7 +108,7 @@ def test_online_augmentation_touches_training_batches_only(compose, tmp_path):
     class Spy(keras.callbacks.Callback):
         pass
 
-    original_batches = __import__("workflows.train", fromlist=["batches"]).batches
+    original_batches = __import__("workflows.stages.train", fromlist=["batches"]).batches
 
     def spy(
         ds,
@@ -124,7 +124,7 @@ def test_online_augmentation_touches_training_batches_only(compose, tmp_path):
         seen["train" if shuffle else "val"].append(augmenter is not None)
         return original_batches(ds, head, batch_size, shuffle, seed, augmenter, shuffle_buffer, mixers, class_weights)
 
-    import workflows.train as train_module
+    import workflows.stages.train as train_module
 
     train_module.batches = spy
     try:
@@ -142,7 +142,7 @@ def test_unknown_fill_mode_is_refused(compose):
 def test_mixup_and_cutmix_mix_images_and_one_hot_labels_online(compose, tmp_path):
     import tensorflow as tf
 
-    from workflows.train import batches, train
+    from workflows.stages.train import batches, train
 
     overrides = [
         "augmentation=online",

@@ -11,9 +11,9 @@ from sklearn.datasets import load_digits
 
 from plugins.data.base import DataSpec
 from plugins.regularizer.weight_penalties import attach_to_kernels, kernel_layers
-from workflows.augment import augment
-from workflows.config import CONF_DIR, resolve
-from workflows.train import train
+from workflows.config.command import CONF_DIR, resolve
+from workflows.stages.augment import augment
+from workflows.stages.train import train
 
 # keras.datasets download on first use: tests have no network (test_image_data.py checks their offline error).
 DOWNLOADED = {("data", "mnist"), ("data", "fashion_mnist"), ("data", "cifar10"), ("data", "cifar100")}

@@ -12,8 +12,8 @@ import tensorflow as tf
 from plugins.data.base import to_numpy
 from plugins.registry import ConfigError
 from tests.conftest import ROOT, error_lines, run
-from workflows.config import resolve
-from workflows.datastore import load_split, save_splits
+from workflows.config.command import resolve
+from workflows.io.datastore import load_split, save_splits
 
 
 def make_folder(root: Path, classes=("cat", "dog"), per_class=12, size=(20, 24)) -> Path:
@@ -79,8 +79,8 @@ def test_a_corrupt_file_is_named_or_skipped(compose, tmp_path, capfd):
     splits = skipping.load_data()
     assert sum(int(s.cardinality()) for _, s in splits.items()) == 24
     assert sorted(Path(f).name for f in splits.skipped) == ["broken.png", "notes.jpg"]
-    from workflows.layout import Layout
-    from workflows.prepare import run as prepare
+    from workflows.io.layout import Layout
+    from workflows.stages.prepare import run as prepare
 
     capfd.readouterr()
     prepare(skipping, Layout(tmp_path / "run"))
@@ -111,7 +111,7 @@ def test_bad_folders_are_one_line_errors(compose, tmp_path, layout, expected):
 
 
 def test_a_cnn_trains_on_an_image_folder(compose, tmp_path):
-    from workflows.pipeline import run_pipeline
+    from workflows.runners.pipeline import run_pipeline
 
     experiment = folder_experiment(
         compose,

@@ -11,8 +11,8 @@ import tensorflow as tf
 
 from plugins.data.base import DataSpec
 from plugins.registry import ConfigError
-from workflows.config import resolve
-from workflows.train import model_card
+from workflows.config.command import resolve
+from workflows.stages.train import model_card
 
 IMAGE = DataSpec((8, 8, 1), "classification", 10, kind="image")
 RGB = DataSpec((12, 12, 3), "classification", 3, kind="image")

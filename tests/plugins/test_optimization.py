@@ -11,8 +11,8 @@ import tensorflow as tf
 
 from plugins.data.base import DataSpec
 from plugins.registry import ConfigError, get
-from workflows.config import resolve
-from workflows.train import plan_epochs, train
+from workflows.config.command import resolve
+from workflows.stages.train import plan_epochs, train
 
 
 def lr_at(schedule, step: int) -> float:

@@ -11,8 +11,8 @@ import pytest
 from plugins.data.base import DataSpec
 from plugins.registry import ConfigError, get
 from tests.conftest import ROOT, error_lines, run
-from workflows.compose import compose, load_params, to_yaml
-from workflows.train import class_weights
+from workflows.config.compose import compose, load_params, to_yaml
+from workflows.stages.train import class_weights
 
 TRAIN = [sys.executable, "-m", "workflows.train"]
 
@@ -121,7 +121,7 @@ def test_a_run_directory_that_is_a_file_is_refused_before_any_work(tmp_path):
 
 
 def test_a_backup_root_that_cannot_be_written_is_named(tmp_path):
-    from workflows.backup import backup_dir
+    from workflows.runtime.backup import backup_dir
 
     (tmp_path / "file").write_text("not a folder")  # (as root, permission bits do not stop a write: a file does)
     with pytest.raises(ConfigError, match=r"trainer.backup_root=.*epoch backups cannot be written there"):

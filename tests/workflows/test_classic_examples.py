@@ -8,8 +8,8 @@ import pytest
 from sklearn.linear_model import Lasso, LinearRegression, Ridge
 
 from plugins.data.base import to_numpy
-from workflows.config import resolve
-from workflows.train import train
+from workflows.config.command import resolve
+from workflows.stages.train import train
 
 pytestmark = pytest.mark.slow
 

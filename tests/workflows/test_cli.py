@@ -19,9 +19,11 @@ COMMANDS = [
     ["workflows.report"],
     ["workflows.study"],
     ["workflows.export"],
-    ["workflows.evaluate"],
-    ["workflows.prepare"],
-    ["workflows.augment"],
+    ["workflows", "stage", "evaluate"],  # the stages: `kerasforge stage NAME` (their old modules moved)
+    ["workflows", "stage", "prepare"],
+    ["workflows", "stage", "augment"],
+    ["workflows", "train"],
+    ["workflows", "search"],
     ["plugins"],
 ]
 

@@ -9,7 +9,7 @@ from omegaconf import OmegaConf
 
 from plugins.registry import ConfigError
 from tests.conftest import ROOT, error_lines, run
-from workflows.config import load_params, resolve, to_yaml
+from workflows.config.command import load_params, resolve, to_yaml
 
 
 def test_params_yaml_is_the_composition_of_conf_defaults(compose):
@@ -121,7 +121,9 @@ def test_cli_bad_input_exits_non_zero_with_one_line_and_writes_nothing(tmp_path,
 
 def test_stage_with_missing_params_file_says_how_to_make_it(tmp_path):
     result = run(
-        [sys.executable, "-m", "workflows.prepare", "--params", str(tmp_path / "nope.yaml")], ROOT, check=False
+        [sys.executable, "-m", "workflows", "stage", "prepare", "--params", str(tmp_path / "nope.yaml")],
+        ROOT,
+        check=False,
     )
     assert result.returncode == 2
     assert error_lines(result.stderr)[-1].endswith("does not exist; run `make params` to compose it from conf/")

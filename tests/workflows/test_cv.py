@@ -11,10 +11,10 @@ import pytest
 import yaml
 
 from tests.conftest import error_lines, run
-from workflows.compose import compose, to_yaml
-from workflows.datastore import load_arrays
-from workflows.pipeline import run_pipeline
-from workflows.schema import resolve
+from workflows.config.compose import compose, to_yaml
+from workflows.config.schema import resolve
+from workflows.io.datastore import load_arrays
+from workflows.runners.pipeline import run_pipeline
 
 pytestmark = pytest.mark.slow
 
@@ -56,14 +56,14 @@ def test_kfold_trains_on_every_fold_and_reports_their_mean_and_spread(tmp_path):
     vals = [f["train"]["val_accuracy"] for f in metrics["folds"]]
     assert metrics["train"]["val_accuracy"] == pytest.approx(statistics.mean(vals))
     # A report of such runs shows the spread between the folds beside the spread between seeds.
-    from workflows.report import Run, table
+    from workflows.reporting.report import Run, table
 
     text = table({"kfold": [Run("kfold", 0, [], metrics)]})
     assert f"between folds ± {metrics['accuracy_std']:.4f}" in text
 
 
 def test_a_search_optimizes_the_mean_over_the_folds(tmp_path):
-    from workflows.search import run_search
+    from workflows.runners.search import run_search
 
     study, _ = run_search(
         [
@@ -85,6 +85,8 @@ def test_the_dvc_pipeline_refuses_cv_in_one_line(tmp_path):
     params = tmp_path / "params.yaml"
     params.write_text(to_yaml(cfg))
     assert yaml.safe_load(params.read_text())["cv"]["name"] == "kfold"
-    result = run([sys.executable, "-m", "workflows.prepare", "--params", str(params)], tmp_path, check=False)
+    result = run(
+        [sys.executable, "-m", "workflows", "stage", "prepare", "--params", str(params)], tmp_path, check=False
+    )
     lines = error_lines(result.stderr)
     assert result.returncode == 2 and len(lines) == 1 and "cv=kfold: cross-validation runs on the direct" in lines[0]

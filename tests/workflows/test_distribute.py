@@ -16,8 +16,8 @@ import pytest
 
 from plugins.registry import ConfigError
 from tests.conftest import ROOT, last_json, run, subprocess_env
-from workflows.cluster import read_tf_config
-from workflows.config import resolve
+from workflows.config.cluster import read_tf_config
+from workflows.config.command import resolve
 
 TRAIN = [sys.executable, "-m", "workflows.train"]
 SMALL = [
@@ -39,8 +39,8 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from pathlib import Path
 import keras
-from workflows.config import compose, resolve
-from workflows.train import train
+from workflows.config.command import compose, resolve
+from workflows.stages.train import train
 
 out = {}
 for name, extra in (("one", ["trainer.strategy=one_device", "trainer.devices=[/cpu:0]"]),
@@ -118,7 +118,7 @@ def start_two_workers(tmp_path, epochs: int, stderr=subprocess.PIPE) -> list[sub
 
 @pytest.mark.slow
 def test_two_localhost_workers_train_one_model(tmp_path):
-    """Fails without workflows/keras_multiworker.py (Keras issue 20585)."""
+    """Fails without workflows/runtime/keras_multiworker.py (Keras issue 20585)."""
     procs = start_two_workers(tmp_path, epochs=2)
     outputs = [p.communicate(timeout=300) for p in procs]
     for proc, (_out, err) in zip(procs, outputs):
@@ -213,7 +213,7 @@ def test_unknown_strategy_and_precision(compose):
 
 
 def test_mixed_precision_scales_the_loss_and_keeps_outputs_float32(compose, tmp_path):
-    from workflows.train import train
+    from workflows.stages.train import train
 
     experiment = resolve(
         compose([*SMALL, "trainer.epochs=1", "trainer.precision=mixed_float16", "trainer.backup=false"])
@@ -232,7 +232,7 @@ def test_mixed_precision_scales_the_loss_and_keeps_outputs_float32(compose, tmp_
 
 
 def test_compile_options_reach_keras(compose, tmp_path):
-    from workflows.train import train
+    from workflows.stages.train import train
 
     experiment = resolve(
         compose(
@@ -299,7 +299,7 @@ def test_killed_run_resumes_from_its_backup_and_ends_as_an_uninterrupted_one(tmp
 
 
 def test_deterministic_runs_are_identical(compose, tmp_path):
-    from workflows.train import train
+    from workflows.stages.train import train
 
     experiment = resolve(compose([*DETERMINISTIC, "trainer.epochs=2", "trainer.backup=false"]))
     splits = experiment.load_data()

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from plugins.registry import ConfigError
-from workflows.compose import compose
-from workflows.finetune import backbone_of, continue_with_backbone_rate, unfreeze
-from workflows.schema import resolve
-from workflows.train import train
+from workflows.config.compose import compose
+from workflows.config.schema import resolve
+from workflows.runtime.finetune import backbone_of, continue_with_backbone_rate, unfreeze
+from workflows.stages.train import train
 
 
 def test_the_backbone_learns_at_its_own_rate_the_head_at_the_optimizers():

@@ -10,10 +10,10 @@ import pytest
 
 from plugins.data.base import DataSpec
 from plugins.registry import ConfigError
-from workflows.compose import compose
-from workflows.pipeline import run_pipeline
-from workflows.schema import resolve
-from workflows.train import class_weights
+from workflows.config.compose import compose
+from workflows.config.schema import resolve
+from workflows.runners.pipeline import run_pipeline
+from workflows.stages.train import class_weights
 
 pytestmark = pytest.mark.slow
 

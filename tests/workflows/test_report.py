@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from tests.conftest import ROOT, error_lines, run
-from workflows.report import from_multirun, group, readable, table, write
+from workflows.reporting.report import from_multirun, group, readable, table, write
 
 
 def trial(root, number: int, status: str, lr: float, **extra) -> None:
@@ -93,7 +93,7 @@ def test_a_corrupt_result_is_one_line(search_dir, tmp_path):
 @pytest.mark.parametrize(("direction", "best"), [("maximize", ["2", "5"]), ("minimize", ["1", "4"])])
 def test_confirm_takes_the_best_trials_in_the_direction_the_search_resolved(tmp_path, direction, best):
     # base.yaml leaves the direction to follow the metric (null): the trials' result.json say which way it went.
-    from workflows.confirm import top_trials
+    from workflows.runners.confirm import top_trials
 
     (tmp_path / "base.yaml").write_text("hparams_search:\n  direction: null\n  metric: null\n")
     for number, value in ((0, 0.5), (1, 0.2), (2, 0.9), (3, 0.5), (4, 0.2), (5, 0.9)):  # ties: the earlier trial
@@ -105,7 +105,7 @@ def test_confirm_takes_the_best_trials_in_the_direction_the_search_resolved(tmp_
 
 
 def test_a_tables_runs_carry_the_baseline_and_its_verdicts():
-    from workflows.report import Run, table
+    from workflows.reporting.report import Run, table
 
     def run(seed, accuracy, base, verdict):
         metrics = {"accuracy": accuracy, "train": {"val_accuracy": accuracy}}

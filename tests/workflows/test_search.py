@@ -60,7 +60,7 @@ def states(study) -> dict[str, int]:
 
 
 def test_a_trial_behind_the_median_is_pruned_at_once_and_recorded(tmp_path):
-    from workflows.search import run_search
+    from workflows.runners.search import run_search
 
     # Three learning rates, two good and one hopeless, in the grid's (seeded) order; the median pruner may judge
     # a trial after one finished trial, from its second epoch.
@@ -115,8 +115,8 @@ def test_a_bad_search_space_is_one_line_before_any_trial(tmp_path):
 
 
 def test_pruner_and_sampler_start_up_are_separate_and_checked():
-    from workflows.compose import compose
-    from workflows.search import make_pruner, make_sampler, search_config
+    from workflows.config.compose import compose
+    from workflows.runners.search import make_pruner, make_sampler, search_config
 
     search = search_config(
         compose(
@@ -183,7 +183,7 @@ def test_two_processes_share_one_study(tmp_path, storage):
 
 
 def test_mcnemar_counts_the_examples_only_one_config_gets_right():
-    from workflows.confirm import Candidate, mcnemar
+    from workflows.runners.confirm import Candidate, mcnemar
 
     a = Candidate("a", ROOT, correct=[[True] * 10 + [True], [True, False]])
     b = Candidate("b", ROOT, correct=[[False] * 10 + [True], [True, False]])
@@ -194,8 +194,8 @@ def test_mcnemar_counts_the_examples_only_one_config_gets_right():
 
 
 def test_confirm_reruns_the_best_trials_and_the_baseline_over_seeds(tmp_path):
-    from workflows.confirm import confirm
-    from workflows.search import run_search
+    from workflows.runners.confirm import confirm
+    from workflows.runners.search import run_search
 
     run_search(
         options(
@@ -237,7 +237,7 @@ def test_confirm_reruns_the_best_trials_and_the_baseline_over_seeds(tmp_path):
 
 
 def test_two_objectives_give_a_pareto_front_each_a_command(tmp_path):
-    from workflows.search import plot_pareto, run_search, summary
+    from workflows.runners.search import plot_pareto, run_search, summary
 
     study, base = run_search(
         options(
@@ -265,7 +265,7 @@ def test_two_objectives_give_a_pareto_front_each_a_command(tmp_path):
     plot_pareto(study, ["val_accuracy", "params"], tmp_path / "pareto.png")
     assert (tmp_path / "pareto.png").read_bytes()[:4] == b"\x89PNG"
     # The report of the search directory finds the same front from the trials' result.json, and draws it.
-    from workflows.report import pareto_from_results
+    from workflows.reporting.report import pareto_from_results
 
     assert sorted(pareto_from_results(tmp_path / "runs" / "kerasforge", tmp_path / "r" / "p.png")) == sorted(
         p["trial"] for p in front

@@ -11,8 +11,8 @@ import pytest
 
 from plugins.registry import ConfigError
 from tests.conftest import ROOT, error_lines, run
-from workflows.compose import compose
-from workflows.search import check_failures, open_study, reseed, search_config, storage_of, trial_seed
+from workflows.config.compose import compose
+from workflows.runners.search import check_failures, open_study, reseed, search_config, storage_of, trial_seed
 
 REGRESSION = ["hparams_search=optuna", "data=diabetes", "model=mlp", "loss=mse"]
 SEARCH = [sys.executable, "-m", "workflows.search"]
@@ -20,7 +20,7 @@ SEARCH = [sys.executable, "-m", "workflows.search"]
 # What a command imported by the time it failed: a check that needs no data must not start TensorFlow.
 IMPORTED = """
 import sys
-from workflows.search import main
+from workflows.runners.search import main
 code = main(sys.argv[1:])
 print("exit", code, "tensorflow" in sys.modules, file=sys.stderr)
 """

@@ -1,4 +1,4 @@
-"""Stages defined once: dvc.yaml is generated from workflows/stages.py, a stage reads only what it declares,
+"""Stages defined once: dvc.yaml is generated from workflows/config/stage_table.py, a stage reads only what it declares,
 and its outputs are byte-for-byte the same for the same config."""
 
 from __future__ import annotations
@@ -10,14 +10,15 @@ import sys
 import pytest
 
 from tests.conftest import ROOT, TINY
-from workflows.experiment import UndeclaredRead
-from workflows.layout import Layout
-from workflows.schema import resolve
-from workflows.stages import BY_NAME, STAGES, Stage, code_deps, dvc_yaml
+from workflows.config.experiment import UndeclaredRead
+from workflows.config.schema import resolve
+from workflows.config.stage_table import BY_NAME, STAGES, Stage, code_deps, dvc_yaml
+from workflows.io.layout import Layout
+from workflows.runners.stage_process import run_stage
 
 
 def test_dvc_yaml_is_generated_from_the_stage_descriptions():
-    assert (ROOT / "dvc.yaml").read_text() == dvc_yaml(), "dvc.yaml drifted from workflows/stages.py: make dvc-yaml"
+    assert (ROOT / "dvc.yaml").read_text() == dvc_yaml(), "dvc.yaml drifted from the stage table: make dvc-yaml"
 
 
 def test_the_stages_run_in_pipeline_order():
@@ -29,17 +30,17 @@ def test_the_stages_run_in_pipeline_order():
 def test_code_deps_follow_the_imports():
     train = code_deps(BY_NAME["train"])
     for path in (
-        "workflows/train.py",
-        "workflows/backup.py",
-        "workflows/datastore.py",
-        "workflows/distribute.py",
+        "workflows/stages/train.py",
+        "workflows/runtime/backup.py",
+        "workflows/io/datastore.py",
+        "workflows/runtime/distribute.py",
         "plugins/registry.py",
         "plugins/model",
         "plugins/optimizer",
     ):
         assert path in train
-    assert "workflows/pipeline.py" not in train and "workflows/sweep.py" not in train  # the CLI is not stage code
-    assert "workflows/backup.py" not in code_deps(BY_NAME["prepare"])
+    assert "workflows/runners/pipeline.py" not in train and "workflows/runners/sweep.py" not in train  # not stages'
+    assert "workflows/runtime/backup.py" not in code_deps(BY_NAME["prepare"])
     for stage in STAGES:
         assert all((ROOT / path).exists() for path in code_deps(stage)), stage.name
 
@@ -47,14 +48,16 @@ def test_code_deps_follow_the_imports():
 def test_each_stage_depends_on_the_code_it_runs_and_no_more():
     # Only the train stage runs the training runtime (strategies, the multi-worker patch); no stage runs a runner,
     # a report or the command table's other commands, and `if TYPE_CHECKING:` imports never run.
-    runtime = {"workflows/distribute.py", "workflows/keras_multiworker.py", "workflows/backup.py"}
+    runtime = {f"workflows/runtime/{m}.py" for m in ("distribute", "keras_multiworker", "backup")}
+    process = {"workflows/__main__.py", "workflows/cli.py", "workflows/runners/stage_process.py"}
     for stage in STAGES:
         deps = set(code_deps(stage))
-        assert {"workflows/__main__.py", "workflows/cli.py", "workflows/stages.py"} <= deps  # the stage process
+        assert process <= deps  # the stage process
         assert (runtime <= deps) == (stage.name == "train"), stage.name
-        runners = {f"workflows/{m}.py" for m in ("pipeline", "sweep", "search", "study", "confirm", "report", "show")}
-        assert not deps & runners, (stage.name, deps & runners)
-    assert "workflows/predict.py" not in code_deps(BY_NAME["export"])  # the serving code is no stage's
+        runners = {f"workflows/runners/{m}.py" for m in ("pipeline", "sweep", "search", "study", "confirm")}
+        reporting = {f"workflows/reporting/{m}.py" for m in ("report", "show")}
+        assert not deps & (runners | reporting), (stage.name, deps & (runners | reporting))
+    assert "workflows/serve/predict.py" not in code_deps(BY_NAME["export"])  # the serving code is no stage's
 
 
 def test_a_stage_cannot_read_a_section_it_does_not_declare(compose):
@@ -72,7 +75,7 @@ def test_a_stage_that_reads_more_than_it_declares_fails(compose, tmp_path):
     experiment = resolve(compose(TINY))
     sneaky = Stage("prepare", reads=("trainer.seed",), plugins=("data",))  # prepare reads `data`, undeclared here
     with pytest.raises(UndeclaredRead, match="stage 'prepare' reads data"):
-        sneaky(experiment, Layout(tmp_path))
+        run_stage(sneaky, experiment, Layout(tmp_path))
 
 
 def tree_digest(root) -> dict[str, str]:
@@ -87,9 +90,10 @@ def test_prepare_and_augment_write_the_same_bytes_twice(tmp_path):
     """Each run in a fresh process, as DVC runs them: same file names, same contents."""
     code = (
         "import sys; from pathlib import Path; "
-        "from workflows.config import compose, resolve; from workflows.stages import BY_NAME; "
-        "from workflows.layout import Layout; e = resolve(compose(sys.argv[2:])); "
-        "[BY_NAME[s](e, Layout(Path(sys.argv[1]))) for s in ('prepare', 'augment')]"
+        "from workflows.config.compose import compose; from workflows.config.schema import resolve; "
+        "from workflows.config.stage_table import BY_NAME; from workflows.runners.stage_process import run_stage; "
+        "from workflows.io.layout import Layout; e = resolve(compose(sys.argv[2:])); "
+        "[run_stage(BY_NAME[s], e, Layout(Path(sys.argv[1]))) for s in ('prepare', 'augment')]"
     )
     for run_dir in ("a", "b"):
         subprocess.run(
@@ -106,10 +110,11 @@ def test_prepare_and_augment_write_the_same_bytes_twice(tmp_path):
 def test_preparing_an_array_data_set_does_not_start_tensorflow(tmp_path):
     """The prepare stage of digits (NumPy arrays) imports the data plugins only: no TensorFlow, a fast stage."""
     code = (
-        "import sys; from pathlib import Path; from workflows.compose import compose; "
-        "from workflows.schema import resolve; from workflows.stages import BY_NAME; "
-        "from workflows.layout import Layout; "
-        "stage = BY_NAME['prepare']; stage.function()(resolve(compose(), stage), Layout(Path(sys.argv[1]))); "
+        "import sys; from pathlib import Path; from workflows.config.compose import compose; "
+        "from workflows.config.schema import resolve; from workflows.config.stage_table import BY_NAME; "
+        "from workflows.io.layout import Layout; import importlib; "
+        "stage = BY_NAME['prepare']; importlib.import_module(stage.module).run(resolve(compose(), stage), "
+        "Layout(Path(sys.argv[1]))); "
         "print('tensorflow' in sys.modules, 'keras' in sys.modules)"
     )
     result = subprocess.run(
@@ -121,8 +126,9 @@ def test_preparing_an_array_data_set_does_not_start_tensorflow(tmp_path):
 
 def test_commands_that_print_or_report_do_not_import_tensorflow():
     code = (
-        "import sys, plugins.registry, workflows.show, workflows.report, workflows.stages, workflows.compose, "
-        "workflows.config, workflows.train, workflows.pipeline; print('tensorflow' in sys.modules)"
+        "import sys, plugins.registry, workflows.reporting.show, workflows.reporting.report, workflows.cli, "
+        "workflows.config.stage_table, workflows.config.compose, workflows.config.command, workflows.stages.train, "
+        "workflows.runners.pipeline, workflows.runners.report_command; print('tensorflow' in sys.modules)"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True, text=True)
     assert result.stdout.strip() == "False"

@@ -9,8 +9,8 @@ import pytest
 
 from plugins.registry import ConfigError
 from tests.conftest import ROOT, error_lines, run
-from workflows.report import first_epoch_reaching, mean_std
-from workflows.study import load_study
+from workflows.reporting.report import first_epoch_reaching, mean_std
+from workflows.runners.study import load_study
 
 STUDY = """
 title: tiny

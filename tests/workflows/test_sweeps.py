@@ -9,7 +9,7 @@ import time
 import pytest
 
 from tests.conftest import ROOT, TINY, TINY_DEFAULTS, error_lines, make_project_copy, run
-from workflows.sweep import expand
+from workflows.runners.sweep import expand
 
 pytestmark = pytest.mark.slow
 DVC = [sys.executable, "-m", "dvc"]

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from tests.conftest import ROOT, TINY, last_json, run
-from workflows.augment import augment
-from workflows.config import resolve
-from workflows.evaluate import evaluate
-from workflows.pipeline import run_pipeline
-from workflows.train import train
+from workflows.config.command import resolve
+from workflows.runners.pipeline import run_pipeline
+from workflows.stages.augment import augment
+from workflows.stages.evaluate import evaluate
+from workflows.stages.train import train
 
 
 @pytest.fixture(scope="module")

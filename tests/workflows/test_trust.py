@@ -15,10 +15,10 @@ import pytest
 
 from plugins.registry import ConfigError
 from tests.conftest import ROOT, error_lines, run, subprocess_env
-from workflows.atomic import remove_stale, write_json
-from workflows.backup import backup_dir
-from workflows.config import compose, load_params, resolve
-from workflows.datastore import load_arrays, save_split
+from workflows.config.command import compose, load_params, resolve
+from workflows.io.atomic import remove_stale, write_json
+from workflows.io.datastore import load_arrays, save_split
+from workflows.runtime.backup import backup_dir
 
 TRAIN = [sys.executable, "-m", "workflows.train"]
 
@@ -129,7 +129,7 @@ def test_the_readme_csv_command_works_with_string_labels_and_the_default_augment
 
 
 def test_a_diverging_run_stops_with_one_line_and_keeps_the_previous_model(compose, tmp_path):
-    from workflows.train import train
+    from workflows.stages.train import train
 
     base = [
         "model=mlp",
@@ -222,7 +222,7 @@ def test_a_yaml_tag_in_params_is_one_line(tmp_path):
     path.write_text("data: !!python/object/apply:os.system ['echo owned']\n")
     with pytest.raises(ConfigError, match=r"params.yaml is not valid YAML \(line 1\)"):
         load_params(path)
-    result = run([sys.executable, "-m", "workflows.prepare", "--params", str(path)], ROOT, check=False)
+    result = run([sys.executable, "-m", "workflows", "stage", "prepare", "--params", str(path)], ROOT, check=False)
     assert result.returncode == 2 and len(error_lines(result.stderr)) == 1 and "owned" not in result.stdout
 
 
@@ -236,7 +236,7 @@ def test_truncated_files_between_stages_are_one_line_errors(tmp_path):
     models.mkdir()
     (models / "model.keras").write_bytes(b"PK\x03\x04 truncated")
     (models / "model.json").write_text("{}")
-    from workflows.evaluate import load_model
+    from workflows.stages.evaluate import load_model
 
     with pytest.raises(ConfigError, match="does not hold a readable model .*rerun training"):
         load_model(models)
@@ -246,8 +246,8 @@ def test_a_full_disk_is_one_line_and_the_previous_output_stays(tmp_path, monkeyp
     """ENOSPC in the middle of an atomic write: a mocked write fails as a full disk does."""
     import errno
 
-    from workflows import atomic
-    from workflows.cli import EXIT_NO_ROOM, run_cli
+    from workflows.io import atomic
+    from workflows.io.console import EXIT_NO_ROOM, run_cli
 
     target = tmp_path / "metrics.json"
     write_json(target, {"accuracy": 0.9})
@@ -289,7 +289,7 @@ def test_the_same_weights_save_to_the_same_bytes(tmp_path):
 
     import keras
 
-    from workflows.train import save_model
+    from workflows.stages.train import save_model
 
     def build():  # one penalty object shared by two layers: Keras writes its memory address into config.json
         shared = keras.regularizers.L2(1e-4)
@@ -301,7 +301,7 @@ def test_the_same_weights_save_to_the_same_bytes(tmp_path):
             ]
         )
 
-    keras.backend.clear_session()  # as every training does (workflows/distribute.py): fresh layer-name counters
+    keras.backend.clear_session()  # as every training does (workflows/runtime/distribute.py): fresh layer-name counters
     model = build()
     save_model(model, {"params": 10}, tmp_path / "a")
     time.sleep(1.1)

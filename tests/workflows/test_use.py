@@ -17,13 +17,13 @@ from sklearn.datasets import load_iris
 
 from tests.conftest import ROOT, error_lines, run
 from tests.workflows.test_batchnorm import photo_folder
-from workflows.compose import compose, to_yaml
-from workflows.datastore import load_arrays, load_rows
-from workflows.export import export
-from workflows.layout import Layout
-from workflows.pipeline import run_pipeline
-from workflows.predict import predict
-from workflows.schema import resolve
+from workflows.config.compose import compose, to_yaml
+from workflows.config.schema import resolve
+from workflows.io.datastore import load_arrays, load_rows
+from workflows.io.layout import Layout
+from workflows.runners.pipeline import run_pipeline
+from workflows.serve.predict import predict
+from workflows.stages.export import export
 
 pytestmark = pytest.mark.slow
 
@@ -184,7 +184,7 @@ def other_card(tmp_path, run_dir):
 
 
 def test_a_numeric_target_cell_matches_its_class_as_a_number():
-    from workflows.predict import same_label
+    from workflows.serve.predict import same_label
 
     assert same_label("1", "1.0") and same_label("0", "0.00") and same_label("cat", "cat")
     assert not same_label("1", "0.0") and not same_label("cat", "Cat")

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from plugins.registry import ConfigError, did_you_mean, get, interpolated, redact, validate_against
-from workflows.cluster import check as check_trainer
-from workflows.experiment import Choice, Experiment
+from workflows.config.cluster import check as check_trainer
+from workflows.config.experiment import Choice, Experiment
 
 if TYPE_CHECKING:
-    from workflows.stages import Stage
+    from workflows.config.stage_table import Stage
 
 PLUGIN_GROUPS = ("data", "model", "loss", "optimizer", "schedule", "regularizer", "finetune", "cv")
 SECTIONS = (*PLUGIN_GROUPS, "augmentation", "trainer", "evaluate", "export")
@@ -99,7 +99,7 @@ class EvaluateConfig:
 
 @dataclass
 class ExportConfig:
-    """`export.*`: options of the export stage only (workflows/export.py; changing them does not retrain).
+    """`export.*`: options of the export stage only (workflows/stages/export.py; changing them does not retrain).
 
     Attributes:
         quantize: TensorFlow Lite quantization: none, float16, dynamic_range or int8.

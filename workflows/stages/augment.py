@@ -1,7 +1,7 @@
 """Stage 2, augment: the training set plus augmented copies of it, written to disk.
 
-`python -m workflows.augment --params params.yaml` reads data/prepared/train
-and writes data/augmented/train (the format of workflows/datastore.py): the originals followed by
+`kerasforge stage augment --params params.yaml` reads data/prepared/train
+and writes data/augmented/train (the format of workflows/io/datastore.py): the originals followed by
 `augmentation.copies` augmented copies of each (0 passes the data through).
 Validation and test data are never augmented.
 """
@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from workflows.atomic import atomic_dir
-from workflows.datastore import load_arrays, load_spec, save_split
-from workflows.experiment import Experiment
-from workflows.layout import REPO, Layout
+from workflows.config.experiment import Experiment
+from workflows.io.atomic import atomic_dir
+from workflows.io.datastore import load_arrays, load_spec, save_split
+from workflows.io.layout import REPO, Layout
 
 if TYPE_CHECKING:
     from plugins.data.base import DataSpec, Split
@@ -60,7 +60,7 @@ def preview(experiment: Experiment, train: Split, spec: DataSpec, path, count: i
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from workflows.atomic import atomic_path
+    from workflows.io.atomic import atomic_path
 
     if not experiment.augments(spec):
         fig, ax = plt.subplots(figsize=(4, 1), dpi=100)
@@ -108,13 +108,3 @@ def run(experiment: Experiment, layout: Layout = REPO, *, callbacks: Sequence = 
         else:
             save_split(train, tmp / "train")
     preview(experiment, original, spec, layout.preview)
-
-
-def main(argv: list[str] | None = None) -> int:
-    from workflows.stages import stage_main
-
-    return stage_main("augment", argv)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from plugins.registry import ConfigError
-from workflows.atomic import atomic_dir, write_text
+from workflows.io.atomic import atomic_dir, write_text
 
 if TYPE_CHECKING:
     import tensorflow as tf

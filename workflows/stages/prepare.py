@@ -1,7 +1,7 @@
 """Stage 1, prepare: the data plugin's train/val/test split, written to disk.
 
-`python -m workflows.prepare --params params.yaml` writes data/prepared/
-({train,val,test}/ in the byte-reproducible format of workflows/datastore.py,
+`kerasforge stage prepare --params params.yaml` writes data/prepared/
+({train,val,test}/ in the byte-reproducible format of workflows/io/datastore.py,
 and spec.json), atomically.
 """
 
@@ -11,9 +11,9 @@ import sys
 from collections.abc import Sequence
 
 from plugins.data.base import Splits
-from workflows.datastore import SKIPPED, save_splits
-from workflows.experiment import Experiment
-from workflows.layout import REPO, Layout
+from workflows.config.experiment import Experiment
+from workflows.io.datastore import SKIPPED, save_splits
+from workflows.io.layout import REPO, Layout
 
 
 def prepare(experiment: Experiment) -> Splits:
@@ -41,13 +41,3 @@ def run(experiment: Experiment, layout: Layout = REPO, *, callbacks: Sequence = 
             f"{layout.prepared / SKIPPED}",
             file=sys.stderr,
         )
-
-
-def main(argv: list[str] | None = None) -> int:
-    from workflows.stages import stage_main
-
-    return stage_main("prepare", argv)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,6 +1,6 @@
 """Stage 0, check: the whole config, checked before any stage reads data or starts TensorFlow.
 
-`python -m workflows.check --params params.yaml` tracks every key of
+`kerasforge stage check --params params.yaml` tracks every key of
 params.yaml (its DVC params are the whole file), so that DVC runs it whenever
 anything there changes — a section no other stage reads included. It refuses
 what no stage can honour under DVC: an unknown section (`-S +trainr.epochs=5`),
@@ -22,11 +22,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from workflows.atomic import write_json, write_text
-from workflows.experiment import Experiment
-from workflows.layout import REPO, Layout
+from workflows.config.experiment import Experiment
+from workflows.io.atomic import write_json, write_text
+from workflows.io.layout import REPO, Layout
 
-NOTE = "params.yaml passed the data-free checks (workflows/check.py); this file does not change.\n"
+NOTE = "params.yaml passed the data-free checks (workflows/stages/check.py); this file does not change.\n"
 
 
 def fingerprint(params: dict[str, Any], root: Path = Path(".")) -> dict[str, Any]:
@@ -55,17 +55,7 @@ def fingerprint(params: dict[str, Any], root: Path = Path(".")) -> dict[str, Any
 
 
 def run(experiment: Experiment, layout: Layout = REPO, *, callbacks: Sequence = ()) -> None:
-    """The check stage: the config was checked by the stage process (workflows.stages.stage_main); records it, and
-    the fingerprint of the user's data."""
+    """The check stage: the config was checked by the stage process (workflows.runners.stage_process.stage_main);
+    records it, and the fingerprint of the user's data."""
     write_text(layout.checked, NOTE)
     write_json(layout.source, fingerprint(dict(experiment.data.params), layout.root))
-
-
-def main(argv: list[str] | None = None) -> int:
-    from workflows.stages import stage_main
-
-    return stage_main("check", argv)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

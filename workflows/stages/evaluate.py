@@ -1,13 +1,13 @@
 """Stage 4, evaluate: test metrics and plots of the trained model.
 
-`python -m workflows.evaluate --params params.yaml` reads models/ and the held-out
+`kerasforge stage evaluate --params params.yaml` reads models/ and the held-out
 split (`evaluate.split`, the test split by default), and writes, atomically:
 - eval/metrics.json: `accuracy`, `loss`, per-class precision/recall/F1 and
   the parameter count (classification); `mse`, `rmse`, `mae`, `r2` in the
   target's own units (regression; `loss` stays the training loss, on the
   standardized target); for a table, `baseline`: HistGradientBoosting fitted
   on the same raw training rows, scored on the same test rows, with a paired
-  verdict (workflows/baseline.py), and the saved model scored on the raw rows;
+  verdict (workflows/stages/baseline.py), and the saved model scored on the raw rows;
 - eval/plots/confusion.json (classification): (actual, predicted) rows for
   DVC's confusion template; eval/plots/predictions.json (regression): the
   test rows' (actual, predicted) targets in the target's units, for DVC's
@@ -36,10 +36,10 @@ import numpy as np
 
 from plugins import load_plugins
 from plugins.registry import ConfigError
-from workflows.atomic import atomic_dir, write_json
-from workflows.datastore import load_arrays, load_rows
-from workflows.experiment import Experiment
-from workflows.layout import REPO, Layout
+from workflows.config.experiment import Experiment
+from workflows.io.atomic import atomic_dir, write_json
+from workflows.io.datastore import load_arrays, load_rows
+from workflows.io.layout import REPO, Layout
 
 if TYPE_CHECKING:  # TensorFlow is imported where it is used, after the command line has started it quietly
     import keras
@@ -213,7 +213,7 @@ def evaluate(
             warning on stderr naming the likely cause.
         rows: a table's raw rows of `ds` (a DataFrame, `workflows.datastore.load_rows`): the saved model is scored
             on them, through its own encoding layers.
-        train_rows: a table's raw training rows: the classical baseline (workflows/baseline.py) is fitted on them
+        train_rows: a table's raw training rows: the classical baseline (workflows/stages/baseline.py) is fitted on them
             and scored on `rows`, beside the model (`baseline` in metrics.json).
 
     Returns:
@@ -267,12 +267,12 @@ def evaluate(
                 )
         predicted = predicted_classes(np.asarray(head.probabilities(outputs)))
     else:  # in the target's units; `loss` stays the training loss, on the standardized target
-        from workflows.baseline import regression_metrics
+        from workflows.stages.baseline import regression_metrics
 
         predicted = unscale_target(outputs.reshape(y.shape), spec)
         result.update(regression_metrics(unscale_target(y, spec), predicted))
     if spec.table and rows is not None and train_rows is not None and train_split is not None:
-        from workflows.baseline import compare
+        from workflows.stages.baseline import compare
 
         train_y = np.asarray(train_split[1])
         result["baseline"] = compare(
@@ -315,13 +315,3 @@ def run(experiment: Experiment, layout: Layout = REPO, *, callbacks: Sequence = 
         rows=load_rows(split, layout.prepared),
         train_rows=load_rows("train", layout.prepared),
     )
-
-
-def main(argv: list[str] | None = None) -> int:
-    from workflows.stages import stage_main
-
-    return stage_main("evaluate", argv)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -4,7 +4,7 @@
 Experiment; its methods build the model, loss, optimizer, schedule,
 callbacks and augmentation layers. `Experiment.for_stage(stage)` is the
 view a pipeline stage gets: it holds only the config sections the stage
-declares in `workflows/stages.py`, and reading any other one is an error,
+declares in `workflows/config/stage_table.py`, and reading any other one is an error,
 so that no stage can depend on a parameter DVC does not know it reads.
 """
 
@@ -19,11 +19,17 @@ from omegaconf import DictConfig, OmegaConf
 from plugins.registry import Plugin
 
 if TYPE_CHECKING:
-    from workflows.schema import AugmentationConfig, EvaluateConfig, ExportConfig, RegularizerOptions, TrainerConfig
+    from workflows.config.schema import (
+        AugmentationConfig,
+        EvaluateConfig,
+        ExportConfig,
+        RegularizerOptions,
+        TrainerConfig,
+    )
 
 
 class UndeclaredRead(AssertionError):
-    """A stage read a config section it does not declare in workflows/stages.py (a bug of the stage's code)."""
+    """A stage read a config section it does not declare in the stage table (a bug of the stage's code)."""
 
 
 class _Undeclared:
@@ -37,8 +43,8 @@ class _Undeclared:
         if name.startswith("__"):
             raise AttributeError(name)
         raise UndeclaredRead(
-            f"stage '{self._stage}' reads {self._path}.{name}, which workflows/stages.py does not declare among its "
-            "params: declare it there (and regenerate dvc.yaml with `make dvc-yaml`)"
+            f"stage '{self._stage}' reads {self._path}.{name}, which workflows/config/stage_table.py does not declare "
+            "among its params: declare it there (and regenerate dvc.yaml with `make dvc-yaml`)"
         )
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import keras
 
 from plugins.registry import ConfigError
-from workflows.atomic import write_text
+from workflows.io.atomic import write_text
 
 
 def backup_dir(root: str | Path, config_yaml: str, run_dir: str | Path, worker: int = 0) -> Path:

@@ -1,6 +1,7 @@
 """The trainer's data-free rules: strategies, precisions, the cluster TF_CONFIG describes, thread counts.
 
-Read by the config checks (workflows/schema.py) and by the runtime (workflows/distribute.py); imports nothing of
+Read by the config checks (workflows/config/schema.py) and by the runtime (workflows/runtime/distribute.py);
+imports nothing of
 TensorFlow, so that checking a config — every stage's first step — does not depend on the runtime's code.
 """
 

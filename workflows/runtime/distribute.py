@@ -9,7 +9,7 @@
 
 TensorFlow's own runtime does the work; nothing here is a home-made
 all-reduce. The Keras 3 fix needed for `multi_worker` lives in
-workflows/keras_multiworker.py.
+workflows/runtime/keras_multiworker.py.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from plugins.registry import ConfigError, first_line
-from workflows.cluster import Cluster, check_early, read_tf_config
+from workflows.config.cluster import Cluster, check_early, read_tf_config
 
 if TYPE_CHECKING:  # imported where used: checking a config does not start TensorFlow
     import tensorflow as tf
@@ -56,7 +56,7 @@ def early_setup(cfg) -> None:
         raise ConfigError(f"trainer.intra_op_threads/inter_op_threads: {first_line(err)}") from None
     if trainer.get("strategy") == "multi_worker" and _EARLY_STRATEGY is None:
         global _WATCHDOG
-        from workflows import keras_multiworker
+        from workflows.runtime import keras_multiworker
 
         cluster = read_tf_config()
         keras_multiworker.install()

@@ -1,7 +1,7 @@
 """Hydra multirun on the direct command line: grids and Bayesian search, one failed trial never ends a sweep.
 
     python -m workflows.train -m optimizer=adam,sgd regularizer=none,l2          # a grid
-    python -m workflows.train -m hparams_search=optuna                           # Optuna search: workflows/search.py
+    python -m workflows.train -m hparams_search=optuna      # Optuna search: workflows/runners/search.py
     python -m workflows.train -m hydra/launcher=joblib hydra.launcher.n_jobs=2 optimizer=adam,sgd   # in parallel
 
 Each trial is a whole prepare → augment → train → evaluate run in its own
@@ -24,9 +24,9 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import ValueType
 from omegaconf import DictConfig
 
-from workflows.atomic import write_json
-from workflows.compose import CONF_DIR, CONFIG_NAME, compose, value_overrides
-from workflows.schema import resolve
+from workflows.config.compose import CONF_DIR, CONFIG_NAME, compose, value_overrides
+from workflows.config.schema import resolve
+from workflows.io.atomic import write_json
 
 MULTIRUN_FLAGS = ("-m", "--multirun")
 
@@ -75,7 +75,7 @@ def trial(cfg: DictConfig) -> float:
     """One multirun job: runs the pipeline in Hydra's job directory and records the outcome there."""
     from hydra.core.hydra_config import HydraConfig
 
-    from workflows.pipeline import run_pipeline
+    from workflows.runners.pipeline import run_pipeline
 
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
@@ -102,7 +102,8 @@ def multirun(args: list[str]) -> None:
 
 def main(argv: list[str]) -> int:
     """`python -m workflows.train -m [overrides…]`: a sweep."""
-    from workflows.cli import config_help, run_cli
+    from workflows.config.help import config_help
+    from workflows.io.console import run_cli
 
     def usage() -> str:
         return config_help(

@@ -23,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from plugins.registry import ConfigError, did_you_mean, first_line
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # workflows/config/ → the repository
 CONF_DIR = ROOT / "conf"
 CONFIG_NAME = "config"
 

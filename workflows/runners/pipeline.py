@@ -3,7 +3,7 @@
     python -m workflows.train [overrides…]      # e.g. optimizer=sgd optimizer.learning_rate=0.05
 
 runs prepare → augment → train → evaluate — the same stage functions DVC
-runs (workflows/stages.py), with the same files in between — below Hydra's
+runs (workflows/config/stage_table.py), with the same files in between — below Hydra's
 run directory (outputs/<date>/<time>/, or `hydra.run.dir=…`), which then
 looks like the repository after `dvc repro`: data/prepared, data/augmented,
 models/, dvclive/train/, eval/, plus config.yaml. The metrics are printed as
@@ -18,15 +18,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from workflows.experiment import Experiment
-from workflows.layout import Layout
-from workflows.stages import STAGES
+from workflows.config.experiment import Experiment
+from workflows.config.stage_table import STAGES
+from workflows.io.layout import Layout
+from workflows.runners.stage_process import run_stage
 
 
 def _is_chief(experiment: Experiment) -> bool:
     if experiment.trainer.strategy != "multi_worker":
         return True
-    from workflows.cluster import read_tf_config
+    from workflows.config.cluster import read_tf_config
 
     return read_tf_config().is_chief
 
@@ -51,7 +52,7 @@ def run_pipeline(experiment: Experiment, out_dir: Path, *, callbacks: Sequence =
     for stage in (s for s in STAGES if s.in_runs):
         if stage.name == "evaluate" and not _is_chief(experiment):
             break  # the chief evaluates the model it wrote
-        results[stage.name] = stage(experiment, layout, callbacks=callbacks)
+        results[stage.name] = run_stage(stage, experiment, layout, callbacks=callbacks)
     return {**(results.get("evaluate") or {}), "train": results["train"]}
 
 
@@ -61,7 +62,7 @@ def write_folds(layout: Layout, folds) -> list[Layout]:
     import numpy as np
 
     from plugins.data.base import Splits
-    from workflows.datastore import load_arrays, load_spec, save_splits
+    from workflows.io.datastore import load_arrays, load_spec, save_splits
 
     (x_train, y_train), (x_val, y_val) = (load_arrays(s, layout.prepared) for s in ("train", "val"))
     x, y = np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val])
@@ -84,10 +85,13 @@ def run_folds(experiment: Experiment, layout: Layout, folds, *, callbacks: Seque
     import statistics
 
     stages = {stage.name: stage for stage in STAGES}
-    stages["prepare"](experiment, layout)
+    run_stage(stages["prepare"], experiment, layout)
     per_fold = []
     for fold in write_folds(layout, folds):
-        out = {name: stages[name](experiment, fold, callbacks=callbacks) for name in ("augment", "train", "evaluate")}
+        out = {
+            name: run_stage(stages[name], experiment, fold, callbacks=callbacks)
+            for name in ("augment", "train", "evaluate")
+        }
         per_fold.append({**out["evaluate"], "train": out["train"]})
 
     def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -108,7 +112,8 @@ def run_folds(experiment: Experiment, layout: Layout, folds, *, callbacks: Seque
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m workflows.train [overrides…]`: the whole pipeline in Hydra's run directory."""
-    from workflows.cli import config_help, run_cli
+    from workflows.config.help import config_help
+    from workflows.io.console import run_cli
 
     def usage() -> str:
         return config_help(
@@ -124,9 +129,9 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     def task(args: list[str]) -> None:
-        from workflows.atomic import write_text
-        from workflows.compose import compose, to_yaml
-        from workflows.schema import resolve
+        from workflows.config.compose import compose, to_yaml
+        from workflows.config.schema import resolve
+        from workflows.io.atomic import write_text
 
         cfg = compose(args, hydra_config=True)
         out_dir = Path(str(cfg.hydra.run.dir))
@@ -134,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             from plugins.registry import ConfigError
 
             raise ConfigError(f"hydra.run.dir={out_dir} is a file, not a directory; give a new or existing folder")
-        from workflows.distribute import early_setup
+        from workflows.runtime.distribute import early_setup
 
         early_setup(cfg)  # before TensorFlow's first operation
         experiment = resolve(cfg)

@@ -7,7 +7,7 @@ composition and its errors), `workflows.schema` (every section's schema,
 `resolve`), `workflows.experiment` (the Keras objects a config builds).
 
 Example:
->>> from workflows.config import compose, resolve
+>>> from workflows.config.command import compose, resolve
 >>> experiment = resolve(compose(["optimizer=sgd", "trainer.epochs=1"]))
 """
 
@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import sys
 
-from workflows.compose import CONF_DIR, CONFIG_NAME, compose, load_params, to_yaml
-from workflows.experiment import Choice, Experiment
-from workflows.schema import PLUGIN_GROUPS, SECTIONS, resolve
+from workflows.config.compose import CONF_DIR, CONFIG_NAME, compose, load_params, to_yaml
+from workflows.config.experiment import Choice, Experiment
+from workflows.config.schema import PLUGIN_GROUPS, SECTIONS, resolve
 
 __all__ = [
     "CONF_DIR",
@@ -36,8 +36,9 @@ __all__ = [
 def main(argv: list[str] | None = None) -> int:
     """`python -m workflows.config [--out params.yaml] [overrides…]`."""
     from plugins.registry import ConfigError
-    from workflows.atomic import write_text
-    from workflows.cli import config_help, run_cli
+    from workflows.config.help import config_help
+    from workflows.io.atomic import write_text
+    from workflows.io.console import run_cli
 
     def usage() -> str:
         return config_help(

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from plugins.registry import ConfigError
-from workflows.atomic import write_json, write_text
+from workflows.io.atomic import write_json, write_text
 
 ALPHA = 0.05  # below this p-value a difference is called more than seed noise
 
@@ -67,9 +67,9 @@ def top_trials(study_dir: Path, k: int) -> list[tuple[str, Path]]:
 
 def rerun(candidate: Candidate, seeds: list[int], runs_dir: Path) -> None:
     """Runs the candidate's config once per seed (the whole pipeline); records test accuracy and per-example hits."""
-    from workflows.compose import load_params
-    from workflows.pipeline import run_pipeline
-    from workflows.schema import resolve
+    from workflows.config.compose import load_params
+    from workflows.config.schema import resolve
+    from workflows.runners.pipeline import run_pipeline
 
     for seed in seeds:
         cfg = load_params(candidate.config)

@@ -1,0 +1,1 @@
+"""Floor 5, reporting: reading runs back — tables, plots and `show`. No TensorFlow."""

@@ -1,0 +1,101 @@
+"""`python -m workflows.show [METRICS] [--since STAMP]`: the headline test metrics, and where they are from.
+
+`make run` touches a stamp before `dvc repro` and passes it as `--since`: the
+figures are then said to be computed in this run, or not recomputed (DVC
+skipped the evaluate stage because nothing it depends on changed: the file
+is the one last written, perhaps on another machine, latency and throughput
+included).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from workflows.io.layout import REPO
+
+
+def headline(metrics: dict) -> dict:
+    """Every scalar metric (per-class figures left out)."""
+    return {k: v for k, v in metrics.items() if not isinstance(v, (dict, list))}
+
+
+def baseline_line(metrics: dict) -> str | None:
+    """The classical baseline's one line: its score beside the model's, and the paired verdict."""
+    base = metrics.get("baseline")
+    if not isinstance(base, dict):
+        return None
+    names = [k for k in ("accuracy", "rmse", "mae", "r2") if k in base and k in metrics]
+    scores = ", ".join(f"{k} {metrics[k]:.4g} vs {base[k]:.4g}" for k in names)
+    meaning = {"better": "the model is better", "worse": "the model is worse", "tie": "no difference beyond chance"}
+    verdict = str(base.get("verdict"))
+    return (
+        f"baseline {base.get('model')}: {scores} — {verdict}: {meaning.get(verdict, '?')} "
+        f"(paired {base.get('test')}, p = {base.get('p_value', float('nan')):.3g}, same test rows)"
+    )
+
+
+def provenance(path: Path, since: Path | None) -> str:
+    """One line on whether `path` was written in this run (after the stamp `since`) or is an earlier file."""
+    written = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(path.stat().st_mtime))
+    if since is None or not since.exists():
+        return (
+            f"from {path}, written {written} (latency_ms and throughput were measured on the machine that wrote "
+            "it; `dvc repro -f evaluate` measures them here)"
+        )
+    if path.stat().st_mtime >= since.stat().st_mtime:
+        return f"computed in this run, on this machine ({path}, written {written})"
+    return (
+        f"not recomputed in this run: DVC skipped evaluate because nothing it depends on changed; these are "
+        f"{path} as last written ({written}), perhaps on another machine, latency and throughput included. "
+        "`dvc repro -f evaluate` recomputes them here"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m workflows.show", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "metrics",
+        nargs="?",
+        default=str(REPO.eval / "metrics.json"),
+        help="the metrics file (default: eval/metrics.json)",
+    )
+    parser.add_argument("--since", metavar="STAMP", help="a file touched when the run began (make run's)")
+    ns = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    path = Path(ns.metrics)
+    if not path.is_file():
+        print(f"error: {path} does not exist; run the pipeline first (make run or dvc repro)", file=sys.stderr)
+        return 2
+    try:
+        metrics = json.loads(path.read_text())
+        if not isinstance(metrics, dict):
+            raise ValueError("not a JSON object")
+    except (ValueError, UnicodeDecodeError) as err:
+        print(
+            f"error: {path} is not a metrics file ({type(err).__name__}); rerun the evaluate stage "
+            "(dvc repro -f evaluate)",
+            file=sys.stderr,
+        )
+        return 2
+    full, metrics = metrics, headline(metrics)
+    width = max((len(key) for key in metrics), default=0)
+    for key, value in metrics.items():
+        print(f"{key:>{width}}  {value:.4f}" if isinstance(value, float) else f"{key:>{width}}  {value}")
+    line = baseline_line(full)
+    if line:
+        print(line)
+    print(provenance(path, Path(ns.since) if ns.since else None))
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        raise SystemExit(main())
+    except BrokenPipeError:  # `show | head`: the reader has gone; nothing to say
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(0) from None

@@ -1,0 +1,434 @@
+"""Label new data with a trained model: `python -m workflows.predict INPUT… [--model models] [--out predictions.csv]`.
+
+INPUT is image files, folders of images (walked recursively) or a CSV file of
+feature rows. Images are decoded and resized exactly as the data plugin did
+for training (`plugins.data.images.decode_dataset`: the model's size and
+colour mode); CSV rows are given in raw units and scaled with the statistics
+saved with the model (its card, models/model.json). A CSV's target column,
+when present, is not used to predict: it is scored, and the score printed.
+
+Writes, atomically, one CSV row per input: `input` (the file's path, or the
+row number of a CSV, 1 for its first data row), `prediction` (the class name,
+or the value in the target's units for regression), `p_<class>` for every
+class, and `target` when the CSV has one. Inputs stream in batches: memory
+stays bounded however many files there are.
+
+    python -m workflows.predict photos/new/ --out labels.csv
+    python -m workflows.predict rows.csv --model models --out scored.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from plugins.data.images import EXTENSIONS
+from plugins.registry import ConfigError, did_you_mean
+from workflows.io.atomic import atomic_path
+from workflows.io.layout import REPO
+
+if TYPE_CHECKING:
+    from plugins.data.base import DataSpec
+
+
+def read_card(model_dir: Path) -> dict[str, Any]:
+    """The saved model's card (models/model.json): what it takes and returns; no TensorFlow needed."""
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise ConfigError(
+            f"--model {model_dir}: no such directory; give the directory of model.keras (default: "
+            "models, written by the train stage)"
+        )
+    missing = [name for name in ("model.keras", "model.json") if not (model_dir / name).is_file()]
+    if missing:
+        raise ConfigError(
+            f"{model_dir} holds no trained model ({' and '.join(missing)} missing); run the train "
+            "stage first (dvc repro train) or give --model the directory that has them"
+        )
+    try:
+        card = json.loads((model_dir / "model.json").read_text())
+        card["head"], card["spec"]  # noqa: B018 — both must be there
+    except (ValueError, KeyError, TypeError):
+        raise ConfigError(
+            f"{model_dir / 'model.json'} is not a model card written by the train stage; retrain (dvc repro -f train)"
+        ) from None
+    return card
+
+
+@dataclass
+class Inputs:
+    """What to predict on: image files, or one CSV file."""
+
+    images: list[Path]
+    table: Path | None = None
+
+
+def gather(inputs: list[str], spec: DataSpec) -> Inputs:
+    """Checks the inputs against what the model takes and lists the image files (folders walked recursively).
+
+    Raises:
+        ConfigError: a missing path, a folder without images, images for a tabular model, a CSV for an image
+            model, several CSV files, or a file that is neither.
+    """
+    images: list[Path] = []
+    tables: list[Path] = []
+    for name in inputs:
+        path = Path(name)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in EXTENSIONS and p.is_file())
+            if not found:
+                raise ConfigError(f"{path}: the folder holds no images ({'/'.join(e[1:] for e in EXTENSIONS)})")
+            images += found
+        elif path.is_file():
+            if path.suffix.lower() in EXTENSIONS:
+                images.append(path)
+            elif path.suffix.lower() in (".csv", ".tsv", ".txt", ".gz", ".parquet", ".pq"):
+                tables.append(path)
+            else:
+                raise ConfigError(f"{path}: not an image ({'/'.join(e[1:] for e in EXTENSIONS)}) nor a CSV file")
+        else:
+            raise ConfigError(f"{path}: no such file or folder")
+    if spec.kind == "image":
+        if tables:
+            raise ConfigError(
+                f"{tables[0]}: this model takes images of {spec.input_shape[0]}×{spec.input_shape[1]} "
+                f"pixels, not CSV rows; give image files or folders"
+            )
+        return Inputs(images)
+    if images:
+        raise ConfigError(
+            f"{images[0]}: this model takes {spec.kind} rows of {spec.input_shape[0]} features, not "
+            "images; give a CSV file with its feature columns"
+        )
+    if len(tables) != 1:
+        raise ConfigError(
+            f"give one CSV file (got {len(tables)}); this model takes rows of {spec.input_shape[0]} features"
+        )
+    return Inputs([], tables[0])
+
+
+class Progress:
+    """A line on stderr about every 2 seconds (and at the end): how many inputs are done."""
+
+    def __init__(self, total: int | None, what: str, quiet: bool = False):
+        self.total, self.what, self.quiet = total, what, quiet
+        self.done = 0
+        self.start = self.last = time.monotonic()
+
+    def update(self, n: int) -> None:
+        self.done += n
+        now = time.monotonic()
+        if not self.quiet and now - self.last >= 2.0:
+            self.last = now
+            of = f"/{self.total}" if self.total else ""
+            print(
+                f"predicted {self.done}{of} {self.what} ({self.done / max(now - self.start, 1e-9):.0f}/s)",
+                file=sys.stderr,
+            )
+
+
+def image_batches(files: list[Path], spec: DataSpec, batch_size: int) -> Iterator[tuple[list[Path], np.ndarray]]:
+    """Batches of decoded images, decoded in parallel by tf.data; an unreadable file is a one-line error naming it."""
+    import tensorflow as tf
+
+    from plugins.data.images import decode_dataset
+
+    height, width, channels = spec.input_shape
+    ds = decode_dataset(files, [0] * len(files), (height, width), channels).batch(batch_size)
+    done = 0
+    iterator = iter(ds.prefetch(tf.data.AUTOTUNE))
+    while True:
+        try:
+            x, _ = next(iterator)
+        except StopIteration:
+            return
+        except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError, tf.errors.UnknownError):
+            # The parallel stream does not say which file failed: decode the next ones one by one to name it.
+            from plugins.data.images import DECODER_NOISE
+            from plugins.tf_startup import filtered_stderr
+
+            with filtered_stderr(DECODER_NOISE):
+                _name_the_bad_file(tf, files[done:], channels)
+            raise
+        yield files[done : done + len(x)], x.numpy()
+        done += len(x)
+
+
+def _name_the_bad_file(tf, files: list[Path], channels: int) -> None:
+    """Decodes `files` one by one; the first that fails is a one-line error naming it."""
+    from plugins.data.images import decode_failure
+
+    for file in files:
+        reason = decode_failure(tf, file, channels)
+        if reason is not None:
+            raise ConfigError(
+                f"{file} is not a readable image with {channels} channel(s) ({reason}); fix it, or leave it out"
+            ) from None  # called while the parallel stream's own error is being handled
+
+
+def table_batches(
+    path: Path, spec: DataSpec, target: str | None, batch_size: int
+) -> Iterator[tuple[list[int], np.ndarray, list[str] | None]]:
+    """Batches of a CSV's feature rows in raw units (numbers checked, one-line errors), with the target's cells.
+
+    The feature columns are the model's (`spec.features`, by name); a model trained on unnamed features (a shipped
+    data set) takes the CSV's columns in order, the target's excepted.
+    """
+    from plugins.data.csv_files import _number
+
+    with path.open(newline="", encoding="utf-8-sig") as handle:  # Excel's byte-order mark is not a column name
+        reader = csv.reader(handle, delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
+        header = [h.strip() for h in next(reader, None) or []]
+        if not header:
+            raise ConfigError(f"{path} is empty; it needs a header row and data rows")
+        n_features = spec.input_shape[0]
+        if spec.features:
+            missing = [f for f in spec.features if f not in header]
+            if missing:
+                raise ConfigError(
+                    f"{path} has no column '{missing[0]}', a feature of this model; "
+                    f"{did_you_mean(missing[0], header)} (the model takes: {', '.join(spec.features)})"
+                )
+            columns = [header.index(f) for f in spec.features]
+        else:
+            columns = [i for i, h in enumerate(header) if h != target]
+            if len(columns) != n_features:
+                raise ConfigError(f"{path} has {len(columns)} feature columns; this model takes {n_features}")
+        target_column = header.index(target) if target and target in header else None
+        rows, values, targets = [], [], []
+        for i, row in enumerate(reader, start=1):
+            if not row:
+                continue
+            if len(row) != len(header):
+                raise ConfigError(f"{path}, line {i + 1}: {len(row)} fields, the header has {len(header)}")
+            values.append(
+                [_number(row[c].strip(), str(path), i + 1, header[c], "fix the cell or drop the row") for c in columns]
+            )
+            rows.append(i)
+            if target_column is not None:
+                targets.append(row[target_column].strip())
+            if len(rows) == batch_size:
+                yield rows, np.asarray(values, np.float32), (targets if target_column is not None else None)
+                rows, values, targets = [], [], []
+        if rows:
+            yield rows, np.asarray(values, np.float32), (targets if target_column is not None else None)
+
+
+def raw_row_batches(
+    path: Path, spec: DataSpec, batch_size: int
+) -> Iterator[tuple[list[int], dict[str, np.ndarray], list[str] | None]]:
+    """Batches of a table's rows as the saved model takes them (its columns by name, cells as they are: blanks,
+    strings, unseen categories), with the target's cells when the file has the target column."""
+    from plugins.data.tabular import TableEncoding, read_table, texts
+
+    encoding = TableEncoding(**spec.table)
+    first = read_table(path, nrows=0)
+    header = [str(c).strip() for c in first.columns]
+    if not header:
+        raise ConfigError(f"{path} is empty; it needs a header row and data rows")
+    encoding.check_columns(first.rename(columns=lambda c: str(c).strip()), str(path))
+    chunks = (
+        read_table(path, chunksize=batch_size) if path.suffix.lower() not in (".parquet", ".pq") else [read_table(path)]
+    )
+    start = 1
+    for chunk in chunks:
+        chunk = chunk.rename(columns=lambda c: str(c).strip())
+        for i in range(0, len(chunk), batch_size):
+            part = chunk.iloc[i : i + batch_size]
+            targets = texts(part[spec.target]).tolist() if spec.target in part.columns else None
+            yield list(range(start, start + len(part))), encoding.inputs(part, str(path), start + 1), targets
+            start += len(part)
+
+
+MAX_BATCH = 65_536
+
+
+def check_output(out: Path, inputs: list[Path]) -> None:
+    """Refuses, before any work, an output that would replace an input, is a directory, or cannot be written."""
+    if out.is_dir():
+        raise ConfigError(f"--out {out} is a directory; give a file name, e.g. --out {out / 'predictions.csv'}")
+    target = out.resolve()
+    if any(Path(p).resolve() == target for p in inputs):
+        raise ConfigError(f"--out {out} is one of the inputs: it would be replaced; give another file name")
+    parent = target.parent
+    if not parent.is_dir():
+        raise ConfigError(f"--out {out}: the folder {parent} does not exist")
+    import os
+
+    if not os.access(parent, os.W_OK):
+        raise ConfigError(f"--out {out}: the folder {parent} is not writable (read-only?); write elsewhere")
+
+
+def same_label(predicted: str, given: str) -> bool:
+    """A target cell against a class name: equal as text, or as numbers (`1.0` is class `1`)."""
+    if predicted == given:
+        return True
+    try:
+        return float(predicted) == float(given)
+    except ValueError:
+        return False
+
+
+def scale(x: np.ndarray, spec: DataSpec) -> np.ndarray:
+    """Raw feature rows → the units the model was trained on (the card's scaling; none when unscaled)."""
+    if not spec.scaling:
+        return x
+    return ((x - np.asarray(spec.scaling["mean"], np.float32)) / np.asarray(spec.scaling["std"], np.float32)).astype(
+        np.float32
+    )
+
+
+def predict(
+    inputs: list[str],
+    model_dir: Path = REPO.models,
+    out: Path = Path("predictions.csv"),
+    batch_size: int = 256,
+    quiet: bool = False,
+) -> dict[str, Any]:
+    """Predicts every input and writes one CSV row each (atomically: a failed run leaves no partial file).
+
+    Args:
+        inputs: image files, image folders, or one CSV file.
+        model_dir: the directory of model.keras and model.json.
+        out: the predictions' CSV.
+        batch_size: inputs per batch (memory is bounded by it).
+        quiet: no progress lines.
+
+    Returns:
+        `rows` written and, when a CSV has the target column, the score (`accuracy`, or `mae` and `rmse`).
+
+    Example:
+    >>> predict(["photos/new"], Path("models"), Path("labels.csv"))
+    {'rows': 120}
+    """
+    from plugins.data.base import DataSpec
+
+    if not 1 <= batch_size <= MAX_BATCH:  # a billion rows at once would not fit in memory: say so first
+        raise ConfigError(f"--batch-size {batch_size} must be between 1 and {MAX_BATCH} (default 256)")
+    card = read_card(model_dir)
+    try:
+        spec = DataSpec(**card["spec"])
+    except TypeError:
+        raise ConfigError(
+            f"{Path(model_dir) / 'model.json'} is the card of another kind of model (its spec has "
+            "other fields); give --model a directory written by this project's train stage"
+        ) from None
+    found = gather(inputs, spec)
+    check_output(Path(out), [*found.images, *([found.table] if found.table else [])])
+    if found.table is not None:  # its columns, before TensorFlow starts
+        next(
+            raw_row_batches(found.table, spec, 1) if spec.table else table_batches(found.table, spec, spec.target, 1),
+            None,
+        )
+    from plugins.model.head import Head  # TensorFlow from here on: the inputs are known to fit the model
+    from workflows.stages.evaluate import load_model, per_class, predicted_classes, unscale_target
+
+    head = Head(**card["head"])
+    model, _ = load_model(model_dir)
+    classes = spec.class_names or [str(i) for i in range(spec.num_classes)]
+    classification = spec.task == "classification"
+    target = spec.target if found.table is not None else None
+    header = ["input", "prediction"] + ([f"p_{c}" for c in classes] if classification else [])
+    correct, scored, rows_written, errors = 0, 0, 0, []
+    if found.table is not None and spec.table:  # the model encodes the rows itself
+        batches = raw_row_batches(found.table, spec, batch_size)
+        progress = Progress(None, "rows", quiet)
+    elif found.table is not None:
+        batches = (
+            (rows, scale(x, spec), targets) for rows, x, targets in table_batches(found.table, spec, target, batch_size)
+        )
+        progress = Progress(None, "rows", quiet)
+    else:
+        batches = ((names, x, None) for names, x in image_batches(found.images, spec, batch_size))
+        progress = Progress(len(found.images), "images", quiet)
+    with atomic_path(out, suffix=".csv") as tmp, tmp.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        first = True
+        for names, x, targets in batches:
+            if first and targets is not None:
+                header.append("target")
+            if first:
+                writer.writerow(header)
+                first = False
+            if isinstance(x, dict):  # strings: as tensors (Keras's array adapter takes no object arrays)
+                import tensorflow as tf
+
+                outputs = np.asarray(model({k: tf.constant(v) for k, v in x.items()}, training=False))
+                count = len(names)
+            else:
+                outputs = np.asarray(model.predict_on_batch(x))
+                count = len(x)
+            if classification:
+                probs = np.asarray(head.probabilities(outputs))
+                ids = predicted_classes(probs)
+                probs = per_class(probs)
+                labels = [classes[i] for i in ids]
+                for i, (name, label, p) in enumerate(zip(names, labels, probs)):
+                    writer.writerow([str(name), label, *(f"{v:.6g}" for v in p), *([targets[i]] if targets else [])])
+                if targets is not None:
+                    correct += sum(same_label(a, b) for a, b in zip(labels, targets))
+                    scored += len(targets)
+            else:
+                values = unscale_target(outputs.reshape(count, -1)[:, 0], spec)
+                for i, (name, value) in enumerate(zip(names, values)):
+                    writer.writerow([str(name), f"{value:.6g}", *([targets[i]] if targets else [])])
+                if targets is not None:
+                    truth = np.asarray([_target_number(t, found.table, n, target) for t, n in zip(targets, names)])
+                    errors += list((values - truth)[np.isfinite(truth)])
+            rows_written += count
+            progress.update(count)
+        if first:
+            raise ConfigError(f"{found.table}: no data rows below the header")
+    result: dict[str, Any] = {"rows": rows_written}
+    if classification and scored:
+        result["accuracy"] = correct / scored
+    if errors:
+        e = np.asarray(errors)
+        result.update(mae=float(np.abs(e).mean()), rmse=float(np.sqrt((e**2).mean())))
+    return result
+
+
+def _target_number(cell: str, path: Path | None, row: int, column: str | None) -> float:
+    """A regression target cell as a number; blank is unscored (NaN); anything else is a one-line error."""
+    if not cell:
+        return math.nan
+    try:
+        return float(cell)
+    except ValueError:
+        raise ConfigError(
+            f"{path}, line {row + 1}, column '{column}': the target is not a number; fix the cell, "
+            "leave it blank (not scored), or drop the column"
+        ) from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    from workflows.io.console import run_cli
+
+    def task(args: list[str]) -> None:
+        parser = argparse.ArgumentParser(prog="python -m workflows.predict", description=__doc__.splitlines()[0])
+        parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, image folders, or a CSV file")
+        parser.add_argument("--model", default=str(REPO.models), help="the model's directory (default: models)")
+        parser.add_argument("--out", default="predictions.csv", help="the CSV to write (default: predictions.csv)")
+        parser.add_argument("--batch-size", type=int, default=256, help="inputs per batch (default: 256)")
+        parser.add_argument("--quiet", action="store_true", help="no progress lines")
+        parsed = parser.parse_args(args)
+        result = predict(parsed.inputs, Path(parsed.model), Path(parsed.out), parsed.batch_size, parsed.quiet)
+        scores = "".join(f", {k} {v:.4f}" for k, v in result.items() if k != "rows")
+        target = " (scored against the CSV's target column)" if scores else ""
+        print(f"wrote {parsed.out}: {result['rows']} predictions{scores}{target}", file=sys.stderr)
+
+    return run_cli(task, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,562 @@
+"""Stage 3, train: the augmented training set and the validation split → the model, its card and its curves.
+
+As a DVC stage, `kerasforge stage train --params params.yaml` reads the augmented training set and the
+validation split, trains, and writes models/model.keras, models/model.json and the DVCLive curves in
+dvclive/train/, all atomically. The direct command line (`kerasforge train [overrides…]`) runs it inside the
+whole pipeline (workflows/runners/train_command.py).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from plugins.registry import ConfigError
+from workflows.config.compose import to_yaml
+from workflows.config.experiment import Experiment
+from workflows.io.atomic import atomic_dir, atomic_path, remove_stale, write_json
+from workflows.io.datastore import load_spec, load_split
+from workflows.io.layout import REPO, Layout
+
+if TYPE_CHECKING:  # TensorFlow is imported where it is used: `python -m workflows.train` refuses bad input first
+    import keras
+    import tensorflow as tf
+
+    from plugins.data.base import DataSpec, Split
+    from plugins.model.head import Head
+
+
+def batches(
+    ds: Split,
+    head: Head,
+    batch_size: int,
+    shuffle: bool = False,
+    seed: int = 0,
+    augmenter=None,
+    shuffle_buffer: int = 10_000,
+    mixers=(),
+    class_weights: np.ndarray | None = None,
+) -> tf.data.Dataset:
+    """Batches (x, y) with the labels in the form the loss takes; shuffled, and augmented online, for training.
+
+    The shuffle buffer holds at most `shuffle_buffer` examples (the whole set when it is smaller), so memory
+    stays bounded however large the data set on disk. With `class_weights` (one per class id), batches are
+    (x, y, sample_weight): each example's loss is weighted by its class's weight.
+    """
+    import tensorflow as tf
+
+    from plugins.data.base import as_dataset
+
+    ds = as_dataset(ds)
+    if shuffle:
+        size = int(ds.cardinality())
+        ds = ds.shuffle(
+            min(size, shuffle_buffer) if size > 0 else shuffle_buffer, seed=seed, reshuffle_each_iteration=True
+        )
+    ds = ds.batch(batch_size)
+    if augmenter is not None:  # one warp per batch, in tf.data's threads, overlapping the training step
+        ds = ds.map(lambda x, y: (augmenter(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
+    if class_weights is not None:
+        table = tf.constant(class_weights, tf.float32)
+        ds = ds.map(
+            lambda x, y: (x, head.encode(y), tf.gather(table, tf.cast(y, tf.int32))),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+        return ds.prefetch(tf.data.AUTOTUNE)
+    ds = ds.map(lambda x, y: (x, head.encode(y)), num_parallel_calls=tf.data.AUTOTUNE)
+    for mixer in mixers:  # mixup, cutmix: on one-hot labels
+        ds = ds.map(lambda x, y, m=mixer: _mix(m, x, y), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _mix(mixer, x, y):
+    out = mixer({"images": x, "labels": y}, training=True)
+    return out["images"], out["labels"]
+
+
+def class_weights(setting: Any, spec: DataSpec, labels: np.ndarray | None) -> np.ndarray | None:
+    """`trainer.class_weight` as one weight per class id.
+
+    Args:
+        setting: null, "balanced" (n / (classes × count of the class) on the training set, as scikit-learn's
+            `compute_class_weight`), or a mapping from class name to weight (classes not named weigh 1).
+        spec: the data's spec (classes and their names).
+        labels: the training set's class ids ("balanced" counts them).
+
+    Returns:
+        The weights, or None for no weighting.
+
+    Raises:
+        ConfigError: weights for a regression task, or a class name the data does not have.
+    """
+    if setting is None:
+        return None
+    if spec.task != "classification":
+        raise ConfigError("trainer.class_weight weights classes, but the data is a regression task; set it to null")
+    names = spec.class_names or [str(i) for i in range(spec.num_classes)]
+    if setting == "balanced":
+        from sklearn.utils.class_weight import compute_class_weight
+
+        present = np.unique(labels)
+        weights = np.ones(spec.num_classes)
+        weights[present] = compute_class_weight("balanced", classes=present, y=np.asarray(labels))
+        return weights
+    from plugins.registry import did_you_mean
+
+    weights = np.ones(spec.num_classes)
+    for name, value in dict(setting).items():
+        if str(name) not in names:
+            raise ConfigError(
+                f"trainer.class_weight.{name}: the data has no class '{name}'; {did_you_mean(str(name), names)}"
+            )
+        weights[names.index(str(name))] = float(value)
+    present = np.unique(labels) if labels is not None else np.arange(spec.num_classes)
+    if not (weights[present.astype(int)] > 0).any():
+        raise ConfigError(
+            "trainer.class_weight gives every class of the training set a weight of 0: no example "
+            "counts, and the model would learn nothing; give at least one class a weight > 0"
+        )
+    return weights
+
+
+def model_card(model: keras.Model, head: Head, spec: DataSpec) -> dict[str, Any]:
+    """What evaluation and people need to know about a saved model."""
+    import tensorflow as tf
+
+    lines: list[str] = []
+    model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line))
+    return {
+        "params": int(model.count_params()),
+        "trainable_params": int(sum(int(tf.size(w)) for w in model.trainable_weights)),
+        "head": head.to_dict(),
+        "spec": json.loads(json.dumps(spec.__dict__)),
+        "summary": "\n".join(lines),
+    }
+
+
+def train(
+    experiment: Experiment,
+    train_ds: tf.data.Dataset,
+    val_ds: tf.data.Dataset,
+    spec: DataSpec,
+    model_dir: Path = REPO.models,
+    logs_dir: Path = REPO.train_logs,
+    callbacks: list[keras.callbacks.Callback] = (),
+    train_labels: np.ndarray | None = None,
+) -> dict[str, float]:
+    """Builds, compiles and fits the configured model; saves it atomically.
+
+    The model, its card and the DVCLive logs replace the previous ones only
+    once training has finished: an interrupted run leaves them as they were.
+
+    Args:
+        experiment: the resolved config.
+        train_ds: training examples, unbatched (x, y).
+        val_ds: validation examples, unbatched (x, y).
+        spec: the data's spec.
+        model_dir: where model.keras and model.json go.
+        logs_dir: where DVCLive writes the training curves.
+        callbacks: more Keras callbacks.
+        train_labels: the training set's labels, when at hand (`trainer.class_weight=balanced` counts them;
+            otherwise they are read from `train_ds`).
+
+    Returns:
+        The last epoch's metrics (`loss`, `accuracy`, `val_loss`, `val_accuracy`…).
+
+    Example:
+    >>> experiment = resolve(compose(["trainer.epochs=1"]))
+    >>> splits = experiment.load_data()
+    >>> train(experiment, splits.train, splits.val, splits.spec, tmp / "models", tmp / "logs")
+    """
+    import keras
+    import tensorflow as tf
+    from dvclive.keras import DVCLiveCallback
+    from dvclive.utils import standardize_metric_name
+
+    from dvclive import Live
+    from plugins.data.base import as_dataset
+    from workflows.runtime.backup import AtomicBackupAndRestore, backup_dir, resume_epoch, resumed_logs
+    from workflows.runtime.batchnorm import batch_norm_layers, batches_needed, recalibrate
+    from workflows.runtime.distribute import cluster_of, configure_runtime, make_strategy, watchdog
+
+    train_ds, val_ds = as_dataset(train_ds), as_dataset(val_ds)
+    trainer = experiment.trainer
+    if trainer.class_weight == "balanced" and train_labels is None:
+        train_labels = np.concatenate([y.numpy() for _, y in train_ds.batch(4096)])
+    weights = class_weights(trainer.class_weight, spec, train_labels)
+    configure_runtime(trainer)
+    strategy = make_strategy(trainer)
+    cluster = cluster_of(strategy)
+    peers = watchdog() if cluster else None
+    plan = plan_epochs(experiment, int(train_ds.cardinality()))
+    head = experiment.head(spec)
+    finetune = experiment.finetune.build()
+    phases = fit_phases(plan["fit_epochs"], finetune, experiment)
+
+    def compile_model(optimizer):
+        model.compile(
+            optimizer=optimizer,
+            loss=experiment.build_loss(head),
+            metrics=head.metrics(),
+            steps_per_execution=plan["steps_per_execution"],
+            jit_compile=trainer.jit_compile,
+        )
+
+    with strategy.scope():
+        model = experiment.build_model(spec, head, n_train=plan["n_train"])
+        backbone = None
+        if finetune is not None:
+            from workflows.runtime.finetune import backbone_of, freeze
+
+            backbone = backbone_of(model, experiment.model.plugin.name)
+            freeze(backbone)
+        compile_model(experiment.build_optimizer(plan["steps_per_epoch"]))
+    run_callbacks = [StopOnNonFinite(experiment), *experiment.callbacks(plan["steps_per_epoch"])]
+    resumed, earlier_logs = 0, []
+    if trainer.backup and finetune is not None:
+        print(
+            "note: finetune=two_phase runs without epoch backups (a killed run starts again from epoch 0)",
+            file=sys.stderr,
+        )
+    elif trainer.backup:
+        backups = backup_dir(
+            trainer.backup_root, to_yaml(experiment.cfg, secrets=True), model_dir, cluster.rank if cluster else 0
+        )
+        resumed, earlier_logs = resume_epoch(backups), resumed_logs(backups)
+        run_callbacks.append(AtomicBackupAndRestore(backups))
+    # One endless stream of batches, fit_steps per epoch: epoch k always sees the k-th shuffle, so a
+    # resumed run skips exactly the batches the killed one had consumed, and continues identically.
+    online = experiment.augmentation.online
+    augmenter = experiment.build_augmenter(trainer.seed + 1) if online and experiment.augments(spec) else None
+    mixers = experiment.build_label_mixers(trainer.seed + 1) if online else []
+    if mixers and weights is not None:
+        raise ConfigError("trainer.class_weight cannot weight the mixed labels of mixup/cutmix; drop one of them")
+    if mixers and head.labels != "one_hot":
+        raise ConfigError(
+            f"mixup/cutmix make soft labels, which loss '{experiment.loss.plugin.name}' does not take; "
+            "use loss=categorical_crossentropy"
+        )
+    train_batches = batches(
+        train_ds,
+        head,
+        plan["batch_size"],
+        trainer.shuffle and not experiment.full_batch,
+        trainer.seed,
+        augmenter,
+        trainer.shuffle_buffer,
+        mixers,
+        weights,
+    )
+    train_batches = (train_batches.cache() if experiment.full_batch else train_batches).repeat()
+    train_batches = train_batches.skip(resumed * plan["fit_steps"])
+    val_batches = batches(val_ds, head, trainer.batch_size)
+    if peers:
+        run_callbacks.append(keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: peers.done()))
+    chief = cluster is None or cluster.is_chief
+    # Only the chief writes the model, the metrics and the logs; other workers write into a scratch directory.
+    scratch = None
+    if not chief:  # a killed worker's scratch is removed by the next worker that starts on this machine
+        remove_stale(Path(tempfile.gettempdir()) / "kerasforge-worker")
+        scratch = Path(tempfile.mkdtemp(prefix=f".kerasforge-worker.{os.getpid()}."))
+    model_dir, logs_dir = (model_dir, logs_dir) if chief else (scratch / "models", scratch / "logs")
+    with atomic_dir(logs_dir) as tmp_logs:
+        live = Live(dir=str(tmp_logs), dvcyaml=None, save_dvc_exp=False, report=None)
+        if len(earlier_logs) >= resumed:  # a resumed run's curves start at epoch 0, not where it resumed
+            for logs in earlier_logs[:resumed]:
+                for name, value in logs.items():
+                    live.log_metric(standardize_metric_name(name, "dvclive.keras"), value)
+                live.next_step()
+        epochs_fitted = 0
+        try:
+            for index, (start, end) in enumerate(phases):
+                if index:  # fine-tuning's phase two: unfreeze, recompile with the backbone's rate, go on
+                    from workflows.runtime.finetune import continue_with_backbone_rate, unfreeze
+
+                    with strategy.scope():
+                        unfreeze(backbone, finetune.unfreeze)
+                        optimizer = experiment.build_optimizer(plan["steps_per_epoch"])
+                        continue_with_backbone_rate(
+                            optimizer, model, backbone, finetune.backbone_lr, start * plan["fit_steps"]
+                        )
+                        compile_model(optimizer)
+                logger = DVCLiveCallback(live=live) if index == len(phases) - 1 else _KeepLiveOpen(live)
+                history = model.fit(
+                    train_batches.skip((start - resumed) * plan["fit_steps"]) if start else train_batches,
+                    validation_data=val_batches,
+                    initial_epoch=start,
+                    epochs=end,
+                    steps_per_epoch=plan["fit_steps"],
+                    verbose=trainer.verbose,
+                    shuffle=False,  # tf.data shuffles (batches() above)
+                    callbacks=[*run_callbacks, logger, *tensorboard(trainer, tmp_logs), *callbacks],
+                )
+                epochs_fitted += len(history.history.get("loss", []))
+        except (
+            tf.errors.UnavailableError,
+            tf.errors.DeadlineExceededError,
+            tf.errors.CancelledError,
+            tf.errors.InternalError,
+            tf.errors.AbortedError,
+        ) as err:
+            if cluster is None:
+                raise
+            raise ConfigError(
+                f"a peer worker was lost during training ({type(err).__name__}); nothing was saved. Restart every "
+                "worker with the same command: each resumes from its last backed-up epoch"
+            ) from None
+        last = {key: float(values[-1]) for key, values in history.history.items()}
+        # Batch norm's moving statistics (momentum 0.99) lag far behind a short run's weights: replace them by
+        # their plain average over training batches seen with the final weights (workflows/runtime/batchnorm.py).
+        used = 0
+        if trainer.recalibrate_batch_norm and batch_norm_layers(model):
+            recalibration = batches(
+                train_ds,
+                head,
+                plan["batch_size"],
+                trainer.shuffle,
+                trainer.seed + 2,
+                augmenter,
+                trainer.shuffle_buffer,
+                mixers,
+            )
+            used = recalibrate(model, recalibration, batches_needed(plan["n_train"], plan["batch_size"]))
+        if used:  # the validation figures of the model as saved
+            last.update(
+                {f"val_{k}": float(v) for k, v in model.evaluate(val_batches, verbose=0, return_dict=True).items()}
+            )
+        if not all(np.isfinite(w).all() for w in model.get_weights()):
+            raise ConfigError(
+                "training diverged: the model's weights are not finite; nothing was saved. "
+                f"{StopOnNonFinite.advice(experiment)}"
+            )
+        # Saved compiled with Keras's own loss objects, so that plain Keras loads it (plugins/loss: portable_loss).
+        from plugins.loss.keras_losses import portable_loss
+
+        if portable_loss(model.loss) is not model.loss:
+            with strategy.scope():
+                model.compile(
+                    optimizer=model.optimizer,
+                    loss=portable_loss(model.loss),
+                    metrics=head.metrics(),
+                    steps_per_execution=plan["steps_per_execution"],
+                    jit_compile=trainer.jit_compile,
+                )
+        card = model_card(model, head, spec)
+        saved = model
+        if spec.table:  # the saved model takes raw rows: the fitted encoding as Keras layers in front of the network
+            from plugins.data.tabular import TableEncoding
+
+            encoding = TableEncoding(**spec.table)
+            with strategy.scope():
+                saved = encoding.front(model)
+                optimizer = type(model.optimizer).from_config(model.optimizer.get_config())
+                saved.compile(optimizer=optimizer, loss=model.loss, metrics=head.metrics())
+                optimizer.build(saved.trainable_variables)  # so that it is saved as built, and loads without a warning
+            card["columns"] = encoding.describe()
+        epochs_run = (resumed + epochs_fitted) * plan["epochs_per_log_step"]
+        card["training"] = {
+            **plan,
+            "epochs_run": epochs_run,
+            "resumed_at_epoch": resumed,
+            "phases": [list(p) for p in phases],
+            "strategy": type(strategy).__name__,
+            "replicas": strategy.num_replicas_in_sync,
+            "batch_norm_recalibrated_on_batches": used,
+        }
+        save_model(saved, card, model_dir)
+    if scratch:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return last
+
+
+def fit_phases(fit_epochs: int, finetune, experiment: Experiment) -> list[tuple[int, int]]:
+    """The (first epoch, end epoch) of each `model.fit` call: one for ordinary training; fine-tuning's frozen phase
+    and the phase after it (either may be empty, and is then left out)."""
+    if finetune is None:
+        return [(0, fit_epochs)]
+    if experiment.full_batch:
+        raise ConfigError("finetune=two_phase needs a mini-batch optimizer, not gd")
+    if finetune.frozen_epochs > fit_epochs:
+        raise ConfigError(
+            f"finetune.frozen_epochs={finetune.frozen_epochs} is more than trainer.epochs={fit_epochs}; "
+            "lower it or train longer"
+        )
+    return [(a, b) for a, b in ((0, finetune.frozen_epochs), (finetune.frozen_epochs, fit_epochs)) if b > a]
+
+
+def _KeepLiveOpen(live):  # noqa: N802 — a callback class made on first use, so that Keras is imported only then
+    """DVCLive's Keras callback minus its `live.end()` at the end of a fit: for every fit but the last."""
+    from dvclive.keras import DVCLiveCallback
+
+    class KeepLiveOpen(DVCLiveCallback):
+        def on_train_end(self, logs=None):
+            pass
+
+    return KeepLiveOpen(live=live)
+
+
+def tensorboard(trainer, logs_dir: Path) -> list:
+    """`trainer.tensorboard: true`: Keras's TensorBoard callback, writing into <logs>/tensorboard/ (the train logs'
+    temporary directory while training, so `tensorboard --logdir dvclive` follows a run live; dvclive/train/
+    tensorboard/ once it has finished)."""
+    if not trainer.tensorboard:
+        return []
+    import keras
+
+    return [keras.callbacks.TensorBoard(log_dir=str(Path(logs_dir) / "tensorboard"), histogram_freq=1)]
+
+
+class StopOnNonFinite:
+    """A Keras callback (made by `__new__`, so that Keras is imported only when training) that stops training
+    with a one-line ConfigError as soon as an epoch's loss or validation loss is not finite: nothing is saved,
+    the previous model and metrics stay as they were."""
+
+    def __new__(cls, experiment: Experiment):
+        import keras
+
+        class _Stop(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                for key in ("loss", "val_loss"):
+                    value = (logs or {}).get(key)
+                    if value is not None and not math.isfinite(float(value)):
+                        raise ConfigError(
+                            f"training diverged: {key} is {float(value)} after epoch {epoch + 1}; "
+                            f"nothing was saved. {cls.advice(experiment)}"
+                        )
+
+        return _Stop()
+
+    @staticmethod
+    def advice(experiment: Experiment) -> str:
+        rate = experiment.optimizer.params.get("learning_rate")
+        return (
+            f"Lower optimizer.learning_rate (now {rate}), add +optimizer.clipnorm=1.0, or look for extreme "
+            "values in the data"
+        )
+
+
+def plan_epochs(experiment: Experiment, n_train: int) -> dict[str, int]:
+    """How `trainer.epochs` map onto `model.fit`.
+
+    Mini-batch optimizers: one fit epoch per epoch, ceil(n / batch_size)
+    steps each. Full-batch `gd`: one step per epoch on all n examples; the
+    epochs run in groups of k (the largest divisor of `epochs` up to
+    epochs/200) inside one compiled loop (`steps_per_execution=k`), so that
+    40,000 epochs take seconds; curves are then logged every k epochs.
+
+    Returns:
+        n_train, batch_size, steps_per_epoch (optimizer steps per epoch, for
+        schedules), fit_epochs, fit_steps (steps per fit epoch),
+        steps_per_execution, epochs_per_log_step.
+    """
+    trainer = experiment.trainer
+    if n_train <= 0:
+        raise ConfigError("the training split is empty; lower data.val_fraction/test_fraction")
+    if experiment.full_batch:
+        group = max(d for d in range(1, max(1, trainer.epochs // 200) + 1) if trainer.epochs % d == 0)
+        return {
+            "n_train": n_train,
+            "batch_size": n_train,
+            "steps_per_epoch": 1,
+            "fit_epochs": trainer.epochs // group,
+            "fit_steps": group,
+            "steps_per_execution": group,
+            "epochs_per_log_step": group,
+        }
+    return {
+        "n_train": n_train,
+        "batch_size": trainer.batch_size,
+        "steps_per_epoch": math.ceil(n_train / trainer.batch_size),
+        "fit_epochs": trainer.epochs,
+        "fit_steps": math.ceil(n_train / trainer.batch_size),
+        "steps_per_execution": trainer.steps_per_execution,
+        "epochs_per_log_step": 1,
+    }
+
+
+def save_model(model: keras.Model, card: dict[str, Any], model_dir: Path = REPO.models) -> None:
+    """Writes model.keras and model.json into `model_dir`, each atomically; the same weights give the same bytes."""
+    with atomic_path(Path(model_dir) / "model.keras", suffix=".keras") as tmp:
+        model.save(tmp)
+        reproducible_zip(tmp)
+    write_json(Path(model_dir) / "model.json", card)
+
+
+def _renumber_shared(node: Any, ids: dict[int, int]) -> Any:
+    """Keras marks an object shared by several layers (the one penalty on every kernel) with its memory address,
+    `shared_object_id`; numbered 1, 2… in order of appearance instead, it still ties them together on load."""
+    if isinstance(node, dict):
+        return {
+            k: (ids.setdefault(v, len(ids) + 1) if k == "shared_object_id" else _renumber_shared(v, ids))
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_renumber_shared(v, ids) for v in node]
+    return node
+
+
+def reproducible_zip(path: Path) -> None:
+    """Rewrites a `.keras` file without what changes from one save to the next: Keras's `date_saved` in
+    metadata.json, the weights entry's zip timestamp, and shared objects' memory addresses in config.json. Keras
+    reads none of them when loading; with them gone, DVC's hash of models/model.keras changes only when the model
+    does."""
+    import zipfile
+
+    path = Path(path)
+    fixed = path.with_name(path.name + ".zip")
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(fixed, "w") as target:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "metadata.json":
+                metadata = json.loads(data)
+                metadata.pop("date_saved", None)
+                data = json.dumps(metadata).encode()
+            elif info.filename == "config.json":
+                data = json.dumps(_renumber_shared(json.loads(data), {})).encode()
+            entry = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            entry.compress_type, entry.external_attr = info.compress_type, info.external_attr
+            target.writestr(entry, data)
+    os.replace(fixed, path)
+
+
+def setup(cfg) -> None:
+    """The train stage's set-up, before its config is resolved: what TensorFlow accepts only before its first
+    operation (thread pools, a multi-worker strategy). The stage process calls it
+    (workflows.runners.stage_process.stage_main)."""
+    from workflows.runtime.distribute import early_setup
+
+    early_setup(cfg)
+
+
+def run(experiment: Experiment, layout: Layout = REPO, *, callbacks: Sequence = ()) -> dict[str, float]:
+    """The train stage: data/augmented/train + data/prepared/val → models/, dvclive/train/ (below `layout.root`).
+
+    Args:
+        experiment: the stage's view of the resolved config.
+        layout: where the files are.
+        callbacks: more Keras callbacks for every `model.fit` (a search's pruning callback): handed down by the
+            runner, never looked up.
+    """
+    from workflows.io.datastore import load_arrays
+
+    spec = load_spec(layout.prepared)
+    labels = load_arrays("train", layout.augmented)[1] if experiment.trainer.class_weight == "balanced" else None
+    return train(
+        experiment,
+        load_split("train", layout.augmented),
+        load_split("val", layout.prepared),
+        spec,
+        layout.models,
+        layout.train_logs,
+        callbacks=list(callbacks),
+        train_labels=labels,
+    )
