@@ -7,7 +7,7 @@ STAMP := $(VENV)/.kerasforge-installed
 export DVC_NO_ANALYTICS := 1
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install run test test-fast params dvc-yaml dvc lint clean
+.PHONY: install run test test-fast params dvc-yaml manifest dvc lint clean
 
 install: $(STAMP)
 
@@ -45,6 +45,10 @@ params: install
 dvc-yaml: install
 	$(BIN)/python -m workflows.stages --write
 
+# plugins/manifest.json (every built-in plugin's parameter names, read without Keras) from the builders' signatures.
+manifest: install
+	$(BIN)/python -m plugins manifest --write
+
 # Style, the floors' import rule and the generated files, before the tests (.ci/run; .pre-commit-config.yaml).
 LINTED := plugins workflows tests benchmarks
 lint: install
@@ -54,6 +58,7 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/python -m workflows.stages | diff -u dvc.yaml - || { echo "dvc.yaml drifted from workflows/config/stage_table.py: make dvc-yaml"; exit 1; }
 	$(BIN)/python -m workflows.config | diff -u params.yaml - || { echo "params.yaml drifted from conf/: make params"; exit 1; }
+	$(BIN)/python -m plugins manifest | diff -u plugins/manifest.json - || { echo "plugins/manifest.json drifted: make manifest"; exit 1; }
 
 clean:
 	rm -rf data/prepared data/augmented models dvclive eval outputs multirun .kerasforge

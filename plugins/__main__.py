@@ -28,12 +28,19 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     listing = sub.add_parser("list", help="print every registered plugin by group")
     listing.add_argument("--json", action="store_true", help="print {group: [names]} as JSON")
+    manifest = sub.add_parser("manifest", help="print (or --write) plugins/manifest.json: every parameter's name")
+    manifest.add_argument("--write", action="store_true", help="write plugins/manifest.json")
     args = parser.parse_args(argv)
     from plugins.registry import ConfigError
     from plugins.tf_startup import quiet_tensorflow
 
     quiet_tensorflow()  # the plugin modules import Keras: quietly, so that an error stays one line
     try:
+        if args.command == "manifest":
+            from plugins.manifest import MANIFEST, text
+
+            MANIFEST.write_text(text()) if args.write else sys.stdout.write(text())
+            return 0
         print(describe(args.json))
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -15,14 +15,15 @@ from workflows.config.command import CONF_DIR, resolve
 from workflows.stages.augment import augment
 from workflows.stages.train import train
 
-# keras.datasets download on first use: tests have no network (test_image_data.py checks their offline error).
+# keras.datasets download on first use: tests have no network (tests/plugins/data/test_images.py checks the
+# offline error).
 DOWNLOADED = {("data", "mnist"), ("data", "fashion_mnist"), ("data", "cifar10"), ("data", "cifar100")}
 # Keras applications (millions of weights) are built, trained and reloaded in test_models.py.
 APPLICATIONS = {
     ("model", "resnet50"),
     ("model", "mobilenet_v2"),
     ("model", "efficientnet_b0"),
-    # …and fine-tuned, from a weights file, in tests/workflows/test_finetune.py.
+    # …and fine-tuned, from a weights file, in tests/workflows/runtime/test_finetune.py.
     ("finetune", "two_phase"),
 }
 OPTIONS = sorted(
@@ -82,7 +83,7 @@ def test_option_builds_and_lowers_the_loss(compose, digits_csv, tmp_path, group,
     if (group, option) == ("data", "csv"):
         overrides.append(f"data.path={digits_csv}")
     if (group, option) == ("data", "image_folder"):
-        from tests.plugins.test_image_data import make_folder
+        from tests.plugins.data.test_images import make_folder
 
         overrides += [f"data.directory={make_folder(tmp_path / 'photos', per_class=20)}", "data.target_size=[16,16]"]
     if group == "augmentation":

@@ -243,9 +243,36 @@ def resolve(cfg: DictConfig | dict, stage: Stage | None = None) -> Experiment:
     return _resolve_sections(cfg, set(SECTIONS))
 
 
-def _resolve_sections(cfg: DictConfig | dict, wanted: set[str]) -> Experiment:
-    if not isinstance(cfg, DictConfig):
-        cfg = OmegaConf.create(cfg)
+def _check_names(cfg: DictConfig, wanted: set[str], augmentation: AugmentationConfig) -> None:
+    """Every built-in plugin's parameter names, from the manifest (no Keras, no TensorFlow); `_choose` checks values."""
+    from plugins import manifest
+
+    nodes = [(f"augmentation.ops.{i}", "augmentation", op) for i, op in enumerate(augmentation.ops)]
+    nodes += [(group, group, cfg[group]) for group in PLUGIN_GROUPS if group in wanted]
+    for where, group, node in nodes:
+        if not isinstance(node, (dict, DictConfig)) or "name" not in node:
+            continue  # `_choose` says what is wrong
+        keys = {
+            str(k): "???"
+            if (OmegaConf.is_missing(node, k) if isinstance(node, DictConfig) else node[k] == "???")
+            else None
+            for k in node.keys()
+            if k != "name" and k not in _extra_names(group)
+        }
+        manifest.check(group, str(node["name"]), keys, where)
+
+
+def _extra_names(group: str) -> set[str]:
+    return {f.name for f in dataclasses.fields(_EXTRAS[group])} if group in _EXTRAS else set()
+
+
+def _check_without_plugins(cfg: DictConfig, wanted: set[str]) -> dict[str, Any]:
+    """The rules that need neither data nor a plugin's module (so neither Keras nor TensorFlow): the sections, their
+    schemas and ranges, the trainer's rules, and every built-in plugin's parameter names (plugins/manifest.json).
+
+    Returns:
+        The typed sections (`trainer`, `augmentation`, `evaluate`, `export`).
+    """
     for key in cfg.keys():
         if key not in SECTIONS and key not in ("hydra", "hparams_search"):  # the search's own section: search.py
             raise ConfigError(f"unknown config section '{key}'; {did_you_mean(str(key), SECTIONS)}")
@@ -260,6 +287,28 @@ def _resolve_sections(cfg: DictConfig | dict, wanted: set[str]) -> Experiment:
         for key, schema in _SECTION_SCHEMAS.items()
     }
     _check_ranges(sections["trainer"], sections["augmentation"], sections["evaluate"], sections["export"])
+    _check_names(cfg, wanted, sections["augmentation"])  # from plugins/manifest.json: before any plugin imports Keras
+    return sections
+
+
+def precheck(cfg: DictConfig | dict, stage: Stage | None = None) -> None:
+    """What `resolve` checks first, without importing a plugin (no Keras, no TensorFlow): for the commands to call
+    before TensorFlow is set up, so that a misspelt key or a bad value is one line in a moment.
+
+    Args:
+        cfg: the composed config.
+        stage: check only what this stage reads (default: everything).
+    """
+    if not isinstance(cfg, DictConfig):
+        cfg = OmegaConf.create(cfg)
+    wanted = set(PLUGIN_GROUPS) if stage is None else {r.partition(".")[0] for r in stage.reads}
+    _check_without_plugins(cfg, wanted)
+
+
+def _resolve_sections(cfg: DictConfig | dict, wanted: set[str]) -> Experiment:
+    if not isinstance(cfg, DictConfig):
+        cfg = OmegaConf.create(cfg)
+    sections = _check_without_plugins(cfg, wanted)
     ops = []
     if "augmentation" in wanted:
         ops = [

@@ -142,9 +142,12 @@ BY_NAME = {stage.name: stage for stage in STAGES}
 PLOTS: dict[str, dict[str, Any]] = {
     "eval/plots/confusion.json": {"template": "confusion", "x": "actual", "y": "predicted"},
     "eval/plots/predictions.json": {"template": "scatter", "x": "actual", "y": "predicted"},
+    "eval/plots/residuals.json": {"template": "scatter", "x": "predicted", "y": "residual"},
     "eval/plots/sklearn/roc": {"template": "simple", "x": "fpr", "y": "tpr"},
     "eval/plots/sklearn/precision_recall": {"template": "simple", "x": "recall", "y": "precision"},
     "eval/plots/sklearn/calibration": {"template": "simple", "x": "prob_pred", "y": "prob_true"},
+    "eval/plots/importance.csv": {"template": "bar_horizontal_sorted", "x": "importance", "y": "feature"},
+    "eval/plots/mistakes.png": {},  # an image: DVC shows it as it is
 }
 
 
@@ -232,7 +235,7 @@ def dvc_yaml() -> str:
         "# `dvc repro` uses params.yaml as it is.\n"
     )
     notes = "".join(f"#   {s.name}: {s.note}\n" for s in STAGES if s.note)
-    plots = [{_path(ref): dict(opts)} for ref, opts in PLOTS.items()]
+    plots = [{_path(ref): dict(opts)} if opts else _path(ref) for ref, opts in PLOTS.items()]
     return header + notes + yaml.safe_dump({"stages": stages, "plots": plots}, sort_keys=False, width=120)
 
 

@@ -139,8 +139,10 @@ def main(argv: list[str] | None = None) -> int:
             from plugins.registry import ConfigError
 
             raise ConfigError(f"hydra.run.dir={out_dir} is a file, not a directory; give a new or existing folder")
+        from workflows.config.schema import precheck
         from workflows.runtime.distribute import early_setup
 
+        precheck(cfg)  # no TensorFlow yet: a misspelt key or a bad value is one line at once
         early_setup(cfg)  # before TensorFlow's first operation
         experiment = resolve(cfg)
         write_text(out_dir / "config.yaml", to_yaml(cfg))

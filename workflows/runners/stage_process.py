@@ -71,6 +71,9 @@ def stage_main(name: str, argv: list[str] | None = None) -> int:
             )
         setup = getattr(importlib.import_module(stage.module), "setup", None)
         if setup is not None:  # a stage's own set-up on the composed config (train: before TensorFlow's first op)
+            from workflows.config.schema import precheck
+
+            precheck(cfg, stage)  # no TensorFlow yet: a misspelt key or a bad value is one line at once
             setup(cfg)
         result = run_stage(stage, resolve(cfg, stage), layout)
         if isinstance(result, dict):

@@ -13,7 +13,7 @@ two places of keras/src/backend/tensorflow/trainer.py:
    The fix reduces scalars with `axis=None` (the mean over replicas).
 
 Nothing else changes, and only under MultiWorkerMirroredStrategy.
-`install()` is idempotent; tests/workflows/test_distribute.py trains two
+`install()` is idempotent; tests/workflows/runtime/test_distribute.py trains two
 localhost workers, which fails without it.
 """
 

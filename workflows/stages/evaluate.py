@@ -290,11 +290,35 @@ def evaluate(
             result.update(curves(y, np.asarray(head.probabilities(outputs)), names, tmp))
         write_json(tmp / "metrics.json", result)
         (tmp / "plots").mkdir(exist_ok=True)
+        _insight(tmp / "plots", core, head, spec, x, y, outputs, predicted, rows, batch_size)
         if spec.task == "classification":
             write_json(tmp / "plots" / "confusion.json", confusion)
         else:  # predicted against actual, in the target's units where the card says how it was scaled
-            write_json(tmp / "plots" / "predictions.json", regression_points(y, outputs.reshape(y.shape), spec))
+            points = regression_points(y, outputs.reshape(y.shape), spec)
+            write_json(tmp / "plots" / "predictions.json", points)
+            residuals = [
+                {"predicted": p["predicted"], "residual": round(p["actual"] - p["predicted"], 6)} for p in points
+            ]
+            write_json(tmp / "plots" / "residuals.json", residuals)
     return result
+
+
+def _insight(out: Path, core, head, spec: DataSpec, x, y, outputs, predicted, rows, batch_size: int) -> None:
+    """mistakes.csv (and mistakes.png for images), and for a table importance.csv/.png (workflows/stages/insight.py)."""
+    from workflows.stages import insight
+
+    examples = [f"line {n}" for n in rows["row"]] if rows is not None else [str(i) for i in range(len(y))]
+    if spec.task == "classification":
+        probs = per_class(np.asarray(head.probabilities(outputs)))
+        order = insight.mistakes(y, probs, predicted, spec, examples, out / "mistakes.csv")
+        if spec.kind == "image" and x.ndim == 4:
+            insight.mistakes_grid(x, order, y, predicted, probs, spec, out / "mistakes.png")
+    else:
+        insight.mistakes(
+            unscale_target(np.ravel(y), spec), None, np.ravel(predicted), spec, examples, out / "mistakes.csv"
+        )
+    if spec.table and rows is not None:
+        insight.importance(core, head, spec, rows, np.asarray(y), out, batch_size)
 
 
 def regression_points(y: np.ndarray, predicted: np.ndarray, spec: DataSpec) -> list[dict[str, float]]:

@@ -16,7 +16,7 @@ import tensorflow as tf
 from sklearn.datasets import load_iris
 
 from tests.conftest import ROOT, error_lines, run
-from tests.workflows.test_batchnorm import photo_folder
+from tests.workflows.runtime.test_batchnorm import photo_folder
 from workflows.config.compose import compose, to_yaml
 from workflows.config.schema import resolve
 from workflows.io.datastore import load_arrays, load_rows

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import sys
@@ -47,6 +48,16 @@ def test_train_then_evaluate_writes_model_card_and_metrics(tiny, tmp_path):
     confusion = json.loads((tmp_path / "eval" / "plots" / "confusion.json").read_text())
     assert len(confusion) == metrics["examples"]
     assert sum(r["actual"] == r["predicted"] for r in confusion) == round(metrics["accuracy"] * len(confusion))
+    # The mistakes, most confident first: each one wrong, the example's position in the test split named.
+    with (tmp_path / "eval" / "plots" / "mistakes.csv").open() as handle:
+        wrong = list(csv.DictReader(handle))
+    n_wrong = sum(r["actual"] != r["predicted"] for r in confusion)
+    assert len(wrong) == min(50, n_wrong) and all(r["actual"] != r["predicted"] for r in wrong)
+    confidence = [float(r["p_predicted"]) for r in wrong]
+    assert confidence == sorted(confidence, reverse=True)
+    y_test = splits.test[1]
+    assert all(str(y_test[int(r["example"])]) == r["actual"] for r in wrong)  # the named example is that digit
+    assert (tmp_path / "eval" / "plots" / "mistakes.png").is_file() == (n_wrong > 0)
 
 
 # Run in a process where the project cannot be imported (its editable install included): plain Keras only.

@@ -12,6 +12,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -109,6 +110,11 @@ def test_a_regression_is_reported_in_the_targets_units_beside_the_baseline(tmp_p
     assert metrics["baseline"]["test"] == "wilcoxon_abs_errors"
     points = json.loads((tmp_path / "run" / "eval" / "plots" / "predictions.json").read_text())
     assert min(p["actual"] for p in points) > 2000
+    residuals = json.loads((tmp_path / "run" / "eval" / "plots" / "residuals.json").read_text())
+    assert [r["residual"] for r in residuals] == pytest.approx([p["actual"] - p["predicted"] for p in points], abs=1e-3)
+    worst = pd.read_csv(tmp_path / "run" / "eval" / "plots" / "mistakes.csv")  # the largest errors, in grams
+    assert list(worst["error"].abs()) == sorted(worst["error"].abs(), reverse=True)
+    assert worst["error"].abs().iloc[0] == pytest.approx(max(abs(r["residual"]) for r in residuals), rel=1e-3)
 
 
 def test_a_search_on_a_table_reports_the_baseline_beside_every_trial(tmp_path):
@@ -134,3 +140,27 @@ def test_a_search_on_a_table_reports_the_baseline_beside_every_trial(tmp_path):
     run([*CLI, "report", str(study), "--out", str(tmp_path / "reports")], tmp_path)
     text = next((tmp_path / "reports").glob("*.md")).read_text()
     assert "hist_gradient_boosting test accuracy" in text and "verdicts better/tie/worse" in text
+
+
+def test_the_mistakes_name_the_users_lines(species):
+    mistakes = pd.read_csv(species / "run" / "eval" / "plots" / "mistakes.csv")
+    table = pd.read_csv(PENGUINS)
+    for _, row in mistakes.iterrows():  # "line N": the file's line N (the header is line 1)
+        assert table.loc[int(row["example"].split()[1]) - 2, "species"] == row["actual"] != row["predicted"]
+    assert list(mistakes["p_predicted"]) == sorted(mistakes["p_predicted"], reverse=True)
+
+
+def test_a_column_that_leaks_the_target_ranks_first(tmp_path):
+    """A leak planted in a real table: the body mass again, in kilograms with a little noise (the classic leak of
+    the target under another name); the other columns explain ~80 % of it."""
+    table = pd.read_csv(PENGUINS)
+    noise = np.random.default_rng(0).normal(0, 0.02, len(table))
+    table["mass_kg"] = (table["body_mass_g"] / 1000 + noise).round(3)
+    table.to_csv(tmp_path / "leaky.csv", index=False)
+    args = ["data=csv", "data.path=leaky.csv", "data.target=body_mass_g", "trainer.verbose=0"]
+    run([*CLI, "train", *args, f"hydra.run.dir={tmp_path / 'run'}"], tmp_path)
+    importance = pd.read_csv(tmp_path / "run" / "eval" / "plots" / "importance.csv")
+    assert importance["feature"].iloc[0] == "mass_kg", importance
+    assert set(importance["feature"]) == {c for c in table.columns if c != "body_mass_g"}  # one row per file column
+    assert importance["importance"].iloc[0] > 3 * importance["importance"].iloc[1]
+    assert (tmp_path / "run" / "eval" / "plots" / "importance.png").is_file()
