@@ -102,3 +102,15 @@ def make_project_copy(dest: Path, defaults: dict[str, str] | None = None, overri
 
 
 TINY_DEFAULTS = {"model": "mlp", "trainer": "fast"}
+
+
+# The start of a `python -I -c` script that runs where the project cannot be imported (its editable install
+# included): what follows uses plain Keras only, as a receiver of the model would.
+NO_PROJECT = """
+import importlib.abc, sys
+class NoProject(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("plugins", "workflows", "tests"):
+            raise ImportError("the project is not importable here: " + name)
+sys.meta_path.insert(0, NoProject())
+"""

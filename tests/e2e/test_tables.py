@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import ROOT, run
+from tests.conftest import NO_PROJECT, ROOT, run
 
 pytestmark = pytest.mark.slow
 
@@ -71,13 +71,9 @@ def test_predict_takes_raw_rows_as_a_user_has_them(species, tmp_path):
     assert out[["p_Adelie", "p_Chinstrap", "p_Gentoo"]].sum(axis=1).round(4).eq(1).all()
 
 
-PLAIN_KERAS = """
-import importlib.abc, sys
-class NoProject(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("plugins", "workflows", "tests"):
-            raise ImportError("the project is not importable here: " + name)
-sys.meta_path.insert(0, NoProject())
+PLAIN_KERAS = (
+    NO_PROJECT
+    + """
 import keras, numpy as np, tensorflow as tf
 m = keras.models.load_model(sys.argv[1], safe_mode=True)
 rows = {"island": [["Biscoe"], ["Atlantis"]], "sex": [["female"], [""]], "bill_length_mm": [[46.5], [np.nan]],
@@ -86,6 +82,7 @@ rows = {"island": [["Biscoe"], ["Atlantis"]], "sex": [["female"], [""]], "bill_l
 p = m({k: tf.constant(v) for k, v in rows.items()}).numpy()
 print(p.shape, bool(np.isfinite(p).all()), int(p[0].argmax()))
 """
+)
 
 
 def test_plain_keras_and_the_saved_model_take_raw_rows(species, tmp_path):

@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT, TINY, last_json, run
+from tests.conftest import NO_PROJECT, ROOT, TINY, last_json, run
 from workflows.config.command import resolve
 from workflows.runners.pipeline import run_pipeline
 from workflows.stages.augment import augment
@@ -61,13 +61,9 @@ def test_train_then_evaluate_writes_model_card_and_metrics(tiny, tmp_path):
 
 
 # Run in a process where the project cannot be imported (its editable install included): plain Keras only.
-PLAIN_KERAS = """
-import importlib.abc, sys
-class NoProject(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("plugins", "workflows", "tests"):
-            raise ImportError("the project is not importable here: " + name)
-sys.meta_path.insert(0, NoProject())
+PLAIN_KERAS = (
+    NO_PROJECT
+    + """
 import keras, numpy as np
 m = keras.models.load_model(sys.argv[1], safe_mode=True)
 x = np.zeros((4, 8, 8, 1), "float32")
@@ -75,6 +71,7 @@ scores = m.evaluate(x, np.arange(4), verbose=0, return_dict=True)
 assert not [k for k in sys.modules if k.split(".")[0] in ("plugins", "workflows")]
 print(m.predict(x, verbose=0).shape, type(m.loss).__module__.split(".")[0], sorted(scores), m.losses and "penalised")
 """
+)
 
 
 @pytest.mark.parametrize("smoothing", [0.0, 0.1])
