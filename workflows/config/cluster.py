@@ -96,4 +96,5 @@ def check_early(trainer) -> None:
             raise ConfigError(f"trainer.{key}={value!r} must be a whole number ≥ 0 (0: TensorFlow chooses)")
     timeout = trainer.get("worker_timeout", 600.0)
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not math.isfinite(timeout) or timeout <= 0:
-        raise ConfigError(f"trainer.worker_timeout={timeout!r} must be a number of seconds > 0, e.g. 600")
+        shown = f"{timeout:g}" if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) else repr(timeout)
+        raise ConfigError(f"trainer.worker_timeout={shown} must be a number of seconds > 0, e.g. 600")
