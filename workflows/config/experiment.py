@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -224,4 +224,5 @@ class Experiment:
         cfg = {s: self.cfg[s] for s in self.cfg if s in whole}
         for section, names in keys.items():
             cfg[section] = {k: self.cfg[section][k] for k in sorted(names) if k in self.cfg[section]}
-        return dataclasses.replace(self, cfg=OmegaConf.create(OmegaConf.to_container(OmegaConf.create(cfg))), **changes)
+        narrowed = cast(DictConfig, OmegaConf.create(OmegaConf.to_container(OmegaConf.create(cfg))))
+        return dataclasses.replace(self, cfg=narrowed, **changes)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
@@ -127,7 +127,9 @@ def _choose(group: str, node: Any, where: str | None = None) -> tuple[Choice, An
     if not isinstance(node, (dict, DictConfig)) or "name" not in node:
         raise ConfigError(f"{where}: needs a 'name:' naming a {group} plugin (see `python -m plugins list`)")
     hidden = interpolated(node)  # values an error must not echo (`${oc.env:TOKEN}`)
-    params = OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node)
+    params: dict[str, Any] = (
+        cast(dict[str, Any], OmegaConf.to_container(node, resolve=True)) if isinstance(node, DictConfig) else dict(node)
+    )
     plugin = get(group, str(params.pop("name")))
     extras = None
     if group in _EXTRAS:
@@ -171,7 +173,7 @@ def _check_ranges(
     if isinstance(weights, (dict, DictConfig)):
         for name, value in weights.items():
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
-                raise ConfigError(f"trainer.class_weight.{name}={value!r} must be a finite number ≥ 0")
+                raise ConfigError(f"trainer.class_weight.{name!s}={value!r} must be a finite number ≥ 0")
     if trainer.jit_compile not in ("auto", True, False):
         raise ConfigError(f"trainer.jit_compile={trainer.jit_compile!r} must be auto, true or false")
     quantize = ("none", "float16", "dynamic_range", "int8")
@@ -188,11 +190,11 @@ def _check_interpolations(node: Any, path: str = "") -> None:
     resolved values are marked so that no error message shows them (they may be secrets)."""
     if not isinstance(node, (DictConfig, ListConfig)):
         return
-    keys = list(node.keys()) if isinstance(node, DictConfig) else list(range(len(node)))
+    keys: list[Any] = list(node.keys()) if isinstance(node, DictConfig) else list(range(len(node)))
     for key in keys:
         where = f"{path}.{key}" if path else str(key)
         if OmegaConf.is_interpolation(node, key):
-            raw = node._get_node(key)._value()
+            raw = cast(Any, node._get_node(key))._value()
             try:
                 value = node[key]
             except Exception as err:  # noqa: BLE001 — OmegaConf's resolvers raise many kinds
@@ -209,7 +211,7 @@ def _check_finite(node: Any, path: str = "") -> None:
     if isinstance(node, (DictConfig, dict)):
         items = node.items_ex(resolve=False) if isinstance(node, DictConfig) else node.items()
         for key, value in items:
-            _check_finite(value, f"{path}.{key}" if path else str(key))
+            _check_finite(value, f"{path}.{key!s}" if path else str(key))
     elif isinstance(node, (list, tuple)) or OmegaConf.is_list(node):
         for i, value in enumerate(node):
             _check_finite(value, f"{path}.{i}")
@@ -275,7 +277,7 @@ def _check_without_plugins(cfg: DictConfig, wanted: set[str]) -> dict[str, Any]:
     """
     for key in cfg.keys():
         if key not in SECTIONS and key not in ("hydra", "hparams_search"):  # the search's own section: search.py
-            raise ConfigError(f"unknown config section '{key}'; {did_you_mean(str(key), SECTIONS)}")
+            raise ConfigError(f"unknown config section '{key!s}'; {did_you_mean(str(key), SECTIONS)}")
     for key in SECTIONS:
         if key not in cfg:
             raise ConfigError(f"the config has no '{key}' section; add it to conf/config.yaml's defaults")
@@ -327,12 +329,12 @@ def _resolve_sections(cfg: DictConfig | dict, wanted: set[str]) -> Experiment:
             raise ConfigError(f"regularizer.dropout={options.dropout} must be in [0, 1) (or null to keep the model's)")
         if options.early_stopping.patience < 0:
             raise ConfigError("regularizer.early_stopping.patience must be ≥ 0 (0: no early stopping)")
-    experiment = Experiment(
+    experiment = Experiment(  # the groups not wanted by a stage are None: its view cannot read them
         cfg=cfg,
-        **{group: choice for group, (choice, _) in chosen.items()},
-        regularizer_options=options,
+        **cast(dict[str, Any], {group: choice for group, (choice, _) in chosen.items()}),
+        regularizer_options=cast(Any, options),
         augmentation_ops=ops,
-        **sections,
+        **cast(dict[str, Any], sections),
     )
     # Build the cheap objects once: values their constructors refuse fail here, before any work.
     if {"optimizer", "schedule", "regularizer"} <= wanted:
