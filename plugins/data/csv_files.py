@@ -13,6 +13,7 @@ from plugins.data.tabular import (
     infer_task,
     numbers,
     read_table,
+    shorten,
     texts,
     type_columns,
     warn,
@@ -92,7 +93,7 @@ def csv(
         )
     for column in [target, *(features or []), *(columns or {})]:
         if column not in header:
-            names = [h if len(h) <= 40 else h[:40] + "…" for h in header]
+            names = [shorten(h) for h in header]
             raise ConfigError(f"{path} has no column '{column}'; {did_you_mean(column, names)}")
     features = list(features or [h for h in header if h != target])
     if not features:
@@ -104,12 +105,13 @@ def csv(
     if missing_target.any():
         warn(f"{path}: {int(missing_target.sum())} row(s) have no '{target}' value; left out")
         df = df[~missing_target]
-    row_numbers = df.index.to_numpy() + 2  # the user's file's line numbers (the header is line 1)
-    df = df.reset_index(drop=True)
     if len(df) < 10:
         raise ConfigError(f"{path} has {len(df)} data rows with a target; at least 10 are needed to split")
     task = task or infer_task(df[target])
+    # Typed while the index still counts the file's data rows, so that an error names the cell's own line.
     types, df = type_columns(df, target, dict(columns or {}), path)
+    row_numbers = df.index.to_numpy() + 2  # the user's file's line numbers (the header is line 1)
+    df = df.reset_index(drop=True)
     y, spec_fields = _target(df[target], task, path, target)
     parts = split_indices(y, val_fraction, test_fraction, seed, stratify=task == "classification")
     encoding = TableEncoding.fit(df.iloc[parts[0]], types, max_categories, path)

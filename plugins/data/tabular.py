@@ -237,12 +237,10 @@ def _as_numbers(column: pd.Series, name: str, path: str, given: bool) -> tuple[s
         warn(f"{path}: column '{name}' has numbers in its first cells and words later; taken as a category")
         return "category", texts(column)
     if n_wrong:
-        at = np.flatnonzero(wrong.to_numpy())[0]
-        cell = str(column.iloc[at])
-        shown = cell if len(cell) <= 40 else cell[:40] + "…"
+        at, line = _first(wrong)
         raise ConfigError(
-            f"{path}, line {int(column.index[at]) + 2}, column '{name}': {shown!r} in a column of numbers; fix the "
-            f"cell (or blank it: missing), or set data.columns.{name}=category"
+            f"{path}, line {line}, column '{name}': {shorten(str(column.iloc[at]))!r} in a column of numbers; fix "
+            f"the cell (or blank it: missing), or set data.columns.{name}=category"
         )
     check_finite(column, values, name, path)
     if not given and _counts_rows(values.dropna()) and values.notna().all():
@@ -254,35 +252,51 @@ def _as_numbers(column: pd.Series, name: str, path: str, given: bool) -> tuple[s
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
+def shorten(text: str, limit: int = 40) -> str:
+    """A cell or a name as an error message shows it: at most `limit` characters, then `…`."""
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _first(mask: pd.Series) -> tuple[int, int]:
+    """The position of the first true cell of `mask`, and its line in the user's file: the index counts the file's
+    data rows from 0, and the header is line 1."""
+    at = int(np.flatnonzero(mask.to_numpy())[0])
+    return at, int(mask.index[at]) + 2
+
+
 def check_finite(cells: pd.Series, values: pd.Series, name: str, path: str) -> None:
     """Refuses `inf` or a number beyond float32's range (training needs finite values), naming its line."""
     bad = values.notna() & (~np.isfinite(values) | (values.abs() > FLOAT32_MAX))  # NaN: a missing cell
     if bad.any():
-        at = np.flatnonzero(bad.to_numpy())[0]
-        row = int(values.index[at]) + 2  # the header is line 1 (the index: the file's data rows from 0)
-        cell = str(cells.iloc[at])
-        shown = cell if len(cell) <= 40 else cell[:40] + "…"
+        at, line = _first(bad)
         raise ConfigError(
-            f"{path}, line {row}, column '{name}': {shown!r} is not a finite 32-bit number (training needs finite "
-            "values); fix it, blank it (missing), or drop the column"
+            f"{path}, line {line}, column '{name}': {shorten(str(cells.iloc[at]))!r} is not a finite 32-bit number "
+            "(training needs finite values); fix it, blank it (missing), or drop the column"
         )
 
 
 def numbers_checked(column: pd.Series, name: str, path: str, first_line: int = 2) -> np.ndarray:
-    """A number column of new rows as float32 (missing cells NaN); a cell that is not a number is an error naming
-    its line (`first_line`: the file's line of the column's first cell)."""
+    """A number column of new rows as float32 (missing cells NaN); a cell that is not a number, or not finite, is
+    an error naming its line (`first_line`: the file's line of the column's first cell)."""
+    import pandas as pd
+
+    column = column.set_axis(pd.RangeIndex(first_line - 2, first_line - 2 + len(column)))  # index → the file's line
     values = numbers(column)
     wrong = values.isna() & column.notna()
     if wrong.any():
-        at = int(np.flatnonzero(wrong.to_numpy())[0])
-        cell = str(column.iloc[at])
-        shown = cell if len(cell) <= 40 else cell[:40] + "…"
+        at, line = _first(wrong)
         raise ConfigError(
-            f"{path}, line {first_line + at}, column '{name}': {shown!r} is not a number; fix the cell, blank it "
-            "(missing), or drop the row"
+            f"{path}, line {line}, column '{name}': {shorten(str(column.iloc[at]))!r} is not a number; fix the "
+            "cell, blank it (missing), or drop the row"
         )
-    check_finite(column.reset_index(drop=True), values.reset_index(drop=True), name, path)
+    check_finite(column, values, name, path)
     return values.to_numpy(np.float32)
+
+
+def frequency_order(column: pd.Series) -> list[str]:
+    """A column's values as strings, the most frequent first (ties by name): the order categories are kept in."""
+    counts = texts(column).value_counts()
+    return [value for value, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 
 def _dates(column: pd.Series) -> pd.Series:
@@ -387,9 +401,8 @@ class TableEncoding:
                     column.update(source=source, part=part)
                 columns.append(column)
             else:
-                counts = texts(rows[name]).value_counts()
-                ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-                vocabulary = [value for value, _ in ordered[:max_categories]]
+                ordered = frequency_order(rows[name])
+                vocabulary = ordered[:max_categories]
                 if len(ordered) > max_categories:
                     warn(
                         f"{path}: column '{name}' has {len(ordered)} distinct values; the {max_categories} most "

@@ -134,8 +134,7 @@ def _choose(group: str, node: Any, where: str | None = None) -> tuple[Choice, An
     extras = None
     if group in _EXTRAS:
         schema = _EXTRAS[group]
-        names = {f.name for f in dataclasses.fields(schema)}
-        given = {k: params.pop(k) for k in list(params) if k in names}
+        given = {k: params.pop(k) for k in list(params) if k in _extra_names(group)}
         extras = OmegaConf.to_object(
             OmegaConf.merge(
                 OmegaConf.structured(schema), validate_against(schema, given, where, f"the {group} section")
@@ -265,6 +264,7 @@ def _check_names(cfg: DictConfig, wanted: set[str], augmentation: AugmentationCo
 
 
 def _extra_names(group: str) -> set[str]:
+    """The options a group's section holds beside its plugin's parameters (`regularizer.dropout`, …)."""
     return {f.name for f in dataclasses.fields(_EXTRAS[group])} if group in _EXTRAS else set()
 
 

@@ -23,7 +23,7 @@ MAX_CODES = 250  # HistGradientBoosting takes at most 255 categories per feature
 def features(rows, columns: list[dict[str, Any]], reference=None) -> np.ndarray:
     """The rows as gradient boosting's matrix: numbers as they are (NaN when missing), categories as codes in order
     of frequency in `reference` (the training rows), unseen values as missing."""
-    from plugins.data.tabular import TableEncoding, texts
+    from plugins.data.tabular import TableEncoding, frequency_order, texts
 
     reference = rows if reference is None else reference
     out = np.empty((len(rows), len(columns)), np.float64)
@@ -31,9 +31,7 @@ def features(rows, columns: list[dict[str, Any]], reference=None) -> np.ndarray:
         if c["type"] == "number":
             out[:, j] = TableEncoding.values(rows, c).to_numpy(np.float64)
         else:
-            counts = texts(reference[c["name"]]).value_counts()
-            order = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-            codes = {value: min(i, MAX_CODES) for i, (value, _) in enumerate(order)}
+            codes = {value: min(i, MAX_CODES) for i, value in enumerate(frequency_order(reference[c["name"]]))}
             out[:, j] = texts(rows[c["name"]]).map(lambda v, codes=codes: codes.get(v, np.nan)).to_numpy(np.float64)
     return out
 

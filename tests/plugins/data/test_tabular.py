@@ -212,3 +212,22 @@ def test_a_large_real_table_is_typed_as_a_user_would(capsys):
     assert "column 'tailnum' has" in capsys.readouterr().err  # thousands of tail numbers: the 64 most frequent kept
     x = encoding.encode(df)
     assert x.shape[0] == 20_000 and np.isfinite(x).all()
+
+
+def test_an_error_names_the_cells_own_line_when_rows_before_it_were_left_out(tmp_path):
+    lines = ["a,b,y", "1,2,", "3,4,"] + [f"{i},{i % 3},{i % 2}" for i in range(20)]
+    lines[9] = "7,oops,1"  # line 10 of the file; two rows without a target come before it
+    (tmp_path / "t.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(ConfigError, match=r"line 10, column 'b': 'oops' in a column of numbers"):
+        load(tmp_path / "t.csv", target="y")
+
+
+def test_new_rows_name_their_own_lines_in_any_batch():
+    from plugins.data.tabular import numbers_checked
+
+    cells = pd.Series(["1.5", None, "inf"], index=[0, 1, 2])  # read_table gives a blank cell as missing
+    with pytest.raises(ConfigError, match=r"line 302, column 'x': 'inf' is not a finite 32-bit number"):
+        numbers_checked(cells, "x", "new.csv", first_line=300)  # the batch of lines 300-302
+    with pytest.raises(ConfigError, match=r"line 301, column 'x': 'two' is not a number"):
+        numbers_checked(pd.Series(["1", "two"]), "x", "new.csv", first_line=300)
+    assert np.isnan(numbers_checked(pd.Series(["1", None]), "x", "new.csv")[1])
