@@ -274,3 +274,34 @@ def test_dvc_follows_the_users_table_for_classes_and_a_regression(regression_rep
     (regression_repo / "penguins.csv").write_text("\n".join(lines[:-40]) + "\n")  # the user's data changes
     assert "Running stage 'prepare'" in run([*DVC, "repro"], regression_repo).stdout
     assert deleted_tracked_files(regression_repo) == []
+
+
+def test_a_table_regression_is_the_same_through_dvc_and_the_direct_command_line(regression_repo, tmp_path):
+    """The real penguins table (strings, NA cells), a regression: `dvc exp run -S …` and `kerasforge train …` with
+    the same options give the same metrics in grams and the same model, byte for byte."""
+    import shutil
+
+    penguins = __import__("pathlib").Path(__import__("palmerpenguins").__file__).parent / "data" / "penguins.csv"
+    if not (regression_repo / "penguins.csv").exists():
+        shutil.copy(penguins, regression_repo / "penguins.csv")
+        run(["git", "add", "penguins.csv"], regression_repo)
+        run(["git", "commit", "-qm", "a table of my own"], regression_repo)
+    overrides = [
+        "data=csv",
+        "data.path=penguins.csv",
+        "data.target=body_mass_g",
+        "trainer.deterministic=true",
+        "trainer.epochs=3",
+    ]
+    run([*DVC, "exp", "run", *(arg for o in overrides for arg in ("-S", o))], regression_repo)
+    by_dvc = json.loads((regression_repo / "eval" / "metrics.json").read_text())
+    run(
+        [sys.executable, "-m", "workflows", "train", *overrides, f"hydra.run.dir={tmp_path / 'direct'}"],
+        regression_repo,
+    )
+    direct = json.loads((tmp_path / "direct" / "eval" / "metrics.json").read_text())
+    for key in ("loss", "mae", "rmse", "r2"):
+        assert direct[key] == by_dvc[key], key
+    assert direct["baseline"] == by_dvc["baseline"] and by_dvc["mae"] > 100  # grams, beside the same baseline
+    model = "models/model.keras"
+    assert digest(tmp_path / "direct" / model) == digest(regression_repo / model)
