@@ -43,6 +43,8 @@ class DataSpec:
         target: the target column's name (CSV data): `workflows.predict` scores a CSV that has it.
         table: a table's fitted column encoding (`plugins.data.tabular.TableEncoding`: `columns`, `ignored`);
             the saved model then takes raw rows, a dict of one input per column. None for other data.
+        series: a forecasting series' facts (`plugins.data.timeseries`): its time column, window, horizon,
+            season, step, the file's columns it reads, and MASE's scale. None for other data.
     """
 
     input_shape: tuple[int, ...]
@@ -55,6 +57,7 @@ class DataSpec:
     features: list[str] = field(default_factory=list)
     target: str | None = None
     table: dict | None = None
+    series: dict | None = None
 
     def __post_init__(self) -> None:
         self.input_shape = tuple(int(d) for d in self.input_shape)

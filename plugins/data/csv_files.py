@@ -9,7 +9,9 @@ import numpy as np
 from plugins.data.base import DataSpec, Splits, split_indices
 from plugins.data.tabular import (
     MAX_CATEGORIES,
+    TEXT_DEFAULTS,
     TableEncoding,
+    check_text_options,
     infer_task,
     numbers,
     read_table,
@@ -34,6 +36,10 @@ def csv(
     delimiter: str | None = None,
     max_categories: int = MAX_CATEGORIES,
     standardize: bool = True,
+    max_tokens: int = TEXT_DEFAULTS["max_tokens"],
+    sequence_length: int = TEXT_DEFAULTS["sequence_length"],
+    ngrams: int = TEXT_DEFAULTS["ngrams"],
+    standardize_text: str = TEXT_DEFAULTS["standardize"],
     val_fraction: float = 0.1,
     test_fraction: float = 0.2,
     seed: int = 0,
@@ -47,14 +53,20 @@ def csv(
         path: a .csv, .tsv (optionally .gz) or .parquet file, relative to the repository root.
         target: the column to predict.
         features: the input columns (default: every other column).
-        columns: column types where inference should not decide: `{zip: category, row_id: ignore}`
-            (number | category | datetime | ignore).
+        columns: column types where inference should not decide: `{zip: category, row_id: ignore, review: text}`
+            (number | category | datetime | text | ignore).
         task: "classification" or "regression"; null infers it from the target (words, or whole numbers with
             at most 10 distinct values → classification).
         delimiter: the field separator; null: a tab for .tsv, else the header's most frequent of `, ; \\t |`.
         max_categories: one-hot columns per category column; rarer values share the out-of-vocabulary one.
         standardize: a regression target is standardized with the training rows' statistics (metrics are
             reported in the target's own units either way).
+        max_tokens: a text column's vocabulary size (words and n-grams), the most frequent in the training rows.
+        sequence_length: token ids per text cell; longer cells are cut, shorter ones padded.
+        ngrams: a text column's tokens are words and word n-grams up to this length (1: words only).
+        standardize_text: how text is cleaned before it is split into words: lower_and_split_punctuation
+            (punctuation marks become spaces, as scikit-learn's TF-IDF splits) or one of Keras's
+            `TextVectorization` choices (lower_and_strip_punctuation | lower | strip_punctuation | none).
         val_fraction: share of the rows kept for validation.
         test_fraction: share of the rows kept for the test.
         seed: the split's random seed.
@@ -77,6 +89,9 @@ def csv(
         )
     if max_categories < 1:
         raise ConfigError(f"data.max_categories={max_categories} must be at least 1, e.g. {MAX_CATEGORIES}")
+    text = {"max_tokens": max_tokens, "sequence_length": sequence_length, "ngrams": ngrams}
+    text["standardize"] = standardize_text
+    check_text_options(text)
     df = read_table(path, delimiter)
     df.columns = [str(c).strip() for c in df.columns]
     header = list(df.columns)
@@ -96,6 +111,29 @@ def csv(
             names = [shorten(h) for h in header]
             raise ConfigError(f"{path} has no column '{column}'; {did_you_mean(column, names)}")
     features = list(features or [h for h in header if h != target])
+    return from_frame(
+        df, path, target, features, columns, task, max_categories, standardize, val_fraction, test_fraction, seed, text
+    )
+
+
+def from_frame(
+    df,
+    path: str,
+    target: str,
+    features: list[str],
+    columns: dict[str, str] | None,
+    task: str | None,
+    max_categories: int,
+    standardize: bool,
+    val_fraction: float,
+    test_fraction: float,
+    seed: int,
+    text: dict[str, Any],
+    source_files: bool = False,
+) -> Splits:
+    """A table read (its cells as strings), typed, split and encoded: `csv` once it has read the file, and
+    `text_folder` once it has made the table of its files (`source_files`: its `file` column names each row in
+    the raw rows kept). Arguments as `csv`'s."""
     if not features:
         raise ConfigError(f"{path} has no feature column besides the target '{target}'")
     df = df[[*features, target]]
@@ -109,12 +147,13 @@ def csv(
         raise ConfigError(f"{path} has {len(df)} data rows with a target; at least 10 are needed to split")
     task = task or infer_task(df[target])
     # Typed while the index still counts the file's data rows, so that an error names the cell's own line.
+    files = df["file"].to_numpy() if source_files else None  # text_folder: each row's file names it
     types, df = type_columns(df, target, dict(columns or {}), path)
     row_numbers = df.index.to_numpy() + 2  # the user's file's line numbers (the header is line 1)
     df = df.reset_index(drop=True)
     y, spec_fields = _target(df[target], task, path, target)
     parts = split_indices(y, val_fraction, test_fraction, seed, stratify=task == "classification")
-    encoding = TableEncoding.fit(df.iloc[parts[0]], types, max_categories, path)
+    encoding = TableEncoding.fit(df.iloc[parts[0]], types, max_categories, path, text)
     scaling = None
     if task == "regression" and standardize:
         train_y = y[parts[0]]
@@ -135,6 +174,8 @@ def csv(
     for name, index in zip(("train", "val", "test"), parts):
         part = df.iloc[index].reset_index(drop=True)
         part.insert(0, "row", row_numbers[index])
+        if files is not None:
+            part.insert(1, "file", files[index])
         rows[name] = part
         arrays.append((encoding.encode(part), y[index]))
     return Splits(*arrays, spec, rows=rows)

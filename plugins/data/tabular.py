@@ -12,6 +12,12 @@ A table is read as text (CSV, TSV, gzip'd or not) or typed (Parquet), with
 - `datetime`: dates and times (ISO 8601, `2013-01-01 05:00:00`), expanded into
   number columns — year, month, day, day of the week, and the hour when the
   times are not all midnight — each encoded as a number;
+- `text`: free text (reviews, tickets, tweets: most cells several words, most
+  of them distinct), split into words and word n-grams by Keras's
+  `TextVectorization`, whose vocabulary is fitted on the training rows only; the
+  model reads a fixed-length sequence of token ids (0: padding, 1: out of
+  vocabulary) — an empty cell is all padding, a long one is cut at
+  `sequence_length` tokens;
 - `ignore`: left out; a column that is unique on every row (an ID, a row number)
   is left out so, with a warning naming it, unless `data.columns` types it.
 
@@ -45,12 +51,22 @@ if TYPE_CHECKING:
     import pandas as pd
 
 MISSING = ("", "NA", "N/A", "n/a", "NaN", "nan", "null", "NULL", "None", "none", "?", "#N/A", "-")
-TYPES = ("number", "category", "datetime", "ignore")
+TYPES = ("number", "category", "datetime", "text", "ignore")
 DATE_PARTS = ("year", "month", "day", "dayofweek", "hour")
 MAX_CATEGORIES = 64  # one-hot slots per column; rarer values share the out-of-vocabulary slot (with a warning)
 MAX_CLASS_VALUES = 10  # an integer target with at most this many distinct values is taken for classes
 NUMERIC_SHARE = 0.95  # a column of numbers with a word in one cell (or in 5 % of them at most) is refused
 PARQUET = (".parquet", ".pq")
+# How a text column is vectorized (data.max_tokens, data.sequence_length, data.ngrams, data.standardize_text).
+TEXT_DEFAULTS = {
+    "max_tokens": 20_000,
+    "sequence_length": 128,
+    "ngrams": 2,
+    "standardize": "lower_and_split_punctuation",
+}
+# lower_and_split_punctuation: as scikit-learn's TF-IDF splits words (plugins.data.text_ops); the others are Keras's.
+STANDARDIZE = ("lower_and_split_punctuation", "lower_and_strip_punctuation", "lower", "strip_punctuation", "none")
+TEXT_WORDS = 4  # a string column whose cells have this many words (median) and are mostly distinct is text
 
 
 def read_table(path: str | Path, delimiter: str | None = None, **options: Any) -> pd.DataFrame:
@@ -189,7 +205,7 @@ def type_columns(
             types[name], values = _as_numbers(df[name], name, path, given=name in given)
             if values is not None:
                 typed[name] = values
-        if types[name] == "category" and name not in typed:
+        if types[name] in ("category", "text") and name not in typed:
             typed[name] = texts(df[name])
         elif types[name] == "datetime":
             typed[name] = _dates(df[name])
@@ -218,6 +234,8 @@ def _infer(column: pd.Series, name: str, path: str) -> str:
         return "number"  # a word in a few cells: `_as_numbers` names the first
     if _dates(sample.iloc[:1000]).notna().mean() >= NUMERIC_SHARE and _dates(sample).notna().mean() >= NUMERIC_SHARE:
         return "datetime"
+    if _is_text(sample):
+        return "text"
     if len(column) > MAX_CATEGORIES and present.nunique() == len(column):
         warn(
             f"{path}: column '{name}' has a different value on every row (an ID?); left out "
@@ -225,6 +243,15 @@ def _infer(column: pd.Series, name: str, path: str) -> str:
         )
         return "ignore"
     return "category"
+
+
+def _is_text(sample: pd.Series) -> bool:
+    """Free text: most cells have several words (median at least TEXT_WORDS) and most cells differ from each other.
+    Category values with spaces ("New York") repeat; sentences rarely do."""
+    if len(sample) < 10:
+        return False
+    words = sample.astype("string").str.split().str.len()
+    return float(words.median()) >= TEXT_WORDS and sample.nunique() >= 0.5 * len(sample)
 
 
 def _as_numbers(column: pd.Series, name: str, path: str, given: bool) -> tuple[str, pd.Series | None]:
@@ -365,9 +392,24 @@ class TableEncoding:
 
     @classmethod
     def fit(
-        cls, rows: pd.DataFrame, types: dict[str, str], max_categories: int = MAX_CATEGORIES, path: str = "data"
+        cls,
+        rows: pd.DataFrame,
+        types: dict[str, str],
+        max_categories: int = MAX_CATEGORIES,
+        path: str = "data",
+        text: dict[str, Any] | None = None,
     ) -> TableEncoding:
-        """Fits the encoding on the training rows only."""
+        """Fits the encoding on the training rows only.
+
+        Args:
+            rows: the training rows, typed (`type_columns`).
+            types: each column's type.
+            max_categories: one-hot columns per category column.
+            path: the file, for messages.
+            text: how text columns are vectorized (`TEXT_DEFAULTS`' keys; missing keys take the defaults).
+        """
+        # Text columns come last: the encoded row is the other columns' numbers, then each text's token ids.
+        types = dict(sorted(types.items(), key=lambda kv: kv[1] == "text"))
         used = [name for name, kind in types.items() if kind != "ignore"]
         if not used:
             raise ConfigError(f"{path}: no feature column is left to learn from; type one in data.columns")
@@ -400,6 +442,8 @@ class TableEncoding:
                 if part:  # a part of a datetime column: computed from the file's column `source`
                     column.update(source=source, part=part)
                 columns.append(column)
+            elif kind == "text":
+                columns.append(_fit_text(rows[name], name, names[name], {**TEXT_DEFAULTS, **(text or {})}))
             else:
                 ordered = frequency_order(rows[name])
                 vocabulary = ordered[:max_categories]
@@ -423,10 +467,7 @@ class TableEncoding:
     @property
     def width(self) -> int:
         """The encoded row's length."""
-        return sum(
-            (1 + int(c["missing_indicator"])) if c["type"] == "number" else 1 + len(c["vocabulary"])
-            for c in self.columns
-        )
+        return sum(_width(c) for c in self.columns)
 
     @staticmethod
     def values(rows: pd.DataFrame, c: dict[str, Any]) -> pd.Series:
@@ -459,7 +500,7 @@ class TableEncoding:
                 out[c["input"]] = numbers_checked(rows[c["name"]], c["name"], path, first_line).reshape(-1, 1)
             elif c["type"] == "number":
                 out[c["input"]] = self.values(rows, c).to_numpy(np.float32).reshape(-1, 1)
-            else:
+            else:  # categories and text: strings
                 out[c["input"]] = texts(rows[c["name"]]).to_numpy(object).reshape(-1, 1)
         return out
 
@@ -474,6 +515,8 @@ class TableEncoding:
                 parts.append(scaled.astype(np.float32)[:, None])
                 if c["missing_indicator"]:
                     parts.append(missing.astype(np.float32)[:, None])
+            elif c["type"] == "text":
+                parts.append(_tokens(rows[c["name"]], c))
             else:
                 import pandas as pd
 
@@ -499,6 +542,10 @@ class TableEncoding:
                 )
                 if c["missing_indicator"]:
                     parts.append(ops.cast(missing, "float32"))
+            elif c["type"] == "text":
+                x = keras.Input(shape=(1,), name=c["input"], dtype="string")
+                ids = text_vectorizer(c)(ops.reshape(x, (-1,)))
+                parts.append(ops.cast(ids, "float32"))
             else:
                 x = keras.Input(shape=(1,), name=c["input"], dtype="string")
                 parts.append(
@@ -522,8 +569,97 @@ class TableEncoding:
                 if "source" in c:
                     how = f"the {c['part']} of datetime column '{c['source']}', " + how
                 how += "; missing → mean, with an indicator" if c["missing_indicator"] else "; missing → mean"
+            elif c["type"] == "text":
+                grams = "words" if c["ngrams"] == 1 else f"words and word {c['ngrams']}-grams"
+                how = (
+                    f"{c['sequence_length']} token ids ({grams}, {c['standardize']}; a vocabulary of "
+                    f"{len(c['vocabulary'])} + padding and out-of-vocabulary)"
+                )
             else:
                 how = f"one-hot over {len(c['vocabulary'])} values + 1 out-of-vocabulary"
             out.append({"column": c["name"], "type": c["type"], "encoding": how})
         out += [{"column": name, "type": "ignore", "encoding": why} for name, why in self.ignored.items()]
         return out
+
+
+def _width(c: dict[str, Any]) -> int:
+    """How many numbers of the encoded row a column takes."""
+    if c["type"] == "number":
+        return 1 + int(c["missing_indicator"])
+    if c["type"] == "text":
+        return int(c["sequence_length"])
+    return 1 + len(c["vocabulary"])
+
+
+def text_vectorizer(c: dict[str, Any]) -> keras.layers.TextVectorization:
+    """A text column's Keras `TextVectorization` layer, its vocabulary set (fitted: `_fit_text`) or not (to adapt)."""
+    import keras
+
+    standardize: Any = None if c["standardize"] == "none" else c["standardize"]
+    if standardize == "lower_and_split_punctuation":
+        from plugins.data.text_ops import lower_and_split_punctuation as standardize
+    return keras.layers.TextVectorization(
+        max_tokens=int(c["max_tokens"]) + 2,  # the vocabulary's size counts padding and out-of-vocabulary
+        standardize=standardize,
+        ngrams=int(c["ngrams"]) if int(c["ngrams"]) > 1 else None,
+        output_mode="int",
+        output_sequence_length=int(c["sequence_length"]),
+        vocabulary=c.get("vocabulary") or None,
+        name=f"{c['input']}.tokens",
+    )
+
+
+def check_text_options(options: dict[str, Any]) -> None:
+    """Refuses a text setting that cannot work, before any data is read."""
+    for key in ("max_tokens", "sequence_length", "ngrams"):
+        if int(options[key]) < 1:
+            raise ConfigError(f"data.{key}={options[key]} must be at least 1, e.g. {TEXT_DEFAULTS[key]}")
+    standardize = str(options["standardize"])
+    if standardize not in STANDARDIZE:
+        raise ConfigError(f"data.standardize_text={standardize!r} is unknown; {did_you_mean(standardize, STANDARDIZE)}")
+
+
+def _fit_text(column: pd.Series, name: str, key: str, options: dict[str, Any]) -> dict[str, Any]:
+    """A text column's vocabulary, from the training rows: Keras's `TextVectorization.adapt`, the most frequent
+    tokens first, ties in alphabetical order (adapt leaves ties to a hash table's order: sorted, a run is
+    reproducible)."""
+    check_text_options(options)
+    c = {"name": name, "input": key, "type": "text", "encoding": "tokens", **options, "vocabulary": []}
+    layer = text_vectorizer(c)
+    present = texts(column)
+    present = present[present != ""]
+    if present.empty:
+        raise ConfigError(f"text column '{name}' is empty on every training row; drop it or fill it")
+    layer.adapt(present.to_numpy(object))
+    adapted = [str(t) for t in layer.get_vocabulary()[2:]]  # after padding "" and "[UNK]"
+    counts = dict(zip(adapted, range(len(adapted))))  # the rank adapt gave: by count
+    ids = layer(present.to_numpy(object)).numpy()
+    flat = ids.ravel()
+    frequency = np.bincount(flat[flat >= 2] - 2, minlength=len(adapted))
+    c["vocabulary"] = sorted(adapted, key=lambda t: (-int(frequency[counts[t]]), t))
+    if not c["vocabulary"]:
+        raise ConfigError(f"text column '{name}' has no word on any training row (after data.standardize_text)")
+    c["idf"] = _idf(_tokens(column, c), len(c["vocabulary"]))
+    return c
+
+
+def _idf(ids: np.ndarray, size: int) -> list[float]:
+    """Smoothed inverse document frequencies, scikit-learn's: ln((1 + n) / (1 + df)) + 1, for out-of-vocabulary
+    (id 1) and each token (ids 2…), over the training rows."""
+    rows = np.repeat(np.arange(len(ids)), ids.shape[1])
+    present = np.unique(rows * (size + 2) + ids.ravel().astype(np.int64))  # each (row, token) once
+    df = np.bincount(present % (size + 2), minlength=size + 2)[1:]
+    return [round(float(v), 6) for v in np.log((1 + len(ids)) / (1 + df)) + 1]
+
+
+def _tokens(column: pd.Series, c: dict[str, Any]) -> np.ndarray:
+    """A text column's token ids as float32, computed by the same Keras layer that `front` puts in the model."""
+    layer = text_vectorizer(c)
+    cells = texts(column).to_numpy(object)
+    chunks = [layer(cells[i : i + 8192]).numpy() for i in range(0, len(cells), 8192)]
+    return (np.concatenate(chunks) if chunks else np.zeros((0, int(c["sequence_length"])))).astype(np.float32)
+
+
+def text_columns(table: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """A table encoding's text columns (they come last in the encoded row)."""
+    return [c for c in (table or {}).get("columns", []) if c["type"] == "text"]

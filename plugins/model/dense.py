@@ -6,7 +6,8 @@ import keras
 
 from plugins.data.base import DataSpec
 from plugins.model.head import Head
-from plugins.registry import register
+from plugins.model.text import bag_of_ngrams, has_text
+from plugins.registry import ConfigError, register
 
 
 @register("model", "mlp", context=("spec", "head"))
@@ -18,10 +19,10 @@ def mlp(
     dropout: float = 0.0,
     batch_norm: bool = False,
 ) -> keras.Model:
-    """A multi-layer perceptron.
+    """A multi-layer perceptron; a text column is read as a bag of words and n-grams (TF-IDF, in the model).
 
     Args:
-        spec: the data's spec (input shape).
+        spec: the data's spec (input shape; a table's text columns).
         head: the output head.
         units: width of each hidden layer.
         activation: the hidden layers' activation.
@@ -35,7 +36,7 @@ def mlp(
         `python -m workflows.train model=mlp model.units=[256,128]`
     """
     inputs = keras.Input(spec.input_shape)
-    x = keras.layers.Flatten()(inputs)
+    x = bag_of_ngrams(inputs, spec) if has_text(spec) else keras.layers.Flatten()(inputs)
     for width in units:
         x = keras.layers.Dense(width, use_bias=not batch_norm)(x)
         if batch_norm:
@@ -63,6 +64,11 @@ def linear(spec: DataSpec, head: Head, kernel_initializer: str = "zeros") -> ker
     Example:
         `python -m workflows.train experiment=classic_linear_gd`
     """
+    if has_text(spec):
+        raise ConfigError(
+            "model 'linear' reads numbers, and this table has a text column; use model=mlp "
+            "(a bag of words and n-grams) or model=conv1d"
+        )
     inputs = keras.Input(spec.input_shape)
     x = keras.layers.Flatten()(inputs) if len(spec.input_shape) > 1 else inputs
     return keras.Model(inputs, head.layer(kernel_initializer)(x), name="linear")

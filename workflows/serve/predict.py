@@ -323,6 +323,8 @@ def predict(
             f"{Path(model_dir) / 'model.json'} is the card of another kind of model (its spec has "
             "other fields); give --model a directory written by this project's train stage"
         ) from None
+    if spec.series:  # a forecaster: the next `horizon` values after a CSV of recent history
+        return forecast(inputs, model_dir, Path(out), spec)
     found = gather(inputs, spec)
     check_output(Path(out), [*found.images, *([found.table] if found.table else [])])
     if found.table is not None:  # its columns, before TensorFlow starts
@@ -432,3 +434,24 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def forecast(inputs: list[str], model_dir: Path, out: Path, spec) -> dict[str, Any]:
+    """A forecaster's next `horizon` values after one CSV of recent history (its last `window` rows are read), as
+    a CSV of `step, time, forecast` in the target's units."""
+    from plugins.data.timeseries import recent_window
+
+    if len(inputs) != 1 or not str(inputs[0]).lower().endswith((".csv", ".tsv", ".parquet", ".gz")):
+        raise ConfigError("a forecaster takes one CSV of recent history (the last rows of the series, same columns)")
+    x, times = recent_window(str(inputs[0]), spec)
+    check_output(out, [Path(inputs[0])])
+    from workflows.stages.evaluate import load_model, unscale_target
+
+    model, _ = load_model(model_dir)
+    values = unscale_target(np.asarray(model.predict_on_batch(x)).reshape(-1), spec)
+    with atomic_path(out, suffix=".csv") as tmp, tmp.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["step", "time", "forecast"])
+        for h, value in enumerate(values):
+            writer.writerow([h + 1, times[h] if times else "", f"{value:.6g}"])
+    return {"rows": len(values)}

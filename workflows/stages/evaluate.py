@@ -283,6 +283,12 @@ def evaluate(
             y if spec.task == "classification" else unscale_target(y, spec),
             predicted,
         )
+    elif spec.series and rows is not None:  # a forecast: seasonal naive and last value on the same windows
+        from workflows.stages.baseline import series_compare
+
+        result["mase"] = None  # placed before the baseline; set from it
+        result["baseline"] = series_compare(rows, spec, unscale_target(y, spec), predicted)
+        result["mase"] = result["baseline"].pop("model_mase")
     result.update(cost(core, x, Path(model_dir) / "model.keras"))
     with atomic_dir(out_dir) as tmp:
         if spec.task == "classification":
@@ -307,7 +313,10 @@ def _insight(out: Path, core, head, spec: DataSpec, x, y, outputs, predicted, ro
     """mistakes.csv (and mistakes.png for images), and for a table importance.csv/.png (workflows/stages/insight.py)."""
     from workflows.stages import insight
 
-    examples = [f"line {n}" for n in rows["row"]] if rows is not None else [str(i) for i in range(len(y))]
+    if rows is not None and "file" in rows:  # a folder of text files: each example is a file
+        examples = [str(f) for f in rows["file"]]
+    else:
+        examples = [f"line {n}" for n in rows["row"]] if rows is not None else [str(i) for i in range(len(y))]
     if spec.task == "classification":
         probs = per_class(np.asarray(head.probabilities(outputs)))
         order = insight.mistakes(y, probs, predicted, spec, examples, out / "mistakes.csv")

@@ -55,6 +55,9 @@ def mistakes(
             for i in order
         ]
     else:
+        if np.size(y) != len(examples):  # several outputs per example (a forecast's steps ahead): the first
+            y = np.asarray(y).reshape(len(examples), -1)[:, 0]
+            predicted = np.asarray(predicted).reshape(len(examples), -1)[:, 0]
         error = predicted - y
         order = np.argsort(-np.abs(error), kind="stable")[:MISTAKES]
         header = ["example", "actual", "predicted", "error"]

@@ -1,0 +1,314 @@
+"""A time-ordered table as forecasting windows: the last `window` steps of every column → the next `horizon` targets.
+
+    date,       ridership, temp, rain
+    2001-01-22, 15.7,      19.4, 0
+    2001-01-23, 15.8,      30.1, 0 …
+
+Each example is a window of `window` consecutive rows (every number column,
+the target among them, plus the calendar of each step: day of the week, the
+time of day, the time of year), and its answer the target's `horizon` next
+values. Windows come in time order: the training windows' answers lie in
+the first part of the series, validation's after them, the test's last —
+never shuffled across a boundary. Every column is standardized with the
+training part's mean and deviation only.
+
+Beside the windows, each split keeps the classical forecasts of the same
+answers (`rows`): the last value, and the seasonal naive (the value one
+season earlier — a week for daily data, a day for hourly data, a year for
+monthly). The evaluate stage scores them on the same test windows, and MASE
+divides the model's MAE by the seasonal naive's in-sample MAE (Hyndman's).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from plugins.data.base import DataSpec, Splits
+from plugins.data.tabular import _dates, numbers, numbers_checked, read_table, shorten
+from plugins.registry import ConfigError, did_you_mean, register
+
+GAPS = ("fail", "ignore")
+# The season of a series by its step: hours → a day, days → a week, weeks → a year, months → a year, quarters.
+SEASONS = ((3_600, 24), (86_400, 7), (7 * 86_400, 52), (28 * 86_400, 12), (89 * 86_400, 4))
+
+
+@register("data", "timeseries", task="regression")
+def timeseries(
+    path: str,
+    target: str,
+    time: str | None = None,
+    features: list[str] | None = None,
+    window: int = 28,
+    horizon: int = 1,
+    season: int | None = None,
+    calendar: bool = True,
+    on_gap: str = "fail",
+    delimiter: str | None = None,
+    val_fraction: float = 0.15,
+    test_fraction: float = 0.15,
+) -> Splits:
+    """Forecasting windows from a CSV/TSV/Parquet series, split in time order (see the module).
+
+    Args:
+        path: the file, relative to the repository root: one row per time step, a header row.
+        target: the column to forecast.
+        time: the column of timestamps (ISO 8601); null: the first column of dates, else the file's order.
+        features: the covariates read beside the target (default: every other number column).
+        window: time steps each forecast reads.
+        horizon: steps forecast ahead: the model outputs the next `horizon` values.
+        season: steps in a season for the seasonal-naive baseline and MASE; null: inferred from the time step
+            (hourly 24, daily 7, weekly 52, monthly 12, quarterly 4; 1 without timestamps).
+        calendar: add each step's day of the week, time of day and time of year (as sine and cosine) as inputs.
+        on_gap: "fail": a missing time step (irregular timestamps) is an error naming it; "ignore": rows are
+            taken as consecutive steps anyway.
+        delimiter: the field separator (null: sniffed).
+        val_fraction: share of the forecasts kept for validation (after the training ones).
+        test_fraction: share of the forecasts kept for the test (the last ones).
+
+    Returns:
+        Splits of float32 windows (window, features) and float32 targets (horizon,), standardized; the classical
+        forecasts of each split's answers as its rows.
+
+    Example:
+        `kerasforge train data=timeseries data.path=ridership.csv data.target=ridership data.horizon=7 model=lstm`
+    """
+    _check_options(window, horizon, season, on_gap, val_fraction, test_fraction)
+    df = read_table(path, delimiter)
+    df.columns = [str(c).strip() for c in df.columns]
+    header = list(df.columns)
+    for column in [target, *(features or []), *([time] if time else [])]:
+        if column not in header:
+            raise ConfigError(f"{path} has no column '{column}'; {did_you_mean(column, [shorten(h) for h in header])}")
+    stamps, time = _time_column(df, time, path)
+    step = _check_order(stamps, df, time, path, on_gap)
+    season = season or _season(step)
+    names = features if features is not None else [h for h in header if h not in (target, time) and _numeric(df[h])]
+    values = {name: _checked(df[name], name, path) for name in [target, *[n for n in names if n != target]]}
+    columns = list(values)
+    matrix = np.column_stack([values[n] for n in columns])
+    if calendar and stamps is not None:
+        parts, part_names = _calendar(stamps, step)
+        matrix, columns = np.column_stack([matrix, parts]), columns + part_names
+    y_all = values[target]
+    n = len(y_all)
+    first = window  # the first forecast's first answer: row `window` (rows 0…window-1 are its inputs)
+    forecasts = n - window - horizon + 1
+    if forecasts < 10:
+        raise ConfigError(
+            f"{path}: {n} rows leave {max(forecasts, 0)} forecasts of window={window} and horizon={horizon}; at "
+            f"least 10 are needed — lower data.window or data.horizon (at most {max(n - 10 - horizon + 1, 1)} steps "
+            "of window), or add rows"
+        )
+    n_test = max(1, int(round(forecasts * test_fraction)))
+    n_val = max(1, int(round(forecasts * val_fraction)))
+    n_train = forecasts - n_val - n_test
+    if n_train < 1:
+        raise ConfigError(f"{path}: no training forecast is left; lower data.val_fraction or data.test_fraction")
+    train_end = first + n_train + horizon - 1  # rows before it are all the training windows see (inputs, answers)
+    mean = matrix[:train_end].mean(axis=0)
+    std = matrix[:train_end].std(axis=0)
+    std = np.where(std > 0, std, 1.0)
+    scaled = ((matrix - mean) / std).astype(np.float32)
+    windows = np.lib.stride_tricks.sliding_window_view(scaled[: n - horizon], window, axis=0).transpose(0, 2, 1)
+    answers = np.lib.stride_tricks.sliding_window_view(y_all[window:], horizon)
+    target_mean, target_std = float(mean[0]), float(std[0])
+    y = ((answers - target_mean) / target_std).astype(np.float32)
+    bounds = [(0, n_train), (n_train, n_train + n_val), (n_train + n_val, forecasts)]
+    scale = _mase_scale(y_all[:train_end], season)
+    spec = DataSpec(
+        (window, len(columns)),
+        "regression",
+        num_targets=horizon,
+        kind="sequence",
+        scaling={"mean": mean.tolist(), "std": std.tolist(), "target_mean": target_mean, "target_std": target_std},
+        features=columns,
+        target=target,
+        series={
+            "time": time,
+            "window": window,
+            "horizon": horizon,
+            "season": season,
+            "step_seconds": step,
+            "calendar": bool(calendar and stamps is not None),
+            "inputs": [c for c in columns if not c.startswith("calendar.")],
+            "mase_scale": scale,
+        },
+    )
+    rows = {
+        name: _classical(y_all, stamps, window, horizon, season, lo, hi)
+        for name, (lo, hi) in zip(("train", "val", "test"), bounds)
+    }
+    arrays = [(np.ascontiguousarray(windows[lo:hi]), np.ascontiguousarray(y[lo:hi])) for lo, hi in bounds]
+    return Splits(*arrays, spec, rows=rows)
+
+
+def _check_options(window, horizon, season, on_gap, val_fraction, test_fraction) -> None:
+    for label, value in (("window", window), ("horizon", horizon)):
+        if int(value) < 1:
+            raise ConfigError(f"data.{label}={value} must be at least 1 step")
+    if season is not None and int(season) < 1:
+        raise ConfigError(f"data.season={season} must be at least 1 step (or null: inferred)")
+    if on_gap not in GAPS:
+        raise ConfigError(f"data.on_gap={on_gap!r} is unknown; {did_you_mean(on_gap, GAPS)}")
+    for label, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
+        if not 0.0 < value < 1.0:
+            raise ConfigError(f"data.{label}={value} must be between 0 and 1 (exclusive), e.g. 0.15")
+
+
+def _numeric(column) -> bool:
+    present = column.dropna()
+    return len(present) > 0 and bool(numbers(present).notna().all())
+
+
+def _checked(column, name: str, path: str) -> np.ndarray:
+    """A number column, every cell a finite number: a series has no missing step to fill silently."""
+    values = numbers_checked(column, name, path).astype(np.float64)
+    missing = np.flatnonzero(np.isnan(values))
+    if missing.size:
+        raise ConfigError(
+            f"{path}, line {int(missing[0]) + 2}, column '{name}': an empty cell in a series; fill it "
+            "(e.g. with the previous value) or drop the column from data.features"
+        )
+    return values
+
+
+def _time_column(df, time: str | None, path: str):
+    """The timestamps (UTC), and the time column's name; (None, None) without one."""
+    candidates = [time] if time else [c for c in df.columns if _dates(df[c].dropna().iloc[:100]).notna().all()]
+    if not candidates or (time is None and df[candidates[0]].dropna().empty):
+        return None, None
+    name = candidates[0]
+    stamps = _dates(df[name])
+    if stamps.isna().any():
+        at = int(np.flatnonzero(stamps.isna().to_numpy())[0])
+        raise ConfigError(
+            f"{path}, line {at + 2}, column '{name}': {shorten(str(df[name].iloc[at]))!r} is not a timestamp "
+            "(ISO 8601: 2013-01-31 or 2013-01-31 05:00); fix the cell"
+        )
+    return stamps, name
+
+
+def _check_order(stamps, df, time, path: str, on_gap: str) -> float:
+    """The series' step in seconds (0 without timestamps); refuses time going back, a repeated step, a gap."""
+    if stamps is None:
+        return 0.0
+    import pandas as pd
+
+    seconds = (stamps - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy()  # whatever pandas' time unit
+    diffs = np.diff(seconds)
+    if (diffs <= 0).any():
+        at = int(np.flatnonzero(diffs <= 0)[0]) + 1
+        what = "repeats the time before it" if diffs[at - 1] == 0 else "goes back in time"
+        raise ConfigError(
+            f"{path}, line {at + 2}, column '{time}': {df[time].iloc[at]} {what}; a series must be sorted by time "
+            f"with one row per step (sort the file by '{time}', drop duplicates)"
+        )
+    step = float(np.median(diffs)) if len(diffs) else 0.0
+    monthly = 28 * 86_400 <= step <= 31 * 86_400 or 89 * 86_400 <= step <= 92 * 86_400
+    irregular = (np.abs(diffs - step) > (3 * 86_400 if monthly else 0)) if len(diffs) else np.zeros(0, bool)
+    if irregular.any() and on_gap == "fail":
+        at = int(np.flatnonzero(irregular)[0]) + 1
+        raise ConfigError(
+            f"{path}, line {at + 2}: {df[time].iloc[at - 1]} → {df[time].iloc[at]} skips steps (the series' step is "
+            f"{_human(step)}); fill the missing rows (pandas resample), or set data.on_gap=ignore to take the rows "
+            "as consecutive"
+        )
+    return step
+
+
+def _human(seconds: float) -> str:
+    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
+        if seconds >= size:
+            count = seconds / size
+            return f"{count:g} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds:g} s"
+
+
+def _season(step: float) -> int:
+    """The season in steps from the step's length (1: no season known)."""
+    for seconds, steps in SEASONS:
+        if step and abs(step - seconds) <= 0.1 * seconds + (3 * 86_400 if seconds >= 28 * 86_400 else 0):
+            return steps
+    return 1
+
+
+def _calendar(stamps, step: float) -> tuple[np.ndarray, list[str]]:
+    """Each step's place in the week, the day and the year, as sine and cosine (what the step can resolve)."""
+    parts, names = [], []
+    t = stamps.dt
+    cycles = [("year", (t.dayofyear.to_numpy() - 1) / 365.25)]
+    if step < 7 * 86_400:
+        cycles.append(("week", t.dayofweek.to_numpy() / 7))
+    if step < 86_400:
+        cycles.append(("day", (t.hour.to_numpy() + t.minute.to_numpy() / 60) / 24))
+    for name, phase in cycles:
+        parts += [np.sin(2 * math.pi * phase), np.cos(2 * math.pi * phase)]
+        names += [f"calendar.{name}_sin", f"calendar.{name}_cos"]
+    return np.column_stack(parts), names
+
+
+def _mase_scale(train: np.ndarray, season: int) -> float:
+    """Hyndman's MASE denominator: the seasonal naive's mean absolute error inside the training part."""
+    lag = season if len(train) > season else 1
+    diffs = np.abs(train[lag:] - train[:-lag])
+    return float(diffs.mean()) if diffs.size and diffs.mean() > 0 else 1.0
+
+
+def _classical(y, stamps, window: int, horizon: int, season: int, lo: int, hi: int):
+    """The forecasts `lo…hi` as rows: the file's line and time of each first answer, the last value seen, and the
+    seasonal naive (the value one season before each answer, from what the window could see)."""
+    import pandas as pd
+
+    starts = np.arange(lo, hi) + window  # each forecast's first answer's row
+    out: dict[str, Any] = {"row": starts + 2}
+    if stamps is not None:
+        out["time"] = stamps.iloc[starts].dt.strftime("%Y-%m-%d %H:%M:%S").to_numpy()
+    last = y[starts - 1]
+    for h in range(horizon):
+        back = season * math.ceil((h + 1) / season)  # never a value after the window's end
+        out[f"last_value.{h + 1}"] = last
+        earlier = starts + h - back
+        out[f"seasonal_naive.{h + 1}"] = np.where(earlier >= 0, y[np.maximum(earlier, 0)], last)
+    return pd.DataFrame(out)
+
+
+def recent_window(path: str, spec: DataSpec) -> tuple[np.ndarray, list[str]]:
+    """The last `window` steps of a CSV of recent history, as the model reads them (scaled with the training
+    statistics), and the times of the `horizon` steps that follow (empty without a time column).
+
+    Raises:
+        ConfigError: a missing column, fewer rows than the window, a gap or unsorted time, an empty cell.
+    """
+    import pandas as pd
+
+    series = spec.series or {}
+    window, horizon = int(series["window"]), int(series["horizon"])
+    df = read_table(path)
+    df.columns = [str(c).strip() for c in df.columns]
+    for column in [*series["inputs"], *([series["time"]] if series["time"] else [])]:
+        if column not in df.columns:
+            names = [shorten(str(c)) for c in df.columns]
+            raise ConfigError(
+                f"{path} has no column '{column}', an input of this forecaster; {did_you_mean(column, names)} "
+                f"(it reads: {', '.join(series['inputs'])})"
+            )
+    if len(df) < window:
+        raise ConfigError(
+            f"{path} has {len(df)} rows; this forecaster reads the last {window} steps: give at least that"
+        )
+    df = df.iloc[-window:].reset_index(drop=True)
+    stamps, time = _time_column(df, series["time"], path) if series["time"] else (None, None)
+    if stamps is not None:
+        _check_order(stamps, df, time, path, "fail")
+    matrix = np.column_stack([_checked(df[name], name, path) for name in series["inputs"]])
+    future: list[str] = []
+    if stamps is not None:
+        if series["calendar"]:
+            matrix = np.column_stack([matrix, _calendar(stamps, float(series["step_seconds"]))[0]])
+        step = pd.Timedelta(seconds=float(series["step_seconds"]))
+        future = [(stamps.iloc[-1] + step * (h + 1)).strftime("%Y-%m-%d %H:%M:%S") for h in range(horizon)]
+    scaled = (matrix - np.array(spec.scaling["mean"])) / np.array(spec.scaling["std"])
+    return scaled.astype(np.float32)[None], future
