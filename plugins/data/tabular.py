@@ -64,7 +64,7 @@ TEXT_DEFAULTS = {
     "ngrams": 2,
     "standardize": "lower_and_split_punctuation",
 }
-# lower_and_split_punctuation: as scikit-learn's TF-IDF splits words (plugins.data.text_ops); the others are Keras's.
+# lower_and_split_punctuation: as scikit-learn's TF-IDF splits words (plugins.model.text_ops); the others are Keras's.
 STANDARDIZE = ("lower_and_split_punctuation", "lower_and_strip_punctuation", "lower", "strip_punctuation", "none")
 TEXT_WORDS = 4  # a string column whose cells have this many words (median) and are mostly distinct is text
 
@@ -597,7 +597,7 @@ def text_vectorizer(c: dict[str, Any]) -> keras.layers.TextVectorization:
 
     standardize: Any = None if c["standardize"] == "none" else c["standardize"]
     if standardize == "lower_and_split_punctuation":
-        from plugins.data.text_ops import lower_and_split_punctuation as standardize
+        from plugins.model.text_ops import lower_and_split_punctuation as standardize
     return keras.layers.TextVectorization(
         max_tokens=int(c["max_tokens"]) + 2,  # the vocabulary's size counts padding and out-of-vocabulary
         standardize=standardize,

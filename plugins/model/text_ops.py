@@ -7,7 +7,7 @@ Measured on the Android/iPhone tweets (README): TF-IDF + logistic regression
 falls from 0.858 to 0.814 accuracy when punctuation is stripped, so the default
 here splits. The function is registered with Keras (package `kerasforge`):
 `keras.models.load_model` of a model that uses it needs
-`import plugins.data.text_ops` first; the exported SavedModel does not (the
+`import plugins.model.text_ops` first; the exported SavedModel does not (the
 function is traced into its graph).
 """
 
