@@ -90,6 +90,36 @@ class Splits:
         return (("train", self.train), ("val", self.val), ("test", self.test))
 
 
+def class_files(
+    directory: Path, extensions: tuple[str, ...], noun: str = "images"
+) -> tuple[list[str], list[Path], list[int]]:
+    """The classes (sub-folders, sorted) of a folder and every file in them with one of `extensions`
+    (case-insensitive), with its class id: what `image_folder` and `text_folder` read.
+
+    Raises:
+        ConfigError: no such folder, fewer than two class sub-folders, a class sub-folder without such a file.
+    """
+    if not directory.is_dir():
+        raise ConfigError(f"data.directory: no such directory '{directory}' (it needs one sub-folder per class)")
+    classes = sorted(p.name for p in directory.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if len(classes) < 2:
+        raise ConfigError(
+            f"{directory} has {len(classes)} class folder{'s' if len(classes) != 1 else ''} "
+            f"({', '.join(classes) or 'none'}); classification needs at least two sub-folders, one per class"
+        )
+    files, labels = [], []
+    for index, name in enumerate(classes):
+        found = sorted(p for p in (directory / name).rglob("*") if p.suffix.lower() in extensions and p.is_file())
+        if not found:
+            raise ConfigError(
+                f"class folder '{directory / name}' has no {noun} ({'/'.join(e[1:] for e in extensions)}); "
+                "add some or remove the folder"
+            )
+        files += found
+        labels += [index] * len(found)
+    return classes, files, labels
+
+
 def split_indices(
     y: np.ndarray, val_fraction: float, test_fraction: float, seed: int, stratify: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

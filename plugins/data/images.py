@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from plugins.data.base import DataSpec, Splits, split_arrays, split_indices
+from plugins.data.base import DataSpec, Splits, class_files, split_arrays, split_indices
 from plugins.registry import ConfigError, did_you_mean, first_line, register
 
 if TYPE_CHECKING:
@@ -20,29 +20,6 @@ if TYPE_CHECKING:
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 COLOR_MODES = {"rgb": 3, "grayscale": 1, "rgba": 4}
 CLASS_MODES = ("sparse", "categorical", "binary")
-
-
-def list_images(directory: Path, extensions=EXTENSIONS) -> tuple[list[str], list[Path], list[int]]:
-    """The classes (sub-folders, sorted) and every image file in them, with its class id."""
-    if not directory.is_dir():
-        raise ConfigError(f"data.directory: no such directory '{directory}' (it needs one sub-folder per class)")
-    classes = sorted(p.name for p in directory.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if len(classes) < 2:
-        raise ConfigError(
-            f"{directory} has {len(classes)} class folder{'s' if len(classes) != 1 else ''} "
-            f"({', '.join(classes) or 'none'}); classification needs at least two sub-folders, one per class"
-        )
-    files, labels = [], []
-    for index, name in enumerate(classes):
-        found = sorted(p for p in (directory / name).rglob("*") if p.suffix.lower() in extensions and p.is_file())
-        if not found:
-            raise ConfigError(
-                f"class folder '{directory / name}' has no images ({'/'.join(e[1:] for e in extensions)}); "
-                "add some or remove the folder"
-            )
-        files += found
-        labels += [index] * len(found)
-    return classes, files, labels
 
 
 def _reason(err: Exception) -> str:
@@ -186,7 +163,7 @@ def image_folder(
             "image is already 200 MB); models train on far smaller ones, e.g. [224, 224]"
         )
     channels = COLOR_MODES[color_mode]
-    classes, files, labels = list_images(Path(directory))
+    classes, files, labels = class_files(Path(directory), EXTENSIONS)
     if class_mode == "binary" and len(classes) != 2:
         raise ConfigError(f"data.class_mode=binary needs two class folders; {directory} has {len(classes)}")
     files, labels, skipped = check_images(files, labels, channels, on_bad_file)

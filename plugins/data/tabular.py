@@ -632,24 +632,27 @@ def _fit_text(column: pd.Series, name: str, key: str, options: dict[str, Any]) -
         raise ConfigError(f"text column '{name}' is empty on every training row; drop it or fill it")
     layer.adapt(present.to_numpy(object))
     adapted = [str(t) for t in layer.get_vocabulary()[2:]]  # after padding "" and "[UNK]"
-    counts = dict(zip(adapted, range(len(adapted))))  # the rank adapt gave: by count
-    ids = layer(present.to_numpy(object)).numpy()
-    flat = ids.ravel()
-    frequency = np.bincount(flat[flat >= 2] - 2, minlength=len(adapted))
-    c["vocabulary"] = sorted(adapted, key=lambda t: (-int(frequency[counts[t]]), t))
-    if not c["vocabulary"]:
+    size = len(adapted)
+    if not size:
         raise ConfigError(f"text column '{name}' has no word on any training row (after data.standardize_text)")
-    c["idf"] = _idf(_tokens(column, c), len(c["vocabulary"]))
+    ids = layer(present.to_numpy(object)).numpy().astype(np.int64)  # adapt's ids, cut at sequence_length
+    flat = ids.ravel()
+    frequency = np.bincount(flat[flat >= 2] - 2, minlength=size)
+    order = sorted(range(size), key=lambda i: (-int(frequency[i]), adapted[i]))
+    c["vocabulary"] = [adapted[i] for i in order]
+    # Empty cells hold no token: they count as documents (len(column)) in no token's frequency.
+    idf = _idf(ids, size, documents=len(column))
+    c["idf"] = [idf[0], *(idf[i + 1] for i in order)]  # out-of-vocabulary, then the tokens in their new order
     return c
 
 
-def _idf(ids: np.ndarray, size: int) -> list[float]:
+def _idf(ids: np.ndarray, size: int, documents: int) -> list[float]:
     """Smoothed inverse document frequencies, scikit-learn's: ln((1 + n) / (1 + df)) + 1, for out-of-vocabulary
-    (id 1) and each token (ids 2…), over the training rows."""
+    (id 1) and each token (ids 2…) of `ids`, over `documents` training rows."""
     rows = np.repeat(np.arange(len(ids)), ids.shape[1])
-    present = np.unique(rows * (size + 2) + ids.ravel().astype(np.int64))  # each (row, token) once
+    present = np.unique(rows * (size + 2) + ids.ravel())  # each (row, token) once
     df = np.bincount(present % (size + 2), minlength=size + 2)[1:]
-    return [round(float(v), 6) for v in np.log((1 + len(ids)) / (1 + df)) + 1]
+    return [round(float(v), 6) for v in np.log((1 + documents) / (1 + df)) + 1]
 
 
 def _tokens(column: pd.Series, c: dict[str, Any]) -> np.ndarray:

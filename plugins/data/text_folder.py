@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from plugins.data.base import Splits
+from plugins.data.base import Splits, class_files
 from plugins.data.csv_files import from_frame
 from plugins.data.tabular import MAX_CATEGORIES, TEXT_DEFAULTS, check_text_options
 from plugins.registry import ConfigError, register
@@ -65,32 +65,20 @@ def text_folder(
     text = {"max_tokens": max_tokens, "sequence_length": sequence_length, "ngrams": ngrams}
     text["standardize"] = standardize_text
     check_text_options(text)
-    root = Path(directory)
-    if not root.is_dir():
-        raise ConfigError(f"data.directory: no such folder '{directory}' (relative paths start at the repository root)")
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if len(classes) < 2:
-        raise ConfigError(
-            f"{directory} has {len(classes)} class sub-folder(s); it needs one sub-folder per class, two at least "
-            "(reviews/negative/*.txt, reviews/positive/*.txt)"
-        )
-    wanted = tuple(e.lower() for e in extensions)
+    classes, files, labels = class_files(Path(directory), tuple(e.lower() for e in extensions), "text files")
     rows, skipped = [], []
-    for label in classes:
-        for file in sorted((root / label).rglob("*")):
-            if not file.is_file() or file.suffix.lower() not in wanted:
-                continue
-            try:
-                rows.append((str(file), file.read_bytes().decode("utf-8"), label))
-            except UnicodeDecodeError as err:
-                if on_bad_file == "fail":
-                    raise ConfigError(
-                        f"{file}: not UTF-8 text (byte {err.start}); convert it (iconv -f latin1 -t utf-8) or set "
-                        "data.on_bad_file=skip"
-                    ) from None
-                skipped.append(str(file))
+    for file, label in zip(files, labels):
+        try:
+            rows.append((str(file), file.read_bytes().decode("utf-8"), classes[label]))
+        except UnicodeDecodeError as err:
+            if on_bad_file == "fail":
+                raise ConfigError(
+                    f"{file}: not UTF-8 text (byte {err.start}); convert it (iconv -f latin1 -t utf-8) or set "
+                    "data.on_bad_file=skip"
+                ) from None
+            skipped.append(str(file))
     if not rows:
-        raise ConfigError(f"{directory}: no {'/'.join(wanted)} file in its class sub-folders")
+        raise ConfigError(f"{directory}: no file in its class sub-folders is UTF-8 text")
     df = pd.DataFrame(rows, columns=["file", "text", "label"]).astype(object)
     splits = from_frame(
         df,

@@ -37,6 +37,8 @@ from plugins.registry import ConfigError, did_you_mean
 from workflows.io.atomic import atomic_path
 from workflows.io.layout import REPO
 
+TABLES = (".csv", ".tsv", ".txt", ".gz", ".parquet", ".pq")  # what predict reads as a table of rows
+
 if TYPE_CHECKING:
     from plugins.data.base import DataSpec
 
@@ -92,7 +94,7 @@ def gather(inputs: list[str], spec: DataSpec) -> Inputs:
         elif path.is_file():
             if path.suffix.lower() in EXTENSIONS:
                 images.append(path)
-            elif path.suffix.lower() in (".csv", ".tsv", ".txt", ".gz", ".parquet", ".pq"):
+            elif path.suffix.lower() in TABLES:
                 tables.append(path)
             else:
                 raise ConfigError(f"{path}: not an image ({'/'.join(e[1:] for e in EXTENSIONS)}) nor a CSV file")
@@ -413,6 +415,27 @@ def _target_number(cell: str, path: Path | None, row: int, column: str | None) -
         ) from None
 
 
+def forecast(inputs: list[str], model_dir: Path, out: Path, spec) -> dict[str, Any]:
+    """A forecaster's next `horizon` values after one CSV of recent history (its last `window` rows are read), as
+    a CSV of `step, time, forecast` in the target's units."""
+    from plugins.data.timeseries import recent_window
+
+    if len(inputs) != 1 or Path(inputs[0]).suffix.lower() not in TABLES:
+        raise ConfigError("a forecaster takes one CSV of recent history (the last rows of the series, same columns)")
+    x, times = recent_window(str(inputs[0]), spec)
+    check_output(out, [Path(inputs[0])])
+    from workflows.stages.evaluate import load_model, unscale_target
+
+    model, _ = load_model(model_dir)
+    values = unscale_target(np.asarray(model.predict_on_batch(x)).reshape(-1), spec)
+    with atomic_path(out, suffix=".csv") as tmp, tmp.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["step", "time", "forecast"])
+        for h, value in enumerate(values):
+            writer.writerow([h + 1, times[h] if times else "", f"{value:.6g}"])
+    return {"rows": len(values)}
+
+
 def main(argv: list[str] | None = None) -> int:
     from workflows.io.console import run_cli
 
@@ -434,24 +457,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
-
-
-def forecast(inputs: list[str], model_dir: Path, out: Path, spec) -> dict[str, Any]:
-    """A forecaster's next `horizon` values after one CSV of recent history (its last `window` rows are read), as
-    a CSV of `step, time, forecast` in the target's units."""
-    from plugins.data.timeseries import recent_window
-
-    if len(inputs) != 1 or not str(inputs[0]).lower().endswith((".csv", ".tsv", ".parquet", ".gz")):
-        raise ConfigError("a forecaster takes one CSV of recent history (the last rows of the series, same columns)")
-    x, times = recent_window(str(inputs[0]), spec)
-    check_output(out, [Path(inputs[0])])
-    from workflows.stages.evaluate import load_model, unscale_target
-
-    model, _ = load_model(model_dir)
-    values = unscale_target(np.asarray(model.predict_on_batch(x)).reshape(-1), spec)
-    with atomic_path(out, suffix=".csv") as tmp, tmp.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["step", "time", "forecast"])
-        for h, value in enumerate(values):
-            writer.writerow([h + 1, times[h] if times else "", f"{value:.6g}"])
-    return {"rows": len(values)}

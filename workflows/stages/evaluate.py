@@ -286,9 +286,9 @@ def evaluate(
     elif spec.series and rows is not None:  # a forecast: seasonal naive and last value on the same windows
         from workflows.stages.baseline import series_compare
 
-        result["mase"] = None  # placed before the baseline; set from it
-        result["baseline"] = series_compare(rows, spec, unscale_target(y, spec), predicted)
-        result["mase"] = result["baseline"].pop("model_mase")
+        baseline = series_compare(rows, spec, unscale_target(y, spec), predicted)
+        result["mase"] = baseline.pop("model_mase")
+        result["baseline"] = baseline
     result.update(cost(core, x, Path(model_dir) / "model.keras"))
     with atomic_dir(out_dir) as tmp:
         if spec.task == "classification":
