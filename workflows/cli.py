@@ -37,6 +37,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "show": ("workflows.reporting.show:main", "the test metrics, and whether this run computed them"),
     "predict": ("workflows.serve.predict:main", "label new images or table rows with a trained model"),
+    "explain": (
+        "workflows.serve.explain:main",
+        "why the model decided: Integrated Gradients over an image or a row's columns, occlusion over text",
+    ),
     "export": ("workflows.cli:_cmd_export", "a SavedModel and a TFLite model, each checked (the export stage)"),
     "config": ("workflows.config.command:main", "print or write the composed config (params.yaml)"),
     "plugins": ("plugins.__main__:main", "list the registered plugins and their parameters"),

@@ -74,6 +74,7 @@ def test_one_command_lists_every_command_without_tensorflow():
         "report",
         "show",
         "predict",
+        "explain",
         "export",
         "config",
         "plugins",
