@@ -21,8 +21,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         parser.add_argument("source", nargs="?", help="a Hydra multirun directory")
         parser.add_argument("--dvc", metavar="REPO", help="collect the DVC experiments of this repository instead")
-        parser.add_argument("--name", default="report", help="the report's file name (default: report)")
-        parser.add_argument("--out", default="reports", help="where to write (default: reports)")
+        parser.add_argument(
+            "--html",
+            action="store_true",
+            help="one run's page: SOURCE is a run directory (or a repository after dvc repro); one self-contained "
+            "HTML file, SOURCE/report.html unless --out or --name is given",
+        )
+        parser.add_argument("--name", default=None, help="the report's file name (default: report)")
+        parser.add_argument("--out", default=None, help="where to write (default: reports)")
         parser.add_argument(
             "--confirm",
             type=int,
@@ -32,6 +38,16 @@ def main(argv: list[str] | None = None) -> int:
         )
         parser.add_argument("--seeds", type=int, default=3, help="with --confirm: training seeds per config (3)")
         ns = parser.parse_args(args)
+        if ns.html:
+            if not ns.source or not Path(ns.source).is_dir():
+                raise ConfigError("--html needs a run directory, e.g. kerasforge report outputs/<date>/<time> --html")
+            from workflows.reporting.page import write
+
+            folder = Path(ns.out) if ns.out else Path(ns.source)
+            written = write(Path(ns.source), folder / f"{ns.name or 'report'}.html")
+            print(f"wrote {written}")
+            return
+        ns.name, ns.out = ns.name or "report", ns.out or "reports"
         if ns.confirm is not None:
             if not ns.source or not Path(ns.source).is_dir():
                 raise ConfigError("--confirm needs a workflows.search directory, e.g. multirun/search/kerasforge")
