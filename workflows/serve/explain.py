@@ -218,9 +218,12 @@ def explain_rows(
             )
             np.add.at(per_column, owner, attributions * movable)
             row["completeness_gap"] = gap
-            if shuffled is not None:
+            if shuffled is not None:  # compared column by column, as the user reads them (a zero one-hot slot is
+                # zero in both models' attributions, whatever their weights: it would only add ties)
                 other, _ = integrated_gradients(class_output(shuffled, head, cls), x, np.zeros_like(x), steps, movable)
-                row["randomized_rank_correlation"] = rank_correlation(attributions * movable, other * movable)
+                other_column = np.zeros(len(columns))
+                np.add.at(other_column, owner, other * movable)
+                row["randomized_rank_correlation"] = rank_correlation(per_column, other_column)
         for name in text_columns:  # occlusion of each word; the cell's total is its column's attribution
             words, scores = occlusion(model, head, encoding, rows.iloc[[i]], name, cls)
             per_column[columns.index(name)] = float(np.sum(scores))
