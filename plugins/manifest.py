@@ -9,12 +9,15 @@ since) is checked the slow way, by the registry itself, with the same messages.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from plugins.registry import ConfigError, did_you_mean
+from plugins.registry import ConfigError, check_values, did_you_mean, validate_against
+
+_TYPES = {"int": int, "float": float, "str": str, "bool": bool}
 
 MANIFEST = Path(__file__).with_name("manifest.json")
 
@@ -31,11 +34,19 @@ def generate() -> dict[str, dict[str, dict[str, Any]]]:
             if not str(getattr(plugin.builder, "__module__", "")).startswith(("plugins.", "keras.")):
                 continue  # a third party's (its own module): the registry checks it
             params = plugin.parameters
-            out.setdefault(group, {})[name] = {
+            entry: dict[str, Any] = {
                 "parameters": list(params),
                 "required": [k for k, v in params.items() if v == "???"],
+                "types": {k: t for k, t in plugin.type_names().items() if t != "any"},
             }
+            if plugin.meta.get("values"):
+                entry["values"] = {k: _plain(v) for k, v in plugin.meta["values"].items()}
+            out.setdefault(group, {})[name] = entry
     return out
+
+
+def _plain(rule: dict[str, Any]) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in rule.items()}
 
 
 def text() -> str:
@@ -51,17 +62,20 @@ def _load() -> dict[str, dict[str, dict[str, Any]]]:
         return {}
 
 
-def check(group: str, name: str, params: dict[str, Any], where: str) -> None:
-    """Refuses an unknown or a missing parameter of a built-in plugin, as `Plugin.validate` would, without Keras.
+def check(group: str, name: str, params: dict[str, Any], where: str, hidden: frozenset[str] = frozenset()) -> None:
+    """Refuses a built-in plugin's unknown or missing parameter, a value of the wrong type, or one outside its declared
+    values, as `Plugin.build` would, without importing the plugin (so without Keras).
 
     Args:
         group: the plugin's group, e.g. "optimizer".
         name: its name, e.g. "adam".
-        params: the section's parameters (without `name` and the section's own options).
+        params: the section's parameters and their values (without `name` and the section's own options).
         where: the config path, for messages.
+        hidden: keys whose values come from interpolations (never shown).
 
     Raises:
-        ConfigError: a key the plugin does not take (closest names first), or a required one missing.
+        ConfigError: a key the plugin does not take (closest names first), a required one missing, a value of the
+            wrong type or outside the plugin's `values` rules.
     """
     entry = _load().get(group, {}).get(name)
     if entry is None:
@@ -73,3 +87,11 @@ def check(group: str, name: str, params: dict[str, Any], where: str) -> None:
     missing = sorted(k for k in entry["required"] if k not in params or params[k] == "???")
     if missing:
         raise ConfigError(f"{where}: {owner} needs {', '.join(missing)}; set it, e.g. {where}.{missing[0]}=...")
+    typed = {k: v for k, v in entry.get("types", {}).items() if k in params and params[k] != "???"}
+    if typed:  # the registry's own type check, on a schema of the manifest's types: the same messages
+        schema = dataclasses.make_dataclass(
+            f"{group}_{name}_manifest",
+            [(k, _TYPES[t.rstrip("?")] | None if t.endswith("?") else _TYPES[t]) for k, t in typed.items()],
+        )
+        validate_against(schema, {k: params[k] for k in typed}, where, owner, hidden)
+    check_values(entry.get("values", {}), params, where, hidden)

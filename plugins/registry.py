@@ -22,6 +22,7 @@ import importlib
 import importlib.util
 import inspect
 import pkgutil
+import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -97,6 +98,7 @@ def did_you_mean(word: str, choices: typing.Iterable[str]) -> str:
 
 # Types a parameter may declare, mapped to what the YAML may hold.
 _SIMPLE = (bool, int, float, str)
+_SIMPLE_TYPES = {bool, int, float, str}
 
 
 def _field_type(param: inspect.Parameter, hints: dict[str, Any]) -> Any:
@@ -186,6 +188,44 @@ def validate_against(
     return OmegaConf.to_container(typed, resolve=True)
 
 
+def check_values(
+    rules: dict[str, dict[str, Any]], params: dict[str, Any], where: str, hidden: frozenset[str] = frozenset()
+) -> None:
+    """Refuses values outside a plugin's declared rules (its `values` meta): data-free, so no TensorFlow.
+
+    Args:
+        rules: parameter → its rule: `choices` (a list), `min` and `max` (inclusive), `between` ([low, high],
+            exclusive). A null value passes (a parameter that may be null says so by its default).
+        params: the parameters' values.
+        where: the config path of the section, e.g. "data".
+        hidden: keys whose values come from interpolations (never shown).
+
+    Raises:
+        ConfigError: one line: `data.horizon=0 must be at least 1`, `data.on_gap='skipp' is unknown; did you mean…`.
+
+    Example:
+    >>> check_values({"horizon": {"min": 1}}, {"horizon": 0}, "data")
+    Traceback (most recent call last):
+    plugins.registry.ConfigError: data.horizon=0 must be at least 1
+    """
+    for key, rule in rules.items():
+        value = params.get(key)
+        if value is None or value == "???":
+            continue
+        shown = "***" if key in hidden else (repr(value) if isinstance(value, str) else str(value))
+        if "choices" in rule and value not in rule["choices"]:
+            raise ConfigError(f"{where}.{key}={shown} is unknown; {did_you_mean(str(value), rule['choices'])}")
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            continue  # a wrong type is validate_against's to refuse
+        if "min" in rule and value < rule["min"]:
+            raise ConfigError(f"{where}.{key}={shown} must be at least {rule['min']}")
+        if "max" in rule and value > rule["max"]:
+            raise ConfigError(f"{where}.{key}={shown} must be at most {rule['max']}")
+        if "between" in rule and not rule["between"][0] < value < rule["between"][1]:
+            low, high = rule["between"]
+            raise ConfigError(f"{where}.{key}={shown} must be between {low} and {high} (exclusive)")
+
+
 def _short_repr(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:60] + "…"
@@ -241,6 +281,19 @@ class Plugin:
         fields.sort(key=lambda f: len(f) == 3)
         return dataclasses.make_dataclass(f"{self.group}_{self.name}_params", fields)
 
+    def type_names(self) -> dict[str, str]:
+        """Each parameter's type as the manifest writes it: `int`, `float`, `str`, `bool`, with `?` when it may be
+        null; `any` for the rest (lists, mappings, Keras's unannotated parameters)."""
+        out = {}
+        for f in dataclasses.fields(self.schema):
+            kind, optional = f.type, False
+            if typing.get_origin(kind) in (typing.Union, types.UnionType):
+                args = [a for a in typing.get_args(kind) if a is not type(None)]
+                optional = len(args) < len(typing.get_args(kind))
+                kind = args[0] if len(args) == 1 else Any
+            out[f.name] = (kind.__name__ + ("?" if optional else "")) if kind in _SIMPLE_TYPES else "any"
+        return out
+
     @property
     def parameters(self) -> dict[str, Any]:
         """The configurable parameters with their defaults (`???` if required)."""
@@ -273,6 +326,7 @@ class Plugin:
         """
         where = where or self.group
         kwargs = self.validate(params, where)
+        check_values(self.meta.get("values", {}), kwargs, where)
         check = self.meta.get("check")
         if check is not None:
             check(kwargs, where)
@@ -458,7 +512,10 @@ def register(
         **meta: facts the workflows read, e.g. `labels="sparse"` for a loss;
             `check=fn(params, where)` vets values (raising ConfigError);
             `types={"clipnorm": Optional[float]}` types parameters whose
-            default says nothing (Keras's `None`s).
+            default says nothing (Keras's `None`s); `values={"horizon":
+            {"min": 1}, "on_gap": {"choices": ["fail", "ignore"]}}` declares
+            the values a parameter takes (`check_values`): plugins/manifest.json
+            carries them, so they are refused before any plugin is imported.
 
     Returns:
         A decorator that returns the builder unchanged.

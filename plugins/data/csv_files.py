@@ -10,8 +10,8 @@ from plugins.data.base import DataSpec, Splits, split_indices
 from plugins.data.tabular import (
     MAX_CATEGORIES,
     TEXT_DEFAULTS,
+    TEXT_RULES,
     TableEncoding,
-    check_text_options,
     infer_task,
     numbers,
     read_table,
@@ -20,13 +20,17 @@ from plugins.data.tabular import (
     type_columns,
     warn,
 )
-from plugins.registry import ConfigError, did_you_mean, register
+from plugins.registry import ConfigError, check_values, did_you_mean, register
 
 TASKS = ("regression", "classification")
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
-@register("data", "csv")
+# Its parameters' values, declared once (plugins/manifest.json carries them: refused before anything is imported).
+VALUES = {**TEXT_RULES, "task": {"choices": list(TASKS)}, "max_categories": {"min": 1}}
+
+
+@register("data", "csv", values=VALUES)
 def csv(
     path: str,
     target: str,
@@ -80,18 +84,15 @@ def csv(
     Example:
         `kerasforge train data=csv data.path=penguins.csv data.target=species`
     """
-    if task is not None and task not in TASKS:
-        raise ConfigError(f"data.task='{task}' is unknown; {did_you_mean(task, TASKS)}")
+    given = {"task": task, "max_categories": max_categories, "max_tokens": max_tokens, "ngrams": ngrams}
+    check_values(VALUES, {**given, "sequence_length": sequence_length, "standardize_text": standardize_text}, "data")
     if features and target in features:
         raise ConfigError(
             f"data.features lists the target '{target}': the model would be given the answer; "
             "drop it from data.features"
         )
-    if max_categories < 1:
-        raise ConfigError(f"data.max_categories={max_categories} must be at least 1, e.g. {MAX_CATEGORIES}")
     text = {"max_tokens": max_tokens, "sequence_length": sequence_length, "ngrams": ngrams}
     text["standardize"] = standardize_text
-    check_text_options(text)
     df = read_table(path, delimiter)
     df.columns = [str(c).strip() for c in df.columns]
     header = list(df.columns)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from plugins.data.base import DataSpec, Splits, class_files, split_arrays, split_indices
-from plugins.registry import ConfigError, did_you_mean, first_line, register
+from plugins.registry import ConfigError, check_values, first_line, register
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -119,7 +119,15 @@ def decode_dataset(files: list[Path], labels: list[int], size: tuple[int, int], 
     )
 
 
-@register("data", "image_folder", task="classification")
+# Its parameters' values, declared once (plugins/manifest.json carries them: refused before anything is imported).
+FOLDER_VALUES = {
+    "color_mode": {"choices": list(COLOR_MODES)},
+    "class_mode": {"choices": list(CLASS_MODES)},
+    "on_bad_file": {"choices": ["fail", "skip"]},
+}
+
+
+@register("data", "image_folder", task="classification", values=FOLDER_VALUES)
 def image_folder(
     directory: str,
     target_size: list[int] = (128, 128),
@@ -149,12 +157,9 @@ def image_folder(
     Example:
         `python -m workflows.train data=image_folder data.directory=photos 'data.target_size=[64,64]'`
     """
-    if color_mode not in COLOR_MODES:
-        raise ConfigError(f"data.color_mode='{color_mode}' is unknown; {did_you_mean(color_mode, COLOR_MODES)}")
-    if class_mode not in CLASS_MODES:
-        raise ConfigError(f"data.class_mode='{class_mode}' is unknown; {did_you_mean(class_mode, CLASS_MODES)}")
-    if on_bad_file not in ("fail", "skip"):
-        raise ConfigError(f"data.on_bad_file='{on_bad_file}' is unknown; valid: fail, skip")
+    check_values(
+        FOLDER_VALUES, {"color_mode": color_mode, "class_mode": class_mode, "on_bad_file": on_bad_file}, "data"
+    )
     if len(target_size) != 2 or min(target_size) < 1:
         raise ConfigError(f"data.target_size={list(target_size)} must be [height, width]")
     if max(target_size) > MAX_SIDE:

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from plugins.registry import ConfigError, did_you_mean
+from plugins.registry import ConfigError, check_values, did_you_mean
 
 if TYPE_CHECKING:
     import keras
@@ -609,14 +609,19 @@ def text_vectorizer(c: dict[str, Any]) -> keras.layers.TextVectorization:
     )
 
 
+# The text options' values, declared once: the data plugins register them (`values=`), so plugins/manifest.json
+# refuses a bad one before anything is imported, and `check_text_options` applies the same rules.
+TEXT_RULES: dict[str, dict[str, Any]] = {
+    "max_tokens": {"min": 1},
+    "sequence_length": {"min": 1},
+    "ngrams": {"min": 1},
+    "standardize_text": {"choices": list(STANDARDIZE)},
+}
+
+
 def check_text_options(options: dict[str, Any]) -> None:
-    """Refuses a text setting that cannot work, before any data is read."""
-    for key in ("max_tokens", "sequence_length", "ngrams"):
-        if int(options[key]) < 1:
-            raise ConfigError(f"data.{key}={options[key]} must be at least 1, e.g. {TEXT_DEFAULTS[key]}")
-    standardize = str(options["standardize"])
-    if standardize not in STANDARDIZE:
-        raise ConfigError(f"data.standardize_text={standardize!r} is unknown; {did_you_mean(standardize, STANDARDIZE)}")
+    """Refuses a text setting that cannot work (`TEXT_RULES`), before any data is read."""
+    check_values(TEXT_RULES, {**options, "standardize_text": options["standardize"]}, "data")
 
 
 def _fit_text(column: pd.Series, name: str, key: str, options: dict[str, Any]) -> dict[str, Any]:

@@ -18,13 +18,14 @@ from pathlib import Path
 
 from plugins.data.base import Splits, class_files
 from plugins.data.csv_files import from_frame
-from plugins.data.tabular import MAX_CATEGORIES, TEXT_DEFAULTS, check_text_options
-from plugins.registry import ConfigError, register
+from plugins.data.tabular import MAX_CATEGORIES, TEXT_DEFAULTS, TEXT_RULES
+from plugins.registry import ConfigError, check_values, register
 
 BAD_FILE = ("fail", "skip")
+VALUES = {**TEXT_RULES, "on_bad_file": {"choices": list(BAD_FILE)}}  # declared once (plugins/manifest.json)
 
 
-@register("data", "text_folder", task="classification")
+@register("data", "text_folder", task="classification", values=VALUES)
 def text_folder(
     directory: str,
     extensions: list[str] = (".txt",),
@@ -60,11 +61,9 @@ def text_folder(
     """
     import pandas as pd
 
-    if on_bad_file not in BAD_FILE:
-        raise ConfigError(f"data.on_bad_file={on_bad_file!r} is unknown; valid: {', '.join(BAD_FILE)}")
     text = {"max_tokens": max_tokens, "sequence_length": sequence_length, "ngrams": ngrams}
+    check_values(VALUES, {**text, "standardize_text": standardize_text, "on_bad_file": on_bad_file}, "data")
     text["standardize"] = standardize_text
-    check_text_options(text)
     classes, files, labels = class_files(Path(directory), tuple(e.lower() for e in extensions), "text files")
     rows, skipped = [], []
     for file, label in zip(files, labels):

@@ -28,14 +28,25 @@ import numpy as np
 
 from plugins.data.base import DataSpec, Splits
 from plugins.data.tabular import _dates, numbers, numbers_checked, read_table, shorten
-from plugins.registry import ConfigError, did_you_mean, register
+from plugins.registry import ConfigError, check_values, did_you_mean, register
 
 GAPS = ("fail", "ignore")
 # The season of a series by its step: hours → a day, days → a week, weeks → a year, months → a year, quarters.
 SEASONS = ((3_600, 24), (86_400, 7), (7 * 86_400, 52), (28 * 86_400, 12), (89 * 86_400, 4))
 
 
-@register("data", "timeseries", task="regression")
+# Its parameters' values, declared once (plugins/manifest.json carries them: refused before anything is imported).
+VALUES = {
+    "window": {"min": 1},
+    "horizon": {"min": 1},
+    "season": {"min": 1},
+    "on_gap": {"choices": list(GAPS)},
+    "val_fraction": {"between": [0.0, 1.0]},
+    "test_fraction": {"between": [0.0, 1.0]},
+}
+
+
+@register("data", "timeseries", task="regression", values=VALUES)
 def timeseries(
     path: str,
     target: str,
@@ -146,16 +157,8 @@ def timeseries(
 
 
 def _check_options(window, horizon, season, on_gap, val_fraction, test_fraction) -> None:
-    for label, value in (("window", window), ("horizon", horizon)):
-        if int(value) < 1:
-            raise ConfigError(f"data.{label}={value} must be at least 1 step")
-    if season is not None and int(season) < 1:
-        raise ConfigError(f"data.season={season} must be at least 1 step (or null: inferred)")
-    if on_gap not in GAPS:
-        raise ConfigError(f"data.on_gap={on_gap!r} is unknown; {did_you_mean(on_gap, GAPS)}")
-    for label, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
-        if not 0.0 < value < 1.0:
-            raise ConfigError(f"data.{label}={value} must be between 0 and 1 (exclusive), e.g. 0.15")
+    given = {"window": window, "horizon": horizon, "season": season, "on_gap": on_gap}
+    check_values(VALUES, {**given, "val_fraction": val_fraction, "test_fraction": test_fraction}, "data")
 
 
 def _numeric(column) -> bool:

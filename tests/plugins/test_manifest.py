@@ -1,4 +1,5 @@
-"""plugins/manifest.json: every built-in plugin's parameter names, read without Keras — in step with the code."""
+"""plugins/manifest.json: every built-in plugin's parameter names, types and declared values, read without Keras — in
+step with the code."""
 
 from __future__ import annotations
 
@@ -35,6 +36,19 @@ def test_it_refuses_what_the_registry_refuses_with_the_same_words():
         ("loss.label_smothing=0.1", "did you mean 'label_smoothing'?"),
         ("model.filtres=[8]", "unknown parameter of model 'cnn'"),
         ("data=image_folder", "data 'image_folder' needs directory"),
+        # Values, declared once by the data plugins (`values=`), refused before any data is read or TensorFlow starts.
+        ("data=csv data.path=t.csv data.target=y data.standardize_text=lowr", "did you mean 'lower'?"),
+        ("data=csv data.path=t.csv data.target=y data.ngrams=0", "data.ngrams=0 must be at least 1"),
+        ("data=csv data.path=t.csv data.target=y data.task=regresion", "did you mean 'regression'?"),
+        ("data=timeseries data.path=s.csv data.target=y data.horizon=0", "data.horizon=0 must be at least 1"),
+        ("data=timeseries data.path=s.csv data.target=y data.test_fraction=1.5", "between 0.0 and 1.0 (exclusive)"),
+        ("data=timeseries data.path=s.csv data.target=y data.on_gap=skip", "data.on_gap='skip' is unknown"),
+        ("data=timeseries data.path=s.csv data.target=y data.window=abc", "data.window: 'abc' is not valid"),
+        ("data=text_folder data.directory=d data.on_bad_file=skipp", "did you mean 'skip'?"),
+        (
+            "data=image_folder data.directory=d data.color_mode=grey",
+            "data.color_mode='grey' is unknown; valid: grayscale",
+        ),
     ],
 )
 def test_a_misspelt_or_missing_parameter_is_one_line_before_tensorflow(override, message):
@@ -42,7 +56,20 @@ def test_a_misspelt_or_missing_parameter_is_one_line_before_tensorflow(override,
         "import sys; from workflows.cli import main; code = main(['train', *sys.argv[1:]]); "
         "print('exit', code, 'tensorflow' in sys.modules)"
     )
-    result = run([sys.executable, "-c", code, override], ROOT, check=False)
+    result = run([sys.executable, "-c", code, *override.split()], ROOT, check=False)
     lines = error_lines(result.stderr)
     assert len(lines) == 1 and message in lines[0], result.stderr[-1000:]
     assert result.stdout.splitlines()[-1] == "exit 2 False"
+
+
+def test_declared_values_are_refused_alike_by_the_manifest_and_by_the_registry():
+    from plugins.registry import get
+
+    for params in ({"horizon": 0}, {"on_gap": "skipp"}, {"val_fraction": 1.0}, {"window": "abc"}):
+        full = {"path": "s.csv", "target": "y", **params}
+        with pytest.raises(ConfigError) as fast:
+            manifest.check("data", "timeseries", full, "data")
+        with pytest.raises(ConfigError) as slow:
+            get("data", "timeseries").build(full, "data")
+        assert str(fast.value) == str(slow.value)
+    manifest.check("data", "timeseries", {"path": "s.csv", "target": "y", "season": None, "horizon": 3}, "data")

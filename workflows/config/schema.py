@@ -245,22 +245,19 @@ def resolve(cfg: DictConfig | dict, stage: Stage | None = None) -> Experiment:
 
 
 def _check_names(cfg: DictConfig, wanted: set[str], augmentation: AugmentationConfig) -> None:
-    """Every built-in plugin's parameter names, from the manifest (no Keras, no TensorFlow); `_choose` checks values."""
+    """Every built-in plugin's parameters from the manifest (no Keras, no TensorFlow): names, types and declared values;
+    `_choose` checks the rest once the plugin is imported."""
     from plugins import manifest
+    from plugins.registry import interpolated
 
     nodes = [(f"augmentation.ops.{i}", "augmentation", op) for i, op in enumerate(augmentation.ops)]
     nodes += [(group, group, cfg[group]) for group in PLUGIN_GROUPS if group in wanted]
     for where, group, node in nodes:
         if not isinstance(node, (dict, DictConfig)) or "name" not in node:
             continue  # `_choose` says what is wrong
-        keys = {
-            str(k): "???"
-            if (OmegaConf.is_missing(node, k) if isinstance(node, DictConfig) else node[k] == "???")
-            else None
-            for k in node.keys()
-            if k != "name" and k not in _extra_names(group)
-        }
-        manifest.check(group, str(node["name"]), keys, where)
+        values = OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node)
+        params = {str(k): v for k, v in cast(dict, values).items() if k != "name" and k not in _extra_names(group)}
+        manifest.check(group, str(node["name"]), params, where, interpolated(node))
 
 
 def _extra_names(group: str) -> set[str]:
