@@ -15,6 +15,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -177,127 +178,171 @@ def train(
     >>> splits = experiment.load_data()
     >>> train(experiment, splits.train, splits.val, splits.spec, tmp / "models", tmp / "logs")
     """
-    import keras
-    import tensorflow as tf
-    from dvclive.keras import DVCLiveCallback
-    from dvclive.utils import standardize_metric_name
-
-    from dvclive import Live
     from plugins.data.base import as_dataset
-    from workflows.runtime.backup import AtomicBackupAndRestore, backup_dir, resume_epoch, resumed_logs
-    from workflows.runtime.batchnorm import batch_norm_layers, batches_needed, recalibrate
-    from workflows.runtime.distribute import cluster_of, configure_runtime, make_strategy, watchdog
 
     train_ds, val_ds = as_dataset(train_ds), as_dataset(val_ds)
     trainer = experiment.trainer
     if trainer.class_weight == "balanced" and train_labels is None:
         train_labels = np.concatenate([y.numpy() for _, y in train_ds.batch(4096)])
     weights = class_weights(trainer.class_weight, spec, train_labels)
-    configure_runtime(trainer)
-    strategy = make_strategy(trainer)
-    cluster = cluster_of(strategy)
-    peers = watchdog() if cluster else None
-    plan = plan_epochs(experiment, int(train_ds.cardinality()))
-    head = experiment.head(spec)
-    finetune = experiment.finetune.build()
-    phases = fit_phases(plan["fit_epochs"], finetune, experiment)
-
-    def compile_model(optimizer):
-        model.compile(
-            optimizer=optimizer,
-            loss=experiment.build_loss(head),
-            metrics=head.metrics(),
-            steps_per_execution=plan["steps_per_execution"],
-            jit_compile=trainer.jit_compile,
-        )
-
-    with strategy.scope():
-        model = experiment.build_model(spec, head, n_train=plan["n_train"])
-        backbone = None
-        if finetune is not None:
-            from workflows.runtime.finetune import backbone_of, freeze
-
-            backbone = backbone_of(model, experiment.model.plugin.name)
-            freeze(backbone)
-        compile_model(experiment.build_optimizer(plan["steps_per_epoch"]))
-    run_callbacks = [StopOnNonFinite(experiment), *experiment.callbacks(plan["steps_per_epoch"])]
-    resumed, earlier_logs = 0, []
-    if trainer.backup and finetune is not None:
-        print(
-            "note: finetune=two_phase runs without epoch backups (a killed run starts again from epoch 0)",
-            file=sys.stderr,
-        )
-    elif trainer.backup:
-        backups = backup_dir(
-            trainer.backup_root, to_yaml(experiment.cfg, secrets=True), model_dir, cluster.rank if cluster else 0
-        )
-        resumed, earlier_logs = resume_epoch(backups), resumed_logs(backups)
-        run_callbacks.append(AtomicBackupAndRestore(backups))
-    # One endless stream of batches, fit_steps per epoch: epoch k always sees the k-th shuffle, so a
-    # resumed run skips exactly the batches the killed one had consumed, and continues identically.
-    online = experiment.augmentation.online
-    augmenter = experiment.build_augmenter(trainer.seed + 1) if online and experiment.augments(spec) else None
-    mixers = experiment.build_label_mixers(trainer.seed + 1) if online else []
-    if mixers and weights is not None:
-        raise ConfigError("trainer.class_weight cannot weight the mixed labels of mixup/cutmix; drop one of them")
-    if mixers and head.labels != "one_hot":
-        raise ConfigError(
-            f"mixup/cutmix make soft labels, which loss '{experiment.loss.plugin.name}' does not take; "
-            "use loss=categorical_crossentropy"
-        )
-    train_batches = batches(
-        train_ds,
-        head,
-        plan["batch_size"],
-        trainer.shuffle and not experiment.full_batch,
-        trainer.seed,
-        augmenter,
-        trainer.shuffle_buffer,
-        mixers,
-        weights,
-    )
-    train_batches = (train_batches.cache() if experiment.full_batch else train_batches).repeat()
-    train_batches = train_batches.skip(resumed * plan["fit_steps"])
-    val_batches = batches(val_ds, head, trainer.batch_size)
-    if peers:
-        run_callbacks.append(keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: peers.done()))
-    chief = cluster is None or cluster.is_chief
-    # Only the chief writes the model, the metrics and the logs; other workers write into a scratch directory.
-    scratch = None
-    if not chief:  # a killed worker's scratch is removed by the next worker that starts on this machine
-        remove_stale(Path(tempfile.gettempdir()) / "kerasforge-worker")
-        scratch = Path(tempfile.mkdtemp(prefix=f".kerasforge-worker.{os.getpid()}."))
-    model_dir, logs_dir = (model_dir, logs_dir) if chief else (scratch / "models", scratch / "logs")
+    run = _Training.start(experiment, spec, int(train_ds.cardinality()))
+    run.build()
+    resumed, earlier_logs = run.backups(model_dir)
+    train_batches, val_batches = run.inputs(train_ds, val_ds, weights, resumed)
+    model_dir, logs_dir, scratch = _output_dirs(run.cluster, model_dir, logs_dir)
     with atomic_dir(logs_dir) as tmp_logs:
-        live = Live(dir=str(tmp_logs), dvcyaml=None, save_dvc_exp=False, report=None)
-        if len(earlier_logs) >= resumed:  # a resumed run's curves start at epoch 0, not where it resumed
-            for logs in earlier_logs[:resumed]:
-                for name, value in logs.items():
-                    live.log_metric(standardize_metric_name(name, "dvclive.keras"), value)
-                live.next_step()
-        epochs_fitted = 0
-        try:
-            for index, (start, end) in enumerate(phases):
-                if index:  # fine-tuning's phase two: unfreeze, recompile with the backbone's rate, go on
-                    from workflows.runtime.finetune import continue_with_backbone_rate, unfreeze
+        live = _live(tmp_logs, earlier_logs, resumed)
+        history, epochs_fitted = run.fit(train_batches, val_batches, live, resumed, tmp_logs, list(callbacks))
+        last = {key: float(values[-1]) for key, values in history.history.items()}
+        used = run.recalibrate(train_ds, val_batches, last)
+        saved, card = run.finish()
+        card["training"] = {
+            **run.plan,
+            "epochs_run": (resumed + epochs_fitted) * run.plan["epochs_per_log_step"],
+            "resumed_at_epoch": resumed,
+            "phases": [list(p) for p in run.phases],
+            "strategy": type(run.strategy).__name__,
+            "replicas": run.strategy.num_replicas_in_sync,
+            "batch_norm_recalibrated_on_batches": used,
+        }
+        save_model(saved, card, model_dir)
+    if scratch:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return last
 
-                    with strategy.scope():
-                        unfreeze(backbone, finetune.unfreeze)
-                        optimizer = experiment.build_optimizer(plan["steps_per_epoch"])
-                        continue_with_backbone_rate(
-                            optimizer, model, backbone, finetune.backbone_lr, start * plan["fit_steps"]
-                        )
-                        compile_model(optimizer)
-                logger = DVCLiveCallback(live=live) if index == len(phases) - 1 else _KeepLiveOpen(live)
-                history = model.fit(
-                    train_batches.skip((start - resumed) * plan["fit_steps"]) if start else train_batches,
+
+@dataclass
+class _Training:
+    """One training's state, phase by phase: `start` (runtime, strategy, plan), `build` (model, optimizer),
+    `backups`, `inputs` (the batches), `fit` (model.fit per phase), `recalibrate`, `finish` (the model as saved)."""
+
+    experiment: Experiment
+    spec: DataSpec
+    head: Head
+    plan: dict[str, int]
+    strategy: Any
+    cluster: Any
+    peers: Any
+    finetune: Any
+    phases: list[tuple[int, int]]
+    model: Any = None
+    backbone: Any = None
+    callbacks: list = field(default_factory=list)
+    augmenter: Any = None
+    mixers: list = field(default_factory=list)
+
+    @classmethod
+    def start(cls, experiment: Experiment, spec: DataSpec, n_train: int) -> _Training:
+        """TensorFlow's runtime and the strategy from the checked trainer section, then the plan of the epochs."""
+        from workflows.runtime.distribute import cluster_of, configure_runtime, make_strategy, watchdog
+
+        configure_runtime(experiment.trainer)
+        strategy = make_strategy(experiment.trainer)
+        cluster = cluster_of(strategy)
+        peers = watchdog() if cluster else None
+        plan = plan_epochs(experiment, n_train)
+        head = experiment.head(spec)
+        finetune = experiment.finetune.build()
+        phases = fit_phases(plan["fit_epochs"], finetune, experiment)
+        return cls(experiment, spec, head, plan, strategy, cluster, peers, finetune, phases)
+
+    def compile(self, optimizer) -> None:
+        self.model.compile(
+            optimizer=optimizer,
+            loss=self.experiment.build_loss(self.head),
+            metrics=self.head.metrics(),
+            steps_per_execution=self.plan["steps_per_execution"],
+            jit_compile=self.experiment.trainer.jit_compile,
+        )
+
+    def build(self) -> None:
+        """The model (its backbone frozen for fine-tuning's first phase), compiled, under the strategy's scope."""
+        with self.strategy.scope():
+            self.model = self.experiment.build_model(self.spec, self.head, n_train=self.plan["n_train"])
+            if self.finetune is not None:
+                from workflows.runtime.finetune import backbone_of, freeze
+
+                self.backbone = backbone_of(self.model, self.experiment.model.plugin.name)
+                freeze(self.backbone)
+            self.compile(self.experiment.build_optimizer(self.plan["steps_per_epoch"]))
+        self.callbacks = [StopOnNonFinite(self.experiment), *self.experiment.callbacks(self.plan["steps_per_epoch"])]
+
+    def backups(self, model_dir: Path) -> tuple[int, list[dict]]:
+        """Epoch backups (`trainer.backup`): the epoch a killed run resumes at, and its earlier epochs' logs."""
+        from workflows.runtime.backup import AtomicBackupAndRestore, backup_dir, resume_epoch, resumed_logs
+
+        trainer = self.experiment.trainer
+        if trainer.backup and self.finetune is not None:
+            print(
+                "note: finetune=two_phase runs without epoch backups (a killed run starts again from epoch 0)",
+                file=sys.stderr,
+            )
+            return 0, []
+        if not trainer.backup:
+            return 0, []
+        rank = self.cluster.rank if self.cluster else 0
+        backups = backup_dir(trainer.backup_root, to_yaml(self.experiment.cfg, secrets=True), model_dir, rank)
+        self.callbacks.append(AtomicBackupAndRestore(backups))
+        return resume_epoch(backups), resumed_logs(backups)
+
+    def inputs(self, train_ds, val_ds, weights, resumed: int):
+        """The training stream (augmented online, mixed, weighted as configured; the epochs a resumed run has done
+        skipped) and the validation batches."""
+        import keras
+
+        experiment, trainer, plan = self.experiment, self.experiment.trainer, self.plan
+        online = experiment.augmentation.online
+        self.augmenter = (
+            experiment.build_augmenter(trainer.seed + 1) if online and experiment.augments(self.spec) else None
+        )
+        self.mixers = experiment.build_label_mixers(trainer.seed + 1) if online else []
+        if self.mixers and weights is not None:
+            raise ConfigError("trainer.class_weight cannot weight the mixed labels of mixup/cutmix; drop one of them")
+        if self.mixers and self.head.labels != "one_hot":
+            raise ConfigError(
+                f"mixup/cutmix make soft labels, which loss '{experiment.loss.plugin.name}' does not take; "
+                "use loss=categorical_crossentropy"
+            )
+        # One endless stream of batches, fit_steps per epoch: epoch k always sees the k-th shuffle, so a
+        # resumed run skips exactly the batches the killed one had consumed, and continues identically.
+        stream = batches(
+            train_ds,
+            self.head,
+            plan["batch_size"],
+            trainer.shuffle and not experiment.full_batch,
+            trainer.seed,
+            self.augmenter,
+            trainer.shuffle_buffer,
+            self.mixers,
+            weights,
+        )
+        stream = (stream.cache() if experiment.full_batch else stream).repeat().skip(resumed * plan["fit_steps"])
+        if self.peers:
+            peers = self.peers
+            self.callbacks.append(keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: peers.done()))
+        return stream, batches(val_ds, self.head, trainer.batch_size)
+
+    def fit(self, train_batches, val_batches, live, resumed: int, logs_dir: Path, extra: list):
+        """`model.fit` for each phase (fine-tuning's second phase unfreezes and recompiles first); a lost peer
+        worker is a one-line error."""
+        import tensorflow as tf
+        from dvclive.keras import DVCLiveCallback
+
+        epochs_fitted, history = 0, None
+        try:
+            for index, (start, end) in enumerate(self.phases):
+                if index:
+                    self._unfreeze(start)
+                logger = DVCLiveCallback(live=live) if index == len(self.phases) - 1 else _KeepLiveOpen(live)
+                history = self.model.fit(
+                    train_batches.skip((start - resumed) * self.plan["fit_steps"]) if start else train_batches,
                     validation_data=val_batches,
                     initial_epoch=start,
                     epochs=end,
-                    steps_per_epoch=plan["fit_steps"],
-                    verbose=trainer.verbose,
+                    steps_per_epoch=self.plan["fit_steps"],
+                    verbose=self.experiment.trainer.verbose,
                     shuffle=False,  # tf.data shuffles (batches() above)
-                    callbacks=[*run_callbacks, logger, *tensorboard(trainer, tmp_logs), *callbacks],
+                    callbacks=[*self.callbacks, logger, *tensorboard(self.experiment.trainer, logs_dir), *extra],
                 )
                 epochs_fitted += len(history.history.get("loss", []))
         except (
@@ -307,75 +352,108 @@ def train(
             tf.errors.InternalError,
             tf.errors.AbortedError,
         ) as err:
-            if cluster is None:
+            if self.cluster is None:
                 raise
             raise ConfigError(
                 f"a peer worker was lost during training ({type(err).__name__}); nothing was saved. Restart every "
                 "worker with the same command: each resumes from its last backed-up epoch"
             ) from None
-        last = {key: float(values[-1]) for key, values in history.history.items()}
-        # Batch norm's moving statistics (momentum 0.99) lag far behind a short run's weights: replace them by
-        # their plain average over training batches seen with the final weights (workflows/runtime/batchnorm.py).
-        used = 0
-        if trainer.recalibrate_batch_norm and batch_norm_layers(model):
-            recalibration = batches(
-                train_ds,
-                head,
-                plan["batch_size"],
-                trainer.shuffle,
-                trainer.seed + 2,
-                augmenter,
-                trainer.shuffle_buffer,
-                mixers,
+        return history, epochs_fitted
+
+    def _unfreeze(self, start: int) -> None:
+        """Fine-tuning's phase two: unfreeze, recompile with the backbone's rate, go on."""
+        from workflows.runtime.finetune import continue_with_backbone_rate, unfreeze
+
+        with self.strategy.scope():
+            unfreeze(self.backbone, self.finetune.unfreeze)
+            optimizer = self.experiment.build_optimizer(self.plan["steps_per_epoch"])
+            continue_with_backbone_rate(
+                optimizer, self.model, self.backbone, self.finetune.backbone_lr, start * self.plan["fit_steps"]
             )
-            used = recalibrate(model, recalibration, batches_needed(plan["n_train"], plan["batch_size"]))
-        if used:  # the validation figures of the model as saved
-            last.update(
-                {f"val_{k}": float(v) for k, v in model.evaluate(val_batches, verbose=0, return_dict=True).items()}
-            )
+            self.compile(optimizer)
+
+    def recalibrate(self, train_ds, val_batches, last: dict[str, float]) -> int:
+        """Batch norm's moving statistics (momentum 0.99) lag far behind a short run's weights: replaced by their
+        plain average over training batches seen with the final weights (workflows/runtime/batchnorm.py), and the
+        validation figures of the model as saved put into `last`. Returns the batches used (0: none)."""
+        from workflows.runtime.batchnorm import batch_norm_layers, batches_needed, recalibrate
+
+        trainer, plan = self.experiment.trainer, self.plan
+        if not (trainer.recalibrate_batch_norm and batch_norm_layers(self.model)):
+            return 0
+        recalibration = batches(
+            train_ds,
+            self.head,
+            plan["batch_size"],
+            trainer.shuffle,
+            trainer.seed + 2,
+            self.augmenter,
+            trainer.shuffle_buffer,
+            self.mixers,
+        )
+        used = recalibrate(self.model, recalibration, batches_needed(plan["n_train"], plan["batch_size"]))
+        if used:
+            evaluated = self.model.evaluate(val_batches, verbose=0, return_dict=True)
+            last.update({f"val_{k}": float(v) for k, v in evaluated.items()})
+        return used
+
+    def finish(self) -> tuple[Any, dict[str, Any]]:
+        """The model as saved (finite weights, Keras's own loss objects, a table's encoding in front) and its card."""
+        from plugins.loss.keras_losses import portable_loss
+
+        model, head, plan = self.model, self.head, self.plan
         if not all(np.isfinite(w).all() for w in model.get_weights()):
             raise ConfigError(
                 "training diverged: the model's weights are not finite; nothing was saved. "
-                f"{StopOnNonFinite.advice(experiment)}"
+                f"{StopOnNonFinite.advice(self.experiment)}"
             )
-        # Saved compiled with Keras's own loss objects, so that plain Keras loads it (plugins/loss: portable_loss).
-        from plugins.loss.keras_losses import portable_loss
-
-        if portable_loss(model.loss) is not model.loss:
-            with strategy.scope():
+        if portable_loss(model.loss) is not model.loss:  # so that plain Keras loads it (plugins/loss: portable_loss)
+            with self.strategy.scope():
                 model.compile(
                     optimizer=model.optimizer,
                     loss=portable_loss(model.loss),
                     metrics=head.metrics(),
                     steps_per_execution=plan["steps_per_execution"],
-                    jit_compile=trainer.jit_compile,
+                    jit_compile=self.experiment.trainer.jit_compile,
                 )
-        card = model_card(model, head, spec)
-        saved = model
-        if spec.table:  # the saved model takes raw rows: the fitted encoding as Keras layers in front of the network
-            from plugins.data.tabular import TableEncoding
+        card = model_card(model, head, self.spec)
+        if not self.spec.table:
+            return model, card
+        from plugins.data.tabular import TableEncoding  # the saved model takes raw rows: the encoding in front
 
-            encoding = TableEncoding(**spec.table)
-            with strategy.scope():
-                saved = encoding.front(model)
-                optimizer = type(model.optimizer).from_config(model.optimizer.get_config())
-                saved.compile(optimizer=optimizer, loss=model.loss, metrics=head.metrics())
-                optimizer.build(saved.trainable_variables)  # so that it is saved as built, and loads without a warning
-            card["columns"] = encoding.describe()
-        epochs_run = (resumed + epochs_fitted) * plan["epochs_per_log_step"]
-        card["training"] = {
-            **plan,
-            "epochs_run": epochs_run,
-            "resumed_at_epoch": resumed,
-            "phases": [list(p) for p in phases],
-            "strategy": type(strategy).__name__,
-            "replicas": strategy.num_replicas_in_sync,
-            "batch_norm_recalibrated_on_batches": used,
-        }
-        save_model(saved, card, model_dir)
-    if scratch:
-        shutil.rmtree(scratch, ignore_errors=True)
-    return last
+        encoding = TableEncoding(**self.spec.table)
+        with self.strategy.scope():
+            saved = encoding.front(model)
+            optimizer = type(model.optimizer).from_config(model.optimizer.get_config())
+            saved.compile(optimizer=optimizer, loss=model.loss, metrics=head.metrics())
+            optimizer.build(saved.trainable_variables)  # so that it is saved as built, and loads without a warning
+        card["columns"] = encoding.describe()
+        return saved, card
+
+
+def _output_dirs(cluster, model_dir: Path, logs_dir: Path) -> tuple[Path, Path, Path | None]:
+    """Only the chief writes the model, the metrics and the logs; other workers write into a scratch directory (a
+    killed worker's scratch is removed by the next worker that starts on this machine)."""
+    if cluster is None or cluster.is_chief:
+        return model_dir, logs_dir, None
+    remove_stale(Path(tempfile.gettempdir()) / "kerasforge-worker")
+    scratch = Path(tempfile.mkdtemp(prefix=f".kerasforge-worker.{os.getpid()}."))
+    return scratch / "models", scratch / "logs", scratch
+
+
+def _live(logs_dir: Path, earlier_logs: list[dict], resumed: int):
+    """DVCLive writing into `logs_dir`; a resumed run's curves start at epoch 0, not where it resumed."""
+    from dvclive.utils import standardize_metric_name
+
+    from dvclive import Live
+
+    live = Live(dir=str(logs_dir), dvcyaml=None, save_dvc_exp=False, report=None)
+    if len(earlier_logs) >= resumed:
+        for logs in earlier_logs[:resumed]:
+            for name, value in logs.items():
+                live.log_metric(standardize_metric_name(name, "dvclive.keras"), value)
+            live.next_step()
+    return live
 
 
 def fit_phases(fit_epochs: int, finetune, experiment: Experiment) -> list[tuple[int, int]]:
