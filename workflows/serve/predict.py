@@ -313,18 +313,10 @@ def predict(
     >>> predict(["photos/new"], Path("models"), Path("labels.csv"))
     {'rows': 120}
     """
-    from plugins.data.base import DataSpec
-
     if not 1 <= batch_size <= MAX_BATCH:  # a billion rows at once would not fit in memory: say so first
         raise ConfigError(f"--batch-size {batch_size} must be between 1 and {MAX_BATCH} (default 256)")
     card = read_card(model_dir)
-    try:
-        spec = DataSpec(**card["spec"])
-    except TypeError:
-        raise ConfigError(
-            f"{Path(model_dir) / 'model.json'} is the card of another kind of model (its spec has "
-            "other fields); give --model a directory written by this project's train stage"
-        ) from None
+    spec = _spec_of(card, model_dir)
     if spec.series:  # a forecaster: the next `horizon` values after a CSV of recent history
         return forecast(inputs, model_dir, Path(out), spec)
     found = gather(inputs, spec)
@@ -335,71 +327,104 @@ def predict(
             None,
         )
     from plugins.model.head import Head  # TensorFlow from here on: the inputs are known to fit the model
-    from workflows.stages.evaluate import load_model, per_class, predicted_classes, unscale_target
+    from workflows.stages.evaluate import load_model
 
-    head = Head(**card["head"])
     model, _ = load_model(model_dir)
-    classes = spec.class_names or [str(i) for i in range(spec.num_classes)]
-    classification = spec.task == "classification"
-    target = spec.target if found.table is not None else None
-    header = ["input", "prediction"] + ([f"p_{c}" for c in classes] if classification else [])
-    correct, scored, rows_written, errors = 0, 0, 0, []
-    if found.table is not None and spec.table:  # the model encodes the rows itself
-        batches = raw_row_batches(found.table, spec, batch_size)
-        progress = Progress(None, "rows", quiet)
-    elif found.table is not None:
-        batches = (
-            (rows, scale(x, spec), targets) for rows, x, targets in table_batches(found.table, spec, target, batch_size)
-        )
-        progress = Progress(None, "rows", quiet)
-    else:
-        batches = ((names, x, None) for names, x in image_batches(found.images, spec, batch_size))
-        progress = Progress(len(found.images), "images", quiet)
+    batches, progress = _input_batches(found, spec, batch_size, quiet)
+    scorer = _Scorer(spec, Head(**card["head"]), found.table)
     with atomic_path(out, suffix=".csv") as tmp, tmp.open("w", newline="") as handle:
         writer = csv.writer(handle)
         first = True
         for names, x, targets in batches:
-            if first and targets is not None:
-                header.append("target")
             if first:
-                writer.writerow(header)
+                writer.writerow(scorer.header(targets is not None))
                 first = False
-            if isinstance(x, dict):  # strings: as tensors (Keras's array adapter takes no object arrays)
-                import tensorflow as tf
-
-                outputs = np.asarray(model({k: tf.constant(v) for k, v in x.items()}, training=False))
-                count = len(names)
-            else:
-                outputs = np.asarray(model.predict_on_batch(x))
-                count = len(x)
-            if classification:
-                probs = np.asarray(head.probabilities(outputs))
-                ids = predicted_classes(probs)
-                probs = per_class(probs)
-                labels = [classes[i] for i in ids]
-                for i, (name, label, p) in enumerate(zip(names, labels, probs)):
-                    writer.writerow([str(name), label, *(f"{v:.6g}" for v in p), *([targets[i]] if targets else [])])
-                if targets is not None:
-                    correct += sum(same_label(a, b) for a, b in zip(labels, targets))
-                    scored += len(targets)
-            else:
-                values = unscale_target(outputs.reshape(count, -1)[:, 0], spec)
-                for i, (name, value) in enumerate(zip(names, values)):
-                    writer.writerow([str(name), f"{value:.6g}", *([targets[i]] if targets else [])])
-                if targets is not None:
-                    truth = np.asarray([_target_number(t, found.table, n, target) for t, n in zip(targets, names)])
-                    errors += list((values - truth)[np.isfinite(truth)])
-            rows_written += count
+            outputs, count = _outputs(model, x, names)
+            scorer.write(writer, names, outputs, count, targets)
             progress.update(count)
         if first:
             raise ConfigError(f"{found.table}: no data rows below the header")
-    result: dict[str, Any] = {"rows": rows_written}
-    if classification and scored:
-        result["accuracy"] = correct / scored
-    if errors:
-        e = np.asarray(errors)
-        result.update(mae=float(np.abs(e).mean()), rmse=float(np.sqrt((e**2).mean())))
-    return result
+    return scorer.result()
+
+
+def _spec_of(card: dict[str, Any], model_dir: Path) -> DataSpec:
+    from plugins.data.base import DataSpec
+
+    try:
+        return DataSpec(**card["spec"])
+    except TypeError:
+        raise ConfigError(
+            f"{Path(model_dir) / 'model.json'} is the card of another kind of model (its spec has "
+            "other fields); give --model a directory written by this project's train stage"
+        ) from None
+
+
+def _input_batches(found: Inputs, spec: DataSpec, batch_size: int, quiet: bool):
+    """(names, inputs, target cells) batches of the inputs as the model takes them, and their progress line."""
+    if found.table is not None and spec.table:  # the model encodes the rows itself
+        return raw_row_batches(found.table, spec, batch_size), Progress(None, "rows", quiet)
+    if found.table is not None:
+        scaled = (
+            (rows, scale(x, spec), targets)
+            for rows, x, targets in table_batches(found.table, spec, spec.target, batch_size)
+        )
+        return scaled, Progress(None, "rows", quiet)
+    images = ((names, x, None) for names, x in image_batches(found.images, spec, batch_size))
+    return images, Progress(len(found.images), "images", quiet)
+
+
+def _outputs(model, x, names) -> tuple[np.ndarray, int]:
+    """The model's outputs on one batch, and how many examples it held."""
+    if isinstance(x, dict):  # strings: as tensors (Keras's array adapter takes no object arrays)
+        import tensorflow as tf
+
+        return np.asarray(model({k: tf.constant(v) for k, v in x.items()}, training=False)), len(names)
+    return np.asarray(model.predict_on_batch(x)), len(x)
+
+
+class _Scorer:
+    """Writes each prediction's CSV row, and scores them against a table's target cells when it has them."""
+
+    def __init__(self, spec: DataSpec, head, table: Path | None):
+        self.spec, self.head, self.table = spec, head, table
+        self.classes = spec.class_names or [str(i) for i in range(spec.num_classes)]
+        self.classification = spec.task == "classification"
+        self.target = spec.target if table is not None else None
+        self.correct, self.scored, self.rows, self.errors = 0, 0, 0, []
+
+    def header(self, with_target: bool) -> list[str]:
+        header = ["input", "prediction"] + ([f"p_{c}" for c in self.classes] if self.classification else [])
+        return header + (["target"] if with_target else [])
+
+    def write(self, writer, names, outputs: np.ndarray, count: int, targets: list[str] | None) -> None:
+        from workflows.stages.evaluate import per_class, predicted_classes, unscale_target
+
+        extra = [[t] for t in targets] if targets else [[] for _ in range(count)]
+        if self.classification:
+            probs = np.asarray(self.head.probabilities(outputs))
+            labels = [self.classes[i] for i in predicted_classes(probs)]
+            for name, label, p, more in zip(names, labels, per_class(probs), extra):
+                writer.writerow([str(name), label, *(f"{v:.6g}" for v in p), *more])
+            if targets is not None:
+                self.correct += sum(same_label(a, b) for a, b in zip(labels, targets))
+                self.scored += len(targets)
+        else:
+            values = unscale_target(outputs.reshape(count, -1)[:, 0], self.spec)
+            for name, value, more in zip(names, values, extra):
+                writer.writerow([str(name), f"{value:.6g}", *more])
+            if targets is not None:
+                truth = np.asarray([_target_number(t, self.table, n, self.target) for t, n in zip(targets, names)])
+                self.errors += list((values - truth)[np.isfinite(truth)])
+        self.rows += count
+
+    def result(self) -> dict[str, Any]:
+        result: dict[str, Any] = {"rows": self.rows}
+        if self.classification and self.scored:
+            result["accuracy"] = self.correct / self.scored
+        if self.errors:
+            e = np.asarray(self.errors)
+            result.update(mae=float(np.abs(e).mean()), rmse=float(np.sqrt((e**2).mean())))
+        return result
 
 
 def _target_number(cell: str, path: Path | None, row: int, column: str | None) -> float:
