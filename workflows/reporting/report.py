@@ -283,35 +283,47 @@ def _row(
     columns: tuple[str, ...],
 ) -> str:
     ok = [r for r in members if r.error is None and r.pruned is None]
+    row = f"| {_label(name, members, options)} | {_counts(members, ok)} |"
+    if objective is not None:
+        row += f" {mean_std([r.objective[1] for r in ok if r.objective], digits=4)} |"
+    val = [r.metrics["train"][val_metric] for r in ok if val_metric in r.metrics.get("train", {})]
+    row += f" {_test_cell(ok, metric)} | {mean_std(val)} |"
+    if target is not None:
+        row += f" {_reached(ok, target)} |"
+    row += "".join(f" {mean_std([r.metrics[c] for r in ok if c in r.metrics], spread=True)} |" for c in columns)
+    return row
+
+
+def _label(name: str, members: list[Run], options: dict[str, str] | None) -> str:
+    """A variant's name (with its options, in a study), starred when it holds a search's best trial."""
     if options is not None:
         label = f"{name} `{options[name]}`" if options.get(name) else f"{name} (the defaults)"
     else:
         label = f"`{name}`"
-    if any(r.best for r in members):
-        label = f"★ {label} (best)"
-    counts = [
-        f"{n} {what}"
-        for n, what in (
-            (sum(r.pruned is not None for r in members), "pruned"),
-            (sum(r.error is not None for r in members), "failed"),
-        )
-        if n
-    ]
-    row = f"| {label} | {', '.join(([str(len(ok))] if ok or not counts else []) + counts)} |"
-    if objective is not None:
-        row += f" {mean_std([r.objective[1] for r in ok if r.objective], digits=4)} |"
-    val = [r.metrics["train"][val_metric] for r in ok if val_metric in r.metrics.get("train", {})]
+    return f"★ {label} (best)" if any(r.best for r in members) else label
+
+
+def _counts(members: list[Run], ok: list[Run]) -> str:
+    """How many runs count, and how many were pruned or failed."""
+    pruned, failed = sum(r.pruned is not None for r in members), sum(r.error is not None for r in members)
+    counts = [f"{n} {what}" for n, what in ((pruned, "pruned"), (failed, "failed")) if n]
+    return ", ".join(([str(len(ok))] if ok or not counts else []) + counts)
+
+
+def _test_cell(ok: list[Run], metric: str) -> str:
+    """The test metric's mean ± std (range); cross-validated runs add the spread between their folds."""
     cell = mean_std([r.metrics[metric] for r in ok if metric in r.metrics], spread=True)
     fold_std = [r.metrics[f"{metric}_std"] for r in ok if f"{metric}_std" in r.metrics]
-    if fold_std and len(fold_std) == len(ok):  # cross-validated runs: the spread between their folds too
+    if fold_std and len(fold_std) == len(ok):
         cell += f"; between folds ± {sum(fold_std) / len(fold_std):.4f}"
-    row += f" {cell} | {mean_std(val)} |"
-    if target is not None:
-        reached = [first_epoch_reaching(r.curves.get("eval/accuracy", []), target) for r in ok]
-        hit = [e for e in reached if e is not None]
-        row += f" {mean_std(hit, 1)} ({len(hit)}/{len(ok)} runs) |" if hit else f" not reached (0/{len(ok)} runs) |"
-    row += "".join(f" {mean_std([r.metrics[c] for r in ok if c in r.metrics], spread=True)} |" for c in columns)
-    return row
+    return cell
+
+
+def _reached(ok: list[Run], target: float) -> str:
+    """The epochs the runs took to reach `target` validation accuracy, and how many did."""
+    reached = [first_epoch_reaching(r.curves.get("eval/accuracy", []), target) for r in ok]
+    hit = [e for e in reached if e is not None]
+    return f"{mean_std(hit, 1)} ({len(hit)}/{len(ok)} runs)" if hit else f"not reached (0/{len(ok)} runs)"
 
 
 def _baseline_cells(members: list[Run], metric: str) -> str:
