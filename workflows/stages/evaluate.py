@@ -219,7 +219,6 @@ def evaluate(
     Returns:
         The metrics written to metrics.json.
     """
-    import tensorflow as tf
 
     from plugins.data.base import DataSpec, to_numpy
     from plugins.model.head import Head
@@ -228,67 +227,21 @@ def evaluate(
     head, spec = Head(**card["head"]), DataSpec(**card["spec"])
     x, y = to_numpy(ds)
     batch_size = experiment.evaluate.batch_size
-    core = model
-    if spec.table and rows is not None:  # the saved model takes the user's rows: score it on them
-        from plugins.data.tabular import TableEncoding
-
-        data = tf.data.Dataset.from_tensor_slices(
-            ({k: tf.constant(v) for k, v in TableEncoding(**spec.table).inputs(rows).items()}, head.encode(y))
-        ).batch(batch_size)
-        scores = model.evaluate(data, verbose=0, return_dict=True)
-        outputs = model.predict(data, verbose=0)
-        core = model.layers[-1]  # the trained network behind the encoding layers: it reads the encoded rows
-        drift = float(np.abs(np.asarray(core.predict(x, batch_size=batch_size, verbose=0)) - outputs).max())
-        if drift > 1e-3:
-            print(
-                f"warning: the saved model's encoding layers and the prepared rows differ by {drift:.3g}; "
-                "rerun the prepare and train stages (dvc repro -f prepare)",
-                file=sys.stderr,
-            )
-    else:
-        scores = model.evaluate(x, head.encode(tf.constant(y)), batch_size=batch_size, verbose=0, return_dict=True)
-        outputs = model.predict(x, batch_size=batch_size, verbose=0)
+    scores, outputs, core = _score(model, head, spec, x, y, rows, batch_size)
     result: dict[str, Any] = {"loss": float(scores["loss"]), "params": card["params"], "examples": int(len(y))}
     confusion: list[dict] = []
     if spec.task == "classification":
         more, confusion = classification_metrics(y, np.asarray(head.probabilities(outputs)), spec)
         result = {"accuracy": more.pop("accuracy"), **result, **more}
         if train_split is not None:
-            xt, yt = train_split
-            gap = mode_gap(core, head, np.asarray(xt[:MODE_ROWS]), np.asarray(yt[:MODE_ROWS]), batch_size)
-            result.update(gap)
-            if gap["train_accuracy_training_mode"] - gap["train_accuracy"] > MODE_GAP:
-                print(
-                    f"warning: on {min(len(xt), MODE_ROWS)} training rows the model scores "
-                    f"{gap['train_accuracy_training_mode']:.3f} in training mode but {gap['train_accuracy']:.3f} in "
-                    "inference mode: its batch-normalization moving statistics do not match its weights "
-                    "(a model saved without kerasforge's recalibration, or a frozen layer); retrain it here",
-                    file=sys.stderr,
-                )
+            result.update(_mode_gap_checked(core, head, train_split, batch_size))
         predicted = predicted_classes(np.asarray(head.probabilities(outputs)))
     else:  # in the target's units; `loss` stays the training loss, on the standardized target
         from workflows.stages.baseline import regression_metrics
 
         predicted = unscale_target(outputs.reshape(y.shape), spec)
         result.update(regression_metrics(unscale_target(y, spec), predicted))
-    if spec.table and rows is not None and train_rows is not None and train_split is not None:
-        from workflows.stages.baseline import compare
-
-        train_y = np.asarray(train_split[1])
-        result["baseline"] = compare(
-            train_rows,
-            rows,
-            spec,
-            train_y if spec.task == "classification" else unscale_target(train_y, spec),
-            y if spec.task == "classification" else unscale_target(y, spec),
-            predicted,
-        )
-    elif spec.series and rows is not None:  # a forecast: seasonal naive and last value on the same windows
-        from workflows.stages.baseline import series_compare
-
-        baseline = series_compare(rows, spec, unscale_target(y, spec), predicted)
-        result["mase"] = baseline.pop("model_mase")
-        result["baseline"] = baseline
+    result.update(_baseline(spec, y, predicted, rows, train_rows, train_split))
     result.update(cost(core, x, Path(model_dir) / "model.keras"))
     with atomic_dir(out_dir) as tmp:
         if spec.task == "classification":
@@ -307,6 +260,75 @@ def evaluate(
             ]
             write_json(tmp / "plots" / "residuals.json", residuals)
     return result
+
+
+def _score(model, head, spec: DataSpec, x: np.ndarray, y: np.ndarray, rows, batch_size: int):
+    """The saved model's scores and outputs on the split, and the network that reads the prepared inputs.
+
+    A table's saved model takes the user's raw rows: it is scored on them, through its own encoding layers, and
+    its network (behind those layers) must give the same outputs on the prepared rows."""
+    import tensorflow as tf
+
+    if not (spec.table and rows is not None):
+        scores = model.evaluate(x, head.encode(tf.constant(y)), batch_size=batch_size, verbose=0, return_dict=True)
+        return scores, model.predict(x, batch_size=batch_size, verbose=0), model
+    from plugins.data.tabular import TableEncoding
+
+    data = tf.data.Dataset.from_tensor_slices(
+        ({k: tf.constant(v) for k, v in TableEncoding(**spec.table).inputs(rows).items()}, head.encode(y))
+    ).batch(batch_size)
+    scores = model.evaluate(data, verbose=0, return_dict=True)
+    outputs = model.predict(data, verbose=0)
+    core = model.layers[-1]  # the trained network behind the encoding layers: it reads the encoded rows
+    drift = float(np.abs(np.asarray(core.predict(x, batch_size=batch_size, verbose=0)) - outputs).max())
+    if drift > 1e-3:
+        print(
+            f"warning: the saved model's encoding layers and the prepared rows differ by {drift:.3g}; "
+            "rerun the prepare and train stages (dvc repro -f prepare)",
+            file=sys.stderr,
+        )
+    return scores, outputs, core
+
+
+def _mode_gap_checked(core, head, train_split, batch_size: int) -> dict[str, float]:
+    """`mode_gap` on up to MODE_ROWS training rows, with a warning when it is above MODE_GAP."""
+    xt, yt = train_split
+    gap = mode_gap(core, head, np.asarray(xt[:MODE_ROWS]), np.asarray(yt[:MODE_ROWS]), batch_size)
+    if gap["train_accuracy_training_mode"] - gap["train_accuracy"] > MODE_GAP:
+        print(
+            f"warning: on {min(len(xt), MODE_ROWS)} training rows the model scores "
+            f"{gap['train_accuracy_training_mode']:.3f} in training mode but {gap['train_accuracy']:.3f} in "
+            "inference mode: its batch-normalization moving statistics do not match its weights "
+            "(a model saved without kerasforge's recalibration, or a frozen layer); retrain it here",
+            file=sys.stderr,
+        )
+    return gap
+
+
+def _baseline(spec: DataSpec, y, predicted, rows, train_rows, train_split) -> dict[str, Any]:
+    """The classical baseline on the same test rows: gradient boosting (or TF-IDF + logistic regression) for a
+    table, seasonal naive and last value for a series; `mase` beside a forecast."""
+    if spec.table and rows is not None and train_rows is not None and train_split is not None:
+        from workflows.stages.baseline import compare
+
+        train_y = np.asarray(train_split[1])
+        classes = spec.task == "classification"
+        return {
+            "baseline": compare(
+                train_rows,
+                rows,
+                spec,
+                train_y if classes else unscale_target(train_y, spec),
+                y if classes else unscale_target(y, spec),
+                predicted,
+            )
+        }
+    if spec.series and rows is not None:  # a forecast: seasonal naive and last value on the same windows
+        from workflows.stages.baseline import series_compare
+
+        baseline = series_compare(rows, spec, unscale_target(y, spec), predicted)
+        return {"mase": baseline.pop("model_mase"), "baseline": baseline}
+    return {}
 
 
 def _insight(out: Path, core, head, spec: DataSpec, x, y, outputs, predicted, rows, batch_size: int) -> None:
