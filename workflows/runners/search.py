@@ -120,22 +120,8 @@ def _check_metrics(search: SearchConfig, task: str | None) -> None:
         )
 
 
-def search_config(cfg: DictConfig) -> SearchConfig:
-    """The checked `hparams_search` section of a composed config, its defaults filled in from the task (no data
-    read, no TensorFlow)."""
-    from plugins.registry import validate_against
-
-    if "hparams_search" not in cfg or cfg.hparams_search is None:
-        raise ConfigError(
-            "no search space: add hparams_search=optuna (conf/hparams_search/optuna.yaml) or your own "
-            "option of the hparams_search group"
-        )
-    search = SearchConfig(**validate_against(SearchConfig, cfg.hparams_search, "hparams_search", "the search"))
-    for key, allowed in (("sampler", SAMPLERS), ("pruner", PRUNERS)):
-        value = getattr(search, key)
-        if value not in allowed:
-            raise ConfigError(f"hparams_search.{key}='{value}' is unknown; {did_you_mean(value, allowed)}")
-    task = data_task(cfg)
+def _objectives(search: SearchConfig, task: str) -> None:
+    """The search's metrics and directions as lists, one direction per metric, defaults from the task."""
     if search.metric is None:
         search.metric = "val_loss" if task == "regression" else "val_accuracy"
     search.metric = [search.metric] if isinstance(search.metric, str) else [str(m) for m in search.metric]
@@ -156,6 +142,25 @@ def search_config(cfg: DictConfig) -> SearchConfig:
             "hparams_search: Optuna prunes single-objective studies only; with several metrics set "
             "hparams_search.pruner=none"
         )
+
+
+def search_config(cfg: DictConfig) -> SearchConfig:
+    """The checked `hparams_search` section of a composed config, its defaults filled in from the task (no data
+    read, no TensorFlow)."""
+    from plugins.registry import validate_against
+
+    if "hparams_search" not in cfg or cfg.hparams_search is None:
+        raise ConfigError(
+            "no search space: add hparams_search=optuna (conf/hparams_search/optuna.yaml) or your own "
+            "option of the hparams_search group"
+        )
+    search = SearchConfig(**validate_against(SearchConfig, cfg.hparams_search, "hparams_search", "the search"))
+    for key, allowed in (("sampler", SAMPLERS), ("pruner", PRUNERS)):
+        value = getattr(search, key)
+        if value not in allowed:
+            raise ConfigError(f"hparams_search.{key}='{value}' is unknown; {did_you_mean(value, allowed)}")
+    task = data_task(cfg)
+    _objectives(search, task)
     for key in ("n_startup_trials", "pruner_startup_trials", "warmup_epochs"):
         if getattr(search, key) < 0:
             raise ConfigError(f"hparams_search.{key}={getattr(search, key)} must be ≥ 0")
