@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from omegaconf import DictConfig
 
 from plugins.registry import ConfigError, did_you_mean
-from workflows.io.atomic import alive, write_json
+from workflows.io.atomic import alive
 
 if TYPE_CHECKING:
     import optuna
@@ -603,56 +603,43 @@ def run_trial(trial: optuna.Trial, base: list[str], search: SearchConfig, out_di
     print(f"trial {trial.number}: {' '.join(shown)}", file=sys.stderr, flush=True)
     from workflows.config.compose import to_yaml
     from workflows.io.atomic import write_text
+    from workflows.runners.outcome import attempt, record
 
-    try:
+    def work() -> dict[str, Any]:
         cfg = compose([*base, *overrides])
         write_text(out_dir / "config.yaml", to_yaml(cfg))
-        metrics = run_pipeline(resolve(cfg), out_dir, callbacks=[pruning])
+        return run_pipeline(resolve(cfg), out_dir, callbacks=[pruning])
+
+    try:  # a failed trial is recorded and the search goes on; a fatal error is recorded and stops it
+        metrics, error = attempt(out_dir, work, (optuna.TrialPruned,), values=values, overrides=shown)
     except optuna.TrialPruned as err:
-        write_json(
-            out_dir / "result.json",
-            {
-                "status": "pruned",
-                "values": values,
-                "overrides": shown,
-                "epochs": type(pruning).epochs,
-                "error": str(err),
-            },
-        )
+        record(out_dir, "pruned", values=values, overrides=shown, epochs=type(pruning).epochs, error=str(err))
         trial.set_user_attr("epochs", type(pruning).epochs)
         print(f"trial {trial.number}: {err}", file=sys.stderr, flush=True)
         return optuna.trial.TrialState.PRUNED, None
-    except Exception as err:  # noqa: BLE001 — one trial's failure is recorded, the search goes on
-        message = f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}"
-        write_json(
-            out_dir / "result.json", {"status": "failed", "values": values, "overrides": shown, "error": message}
-        )
-        trial.set_user_attr("error", message[:500])
-        print(f"trial {trial.number} failed: {message}", file=sys.stderr, flush=True)
+    if metrics is None:
+        trial.set_user_attr("error", str(error)[:500])
+        print(f"trial {trial.number} failed: {error}", file=sys.stderr, flush=True)
         return optuna.trial.TrialState.FAIL, None
     objectives = [metric_value(metrics, name) for name in search.metric]
     if any(v is None or not math.isfinite(v) for v in objectives):
         missing = [n for n, v in zip(search.metric, objectives) if v is None]
-        message = f"no metric {', '.join(missing)} in the run's metrics" if missing else "a non-finite objective"
-        write_json(
-            out_dir / "result.json", {"status": "failed", "values": values, "overrides": shown, "error": message}
-        )
-        trial.set_user_attr("error", message)
+        error = f"no metric {', '.join(missing)} in the run's metrics" if missing else "a non-finite objective"
+        record(out_dir, "failed", values=values, overrides=shown, error=error)
+        trial.set_user_attr("error", error)
         return optuna.trial.TrialState.FAIL, None
     trial.set_user_attr("epochs", type(pruning).epochs)
-    write_json(
-        out_dir / "result.json",
-        {
-            "status": "ok",
-            "objective": objectives[0],
-            "objectives": objectives,
-            "objective_names": search.metric,
-            "directions": search.direction,
-            "values": values,
-            "overrides": shown,
-            "epochs": type(pruning).epochs,
-            "metrics": metrics,
-        },
+    record(
+        out_dir,
+        "ok",
+        objective=objectives[0],
+        objectives=objectives,
+        objective_names=search.metric,
+        directions=search.direction,
+        values=values,
+        overrides=shown,
+        epochs=type(pruning).epochs,
+        metrics=metrics,
     )
     shown_values = ", ".join(f"{n} {v:.4g}" for n, v in zip(search.metric, objectives))
     print(f"trial {trial.number}: {shown_values}", file=sys.stderr, flush=True)

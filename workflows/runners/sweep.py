@@ -26,7 +26,6 @@ from omegaconf import DictConfig
 
 from workflows.config.compose import CONF_DIR, CONFIG_NAME, compose, value_overrides
 from workflows.config.schema import resolve
-from workflows.io.atomic import write_json
 
 MULTIRUN_FLAGS = ("-m", "--multirun")
 
@@ -75,18 +74,16 @@ def trial(cfg: DictConfig) -> float:
     """One multirun job: runs the pipeline in Hydra's job directory and records the outcome there."""
     from hydra.core.hydra_config import HydraConfig
 
+    from workflows.runners.outcome import attempt, record
     from workflows.runners.pipeline import run_pipeline
 
     out_dir = Path(HydraConfig.get().runtime.output_dir)
-    try:
-        metrics = run_pipeline(resolve(cfg), out_dir)
-    except Exception as err:  # noqa: BLE001 — one trial's failure is recorded, the sweep goes on
-        message = f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}"
-        write_json(out_dir / "result.json", {"status": "failed", "error": message})
-        print(f"trial failed ({out_dir}): {message}", file=sys.stderr)
+    metrics, error = attempt(out_dir, lambda: run_pipeline(resolve(cfg), out_dir))  # a fatal error stops the sweep
+    if metrics is None:  # this trial's failure is recorded, the sweep goes on
+        print(f"trial failed ({out_dir}): {error}", file=sys.stderr)
         return math.nan
     value = objective(metrics)
-    write_json(out_dir / "result.json", {"status": "ok", "objective": value, "metrics": metrics})
+    record(out_dir, "ok", objective=value, metrics=metrics)
     return value
 
 
