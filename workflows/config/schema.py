@@ -308,24 +308,11 @@ def _resolve_sections(cfg: DictConfig | dict, wanted: set[str]) -> Experiment:
     if not isinstance(cfg, DictConfig):
         cfg = OmegaConf.create(cfg)
     sections = _check_without_plugins(cfg, wanted)
-    ops = []
-    if "augmentation" in wanted:
-        ops = [
-            _choose("augmentation", op, f"augmentation.ops.{i}")[0] for i, op in enumerate(sections["augmentation"].ops)
-        ]
-        mixers = [op.plugin.name for op in ops if op.plugin.meta.get("mixes_labels")]
-        if mixers and not sections["augmentation"].online:
-            raise ConfigError(
-                f"augmentation ops {', '.join(mixers)} mix labels within a batch, so they run online only; "
-                "set augmentation.online=true"
-            )
+    ops = _augmentation_ops(sections["augmentation"]) if "augmentation" in wanted else []
     chosen = {group: _choose(group, cfg[group]) if group in wanted else (None, None) for group in PLUGIN_GROUPS}
     options = chosen["regularizer"][1]
     if options is not None:
-        if options.dropout is not None and not 0.0 <= options.dropout < 1.0:
-            raise ConfigError(f"regularizer.dropout={options.dropout} must be in [0, 1) (or null to keep the model's)")
-        if options.early_stopping.patience < 0:
-            raise ConfigError("regularizer.early_stopping.patience must be ≥ 0 (0: no early stopping)")
+        _check_regularizer_options(options)
     experiment = Experiment(  # the groups not wanted by a stage are None: its view cannot read them
         cfg=cfg,
         **cast(dict[str, Any], {group: choice for group, (choice, _) in chosen.items()}),
@@ -333,7 +320,31 @@ def _resolve_sections(cfg: DictConfig | dict, wanted: set[str]) -> Experiment:
         augmentation_ops=ops,
         **cast(dict[str, Any], sections),
     )
-    # Build the cheap objects once: values their constructors refuse fail here, before any work.
+    _try_building(experiment, wanted)
+    return experiment
+
+
+def _augmentation_ops(augmentation: AugmentationConfig) -> list[Choice]:
+    """The augmentation ops' plugins; label mixers (mixup, cutmix) only online."""
+    ops = [_choose("augmentation", op, f"augmentation.ops.{i}")[0] for i, op in enumerate(augmentation.ops)]
+    mixers = [op.plugin.name for op in ops if op.plugin.meta.get("mixes_labels")]
+    if mixers and not augmentation.online:
+        raise ConfigError(
+            f"augmentation ops {', '.join(mixers)} mix labels within a batch, so they run online only; "
+            "set augmentation.online=true"
+        )
+    return ops
+
+
+def _check_regularizer_options(options: RegularizerOptions) -> None:
+    if options.dropout is not None and not 0.0 <= options.dropout < 1.0:
+        raise ConfigError(f"regularizer.dropout={options.dropout} must be in [0, 1) (or null to keep the model's)")
+    if options.early_stopping.patience < 0:
+        raise ConfigError("regularizer.early_stopping.patience must be ≥ 0 (0: no early stopping)")
+
+
+def _try_building(experiment: Experiment, wanted: set[str]) -> None:
+    """Builds the cheap objects once, so that values only their constructors refuse fail here, before any work."""
     if {"optimizer", "schedule", "regularizer"} <= wanted:
         experiment.build_optimizer()
         experiment.callbacks()
@@ -347,4 +358,3 @@ def _resolve_sections(cfg: DictConfig | dict, wanted: set[str]) -> Experiment:
         experiment.finetune.build()
     if "cv" in wanted:
         experiment.cv.build()
-    return experiment

@@ -364,18 +364,7 @@ def explain(
     spec = DataSpec(**card["spec"])
     if spec.series:
         raise ConfigError("explain takes images, table rows or text; a forecaster's windows are not explained yet")
-    if _reads_one_text(spec) and all(Path(i).suffix.lower() == ".txt" for i in inputs):
-        rows, lines, images = _text_files(inputs, spec), list(range(1, len(inputs) + 1)), []
-    else:
-        found = gather(inputs, spec)
-        images, rows, lines = found.images, None, []
-        if found.table is not None:
-            if not spec.table:
-                raise ConfigError(
-                    "this model was trained on a shipped data set's numbers, not on a file's columns; explain "
-                    "takes the rows of a model trained with data=csv"
-                )
-            rows, lines = _table_rows(found.table, spec)
+    images, rows, lines = _inputs(inputs, spec)
     from plugins.model.head import Head
     from workflows.stages.evaluate import load_model
 
@@ -394,6 +383,22 @@ def explain(
                 {k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()} for row in summary
             )
     return summary
+
+
+def _inputs(inputs: list[str], spec: DataSpec) -> tuple[list[Path], Any, list[int]]:
+    """What to explain, checked against the model before TensorFlow starts: (image files, table rows, their lines)."""
+    if _reads_one_text(spec) and all(Path(i).suffix.lower() == ".txt" for i in inputs):
+        return [], _text_files(inputs, spec), list(range(1, len(inputs) + 1))
+    found = gather(inputs, spec)
+    if found.table is None:
+        return found.images, None, []
+    if not spec.table:
+        raise ConfigError(
+            "this model was trained on a shipped data set's numbers, not on a file's columns; explain "
+            "takes the rows of a model trained with data=csv"
+        )
+    rows, lines = _table_rows(found.table, spec)
+    return [], rows, lines
 
 
 def _table_rows(path: Path, spec: DataSpec):
