@@ -191,21 +191,7 @@ def table_batches(
     with path.open(newline="", encoding="utf-8-sig") as handle:  # Excel's byte-order mark is not a column name
         reader = csv.reader(handle, delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
         header = [h.strip() for h in next(reader, None) or []]
-        if not header:
-            raise ConfigError(f"{path} is empty; it needs a header row and data rows")
-        n_features = spec.input_shape[0]
-        if spec.features:
-            missing = [f for f in spec.features if f not in header]
-            if missing:
-                raise ConfigError(
-                    f"{path} has no column '{missing[0]}', a feature of this model; "
-                    f"{did_you_mean(missing[0], header)} (the model takes: {', '.join(spec.features)})"
-                )
-            columns = [header.index(f) for f in spec.features]
-        else:
-            columns = [i for i, h in enumerate(header) if h != target]
-            if len(columns) != n_features:
-                raise ConfigError(f"{path} has {len(columns)} feature columns; this model takes {n_features}")
+        columns = _feature_columns(header, spec, target, path)
         target_column = header.index(target) if target and target in header else None
         rows, values, targets = [], [], []
         for i, row in enumerate(reader, start=1):
@@ -224,6 +210,24 @@ def table_batches(
                 rows, values, targets = [], [], []
         if rows:
             yield rows, np.asarray(values, np.float32), (targets if target_column is not None else None)
+
+
+def _feature_columns(header: list[str], spec: DataSpec, target: str | None, path: Path) -> list[int]:
+    """The positions of the model's feature columns in a CSV's header: by name, or in order without names."""
+    if not header:
+        raise ConfigError(f"{path} is empty; it needs a header row and data rows")
+    if spec.features:
+        missing = [f for f in spec.features if f not in header]
+        if missing:
+            raise ConfigError(
+                f"{path} has no column '{missing[0]}', a feature of this model; "
+                f"{did_you_mean(missing[0], header)} (the model takes: {', '.join(spec.features)})"
+            )
+        return [header.index(f) for f in spec.features]
+    columns = [i for i, h in enumerate(header) if h != target]
+    if len(columns) != spec.input_shape[0]:
+        raise ConfigError(f"{path} has {len(columns)} feature columns; this model takes {spec.input_shape[0]}")
+    return columns
 
 
 def raw_row_batches(
