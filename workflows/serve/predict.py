@@ -82,24 +82,7 @@ def gather(inputs: list[str], spec: DataSpec) -> Inputs:
         ConfigError: a missing path, a folder without images, images for a tabular model, a CSV for an image
             model, several CSV files, or a file that is neither.
     """
-    images: list[Path] = []
-    tables: list[Path] = []
-    for name in inputs:
-        path = Path(name)
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in EXTENSIONS and p.is_file())
-            if not found:
-                raise ConfigError(f"{path}: the folder holds no images ({'/'.join(e[1:] for e in EXTENSIONS)})")
-            images += found
-        elif path.is_file():
-            if path.suffix.lower() in EXTENSIONS:
-                images.append(path)
-            elif path.suffix.lower() in TABLES:
-                tables.append(path)
-            else:
-                raise ConfigError(f"{path}: not an image ({'/'.join(e[1:] for e in EXTENSIONS)}) nor a CSV file")
-        else:
-            raise ConfigError(f"{path}: no such file or folder")
+    images, tables = _listed(inputs)
     if spec.kind == "image":
         if tables:
             raise ConfigError(
@@ -117,6 +100,29 @@ def gather(inputs: list[str], spec: DataSpec) -> Inputs:
             f"give one CSV file (got {len(tables)}); this model takes rows of {spec.input_shape[0]} features"
         )
     return Inputs([], tables[0])
+
+
+def _listed(inputs: list[str]) -> tuple[list[Path], list[Path]]:
+    """The image files (folders walked recursively) and the table files among the inputs."""
+    images: list[Path] = []
+    tables: list[Path] = []
+    kinds = "/".join(e[1:] for e in EXTENSIONS)
+    for name in inputs:
+        path = Path(name)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in EXTENSIONS and p.is_file())
+            if not found:
+                raise ConfigError(f"{path}: the folder holds no images ({kinds})")
+            images += found
+        elif not path.is_file():
+            raise ConfigError(f"{path}: no such file or folder")
+        elif path.suffix.lower() in EXTENSIONS:
+            images.append(path)
+        elif path.suffix.lower() in TABLES:
+            tables.append(path)
+        else:
+            raise ConfigError(f"{path}: not an image ({kinds}) nor a CSV file")
+    return images, tables
 
 
 class Progress:
