@@ -557,6 +557,15 @@ def open_study(search: SearchConfig):
             raise ConfigError(
                 f"hparams_search.storage='{_masked(search.storage)}': the study cannot be opened: {_reason(err)}"
             ) from None
+    _check_stored(study, search)
+    return study
+
+
+def _check_stored(study, search: SearchConfig) -> None:
+    """Refuses a stored study that optimizes other metrics or directions, or sampled a parameter from another space;
+    records the metrics of a new one."""
+    import optuna
+
     where = f"study '{search.study_name}'"
     stored = [d.name.lower() for d in study.directions]
     metrics = study.user_attrs.get("metrics")
@@ -579,7 +588,6 @@ def open_study(search: SearchConfig):
                         f"hparams_search.params.{key}: {where} sampled it from another space "
                         f"({err}); name another study (hparams_search.study_name=…)"
                     ) from None
-    return study
 
 
 class _NotRun(Exception):
