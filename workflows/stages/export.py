@@ -200,9 +200,7 @@ def export(experiment: Experiment, model_dir: Path, prepared: Path, out_dir: Pat
     scorer = model.layers[-1] if spec.table else model  # a table model's network reads the encoded rows
     expected = {k: np.asarray(v) for k, v in _outputs(scorer, head, spec, tf.constant(x_test)).items()}
     out_key = "probabilities" if spec.task == "classification" else "value"
-    raw_test = x_test
-    if spec.kind != "image" and spec.scaling and "mean" in spec.scaling:  # prepared rows are scaled; export: raw
-        raw_test = x_test * np.asarray(spec.scaling["std"], np.float32) + np.asarray(spec.scaling["mean"], np.float32)
+    raw_test = _raw(x_test, spec)
     if spec.task == "regression":
         from workflows.stages.evaluate import unscale_target
 
@@ -218,19 +216,7 @@ def export(experiment: Experiment, model_dir: Path, prepared: Path, out_dir: Pat
         key = write_saved_model(model, head, spec, saved)
         loaded = tf.saved_model.load(str(saved))
         served_key = "pixels" if spec.kind == "image" else "serving_default"  # raw rows; decoded pixels
-        if spec.table and rows is not None:  # the user's rows, cells as they are
-            from plugins.data.tabular import TableEncoding
-
-            inputs = TableEncoding(**spec.table).inputs(rows)
-            fn = loaded.signatures[served_key]
-            served = np.concatenate(
-                [
-                    np.asarray(fn(**{k: tf.constant(v[i : i + 256]) for k, v in inputs.items()})[out_key])
-                    for i in range(0, len(y_test), 256)
-                ]
-            )
-        else:
-            served = _run_signature(loaded.signatures[served_key], _input_name(served_key), raw_test, out_key)
+        served = _served(loaded.signatures[served_key], served_key, spec, rows, raw_test, out_key)
         check["saved_model"] = {
             "size_bytes": _size(saved),
             "signature": served_key,
@@ -254,6 +240,30 @@ def export(experiment: Experiment, model_dir: Path, prepared: Path, out_dir: Pat
     for line in degraded(check):
         print(f"warning: {line}", file=sys.stderr)
     return check
+
+
+def _raw(x: np.ndarray, spec) -> np.ndarray:
+    """The prepared rows in raw units (the export takes raw rows; prepared rows are scaled)."""
+    if spec.kind != "image" and spec.scaling and "mean" in spec.scaling:
+        return x * np.asarray(spec.scaling["std"], np.float32) + np.asarray(spec.scaling["mean"], np.float32)
+    return x
+
+
+def _served(fn, key: str, spec, rows, raw_test: np.ndarray, out_key: str) -> np.ndarray:
+    """The SavedModel signature's outputs on the test split: a table's rows with their cells as they are."""
+    if not (spec.table and rows is not None):
+        return _run_signature(fn, _input_name(key), raw_test, out_key)
+    import tensorflow as tf
+
+    from plugins.data.tabular import TableEncoding
+
+    inputs = TableEncoding(**spec.table).inputs(rows)
+    return np.concatenate(
+        [
+            np.asarray(fn(**{k: tf.constant(v[i : i + 256]) for k, v in inputs.items()})[out_key])
+            for i in range(0, len(rows), 256)
+        ]
+    )
 
 
 ACCURACY_LOSS = 0.01  # an export this much less accurate than the Keras model on the test split is a warning
