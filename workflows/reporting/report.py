@@ -113,39 +113,10 @@ def split_seed(overrides: list[str], readable_values: bool = False) -> tuple[str
 
 def from_multirun(sweep_dir: Path) -> list[Run]:
     """Every job of a Hydra multirun directory (its overrides, result.json and DVCLive curves)."""
-    import yaml
-
-    runs = []
-    for result in sorted(
+    results = sorted(
         Path(sweep_dir).glob("*/result.json"), key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0
-    ):
-        job = result.parent
-        try:
-            outcome = json.loads(result.read_text())
-            status = outcome["status"]
-        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-            raise ConfigError(
-                f"{result} is not a run's result (truncated or edited); delete it, or rerun that job"
-            ) from None
-        search_trial = "overrides" in outcome
-        if search_trial:  # a trial of workflows.search: its number names it (its values may repeat when rounded)
-            overrides = list(outcome["overrides"])
-        else:
-            overrides = yaml.safe_load((job / ".hydra" / "overrides.yaml").read_text()) or []
-        variant, seed = split_seed(overrides, readable_values=search_trial)
-        if search_trial:
-            variant = f"trial {job.name}: {variant}"
-        if status == "pruned":
-            runs.append(Run(variant, seed, overrides, {}, pruned=outcome.get("error", "pruned")))
-            continue
-        if status != "ok":
-            runs.append(Run(variant, seed, overrides, {}, error=outcome.get("error", "failed")))
-            continue
-        run = Run(variant, seed, overrides, outcome["metrics"], run_curves(job))
-        if search_trial and outcome.get("objective_names"):
-            run.objective = (str(outcome["objective_names"][0]), float(outcome["objective"]))
-            run.direction = str(outcome.get("directions", ["maximize"])[0])
-        runs.append(run)
+    )
+    runs = [_job_run(result) for result in results]
     if not runs:
         raise ConfigError(f"{sweep_dir} holds no finished job (no */result.json); is it a multirun directory?")
     scored = [r for r in runs if r.objective is not None]
@@ -153,6 +124,37 @@ def from_multirun(sweep_dir: Path) -> list[Run]:
         sign = -1 if scored[0].direction == "minimize" else 1
         max(scored, key=lambda r: sign * r.objective[1]).best = True
     return runs
+
+
+def _job_run(result: Path) -> Run:
+    """One job of a multirun directory, or one trial of a search, from its result.json."""
+    import yaml
+
+    job = result.parent
+    try:
+        outcome = json.loads(result.read_text())
+        status = outcome["status"]
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        raise ConfigError(
+            f"{result} is not a run's result (truncated or edited); delete it, or rerun that job"
+        ) from None
+    search_trial = "overrides" in outcome
+    if search_trial:  # a trial of workflows.search: its number names it (its values may repeat when rounded)
+        overrides = list(outcome["overrides"])
+    else:
+        overrides = yaml.safe_load((job / ".hydra" / "overrides.yaml").read_text()) or []
+    variant, seed = split_seed(overrides, readable_values=search_trial)
+    if search_trial:
+        variant = f"trial {job.name}: {variant}"
+    if status == "pruned":
+        return Run(variant, seed, overrides, {}, pruned=outcome.get("error", "pruned"))
+    if status != "ok":
+        return Run(variant, seed, overrides, {}, error=outcome.get("error", "failed"))
+    run = Run(variant, seed, overrides, outcome["metrics"], run_curves(job))
+    if search_trial and outcome.get("objective_names"):
+        run.objective = (str(outcome["objective_names"][0]), float(outcome["objective"]))
+        run.direction = str(outcome.get("directions", ["maximize"])[0])
+    return run
 
 
 def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
@@ -169,21 +171,7 @@ def from_dvc(repo: Path) -> list[Run]:
     result = subprocess.run(["dvc", "exp", "show", "--json"], cwd=repo, capture_output=True, text=True)
     if result.returncode != 0:
         raise ConfigError(f"`dvc exp show` failed in {repo}: {result.stderr.strip().splitlines()[-1:]}")
-    entries = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            data = node.get("data")
-            if isinstance(data, dict) and "params" in data and node.get("name") and node.get("rev") != "workspace":
-                entries.append(node)
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(json.loads(result.stdout))
-    experiments = [e for e in entries if e.get("experiments") is None]  # experiments, not their baselines
+    experiments = [e for e in _entries(json.loads(result.stdout)) if e.get("experiments") is None]  # not baselines
     if not experiments:
         raise ConfigError(f"{repo} has no DVC experiment; run `dvc exp run` first")
     params = []
@@ -198,21 +186,34 @@ def from_dvc(repo: Path) -> list[Run]:
     varying = sorted(
         (k for k in common if len({json.dumps(p[k]) for p in params}) > 1), key=lambda k: (not k.endswith(".name"), k)
     )
-    runs = []
-    for entry, flat in zip(experiments, params):
-        overrides = [f"{k}={flat.get(k)}" for k in varying]
-        variant, seed = split_seed(overrides)
-        metrics = {}
-        for file, content in (entry["data"].get("metrics") or {}).items():
-            if file.startswith("eval/"):
-                metrics.update(content.get("data", {}))
-        if entry["data"].get("status", "Success") not in ("Success", "Queued") and not metrics:
-            runs.append(
-                Run(variant, seed, overrides, {}, error=f"experiment {entry['name']}: {entry['data'].get('status')}")
-            )
-        else:
-            runs.append(Run(variant, seed, overrides, metrics))
-    return runs
+    return [_experiment_run(entry, [f"{k}={flat.get(k)}" for k in varying]) for entry, flat in zip(experiments, params)]
+
+
+def _experiment_run(entry: dict, overrides: list[str]) -> Run:
+    """One DVC experiment as a run: its test metrics (eval/), or its failure."""
+    variant, seed = split_seed(overrides)
+    metrics = {}
+    for file, content in (entry["data"].get("metrics") or {}).items():
+        if file.startswith("eval/"):
+            metrics.update(content.get("data", {}))
+    if entry["data"].get("status", "Success") not in ("Success", "Queued") and not metrics:
+        return Run(variant, seed, overrides, {}, error=f"experiment {entry['name']}: {entry['data'].get('status')}")
+    return Run(variant, seed, overrides, metrics)
+
+
+def _entries(node: Any) -> list[dict]:
+    """Every named revision with params in `dvc exp show --json`'s tree (the workspace left out)."""
+    found = []
+    if isinstance(node, dict):
+        data = node.get("data")
+        if isinstance(data, dict) and "params" in data and node.get("name") and node.get("rev") != "workspace":
+            found.append(node)
+        for value in node.values():
+            found += _entries(value)
+    elif isinstance(node, list):
+        for value in node:
+            found += _entries(value)
+    return found
 
 
 def group(runs: list[Run]) -> dict[str, list[Run]]:
