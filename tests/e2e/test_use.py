@@ -112,6 +112,20 @@ def test_predict_labels_a_folder_of_photographs_as_the_model_does(photos, tmp_pa
     assert accuracy > 0.6, accuracy
 
 
+def test_explain_draws_a_heatmap_per_real_photograph_and_agrees_with_predict(photos, tmp_path):
+    run_dir, folder, _, _ = photos
+    files = [sorted((folder / c).iterdir())[k] for c in sorted(p.name for p in folder.iterdir()) for k in (0, 3, 4)]
+    assert {f.suffix for f in files} == {".png", ".jpg"}  # JPEG and PNG; RGB, grey and RGBA files among them
+    out = tmp_path / "why"
+    run([sys.executable, "-m", "workflows", "explain", *map(str, files), "--model", str(run_dir / "models"),
+         "--out", str(out)], ROOT)  # fmt: skip
+    explained = read_rows(out / "explanations.csv")
+    predict([str(f) for f in files], run_dir / "models", tmp_path / "p.csv", quiet=True)
+    assert [r["prediction"] for r in explained] == [r["prediction"] for r in read_rows(tmp_path / "p.csv")]
+    assert all(np.isfinite(float(r["completeness_gap"])) for r in explained)
+    assert len(list(out.glob("*.png"))) == len(files)  # a heatmap per photograph, none overwriting another
+
+
 def test_predict_scores_a_csv_in_raw_units_exactly_as_evaluate_did(iris, tmp_path):
     run_dir, _, _, metrics = iris
     # The test split's rows as the user's file had them (kept beside the encoded ones), with their labels.
