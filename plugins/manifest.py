@@ -40,13 +40,9 @@ def generate() -> dict[str, dict[str, dict[str, Any]]]:
                 "types": {k: t for k, t in plugin.type_names().items() if t != "any"},
             }
             if plugin.meta.get("values"):
-                entry["values"] = {k: _plain(v) for k, v in plugin.meta["values"].items()}
+                entry["values"] = plugin.meta["values"]
             out.setdefault(group, {})[name] = entry
     return out
-
-
-def _plain(rule: dict[str, Any]) -> dict[str, Any]:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in rule.items()}
 
 
 def text() -> str:

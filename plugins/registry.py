@@ -98,7 +98,6 @@ def did_you_mean(word: str, choices: typing.Iterable[str]) -> str:
 
 # Types a parameter may declare, mapped to what the YAML may hold.
 _SIMPLE = (bool, int, float, str)
-_SIMPLE_TYPES = {bool, int, float, str}
 
 
 def _field_type(param: inspect.Parameter, hints: dict[str, Any]) -> Any:
@@ -291,7 +290,7 @@ class Plugin:
                 args = [a for a in typing.get_args(kind) if a is not type(None)]
                 optional = len(args) < len(typing.get_args(kind))
                 kind = args[0] if len(args) == 1 else Any
-            out[f.name] = (kind.__name__ + ("?" if optional else "")) if kind in _SIMPLE_TYPES else "any"
+            out[f.name] = (kind.__name__ + ("?" if optional else "")) if kind in _SIMPLE else "any"
         return out
 
     @property

@@ -13,10 +13,11 @@
 Every run writes `explanations.csv` (one row per input: the prediction, its probability, and IG's completeness
 gap: attributions must add up to f(input) − f(baseline)) into `--out`, atomically: a failed run leaves no part.
 
-The two sanity checks of Adebayo et al. (2018), "Sanity Checks for Saliency Maps", hold for these attributions and
-are tested (tests/workflows/serve/test_explain.py): they change when the model's weights are randomized
-(`--sanity` reports the rank correlation with a randomized copy's, per input), and on inputs whose answer lies in
-one region or column they put most of their mass there.
+The two sanity checks of Adebayo et al. (2018), "Sanity Checks for Saliency Maps", are tested on these
+attributions (tests/e2e/test_explain.py): they change when the model's weights are randomized (`--sanity` reports
+the rank correlation with a randomized copy's, per input), and on inputs whose answer lies in one column or word
+they put most of their mass there; on an image, the most attributed pixel lies in the answer's region, which holds
+several times its share of the mass (IG from a black image gives the rest to a noisy background).
 
     kerasforge explain photos/cat.jpg --out why/
     kerasforge explain new_rows.csv --model models --out why/
@@ -132,6 +133,7 @@ def _prediction(probs: np.ndarray, head, spec: DataSpec) -> tuple[int, str, floa
 def explain_images(model, head, spec: DataSpec, files: list[Path], out: Path, steps: int, sanity: bool) -> list[dict]:
     """A heatmap PNG per image; returns one summary row per image."""
     from workflows.serve.predict import image_batches
+    from workflows.stages.evaluate import file_name
 
     rows, shuffled = [], randomized(model) if sanity else None
     for names, x in image_batches(files, spec, 32):
@@ -143,9 +145,8 @@ def explain_images(model, head, spec: DataSpec, files: list[Path], out: Path, st
             if shuffled is not None:
                 other, _ = integrated_gradients(class_output(shuffled, head, cls), image, np.zeros_like(image), steps)
                 row["randomized_rank_correlation"] = rank_correlation(attributions.sum(-1), other.sum(-1))
-            heatmap_png(
-                image, attributions, f"{label} (p={prob:.2f})", out / f"{_safe(str(Path(name).with_suffix('')))}.png"
-            )
+            png = out / f"{file_name(str(Path(name).with_suffix('')), 'input')}.png"
+            heatmap_png(image, attributions, f"{label} (p={prob:.2f})", png)
             rows.append(row)
     return rows
 
@@ -306,10 +307,6 @@ def bars_png(columns: list[str], values: np.ndarray, title: str, out: Path) -> N
     plt.close(fig)
 
 
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "input"
-
-
 def _reads_one_text(spec: DataSpec) -> bool:
     """Whether the model reads one column, of text (data=text_folder's): then `.txt` inputs are texts, not tables."""
     columns = (spec.table or {}).get("columns", [])
@@ -320,14 +317,14 @@ def _text_files(files: list[str], spec: DataSpec):
     """`.txt` files as rows of a text model's table (its one text column)."""
     import pandas as pd
 
-    name = spec.table["columns"][0]["name"]
+    column = spec.table["columns"][0]["name"]
     cells = []
-    for name in files:
+    for file in files:
         try:
-            cells.append(Path(name).read_bytes().decode("utf-8"))
+            cells.append(Path(file).read_bytes().decode("utf-8"))
         except (OSError, UnicodeDecodeError) as err:
-            raise ConfigError(f"{name}: not a readable UTF-8 text file ({type(err).__name__}); convert it") from None
-    return pd.DataFrame({name: cells}).astype(object)
+            raise ConfigError(f"{file}: not a readable UTF-8 text file ({type(err).__name__}); convert it") from None
+    return pd.DataFrame({column: cells}).astype(object)
 
 
 def explain(

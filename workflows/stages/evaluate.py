@@ -133,7 +133,7 @@ def curves(y: np.ndarray, probs: np.ndarray, names: list[str], out_dir: Path) ->
             continue  # one class only in this split: no curve
         for kind in CURVES:
             extra = {"drop_intermediate": True} if kind == "roc" else {}
-            live.log_sklearn_plot(kind, truth, score, name=f"{kind}/{_file_name(names[k])}.json", **extra)
+            live.log_sklearn_plot(kind, truth, score, name=f"{kind}/{file_name(names[k])}.json", **extra)
         aucs.append(skm.roc_auc_score(truth, score))
         precisions.append(skm.average_precision_score(truth, score))
     del live  # and its git handles now, not at interpreter exit (where dulwich's finalizers complain)
@@ -143,8 +143,9 @@ def curves(y: np.ndarray, probs: np.ndarray, names: list[str], out_dir: Path) ->
     return {"roc_auc": float(np.mean(aucs)), "average_precision": float(np.mean(precisions))} if aucs else {}
 
 
-def _file_name(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "class"
+def file_name(name: str, empty: str = "class") -> str:
+    """A class's or an input's name as a file name: letters, digits, `-_.` kept, anything else `_`."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or empty
 
 
 def cost(model, x: np.ndarray, model_file: Path, repeats: int = 30) -> dict[str, float]:

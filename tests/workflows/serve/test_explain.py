@@ -48,3 +48,17 @@ def test_bad_arguments_are_one_line_errors_before_any_model_is_read(tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(ConfigError, match="is a file"):
         explain(["x.png"], tmp_path, tmp_path / "file")
+
+
+def test_text_files_become_the_rows_of_a_text_models_one_column(tmp_path):
+    from plugins.data.base import DataSpec
+    from workflows.serve.explain import _text_files
+
+    spec = DataSpec((8,), "classification", 2, ["neg", "pos"], table={"columns": [{"name": "text", "type": "text"}]})
+    (tmp_path / "a.txt").write_text("a fine film")
+    (tmp_path / "b.txt").write_text("dull")
+    rows = _text_files([str(tmp_path / "a.txt"), str(tmp_path / "b.txt")], spec)
+    assert list(rows.columns) == ["text"] and list(rows["text"]) == ["a fine film", "dull"]
+    (tmp_path / "c.txt").write_bytes("caf\xe9".encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"c.txt: not a readable UTF-8 text file"):
+        _text_files([str(tmp_path / "c.txt")], spec)
