@@ -6,8 +6,12 @@
 
 Each example is a window of `window` consecutive rows (every number column,
 the target among them, plus the calendar of each step: day of the week, the
-time of day, the time of year), and its answer the target's `horizon` next
-values. Windows come in time order: the training windows' answers lie in
+time of day, the time of year, and with `holidays` whether it is a public
+holiday), and its answer the target's `horizon` next values. The calendar is
+known ahead: `horizon` more rows follow the window, carrying only the
+calendar of the steps to forecast (every other column 0, and a
+`calendar.ahead` flag 1) — the model is told that tomorrow is a Monday, or
+Memorial Day, which the seasonal naive cannot know. Windows come in time order: the training windows' answers lie in
 the first part of the series, validation's after them, the test's last —
 never shuffled across a boundary. Every column is standardized with the
 training part's mean and deviation only.
@@ -31,6 +35,7 @@ from plugins.data.tabular import _dates, numbers, numbers_checked, read_table, s
 from plugins.registry import ConfigError, check_values, did_you_mean, register
 
 GAPS = ("fail", "ignore")
+AHEAD = "calendar.ahead"  # 1 on the rows that carry the forecast steps' calendar, 0 on the window's
 # The season of a series by its step: hours → a day, days → a week, weeks → a year, months → a year, quarters.
 SEASONS = ((3_600, 24), (86_400, 7), (7 * 86_400, 52), (28 * 86_400, 12), (89 * 86_400, 4))
 
@@ -52,10 +57,12 @@ def timeseries(
     target: str,
     time: str | None = None,
     features: list[str] | None = None,
-    window: int = 28,
+    window: int | None = None,
     horizon: int = 1,
     season: int | None = None,
     calendar: bool = True,
+    holidays: str | None = None,
+    seasonal_skip: bool = True,
     on_gap: str = "fail",
     delimiter: str | None = None,
     val_fraction: float = 0.15,
@@ -68,11 +75,18 @@ def timeseries(
         target: the column to forecast.
         time: the column of timestamps (ISO 8601); null: the first column of dates, else the file's order.
         features: the covariates read beside the target (default: every other number column).
-        window: time steps each forecast reads.
+        window: time steps each forecast reads; null: two seasons (14 days of daily data, 48 hours of hourly,
+            24 months of monthly), 28 steps without a season. Short windows overfit less on short series: on
+            Chicago's last four years, 14 days were 17–23 % ahead of the seasonal naive, 28 days 9–15 % (README).
         horizon: steps forecast ahead: the model outputs the next `horizon` values.
         season: steps in a season for the seasonal-naive baseline and MASE; null: inferred from the time step
             (hourly 24, daily 7, weekly 52, monthly 12, quarterly 4; 1 without timestamps).
-        calendar: add each step's day of the week, time of day and time of year (as sine and cosine) as inputs.
+        calendar: add each step's day of the week, time of day and time of year (as sine and cosine) as inputs,
+            for the window and, known ahead, for the steps to forecast.
+        holidays: a country's public holidays as one more calendar input (1 on a holiday): its ISO code, "US",
+            "GB", "DE"…, or a subdivision after a dash, "US-IL" (the `holidays` package's calendars).
+        seasonal_skip: the model forecasts the seasonal naive plus its own correction (a skip connection inside
+            the saved model, plugins.model.head.SeasonalNaive); false: the model forecasts the values itself.
         on_gap: "fail": a missing time step (irregular timestamps) is an error naming it; "ignore": rows are
             taken as consecutive steps anyway.
         delimiter: the field separator (null: sniffed).
@@ -87,6 +101,7 @@ def timeseries(
         `kerasforge train data=timeseries data.path=ridership.csv data.target=ridership data.horizon=7 model=lstm`
     """
     _check_options(window, horizon, season, on_gap, val_fraction, test_fraction)
+    holiday_calendar = _holiday_calendar(holidays)
     df = read_table(path, delimiter)
     df.columns = [str(c).strip() for c in df.columns]
     header = list(df.columns)
@@ -96,12 +111,14 @@ def timeseries(
     stamps, time = _time_column(df, time, path)
     step = _check_order(stamps, df, time, path, on_gap)
     season = season or _season(step)
+    window = window or (2 * season if season > 1 else 28)
     names = features if features is not None else [h for h in header if h not in (target, time) and _numeric(df[h])]
     values = {name: _checked(df[name], name, path) for name in [target, *[n for n in names if n != target]]}
     columns = list(values)
     matrix = np.column_stack([values[n] for n in columns])
+    observed = len(columns)  # the columns read from the file; the calendar's follow them
     if calendar and stamps is not None:
-        parts, part_names = _calendar(stamps, step)
+        parts, part_names = _calendar(stamps, step, holiday_calendar)
         matrix, columns = np.column_stack([matrix, parts]), columns + part_names
     y_all = values[target]
     n = len(y_all)
@@ -124,13 +141,16 @@ def timeseries(
     std = np.where(std > 0, std, 1.0)
     scaled = ((matrix - mean) / std).astype(np.float32)
     windows = np.lib.stride_tricks.sliding_window_view(scaled[: n - horizon], window, axis=0).transpose(0, 2, 1)
+    ahead = bool(calendar and stamps is not None)
+    if ahead:
+        windows, columns = _with_calendar_ahead(windows, scaled, observed, window, horizon), [*columns, AHEAD]
     answers = np.lib.stride_tricks.sliding_window_view(y_all[window:], horizon)
     target_mean, target_std = float(mean[0]), float(std[0])
     y = ((answers - target_mean) / target_std).astype(np.float32)
     bounds = [(0, n_train), (n_train, n_train + n_val), (n_train + n_val, forecasts)]
     scale = _mase_scale(y_all[:train_end], season)
     spec = DataSpec(
-        (window, len(columns)),
+        (window + horizon * ahead, len(columns)),
         "regression",
         num_targets=horizon,
         kind="sequence",
@@ -143,7 +163,9 @@ def timeseries(
             "horizon": horizon,
             "season": season,
             "step_seconds": step,
-            "calendar": bool(calendar and stamps is not None),
+            "calendar": ahead,
+            "holidays": holidays if ahead else None,
+            "seasonal_skip": bool(seasonal_skip),
             "inputs": [c for c in columns if not c.startswith("calendar.")],
             "mase_scale": scale,
         },
@@ -159,6 +181,41 @@ def timeseries(
 def _check_options(window, horizon, season, on_gap, val_fraction, test_fraction) -> None:
     given = {"window": window, "horizon": horizon, "season": season, "on_gap": on_gap}
     check_values(VALUES, {**given, "val_fraction": val_fraction, "test_fraction": test_fraction}, "data")
+
+
+def _holiday_calendar(code: str | None):
+    """The `holidays` package's calendar for a country code ("US") or a subdivision ("US-IL"); None for none."""
+    if code is None:
+        return None
+    import holidays
+
+    country, _, part = str(code).partition("-")
+    supported = holidays.list_supported_countries()
+    if country.upper() not in supported:
+        raise ConfigError(
+            f"data.holidays={code}: no such country; {did_you_mean(country.upper(), sorted(supported))} "
+            "(an ISO 3166 code: US, GB, DE, FR…)"
+        )
+    parts = supported[country.upper()]
+    if part and part.upper() not in parts:
+        raise ConfigError(
+            f"data.holidays={code}: {country.upper()} has no subdivision '{part}'; "
+            f"{did_you_mean(part.upper(), sorted(parts))}"
+        )
+    return holidays.country_holidays(country.upper(), subdiv=part.upper() or None)
+
+
+def _with_calendar_ahead(windows, scaled, observed: int, window: int, horizon: int) -> np.ndarray:
+    """Each window followed by the calendar of its `horizon` steps to forecast (the file's columns 0 there) and
+    the `calendar.ahead` flag: (forecasts, window + horizon, columns + 1)."""
+    forecasts = len(windows)
+    known = scaled.copy()
+    known[:, :observed] = 0.0  # what is not known ahead: the target and the covariates of the future
+    future = np.lib.stride_tricks.sliding_window_view(known[window:], horizon, axis=0).transpose(0, 2, 1)
+    joined = np.concatenate([windows, future[:forecasts]], axis=1)
+    flag = np.zeros((*joined.shape[:2], 1), np.float32)
+    flag[:, window:] = 1.0
+    return np.concatenate([joined, flag], axis=2)
 
 
 def _numeric(column) -> bool:
@@ -238,18 +295,22 @@ def _season(step: float) -> int:
     return 1
 
 
-def _calendar(stamps, step: float) -> tuple[np.ndarray, list[str]]:
-    """Each step's place in the week, the day and the year, as sine and cosine (what the step can resolve)."""
+def _calendar(stamps, step: float, holiday_calendar=None) -> tuple[np.ndarray, list[str]]:
+    """Each step's place in the week, the day and the year, as sine and cosine (what the step can resolve), and
+    whether it is a public holiday (with a calendar of them)."""
     parts, names = [], []
     t = stamps.dt
-    cycles = [("year", (t.dayofyear.to_numpy() - 1) / 365.25)]
+    cycles = [("year", (t.day_of_year.to_numpy() - 1) / 365.25)]
     if step < 7 * 86_400:
-        cycles.append(("week", t.dayofweek.to_numpy() / 7))
+        cycles.append(("week", t.day_of_week.to_numpy() / 7))
     if step < 86_400:
         cycles.append(("day", (t.hour.to_numpy() + t.minute.to_numpy() / 60) / 24))
     for name, phase in cycles:
         parts += [np.sin(2 * math.pi * phase), np.cos(2 * math.pi * phase)]
         names += [f"calendar.{name}_sin", f"calendar.{name}_cos"]
+    if holiday_calendar is not None:
+        parts.append(np.array([day in holiday_calendar for day in t.date], np.float64))
+        names.append("calendar.holiday")
     return np.column_stack(parts), names
 
 
@@ -308,10 +369,22 @@ def recent_window(path: str, spec: DataSpec) -> tuple[np.ndarray, list[str]]:
         _check_order(stamps, df, time, path, "fail")
     matrix = np.column_stack([_checked(df[name], name, path) for name in series["inputs"]])
     future: list[str] = []
-    if stamps is not None:
-        if series["calendar"]:
-            matrix = np.column_stack([matrix, _calendar(stamps, float(series["step_seconds"]))[0]])
-        step = pd.Timedelta(seconds=float(series["step_seconds"]))
-        future = [(stamps.iloc[-1] + step * (h + 1)).strftime("%Y-%m-%d %H:%M:%S") for h in range(horizon)]
-    scaled = (matrix - np.array(spec.scaling["mean"])) / np.array(spec.scaling["std"])
-    return scaled.astype(np.float32)[None], future
+    mean, std = np.array(spec.scaling["mean"]), np.array(spec.scaling["std"])
+    if stamps is None:
+        return ((matrix - mean) / std).astype(np.float32)[None], future
+    step_seconds = float(series["step_seconds"])
+    step = pd.Timedelta(seconds=step_seconds)
+    times = pd.Series([stamps.iloc[-1] + step * (h + 1) for h in range(horizon)])
+    future = [t.strftime("%Y-%m-%d %H:%M:%S") for t in times]
+    if not series["calendar"]:
+        return ((matrix - mean) / std).astype(np.float32)[None], future
+    holiday_calendar = _holiday_calendar(series.get("holidays"))
+    matrix = np.column_stack([matrix, _calendar(stamps, step_seconds, holiday_calendar)[0]])
+    known = np.column_stack(
+        [np.zeros((horizon, len(series["inputs"]))), _calendar(times, step_seconds, holiday_calendar)[0]]
+    )
+    scaled = (np.concatenate([matrix, known]) - mean) / std
+    scaled[window:, : len(series["inputs"])] = 0.0  # the future's own values are not known: 0, as in training
+    flag = np.zeros((window + horizon, 1))
+    flag[window:] = 1.0
+    return np.concatenate([scaled, flag], axis=1).astype(np.float32)[None], future

@@ -115,3 +115,64 @@ def resolve_head(spec: DataSpec, loss: Plugin) -> Head:
     if labels == "value":  # a regression loss on classes compares probabilities with one-hot labels
         return Head(spec.num_classes, "softmax", "one_hot", "classification")
     return Head(spec.num_classes, "linear" if logits else "softmax", labels, "classification")
+
+
+@keras.saving.register_keras_serializable(package="kerasforge")
+class SeasonalNaive(keras.layers.Layer):
+    """The seasonal-naive forecast read from a forecaster's own input window: the target one season earlier.
+
+    A forecaster's input is its window of standardized columns, the target first (plugins/data/timeseries.py);
+    the value one season before each forecast step lies inside the window, at a position fixed by the window,
+    the horizon and the season. Added to a model's output, it turns the model into a correction of the
+    seasonal naive (a skip connection): on a short series the network then learns what the seasonal naive
+    misses (holidays, weather) instead of the week itself.
+
+    Args:
+        positions: for each forecast step, the window position of the value it repeats.
+
+    Example:
+        >>> SeasonalNaive(positions=[21])(keras.ops.ones((2, 28, 3))).shape
+        (2, 1)
+    """
+
+    def __init__(self, positions: list[int], **kwargs):
+        super().__init__(**kwargs)
+        self.positions = [int(p) for p in positions]
+
+    def call(self, inputs):
+        return keras.ops.take(inputs[:, :, 0], self.positions, axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], len(self.positions))
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "positions": self.positions}
+
+
+def seasonal_positions(window: int, horizon: int, season: int) -> list[int]:
+    """Where, in a window of `window` steps, the seasonal naive of each of `horizon` next steps lies: one season
+    before it, whole seasons back when the horizon passes a season; the window's last step when the window is
+    shorter than the season (the last-value forecast, as the classical baseline does then)."""
+    positions = []
+    for h in range(horizon):
+        back = season * -(-(h + 1) // season)  # whole seasons, never a step after the window
+        at = window + h - back
+        positions.append(at if at >= 0 else window - 1)
+    return positions
+
+
+def with_seasonal_naive(model: keras.Model, spec: DataSpec) -> keras.Model:
+    """A forecaster's model whose output is its own output plus the seasonal naive (see `SeasonalNaive`).
+
+    Args:
+        model: a model built for `spec` (one input, `horizon` outputs).
+        spec: a forecasting spec (`spec.series`).
+
+    Returns:
+        A model with the same input and name, forecasting the seasonal naive plus the model's correction.
+    """
+    series = spec.series or {}
+    positions = seasonal_positions(int(series["window"]), int(series["horizon"]), int(series["season"]))
+    naive = SeasonalNaive(positions, name="seasonal_naive", dtype="float32")(model.inputs[0])
+    forecast = keras.layers.Add(name="forecast", dtype="float32")([model.outputs[0], naive])
+    return keras.Model(model.inputs, forecast, name=model.name)

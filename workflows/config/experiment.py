@@ -156,10 +156,15 @@ class Experiment:
         return self.regularizer.build_offering(n_train=n_train)
 
     def build_model(self, spec, head, n_train: int = 1):
-        """The model plugin's model, with the penalty on every kernel and `regularizer.dropout` on every Dropout."""
+        """The model plugin's model, with the penalty on every kernel and `regularizer.dropout` on every Dropout;
+        a forecaster's adds the seasonal naive to its output when its data asks (`data.seasonal_skip`)."""
         from plugins.regularizer.weight_penalties import attach_to_kernels, set_dropout
 
         model = self.model.build(spec=spec, head=head)
+        if spec.series and spec.series.get("seasonal_skip"):
+            from plugins.model.head import with_seasonal_naive
+
+            model = with_seasonal_naive(model, spec)
         attach_to_kernels(model, self.build_regularizer(n_train))
         if self.regularizer_options.dropout is not None:
             set_dropout(model, self.regularizer_options.dropout)
