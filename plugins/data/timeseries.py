@@ -142,8 +142,9 @@ def timeseries(
     scaled = ((matrix - mean) / std).astype(np.float32)
     windows = np.lib.stride_tricks.sliding_window_view(scaled[: n - horizon], window, axis=0).transpose(0, 2, 1)
     ahead = bool(calendar and stamps is not None)
-    if ahead:
+    if ahead:  # the flag is an input as it is: mean 0, deviation 1 (the SavedModel's raw inputs include it)
         windows, columns = _with_calendar_ahead(windows, scaled, observed, window, horizon), [*columns, AHEAD]
+        mean, std = np.append(mean, 0.0), np.append(std, 1.0)
     answers = np.lib.stride_tricks.sliding_window_view(y_all[window:], horizon)
     target_mean, target_std = float(mean[0]), float(std[0])
     y = ((answers - target_mean) / target_std).astype(np.float32)
@@ -370,6 +371,8 @@ def recent_window(path: str, spec: DataSpec) -> tuple[np.ndarray, list[str]]:
     matrix = np.column_stack([_checked(df[name], name, path) for name in series["inputs"]])
     future: list[str] = []
     mean, std = np.array(spec.scaling["mean"]), np.array(spec.scaling["std"])
+    if series["calendar"]:
+        mean, std = mean[:-1], std[:-1]  # the last input is the calendar.ahead flag, added as it is below
     if stamps is None:
         return ((matrix - mean) / std).astype(np.float32)[None], future
     step_seconds = float(series["step_seconds"])

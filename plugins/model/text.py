@@ -103,6 +103,42 @@ def join(dense, parts: list) -> Any:
     return parts[0] if len(parts) == 1 else keras.layers.Concatenate(name="joined")(parts)
 
 
+@keras.saving.register_keras_serializable(package="kerasforge")
+class TokenCounts(keras.layers.Layer):
+    """How often each token id occurs in each row: (batch, length) ids → (batch, size) counts.
+
+    What `keras.layers.CategoryEncoding(output_mode="count")` computes, but as a segment sum, which TFLite runs
+    with its builtin kernels (CategoryEncoding's `DenseBincount` would need TensorFlow's Flex delegate).
+
+    Args:
+        size: the number of token ids (vocabulary, padding and out-of-vocabulary).
+
+    Example:
+        >>> TokenCounts(4)(keras.ops.convert_to_tensor([[2, 2, 3, 0]])).numpy().tolist()
+        [[1.0, 0.0, 2.0, 1.0]]
+    """
+
+    def __init__(self, size: int, **kwargs):
+        super().__init__(**kwargs)
+        self.size = int(size)
+
+    def call(self, tokens):
+        import tensorflow as tf
+
+        tokens = tf.cast(tokens, tf.int32)
+        rows = tf.shape(tokens)[0]
+        ids = tokens + tf.range(rows)[:, None] * self.size  # each row's own range of ids
+        flat = tf.reshape(ids, [-1])
+        counts = tf.math.unsorted_segment_sum(tf.ones_like(flat, tf.float32), flat, rows * self.size)
+        return tf.reshape(counts, [rows, self.size])
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.size)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "size": self.size}
+
+
 def bag_of_ngrams(inputs, spec: DataSpec) -> Any:
     """The n-gram model's reading (Google's text-classification guide; fastText's bag): each text as the TF-IDF
     vector of its words and n-grams — counts, sublinear (log 1 + n), times the inverse document frequencies of
@@ -111,9 +147,7 @@ def bag_of_ngrams(inputs, spec: DataSpec) -> Any:
     dense, texts = split_row(inputs, spec)
     bags = []
     for tokens, c in texts:
-        counts = keras.layers.CategoryEncoding(
-            len(c["vocabulary"]) + 2, output_mode="count", name=f"{c['input']}.counts"
-        )(tokens)
+        counts = TokenCounts(len(c["vocabulary"]) + 2, name=f"{c['input']}.counts")(tokens)
         weighted = ops.log1p(counts) * ops.convert_to_tensor([0.0, *c["idf"]], "float32")  # padding weighs 0
         bags.append(keras.layers.UnitNormalization(name=f"{c['input']}.tfidf")(weighted))
     return join(dense, bags)

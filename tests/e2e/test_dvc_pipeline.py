@@ -305,3 +305,51 @@ def test_a_table_regression_is_the_same_through_dvc_and_the_direct_command_line(
     assert direct["baseline"] == by_dvc["baseline"] and by_dvc["mae"] > 100  # grams, beside the same baseline
     model = "models/model.keras"
     assert digest(tmp_path / "direct" / model) == digest(regression_repo / model)
+
+
+def _tweets(path):
+    from tests.e2e.test_sequences import tweets
+
+    tweets(600).to_csv(path, index=False)
+
+
+def _chicago(path):
+    from tests.e2e.test_sequences import chicago
+
+    chicago(path)
+
+
+@pytest.mark.parametrize(
+    ("name", "write", "options"),
+    [
+        ("tweets.csv", _tweets, ["data=csv", "data.target=device", "augmentation=text"]),
+        ("chicago.csv", _chicago, ["data=timeseries", "data.target=ridership", "data.holidays=US", "data.horizon=2"]),
+    ],
+    ids=["text", "series"],
+)
+def test_text_and_a_series_are_the_same_through_dvc_and_the_direct_command_line(
+    regression_repo, tmp_path, name, write, options
+):
+    """Real tweets (a text column, augmented online) and Chicago's ridership (a forecast with holidays known ahead):
+    `dvc exp run -S …` and `kerasforge train …` give the same metrics, baseline and model bytes."""
+    if not (regression_repo / name).exists():
+        write(regression_repo / name)
+        run(["git", "add", name], regression_repo)
+        run(["git", "commit", "-qm", f"{name} of my own"], regression_repo)
+    overrides = [*options, f"data.path={name}", "trainer.deterministic=true", "trainer.epochs=2"]
+    run([*DVC, "exp", "run", *(arg for o in overrides for arg in ("-S", o))], regression_repo)
+    by_dvc = json.loads((regression_repo / "eval" / "metrics.json").read_text())
+    run(
+        [sys.executable, "-m", "workflows", "train", *overrides, f"hydra.run.dir={tmp_path / 'direct'}"],
+        regression_repo,
+    )
+    direct = json.loads((tmp_path / "direct" / "eval" / "metrics.json").read_text())
+    assert direct["loss"] == by_dvc["loss"] and direct["baseline"] == by_dvc["baseline"]
+    assert by_dvc["baseline"]["model"] == (
+        "seasonal_naive" if "timeseries" in options[0] else "tfidf_logistic_regression"
+    )
+    assert digest(tmp_path / "direct" / "models/model.keras") == digest(regression_repo / "models/model.keras")
+    assert deleted_tracked_files(regression_repo) == []
+    check = json.loads((regression_repo / "models" / "export" / "check.json").read_text())
+    # TFLite's builtin kernels hold both (the n-gram counts are a segment sum, not TensorFlow's DenseBincount)
+    assert check["tflite"]["max_abs_diff"] < 1e-4 and check["saved_model"]["max_abs_diff"] < 1e-4

@@ -10,7 +10,11 @@ from plugins.augmentation.affine import RandomAffine, fuse, transform
 from plugins.registry import REGISTRY, ConfigError, get
 from workflows.config.command import resolve
 
-OPS = sorted(n for n in REGISTRY.names("augmentation") if not get("augmentation", n).meta.get("mixes_labels"))
+OPS = sorted(
+    n
+    for n in REGISTRY.names("augmentation")
+    if not get("augmentation", n).meta.get("mixes_labels") and get("augmentation", n).meta.get("modality") != "text"
+)
 PARAMS = {
     "idg": {"rotation_range": 20, "width_shift_range": 0.2, "horizontal_flip": True, "brightness_range": [0.8, 1.2]}
 }
@@ -170,3 +174,62 @@ def test_mixup_and_cutmix_mix_images_and_one_hot_labels_online(compose, tmp_path
         train(sparse, splits.train, splits.val, splits.spec, tmp_path / "n", tmp_path / "k")
     with pytest.raises(ConfigError, match="they run online only; set augmentation.online=true"):
         resolve(compose([*overrides, "augmentation.online=false"]))
+
+
+def token_rows(seed: int = 0):
+    """Token ids as a text column holds them: words, then padding (0) at the end of each row."""
+    rng = np.random.default_rng(seed)
+    rows = np.zeros((64, 20), np.int32)
+    for i, length in enumerate(rng.integers(0, 21, 64)):
+        rows[i, :length] = rng.integers(1, 500, length)
+    return rows
+
+
+def test_token_dropout_drops_words_keeps_order_and_moves_padding_to_the_end():
+    from plugins.augmentation.text_ops import TokenDropout
+
+    tokens = token_rows()
+    out = np.asarray(TokenDropout(0.3, seed=0)(ops.convert_to_tensor(tokens), training=True))
+    assert out.shape == tokens.shape
+    dropped = 0
+    for before, after in zip(tokens, out):
+        kept = after[after > 0]
+        assert (after[len(kept) :] == 0).all()  # padding only after the words
+        words = list(before[before > 0])
+        it = iter(words)
+        assert all(any(w == k for w in it) for k in kept)  # a subsequence: the same order
+        dropped += len(words) - len(kept)
+    total = int((tokens > 0).sum())
+    assert 0.2 * total < dropped < 0.4 * total  # about the rate
+    same = np.asarray(TokenDropout(0.3, seed=0)(ops.convert_to_tensor(tokens), training=False))
+    np.testing.assert_array_equal(same, tokens)  # nothing at inference
+
+
+def test_token_swap_trades_neighbours_only_and_never_with_padding():
+    from plugins.augmentation.text_ops import TokenSwap
+
+    tokens = token_rows(1)
+    out = np.asarray(TokenSwap(0.3, seed=0)(ops.convert_to_tensor(tokens), training=True))
+    assert not np.array_equal(out, tokens)
+    for before, after in zip(tokens, out):
+        np.testing.assert_array_equal(after == 0, before == 0)  # padding stays where it was
+        assert sorted(after) == sorted(before)  # the same words
+        moved = np.flatnonzero(after != before)
+        for i in moved:  # each moved word came from a neighbour
+            assert after[i] in (before[max(i - 1, 0)], before[min(i + 1, len(before) - 1)])
+
+
+def test_text_ops_change_only_the_text_part_of_a_row_and_only_text_data(compose):
+    from plugins.augmentation.text_ops import TextAugmentation, TokenDropout
+    from plugins.data.base import DataSpec
+
+    numbers = np.random.default_rng(0).random((64, 3), dtype=np.float32)
+    rows = np.concatenate([numbers, token_rows().astype(np.float32)], axis=1)
+    layer = TextAugmentation([TokenDropout(0.5, seed=0)], [(3, 20)])
+    out = np.asarray(layer(ops.convert_to_tensor(rows), training=True))
+    np.testing.assert_array_equal(out[:, :3], numbers)  # the numbers beside the text pass unchanged
+    assert not np.array_equal(out[:, 3:], rows[:, 3:])
+    experiment = resolve(compose(["augmentation=text"]))
+    image = DataSpec((8, 8, 1), "classification", num_classes=2, kind="image")
+    assert experiment.augments(image) is False  # token ops do nothing to images…
+    assert resolve(compose(["augmentation=flip_rotate_shift"])).augments(image)  # …image ops do

@@ -171,23 +171,42 @@ class Experiment:
         return model
 
     def augments(self, spec) -> bool:
-        """Whether the config's image ops apply to data of this spec: images only; tabular and sequence data
-        pass through unaugmented (so the default augmentation does no harm to a CSV)."""
-        has_ops = any(not op.plugin.meta.get("mixes_labels") for op in self.augmentation_ops)
-        return has_ops and spec.kind == "image" and len(spec.input_shape) == 3
+        """Whether any of the config's ops applies to data of this spec: image ops to images, text ops
+        (`modality="text"`) to tables with text columns; other data passes through unaugmented (so the default
+        image augmentation does no harm to a CSV)."""
+        return bool(self._ops_for(spec))
 
-    def build_augmenter(self, seed: int | None = None):
-        """The augmentation ops chained into one Keras layer, or None when there are none."""
+    def _ops_for(self, spec) -> list:
+        """The ops (label mixers aside) of the modality the data has: "image", "text" or none."""
+        from plugins.data.tabular import text_columns
+
+        modality: str | None = "image"
+        if spec is not None and not (spec.kind == "image" and len(spec.input_shape) == 3):
+            modality = "text" if text_columns(spec.table) else None
+        return [
+            op
+            for op in self.augmentation_ops
+            if not op.plugin.meta.get("mixes_labels") and op.plugin.meta.get("modality", "image") == modality
+        ]
+
+    def build_augmenter(self, seed: int | None = None, spec=None):
+        """The ops that apply to the data chained into one Keras layer, or None when there are none.
+
+        Args:
+            seed: the first op's seed (each next op's is one more); default: `trainer.seed`.
+            spec: the data's spec: text ops for a table with text columns, else (or without one) image ops.
+        """
+        seed = self.trainer.seed if seed is None else seed
+        applies = {id(op) for op in self._ops_for(spec)}
+        numbered = [(i, op) for i, op in enumerate(self.augmentation_ops) if id(op) in applies]
+        layers = [op.build(seed=seed + i) for i, op in numbered]
+        if layers and any(op.plugin.meta.get("modality") == "text" for _, op in numbered):
+            from plugins.augmentation.text_ops import TextAugmentation, text_slices
+
+            return TextAugmentation(layers, text_slices(spec), name="augmentation")
         from plugins.augmentation.image_ops import build_pipeline
 
-        seed = self.trainer.seed if seed is None else seed
-        return build_pipeline(
-            [
-                op.build(seed=seed + i)
-                for i, op in enumerate(self.augmentation_ops)
-                if not op.plugin.meta.get("mixes_labels")
-            ]
-        )
+        return build_pipeline(layers)
 
     def build_label_mixers(self, seed: int | None = None) -> list:
         """The ops that mix images and labels within a batch (mixup, cutmix), run online after one-hot encoding."""

@@ -44,7 +44,7 @@ def augment(experiment: Experiment, train: Split, spec: DataSpec, batch_size: in
 
     from plugins.data.base import as_dataset, size
 
-    augmenter = experiment.build_augmenter()
+    augmenter = experiment.build_augmenter(spec=spec)
     originals = as_dataset(train)
     out = originals
     for _ in range(experiment.augmentation.copies):  # streamed batch by batch: memory does not grow with the data
@@ -70,9 +70,12 @@ def preview(experiment: Experiment, train: Split, spec: DataSpec, path, count: i
     else:
         from plugins.data.base import to_numpy
 
-        augmenter = experiment.build_augmenter()
+        augmenter = experiment.build_augmenter(spec=spec)
         x = np.asarray(to_numpy(train)[0][:count] if isinstance(train, tuple) else to_numpy(train.take(count))[0])
         rows = [x] + [np.asarray(augmenter(x, training=True)) for _ in range(samples)]
+    if experiment.augments(spec) and spec.kind != "image":
+        fig = _text_preview(rows, spec)
+    elif experiment.augments(spec):
         fig, axes = plt.subplots(
             len(rows), len(rows[0]), figsize=(1.2 * len(rows[0]), 1.2 * len(rows)), dpi=100, squeeze=False
         )
@@ -93,6 +96,32 @@ def preview(experiment: Experiment, train: Split, spec: DataSpec, path, count: i
     with atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp)
     plt.close(fig)
+
+
+def _text_preview(rows: list[np.ndarray], spec: DataSpec, words: int = 14):
+    """A figure of the first text column of each example, as its words: the original, then each augmented copy."""
+    import matplotlib.pyplot as plt
+
+    from plugins.augmentation.text_ops import text_slices
+    from plugins.data.tabular import text_columns
+
+    column = text_columns(spec.table)[0]
+    start, length = text_slices(spec)[0]
+    vocabulary = ["", "[UNK]", *column["vocabulary"]]
+
+    def said(row) -> str:
+        ids = [int(i) for i in row[start : start + length] if int(i) > 0][:words]
+        return " ".join(vocabulary[i] if i < len(vocabulary) else "[UNK]" for i in ids)
+
+    lines = []
+    for example in range(len(rows[0])):
+        lines += [f"{'original' if r == 0 else f'augmented {r}'}: {said(rows[r][example])}" for r in range(len(rows))]
+        lines.append("")
+    fig, ax = plt.subplots(figsize=(10, 0.18 * len(lines) + 0.4), dpi=100)
+    ax.text(0.0, 1.0, "\n".join(lines), ha="left", va="top", family="monospace", fontsize=7)
+    ax.axis("off")
+    fig.suptitle(f"text augmentation preview: column '{column['name']}' (first {words} tokens)", fontsize=9)
+    return fig
 
 
 def run(experiment: Experiment, layout: Layout = REPO, *, callbacks: Sequence = ()) -> None:

@@ -22,6 +22,7 @@ atomically, below models/export/:
 
 from __future__ import annotations
 
+import re
 import sys
 import warnings
 from collections.abc import Sequence
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from plugins.registry import ConfigError
 from workflows.config.experiment import Experiment
 from workflows.io.atomic import atomic_dir, write_json
 from workflows.io.datastore import load_arrays, load_rows
@@ -137,7 +139,24 @@ def write_saved_model(model: keras.Model, head: Head, spec: DataSpec, path: Path
 
 
 def write_tflite(saved_model: Path, key: str, quantize: str, calibration: np.ndarray, path: Path) -> None:
-    """Converts one signature of the SavedModel to TensorFlow Lite with the chosen quantization."""
+    """Converts one signature of the SavedModel to TensorFlow Lite (its builtin ops) with the chosen quantization.
+
+    Raises:
+        ConfigError: the graph needs ops TFLite does not have (named; "select TF ops" would need TensorFlow's Flex
+            delegate, which this check cannot run: https://www.tensorflow.org/lite/guide/ops_select).
+    """
+    try:
+        _convert(saved_model, key, quantize, calibration, path)
+    except Exception as err:  # the converter raises its own ConverterError, the whole graph in its message
+        needed = re.findall(r"TF Select ops: ([\w, ]+)", str(err))
+        what = f"it needs TensorFlow ops TFLite lacks ({needed[0].strip()})" if needed else str(err).strip()
+        raise ConfigError(
+            f"TFLite cannot convert this model: {what.splitlines()[0]}; the SavedModel is unaffected — replace the "
+            "layers that use them, or run `kerasforge export` on a model without them"
+        ) from None
+
+
+def _convert(saved_model: Path, key: str, quantize: str, calibration: np.ndarray, path: Path) -> None:
     import tensorflow as tf
 
     converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model), signature_keys=[key])
@@ -165,7 +184,7 @@ def _input_name(key: str) -> str:
 def _score(outputs: np.ndarray, y: np.ndarray, spec: DataSpec) -> dict[str, float]:
     if spec.task == "classification":
         return {"accuracy": float((outputs.argmax(axis=-1) == y).mean())}
-    return {"mae": float(np.abs(outputs.reshape(len(y), -1)[:, 0] - y).mean())}
+    return {"mae": float(np.abs(outputs.reshape(len(y), -1) - np.asarray(y).reshape(len(y), -1)).mean())}
 
 
 def _run_signature(fn, name: str, x: np.ndarray, out_key: str, batch_size: int = 256) -> np.ndarray:
@@ -239,6 +258,7 @@ def export(experiment: Experiment, model_dir: Path, prepared: Path, out_dir: Pat
         write_json(tmp / "check.json", check)
     for line in degraded(check):
         print(f"warning: {line}", file=sys.stderr)
+
     return check
 
 

@@ -293,7 +293,9 @@ class _Training:
         experiment, trainer, plan = self.experiment, self.experiment.trainer, self.plan
         online = experiment.augmentation.online
         self.augmenter = (
-            experiment.build_augmenter(trainer.seed + 1) if online and experiment.augments(self.spec) else None
+            experiment.build_augmenter(trainer.seed + 1, self.spec)
+            if online and experiment.augments(self.spec)
+            else None
         )
         self.mixers = experiment.build_label_mixers(trainer.seed + 1) if online else []
         if self.mixers and weights is not None:

@@ -1,0 +1,156 @@
+"""Text augmentation ops: random token dropout and swap, on the token ids of a table's text columns.
+
+A text column is stored as `sequence_length` token ids inside each encoded row
+(plugins/data/tabular.py: 0 padding, 1 out of vocabulary, the words first and
+then the word n-grams). These ops change the ids of a training batch, never
+the numbers beside them, and are registered with `modality="text"`: the
+framework applies them to data with text columns only (and the image ops to
+images only), online in tf.data or offline as copies.
+
+    kerasforge train data=csv data.path=tweets.csv data.target=device augmentation=text
+
+Each op is a Keras layer on int32 ids `(batch, length)`, random with
+`training=True` and seeded by its `seed`; `TextAugmentation` applies a chain of
+them to each text column's part of the float32 rows.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from plugins.registry import register
+
+CONTEXT = ("seed",)
+RATE = {"rate": {"between": [0.0, 1.0]}}
+
+
+class TokenDropout(keras.layers.Layer):
+    """Drops each token with probability `rate`; the tokens after it move up, padding fills the end.
+
+    Args:
+        rate: the probability of dropping each token.
+        seed: the random seed.
+
+    Example:
+        >>> TokenDropout(0.5, seed=1)(keras.ops.convert_to_tensor([[5, 6, 7, 0]]), training=True).shape
+        (1, 4)
+    """
+
+    def __init__(self, rate: float = 0.1, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.rate, self.seed = float(rate), seed
+        self.generator = keras.random.SeedGenerator(seed)
+
+    def call(self, tokens, training=False):
+        if not training or self.rate == 0:
+            return tokens
+        length = ops.shape(tokens)[1]
+        keep = ops.logical_and(
+            ops.not_equal(tokens, 0), keras.random.uniform(ops.shape(tokens), seed=self.generator) >= self.rate
+        )
+        positions = ops.arange(length)[None, :]
+        order = ops.argsort(ops.where(keep, positions, positions + length), axis=1)  # kept first, in order
+        return ops.take_along_axis(ops.where(keep, tokens, ops.zeros_like(tokens)), order, axis=1)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
+class TokenSwap(keras.layers.Layer):
+    """Swaps a token with the next one with probability `rate` (never with padding; no token moves twice).
+
+    Args:
+        rate: the probability that each token swaps with its successor.
+        seed: the random seed.
+    """
+
+    def __init__(self, rate: float = 0.1, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.rate, self.seed = float(rate), seed
+        self.generator = keras.random.SeedGenerator(seed)
+
+    def call(self, tokens, training=False):
+        if not training or self.rate == 0:
+            return tokens
+        batch_width = ops.shape(tokens)
+        drawn = keras.random.uniform(batch_width, seed=self.generator) < self.rate
+        after = ops.pad(tokens[:, 1:], [[0, 0], [0, 1]])  # each token's successor (0 past the end)
+        start = ops.logical_and(drawn, ops.logical_and(ops.not_equal(tokens, 0), ops.not_equal(after, 0)))
+        # No overlapping swaps: a start right after another start is dropped (…, i, i+1 would move i+1 twice).
+        previous = ops.pad(start[:, :-1], [[0, 0], [1, 0]])
+        start = ops.logical_and(start, ops.logical_not(previous))
+        ends = ops.pad(start[:, :-1], [[0, 0], [1, 0]])  # the position after each start
+        before = ops.pad(tokens[:, :-1], [[0, 0], [1, 0]])
+        return ops.where(start, after, ops.where(ends, before, tokens))
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
+class TextAugmentation(keras.layers.Layer):
+    """Applies token ops to each text column's part of encoded float32 rows; the other numbers pass unchanged.
+
+    Args:
+        token_ops: the ops, applied in order to each text column's ids.
+        slices: each text column's (first position, length) in the row.
+    """
+
+    def __init__(self, token_ops: list[keras.layers.Layer], slices: list[tuple[int, int]], **kwargs):
+        super().__init__(**kwargs)
+        self.token_ops, self.slices = list(token_ops), [(int(a), int(n)) for a, n in slices]
+
+    def call(self, rows, training=False):
+        parts, at = [], 0
+        for start, length in self.slices:
+            if start > at:
+                parts.append(rows[:, at:start])
+            tokens = ops.cast(rows[:, start : start + length], "int32")
+            for op in self.token_ops:
+                tokens = op(tokens, training=training)
+            parts.append(ops.cast(tokens, rows.dtype))
+            at = start + length
+        if at < ops.shape(rows)[1]:
+            parts.append(rows[:, at:])
+        return ops.concatenate(parts, axis=1)
+
+
+def text_slices(spec) -> list[tuple[int, int]]:
+    """Each text column's (first position, length) in a table's encoded rows (the numbers come first)."""
+    from plugins.data.tabular import text_columns
+
+    texts = text_columns(spec.table)
+    at = spec.input_shape[0] - sum(int(c["sequence_length"]) for c in texts)
+    out = []
+    for c in texts:
+        out.append((at, int(c["sequence_length"])))
+        at += int(c["sequence_length"])
+    return out
+
+
+@register("augmentation", "token_dropout", context=CONTEXT, modality="text", values=RATE)
+def token_dropout(seed: int, rate: float = 0.1) -> keras.layers.Layer:
+    """Random token dropout (text only): each word or n-gram of a text is left out with probability `rate`.
+
+    Args:
+        seed: the op's seed (given by the framework).
+        rate: the probability of dropping each token.
+
+    Returns:
+        A `TokenDropout` layer on token ids.
+    """
+    return TokenDropout(rate, seed=seed)
+
+
+@register("augmentation", "token_swap", context=CONTEXT, modality="text", values=RATE)
+def token_swap(seed: int, rate: float = 0.1) -> keras.layers.Layer:
+    """Random token swap (text only): each token trades places with the next with probability `rate`.
+
+    Args:
+        seed: the op's seed (given by the framework).
+        rate: the probability that each token swaps with its successor.
+
+    Returns:
+        A `TokenSwap` layer on token ids.
+    """
+    return TokenSwap(rate, seed=seed)
