@@ -10,6 +10,7 @@ since) is checked the slow way, by the registry itself, with the same messages.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 from functools import cache
 from pathlib import Path
@@ -41,6 +42,9 @@ def generate() -> dict[str, dict[str, dict[str, Any]]]:
             }
             if plugin.meta.get("values"):
                 entry["values"] = plugin.meta["values"]
+            check = plugin.meta.get("check")
+            if check is not None and str(check.__module__).endswith(".checks"):  # Keras-free: run before TensorFlow
+                entry["check"] = f"{check.__module__}:{check.__qualname__}"
             out.setdefault(group, {})[name] = entry
     return out
 
@@ -91,3 +95,6 @@ def check(group: str, name: str, params: dict[str, Any], where: str, hidden: fro
         )
         validate_against(schema, {k: params[k] for k in typed}, where, owner, hidden)
     check_values(entry.get("values", {}), params, where, hidden)
+    if entry.get("check"):  # the plugin's own rules, from a module that imports no Keras (plugins/*/checks.py)
+        module, _, function = entry["check"].partition(":")
+        getattr(importlib.import_module(module), function)(params, where)

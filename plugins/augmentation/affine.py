@@ -22,6 +22,7 @@ from keras import ops
 from plugins.registry import ConfigError, ParamError, did_you_mean, register
 
 FILL_MODES = ("constant", "nearest", "reflect", "wrap", "mirror")
+FILL = {"fill_mode": {"choices": list(FILL_MODES)}}  # declared: refused before Keras (plugins/manifest.json)
 COMPONENTS = ("rotation", "shift", "zoom", "shear", "flip")
 
 
@@ -212,7 +213,7 @@ def flip(seed: int, mode: str = "horizontal", probability: float = 0.5) -> Rando
     )
 
 
-@register("augmentation", "rotation", context=CONTEXT, geometric=True)
+@register("augmentation", "rotation", context=CONTEXT, geometric=True, values=FILL)
 def rotation(
     seed: int,
     degrees: float = 15.0,
@@ -232,7 +233,7 @@ def rotation(
     )
 
 
-@register("augmentation", "translation", context=CONTEXT, geometric=True)
+@register("augmentation", "translation", context=CONTEXT, geometric=True, values=FILL)
 def translation(
     seed: int,
     width: float = 0.1,
@@ -254,7 +255,7 @@ def translation(
     )
 
 
-@register("augmentation", "zoom", context=CONTEXT, geometric=True)
+@register("augmentation", "zoom", context=CONTEXT, geometric=True, values=FILL)
 def zoom(
     seed: int,
     low: float = 0.9,
@@ -275,7 +276,7 @@ def zoom(
     )
 
 
-@register("augmentation", "shear", context=CONTEXT, geometric=True)
+@register("augmentation", "shear", context=CONTEXT, geometric=True, values=FILL)
 def shear(
     seed: int,
     degrees: float = 10.0,

@@ -11,7 +11,7 @@ from typing import Any
 import keras
 from keras import ops
 
-from plugins.augmentation.affine import RandomAffine
+from plugins.augmentation.affine import FILL, RandomAffine
 from plugins.registry import ConfigError, register
 
 VALUE_RANGE = (0.0, 1.0)
@@ -113,7 +113,7 @@ def _with_probability(layer, probability: float, seed: int):
     return layer if probability >= 1.0 else RandomApply(layer, probability, seed=seed + 10_000)
 
 
-@register("augmentation", "crop", context=CONTEXT, geometric=True)
+@register("augmentation", "crop", context=CONTEXT, geometric=True, values=FILL)
 def crop(seed: int, padding: float = 0.125, fill_mode: str = "reflect", probability: float = 1.0) -> RandomAffine:
     """Random crop of a padded image, back to its size: a whole-pixel shift of up to ±padding (fraction of the side)."""
     return RandomAffine(
@@ -189,7 +189,7 @@ class RandomScale(keras.layers.Layer):
         return {**super().get_config(), "low": self.low, "high": self.high, "seed": self.seed}
 
 
-@register("augmentation", "idg", context=CONTEXT, geometric=True)
+@register("augmentation", "idg", context=CONTEXT, geometric=True, values=FILL)
 def idg(
     seed: int,
     rotation_range: float = 0.0,

@@ -23,7 +23,7 @@ def none() -> None:
     return None
 
 
-@register("cv", "kfold")
+@register("cv", "kfold", values={"folds": {"min": 2}})
 def kfold(folds: int = 5, stratified: bool = True, seed: int = 0) -> Folds:
     """k folds of the training and validation rows; each fold validates on one part and trains on the others.
 

@@ -112,8 +112,7 @@ def timeseries(
     step = _check_order(stamps, df, time, path, on_gap)
     season = season or _season(step)
     window = window or (2 * season if season > 1 else 28)
-    names = features if features is not None else [h for h in header if h not in (target, time) and _numeric(df[h])]
-    values = {name: _checked(df[name], name, path) for name in [target, *[n for n in names if n != target]]}
+    values = _columns(df, target, features, time, path)
     columns = list(values)
     matrix = np.column_stack([values[n] for n in columns])
     observed = len(columns)  # the columns read from the file; the calendar's follow them
@@ -122,20 +121,10 @@ def timeseries(
         matrix, columns = np.column_stack([matrix, parts]), columns + part_names
     y_all = values[target]
     n = len(y_all)
-    first = window  # the first forecast's first answer: row `window` (rows 0…window-1 are its inputs)
-    forecasts = n - window - horizon + 1
-    if forecasts < 10:
-        raise ConfigError(
-            f"{path}: {n} rows leave {max(forecasts, 0)} forecasts of window={window} and horizon={horizon}; at "
-            f"least 10 are needed — lower data.window or data.horizon (at most {max(n - 10 - horizon + 1, 1)} steps "
-            "of window), or add rows"
-        )
-    n_test = max(1, int(round(forecasts * test_fraction)))
-    n_val = max(1, int(round(forecasts * val_fraction)))
-    n_train = forecasts - n_val - n_test
-    if n_train < 1:
-        raise ConfigError(f"{path}: no training forecast is left; lower data.val_fraction or data.test_fraction")
-    train_end = first + n_train + horizon - 1  # rows before it are all the training windows see (inputs, answers)
+    bounds = _bounds(n, window, horizon, val_fraction, test_fraction, path)
+    n_train = bounds[0][1]
+    # The first forecast's first answer is row `window`; rows before train_end are all the training windows see.
+    train_end = window + n_train + horizon - 1
     mean = matrix[:train_end].mean(axis=0)
     std = matrix[:train_end].std(axis=0)
     std = np.where(std > 0, std, 1.0)
@@ -148,7 +137,6 @@ def timeseries(
     answers = np.lib.stride_tricks.sliding_window_view(y_all[window:], horizon)
     target_mean, target_std = float(mean[0]), float(std[0])
     y = ((answers - target_mean) / target_std).astype(np.float32)
-    bounds = [(0, n_train), (n_train, n_train + n_val), (n_train + n_val, forecasts)]
     scale = _mase_scale(y_all[:train_end], season)
     spec = DataSpec(
         (window + horizon * ahead, len(columns)),
@@ -177,6 +165,35 @@ def timeseries(
     }
     arrays = [(np.ascontiguousarray(windows[lo:hi]), np.ascontiguousarray(y[lo:hi])) for lo, hi in bounds]
     return Splits(*arrays, spec, rows=rows)
+
+
+def _bounds(n: int, window: int, horizon: int, val_fraction: float, test_fraction: float, path: str):
+    """The forecasts of each split, in time order: [(0, train), (train, val), (val, all)] of the n − window −
+    horizon + 1 forecasts a series of `n` rows holds.
+
+    Raises:
+        ConfigError: fewer than 10 forecasts, or none left for training.
+    """
+    forecasts = n - window - horizon + 1
+    if forecasts < 10:
+        raise ConfigError(
+            f"{path}: {n} rows leave {max(forecasts, 0)} forecasts of window={window} and horizon={horizon}; at "
+            f"least 10 are needed — lower data.window or data.horizon (at most {max(n - 10 - horizon + 1, 1)} steps "
+            "of window), or add rows"
+        )
+    n_test = max(1, int(round(forecasts * test_fraction)))
+    n_val = max(1, int(round(forecasts * val_fraction)))
+    n_train = forecasts - n_val - n_test
+    if n_train < 1:
+        raise ConfigError(f"{path}: no training forecast is left; lower data.val_fraction or data.test_fraction")
+    return [(0, n_train), (n_train, n_train + n_val), (n_train + n_val, forecasts)]
+
+
+def _columns(df, target: str, features, time, path: str) -> dict[str, np.ndarray]:
+    """The target and the covariates (the named ones, else every other number column), each checked."""
+    header = list(df.columns)
+    names = features if features is not None else [h for h in header if h not in (target, time) and _numeric(df[h])]
+    return {name: _checked(df[name], name, path) for name in [target, *[n for n in names if n != target]]}
 
 
 def _check_options(window, horizon, season, on_gap, val_fraction, test_fraction) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from plugins.registry import ParamError, register
+from plugins.finetune.checks import check_two_phase
+from plugins.registry import register
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ def none() -> None:
     return None
 
 
-@register("finetune", "two_phase")
+@register("finetune", "two_phase", check=check_two_phase)
 def two_phase(frozen_epochs: int = 5, unfreeze: str = "all", backbone_lr: float = 0.1) -> FineTune:
     """Phase one trains the head on the frozen backbone; phase two unfreezes its top layers at a lower rate.
 
@@ -44,15 +45,5 @@ def two_phase(frozen_epochs: int = 5, unfreeze: str = "all", backbone_lr: float 
     Example:
         `python -m workflows.train model=mobilenet_v2 model.weights=imagenet finetune=two_phase finetune.unfreeze=30`
     """
-    if frozen_epochs < 0:
-        raise ParamError("frozen_epochs", f"{frozen_epochs} must be ≥ 0")
-    if str(unfreeze) != "all":
-        try:
-            unfreeze = int(unfreeze)
-        except ValueError:
-            raise ParamError("unfreeze", f"'{unfreeze}' must be 'all' or a number of layers, e.g. 20") from None
-        if unfreeze < 0:
-            raise ParamError("unfreeze", f"{unfreeze} must be ≥ 0 (or 'all')")
-    if not backbone_lr >= 0:
-        raise ParamError("backbone_lr", f"{backbone_lr} must be ≥ 0 (a multiple of optimizer.learning_rate)")
-    return FineTune(frozen_epochs, unfreeze if str(unfreeze) != "all" else "all", float(backbone_lr))
+    check_two_phase({"frozen_epochs": frozen_epochs, "unfreeze": unfreeze, "backbone_lr": backbone_lr}, "finetune")
+    return FineTune(frozen_epochs, int(unfreeze) if str(unfreeze) != "all" else "all", float(backbone_lr))

@@ -13,13 +13,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from plugins.loss.checks import check_label_smoothing
 from plugins.registry import ConfigError, register
-
-
-def check_label_smoothing(params: dict, where: str) -> None:
-    smoothing = params.get("label_smoothing", 0.0)
-    if not 0.0 <= smoothing < 1.0:
-        raise ConfigError(f"{where}.label_smoothing={smoothing} must be in [0, 1), e.g. 0.1")
 
 
 @register(

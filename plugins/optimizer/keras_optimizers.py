@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import keras
 
-from plugins.registry import ConfigError, register
+from plugins.optimizer.checks import check_optimizer
+from plugins.registry import register
 
 # Keras's optimizers default these to None, which says nothing of their type.
 TYPES = {
@@ -22,25 +23,6 @@ TYPES = {
     "gradient_accumulation_steps": int | None,
     "ema_overwrite_frequency": int | None,
 }
-
-
-def check_optimizer(params: dict, where: str) -> None:
-    """Refuses values Keras would take but that cannot train (or that it only fails on later)."""
-    if params["learning_rate"] <= 0:
-        raise ConfigError(f"{where}.learning_rate={params['learning_rate']} must be > 0, e.g. 0.001")
-    momentum = params.get("momentum")
-    if momentum is not None and not 0.0 <= momentum < 1.0:
-        raise ConfigError(f"{where}.momentum={momentum} must be in [0, 1), e.g. 0.9")
-    for key in ("clipnorm", "clipvalue", "global_clipnorm"):
-        if params.get(key) is not None and params[key] <= 0:
-            raise ConfigError(f"{where}.{key}={params[key]} must be > 0 (or null for no clipping)")
-    if params.get("clipnorm") is not None and params.get("global_clipnorm") is not None:
-        raise ConfigError(f"{where}: set clipnorm or global_clipnorm, not both")
-    if params.get("weight_decay") is not None and params["weight_decay"] < 0:
-        raise ConfigError(f"{where}.weight_decay={params['weight_decay']} must be ≥ 0")
-    for key in ("beta_1", "beta_2", "rho"):
-        if key in params and not 0.0 <= params[key] < 1.0:
-            raise ConfigError(f"{where}.{key}={params[key]} must be in [0, 1)")
 
 
 _COMMON = {"types": TYPES, "check": check_optimizer}

@@ -11,18 +11,13 @@ from __future__ import annotations
 import keras
 
 from plugins.registry import register
+from plugins.regularizer.checks import check_strengths
 
 
 @register("regularizer", "none")
 def no_penalty() -> None:
     """No weight penalty."""
     return None
-
-
-def check_strengths(params: dict, where: str) -> None:
-    for key in ("l1", "l2"):
-        if params.get(key, 0.0) < 0:
-            raise _negative(key, params[key])
 
 
 register("regularizer", "l1", check=check_strengths)(keras.regularizers.L1)
@@ -67,7 +62,7 @@ def attach_to_kernels(model: keras.Model, penalty: keras.regularizers.Regularize
     return count
 
 
-@register("regularizer", "ridge", context=("n_train",))
+@register("regularizer", "ridge", context=("n_train",), check=check_strengths)
 def ridge(n_train: int, alpha: float = 1.0) -> keras.regularizers.Regularizer:
     """L2 with scikit-learn's `Ridge(alpha)` meaning: minimizes ‖y − Xw‖² + alpha·‖w‖².
 
@@ -83,7 +78,7 @@ def ridge(n_train: int, alpha: float = 1.0) -> keras.regularizers.Regularizer:
     return keras.regularizers.L2(alpha / n_train)
 
 
-@register("regularizer", "lasso", context=("n_train",))
+@register("regularizer", "lasso", context=("n_train",), check=check_strengths)
 def lasso(n_train: int, alpha: float = 1.0) -> keras.regularizers.Regularizer:
     """L1 with scikit-learn's `Lasso(alpha)` meaning: minimizes (1/2n)‖y − Xw‖² + alpha·‖w‖₁.
 

@@ -139,7 +139,7 @@ def test_online_augmentation_touches_training_batches_only(compose, tmp_path):
 
 
 def test_unknown_fill_mode_is_refused(compose):
-    with pytest.raises(ConfigError, match="augmentation.ops.0.fill_mode: 'mirrorr' is unknown; did you mean 'mirror'"):
+    with pytest.raises(ConfigError, match="augmentation.ops.0.fill_mode='mirrorr' is unknown; did you mean 'mirror'"):
         resolve(compose(["augmentation.ops.0.fill_mode=mirrorr"]))
 
 

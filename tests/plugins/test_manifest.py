@@ -49,6 +49,14 @@ def test_it_refuses_what_the_registry_refuses_with_the_same_words():
             "data=image_folder data.directory=d data.color_mode=grey",
             "data.color_mode='grey' is unknown; valid: grayscale",
         ),
+        # The plugins' own rules (plugins/*/checks.py: no Keras) and the rules across sections, also before.
+        ("optimizer=sgd optimizer.momentum=1.5", "optimizer.momentum=1.5 must be in [0, 1)"),
+        ("optimizer.learning_rate=-0.1", "optimizer.learning_rate=-0.1 must be > 0"),
+        ("loss.label_smoothing=1.5", "loss.label_smoothing=1.5 must be in [0, 1)"),
+        ("regularizer.l2=-1", "regularizer.l2=-1 must be ≥ 0"),
+        ("augmentation.ops.1.fill_mode=reflekt", "did you mean 'reflect'?"),
+        ("schedule.warmup_epochs=50 trainer.epochs=10", "must be in [0, trainer.epochs=10)"),
+        ("augmentation=text augmentation.ops.0.rate=1.5", "between 0.0 and 1.0 (exclusive)"),
     ],
 )
 def test_a_misspelt_or_missing_parameter_is_one_line_before_tensorflow(override, message):
@@ -73,3 +81,26 @@ def test_declared_values_are_refused_alike_by_the_manifest_and_by_the_registry()
             get("data", "timeseries").build(full, "data")
         assert str(fast.value) == str(slow.value)
     manifest.check("data", "timeseries", {"path": "s.csv", "target": "y", "season": None, "horizon": 3}, "data")
+
+
+def test_the_checks_the_manifest_names_import_no_keras():
+    import json
+
+    names = sorted(
+        {
+            e["check"]
+            for g in json.loads((ROOT / "plugins" / "manifest.json").read_text()).values()
+            for e in g.values()
+            if "check" in e
+        }
+    )
+    assert len(names) >= 3  # optimizers, losses, weight penalties
+    code = (
+        "import importlib, sys\n"
+        "for name in sys.argv[1:]:\n"
+        "    module, _, function = name.partition(':')\n"
+        "    getattr(importlib.import_module(module), function)\n"
+        "print('keras' in sys.modules, 'tensorflow' in sys.modules)"
+    )
+    result = run([sys.executable, "-c", code, *names], ROOT)
+    assert result.stdout.strip() == "False False"

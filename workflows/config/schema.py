@@ -287,7 +287,19 @@ def _check_without_plugins(cfg: DictConfig, wanted: set[str]) -> dict[str, Any]:
     }
     _check_ranges(sections["trainer"], sections["augmentation"], sections["evaluate"], sections["export"])
     _check_names(cfg, wanted, sections["augmentation"])  # from plugins/manifest.json: before any plugin imports Keras
+    _check_across(cfg, wanted, sections["trainer"])
     return sections
+
+
+def _check_across(cfg: DictConfig, wanted: set[str], trainer: TrainerConfig) -> None:
+    """The rules between sections that no one plugin can check alone (the schedule's warm-up against the epochs)."""
+    if "schedule" in wanted and "schedule" in cfg:
+        warmup = cfg.schedule.get("warmup_epochs")
+        if isinstance(warmup, (int, float)) and not isinstance(warmup, bool) and not 0 <= warmup < trainer.epochs:
+            raise ConfigError(
+                f"schedule.warmup_epochs={warmup} must be in [0, trainer.epochs={trainer.epochs}); lower it, "
+                "or raise trainer.epochs"
+            )
 
 
 def precheck(cfg: DictConfig | dict, stage: Stage | None = None) -> None:
@@ -320,7 +332,6 @@ def _resolve_sections(cfg: DictConfig | dict, wanted: set[str]) -> Experiment:
         augmentation_ops=ops,
         **cast(dict[str, Any], sections),
     )
-    _try_building(experiment, wanted)
     return experiment
 
 
@@ -341,20 +352,3 @@ def _check_regularizer_options(options: RegularizerOptions) -> None:
         raise ConfigError(f"regularizer.dropout={options.dropout} must be in [0, 1) (or null to keep the model's)")
     if options.early_stopping.patience < 0:
         raise ConfigError("regularizer.early_stopping.patience must be ≥ 0 (0: no early stopping)")
-
-
-def _try_building(experiment: Experiment, wanted: set[str]) -> None:
-    """Builds the cheap objects once, so that values only their constructors refuse fail here, before any work."""
-    if {"optimizer", "schedule", "regularizer"} <= wanted:
-        experiment.build_optimizer()
-        experiment.callbacks()
-    if "regularizer" in wanted:
-        experiment.build_regularizer()
-    if "augmentation" in wanted:
-        experiment.build_augmenter()
-    if "loss" in wanted:
-        experiment.loss.build_offering(from_logits=True, binary=False)
-    if "finetune" in wanted:
-        experiment.finetune.build()
-    if "cv" in wanted:
-        experiment.cv.build()

@@ -248,6 +248,24 @@ def table(
     runs = [r for rs in groups.values() for r in rs]
     metric, val_metric = headline_metric(runs), validation_metric(runs)
     objective = next((r.objective[0] for r in runs if r.objective), None)
+    baseline = next((r.metrics["baseline"]["model"] for r in runs if isinstance(r.metrics.get("baseline"), dict)), None)
+    header = _header(metric, val_metric, objective, target, columns, baseline)
+    lines = [header, "|" + "---|" * (header.count("|") - 1)]
+    for name, members in groups.items():
+        row = _row(name, members, options, metric, val_metric, objective, target, columns)
+        lines.append(row + (_baseline_cells(members, metric) if baseline is not None else ""))
+    return "\n".join(lines + _footnotes(runs))
+
+
+def _header(
+    metric: str,
+    val_metric: str,
+    objective: str | None,
+    target: float | None,
+    columns: tuple[str, ...],
+    baseline: str | None,
+) -> str:
+    """The table's header row: the columns `_row` (and `_baseline_cells`) fill, in their order."""
     header = "| variant | runs |"
     if objective is not None:
         header += f" objective: {objective} |"
@@ -255,21 +273,17 @@ def table(
     if target is not None:
         header += f" epochs to val accuracy ≥ {target:g} |"
     header += "".join(f" test {c} |" for c in columns)
-    baseline = next((r.metrics["baseline"]["model"] for r in runs if isinstance(r.metrics.get("baseline"), dict)), None)
     if baseline is not None:  # a table's runs: the classical baseline on the same rows, and the paired verdicts
         header += f" {baseline} test {metric} | verdicts better/tie/worse |"
-    lines = [header, "|" + "---|" * (header.count("|") - 1)]
-    for name, members in groups.items():
-        row = _row(name, members, options, metric, val_metric, objective, target, columns)
-        if baseline is not None:
-            row += _baseline_cells(members, metric)
-        lines.append(row)
+    return header
+
+
+def _footnotes(runs: list[Run]) -> list[str]:
+    """The pruned trials and the failed runs, listed under the table (nothing when there are none)."""
     errors = [f"- `{r.variant}` (seed {r.seed}): {r.error}" for r in runs if r.error]
     pruned = [f"- `{r.variant}`: {r.pruned}" for r in runs if r.pruned]
-    return "\n".join(
-        lines
-        + (["", "Pruned trials (stopped by the pruner, not failures):", *pruned] if pruned else [])
-        + (["", "Failed runs:", *errors] if errors else [])
+    return (["", "Pruned trials (stopped by the pruner, not failures):", *pruned] if pruned else []) + (
+        ["", "Failed runs:", *errors] if errors else []
     )
 
 
@@ -352,24 +366,13 @@ def _pyplot():
 
 def plot_curves(groups: dict[str, list[Run]], path: Path, title: str, target: float | None = None) -> bool:
     """Validation accuracy (else loss) per epoch, mean over a variant's runs with a ± std band. False without curves."""
-    import numpy as np
 
     runs = [r for rs in groups.values() for r in rs if r.error is None]
     curve = "eval/accuracy" if any("eval/accuracy" in r.curves for r in runs) else "eval/loss"
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
-    drawn = False
-    for name, members in groups.items():
-        curves = [r.curves.get(curve, []) for r in members if r.error is None]
-        length = min((len(c) for c in curves), default=0)
-        if not length:
-            continue
-        x = np.array([e for e, _ in curves[0][:length]])
-        y = np.array([[v for _, v in c[:length]] for c in curves])
-        ax.plot(x, y.mean(axis=0), label=name)
-        ax.fill_between(x, y.mean(axis=0) - y.std(axis=0), y.mean(axis=0) + y.std(axis=0), alpha=0.2)
-        drawn = True
-    if drawn:
+    drawn = [_draw_mean_curve(ax, name, members, curve) for name, members in groups.items()]
+    if any(drawn):
         if target is not None and curve == "eval/accuracy":
             ax.axhline(target, color="grey", linestyle=":", linewidth=1)
         ax.set(xlabel="epoch", ylabel=f"validation {curve.split('/')[1]}")
@@ -388,34 +391,40 @@ def plot_curves(groups: dict[str, list[Run]], path: Path, title: str, target: fl
         with atomic_path(path, suffix=".png") as tmp:
             fig.savefig(tmp, bbox_inches="tight")
     plt.close(fig)
-    return drawn
+    return any(drawn)
+
+
+def _draw_mean_curve(ax, name: str, members: list[Run], curve: str) -> bool:
+    """One variant's mean curve over its runs (cut to the shortest) with a ± std band; False without one."""
+    import numpy as np
+
+    curves = [r.curves.get(curve, []) for r in members if r.error is None]
+    length = min((len(c) for c in curves), default=0)
+    if not length:
+        return False
+    x = np.array([e for e, _ in curves[0][:length]])
+    y = np.array([[v for _, v in c[:length]] for c in curves])
+    ax.plot(x, y.mean(axis=0), label=name)
+    ax.fill_between(x, y.mean(axis=0) - y.std(axis=0), y.mean(axis=0) + y.std(axis=0), alpha=0.2)
+    return True
 
 
 def plot_bars(groups: dict[str, list[Run]], path: Path, title: str, extra: dict[str, float] | None = None) -> None:
     """The headline test metric per variant: mean with a ± std error bar (and reference lines in `extra`)."""
-    import numpy as np
 
     runs = [r for rs in groups.values() for r in rs]
     metric = headline_metric(runs)
-    names, means, stds = [], [], []
-    for name, members in groups.items():
-        values = [r.metrics[metric] for r in members if r.error is None and metric in r.metrics]
-        if values:
-            names.append(("★ " if any(r.best for r in members) else "") + _wrap(name, 40))
-            means.append(float(np.mean(values)))
-            stds.append(float(np.std(values, ddof=1)) if len(values) > 1 else 0.0)
+    names, means, stds = _bar_values(groups, metric)
+    extra = extra or {}
     plt = _pyplot()
     lines = sum(n.count("\n") + 1 for n in names)
     fig, ax = plt.subplots(figsize=(7, 0.32 * lines + 0.25 * len(names) + 1.6), dpi=120)
     bars = ax.barh(names, means, xerr=stds, capsize=4, color="tab:blue", alpha=0.8)
     ax.bar_label(bars, labels=[readable(m) for m in means], padding=3, fontsize=7)
     ax.tick_params(axis="y", labelsize=7)
-    for label, value in (extra or {}).items():
+    for label, value in extra.items():
         ax.axvline(value, color="tab:red", linestyle="--", linewidth=1, label=label)
-    low = min([m - s for m, s in zip(means, stds)] + list((extra or {}).values()), default=0.0)
-    high = max([m + s for m, s in zip(means, stds)] + list((extra or {}).values()), default=1.0)
-    pad = max((high - low) * 0.15, 0.05 * max(abs(low), abs(high)), 1e-3)  # ticks that differ in 3 digits
-    ax.set(xlim=(low - pad, high + pad), xlabel=f"test {metric} (mean ± std)")
+    ax.set(xlim=_bar_limits(means, stds, list(extra.values())), xlabel=f"test {metric} (mean ± std)")
     from matplotlib.ticker import MaxNLocator
 
     ax.xaxis.set_major_locator(MaxNLocator(6))
@@ -428,6 +437,28 @@ def plot_bars(groups: dict[str, list[Run]], path: Path, title: str, extra: dict[
     with atomic_path(path, suffix=".png") as tmp:  # the whole figure: no label or title cut off
         fig.savefig(tmp, bbox_inches="tight")
     plt.close(fig)
+
+
+def _bar_values(groups: dict[str, list[Run]], metric: str) -> tuple[list[str], list[float], list[float]]:
+    """Each variant with a score: its label (★ for a search's best), the mean and the std over its runs."""
+    import numpy as np
+
+    names, means, stds = [], [], []
+    for name, members in groups.items():
+        values = [r.metrics[metric] for r in members if r.error is None and metric in r.metrics]
+        if values:
+            names.append(("★ " if any(r.best for r in members) else "") + _wrap(name, 40))
+            means.append(float(np.mean(values)))
+            stds.append(float(np.std(values, ddof=1)) if len(values) > 1 else 0.0)
+    return names, means, stds
+
+
+def _bar_limits(means: list[float], stds: list[float], references: list[float]) -> tuple[float, float]:
+    """The x range: every bar's ± std and every reference line, padded so that ticks differ in 3 digits."""
+    low = min([m - s for m, s in zip(means, stds)] + references, default=0.0)
+    high = max([m + s for m, s in zip(means, stds)] + references, default=1.0)
+    pad = max((high - low) * 0.15, 0.05 * max(abs(low), abs(high)), 1e-3)
+    return low - pad, high + pad
 
 
 def write(

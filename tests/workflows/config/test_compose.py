@@ -50,7 +50,7 @@ def test_overrides_change_groups_and_values(compose):
             ["augmentation.ops.0.degreez=5"],
             "augmentation.ops.0.degreez: unknown parameter of augmentation 'rotation'; did you mean 'degrees'?",
         ),
-        (["augmentation.ops.1.fill_mode=reflekt"], "augmentation.ops.1.fill_mode: 'reflekt' is unknown; did you mean"),
+        (["augmentation.ops.1.fill_mode=reflekt"], "augmentation.ops.1.fill_mode='reflekt' is unknown; did you mean"),
         (
             ["regularizer.early_stopping.patiense=3"],
             "regularizer.early_stopping.patiense: unknown parameter of the regularizer section; "
