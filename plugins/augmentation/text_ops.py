@@ -25,7 +25,19 @@ CONTEXT = ("seed",)
 RATE = {"rate": {"between": [0.0, 1.0]}}
 
 
-class TokenDropout(keras.layers.Layer):
+class _TokenOp(keras.layers.Layer):
+    """A random op on token ids with a probability `rate` and a seed (training only)."""
+
+    def __init__(self, rate: float = 0.1, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.rate, self.seed = float(rate), seed
+        self.generator = keras.random.SeedGenerator(seed)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
+class TokenDropout(_TokenOp):
     """Drops each token with probability `rate`; the tokens after it move up, padding fills the end.
 
     Args:
@@ -36,11 +48,6 @@ class TokenDropout(keras.layers.Layer):
         >>> TokenDropout(0.5, seed=1)(keras.ops.convert_to_tensor([[5, 6, 7, 0]]), training=True).shape
         (1, 4)
     """
-
-    def __init__(self, rate: float = 0.1, seed: int | None = None, **kwargs):
-        super().__init__(**kwargs)
-        self.rate, self.seed = float(rate), seed
-        self.generator = keras.random.SeedGenerator(seed)
 
     def call(self, tokens, training=False):
         if not training or self.rate == 0:
@@ -53,22 +60,14 @@ class TokenDropout(keras.layers.Layer):
         order = ops.argsort(ops.where(keep, positions, positions + length), axis=1)  # kept first, in order
         return ops.take_along_axis(ops.where(keep, tokens, ops.zeros_like(tokens)), order, axis=1)
 
-    def get_config(self) -> dict:
-        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
 
-
-class TokenSwap(keras.layers.Layer):
+class TokenSwap(_TokenOp):
     """Swaps a token with the next one with probability `rate` (never with padding; no token moves twice).
 
     Args:
         rate: the probability that each token swaps with its successor.
         seed: the random seed.
     """
-
-    def __init__(self, rate: float = 0.1, seed: int | None = None, **kwargs):
-        super().__init__(**kwargs)
-        self.rate, self.seed = float(rate), seed
-        self.generator = keras.random.SeedGenerator(seed)
 
     def call(self, tokens, training=False):
         if not training or self.rate == 0:
@@ -83,9 +82,6 @@ class TokenSwap(keras.layers.Layer):
         ends = ops.pad(start[:, :-1], [[0, 0], [1, 0]])  # the position after each start
         before = ops.pad(tokens[:, :-1], [[0, 0], [1, 0]])
         return ops.where(start, after, ops.where(ends, before, tokens))
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
 
 
 class TextAugmentation(keras.layers.Layer):

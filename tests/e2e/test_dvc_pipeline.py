@@ -276,6 +276,15 @@ def test_dvc_follows_the_users_table_for_classes_and_a_regression(regression_rep
     assert deleted_tracked_files(regression_repo) == []
 
 
+def dvc_and_direct(repo, tmp_path, overrides: list[str]) -> tuple[dict, dict]:
+    """`dvc exp run -S …` in `repo`, then `kerasforge train …` with the same overrides into tmp_path/direct: the
+    metrics of each."""
+    run([*DVC, "exp", "run", *(arg for o in overrides for arg in ("-S", o))], repo)
+    by_dvc = json.loads((repo / "eval" / "metrics.json").read_text())
+    run([sys.executable, "-m", "workflows", "train", *overrides, f"hydra.run.dir={tmp_path / 'direct'}"], repo)
+    return by_dvc, json.loads((tmp_path / "direct" / "eval" / "metrics.json").read_text())
+
+
 def test_a_table_regression_is_the_same_through_dvc_and_the_direct_command_line(regression_repo, tmp_path):
     """The real penguins table (strings, NA cells), a regression: `dvc exp run -S …` and `kerasforge train …` with
     the same options give the same metrics in grams and the same model, byte for byte."""
@@ -293,13 +302,7 @@ def test_a_table_regression_is_the_same_through_dvc_and_the_direct_command_line(
         "trainer.deterministic=true",
         "trainer.epochs=3",
     ]
-    run([*DVC, "exp", "run", *(arg for o in overrides for arg in ("-S", o))], regression_repo)
-    by_dvc = json.loads((regression_repo / "eval" / "metrics.json").read_text())
-    run(
-        [sys.executable, "-m", "workflows", "train", *overrides, f"hydra.run.dir={tmp_path / 'direct'}"],
-        regression_repo,
-    )
-    direct = json.loads((tmp_path / "direct" / "eval" / "metrics.json").read_text())
+    by_dvc, direct = dvc_and_direct(regression_repo, tmp_path, overrides)
     for key in ("loss", "mae", "rmse", "r2"):
         assert direct[key] == by_dvc[key], key
     assert direct["baseline"] == by_dvc["baseline"] and by_dvc["mae"] > 100  # grams, beside the same baseline
@@ -337,13 +340,7 @@ def test_text_and_a_series_are_the_same_through_dvc_and_the_direct_command_line(
         run(["git", "add", name], regression_repo)
         run(["git", "commit", "-qm", f"{name} of my own"], regression_repo)
     overrides = [*options, f"data.path={name}", "trainer.deterministic=true", "trainer.epochs=2"]
-    run([*DVC, "exp", "run", *(arg for o in overrides for arg in ("-S", o))], regression_repo)
-    by_dvc = json.loads((regression_repo / "eval" / "metrics.json").read_text())
-    run(
-        [sys.executable, "-m", "workflows", "train", *overrides, f"hydra.run.dir={tmp_path / 'direct'}"],
-        regression_repo,
-    )
-    direct = json.loads((tmp_path / "direct" / "eval" / "metrics.json").read_text())
+    by_dvc, direct = dvc_and_direct(regression_repo, tmp_path, overrides)
     assert direct["loss"] == by_dvc["loss"] and direct["baseline"] == by_dvc["baseline"]
     assert by_dvc["baseline"]["model"] == (
         "seasonal_naive" if "timeseries" in options[0] else "tfidf_logistic_regression"
