@@ -339,6 +339,12 @@ def _mase_scale(train: np.ndarray, season: int) -> float:
     return float(diffs.mean()) if diffs.size and diffs.mean() > 0 else 1.0
 
 
+def seasons_back(step: int, season: int) -> int:
+    """How far back the seasonal naive of forecast step `step` (0: the first) looks: whole seasons, so that it
+    never repeats a value after the window's end (a week back for days 1–7, two weeks for days 8–14)."""
+    return season * math.ceil((step + 1) / season)
+
+
 def _classical(y, stamps, window: int, horizon: int, season: int, lo: int, hi: int):
     """The forecasts `lo…hi` as rows: the file's line and time of each first answer, the last value seen, and the
     seasonal naive (the value one season before each answer, from what the window could see)."""
@@ -350,7 +356,7 @@ def _classical(y, stamps, window: int, horizon: int, season: int, lo: int, hi: i
         out["time"] = stamps.iloc[starts].dt.strftime("%Y-%m-%d %H:%M:%S").to_numpy()
     last = y[starts - 1]
     for h in range(horizon):
-        back = season * math.ceil((h + 1) / season)  # never a value after the window's end
+        back = seasons_back(h, season)
         out[f"last_value.{h + 1}"] = last
         earlier = starts + h - back
         out[f"seasonal_naive.{h + 1}"] = np.where(earlier >= 0, y[np.maximum(earlier, 0)], last)
@@ -399,12 +405,8 @@ def recent_window(path: str, spec: DataSpec) -> tuple[np.ndarray, list[str]]:
     if not series["calendar"]:
         return ((matrix - mean) / std).astype(np.float32)[None], future
     holiday_calendar = _holiday_calendar(series.get("holidays"))
+    observed = len(series["inputs"])
     matrix = np.column_stack([matrix, _calendar(stamps, step_seconds, holiday_calendar)[0]])
-    known = np.column_stack(
-        [np.zeros((horizon, len(series["inputs"]))), _calendar(times, step_seconds, holiday_calendar)[0]]
-    )
-    scaled = (np.concatenate([matrix, known]) - mean) / std
-    scaled[window:, : len(series["inputs"])] = 0.0  # the future's own values are not known: 0, as in training
-    flag = np.zeros((window + horizon, 1))
-    flag[window:] = 1.0
-    return np.concatenate([scaled, flag], axis=1).astype(np.float32)[None], future
+    known = np.column_stack([np.zeros((horizon, observed)), _calendar(times, step_seconds, holiday_calendar)[0]])
+    scaled = ((np.concatenate([matrix, known]) - mean) / std).astype(np.float32)
+    return _with_calendar_ahead(scaled[None, :window], scaled, observed, window, horizon), future

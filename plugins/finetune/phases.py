@@ -40,10 +40,9 @@ def two_phase(frozen_epochs: int = 5, unfreeze: str = "all", backbone_lr: float 
         backbone_lr: the backbone's learning rate in phase two, as a multiple of the optimizer's.
 
     Returns:
-        The FineTune plan.
+        The FineTune plan (the values checked by `check_two_phase`, which the registry runs first).
 
     Example:
         `python -m workflows.train model=mobilenet_v2 model.weights=imagenet finetune=two_phase finetune.unfreeze=30`
     """
-    check_two_phase({"frozen_epochs": frozen_epochs, "unfreeze": unfreeze, "backbone_lr": backbone_lr}, "finetune")
     return FineTune(frozen_epochs, int(unfreeze) if str(unfreeze) != "all" else "all", float(backbone_lr))

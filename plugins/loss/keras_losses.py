@@ -14,7 +14,7 @@ import keras
 from keras import ops
 
 from plugins.loss.checks import check_label_smoothing
-from plugins.registry import ConfigError, register
+from plugins.registry import register
 
 
 @register(
@@ -137,8 +137,6 @@ def focal(
     Returns:
         keras.losses.BinaryFocalCrossentropy or CategoricalFocalCrossentropy.
     """
-    if gamma < 0:
-        raise ConfigError(f"loss.gamma={gamma} must be ≥ 0 (0 is plain cross-entropy)")
     if binary:
         return keras.losses.BinaryFocalCrossentropy(
             apply_class_balancing=apply_class_balancing,

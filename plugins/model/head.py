@@ -153,12 +153,10 @@ def seasonal_positions(window: int, horizon: int, season: int) -> list[int]:
     """Where, in a window of `window` steps, the seasonal naive of each of `horizon` next steps lies: one season
     before it, whole seasons back when the horizon passes a season; the window's last step when the window is
     shorter than the season (the last-value forecast, as the classical baseline does then)."""
-    positions = []
-    for h in range(horizon):
-        back = season * -(-(h + 1) // season)  # whole seasons, never a step after the window
-        at = window + h - back
-        positions.append(at if at >= 0 else window - 1)
-    return positions
+    from plugins.data.timeseries import seasons_back  # the classical baseline's own rule
+
+    positions = [window + h - seasons_back(h, season) for h in range(horizon)]
+    return [at if at >= 0 else window - 1 for at in positions]
 
 
 def with_seasonal_naive(model: keras.Model, spec: DataSpec) -> keras.Model:

@@ -73,8 +73,6 @@ def ridge(n_train: int, alpha: float = 1.0) -> keras.regularizers.Regularizer:
         n_train: training examples (set by the framework).
         alpha: scikit-learn's alpha.
     """
-    if alpha < 0:
-        raise _negative("alpha", alpha)
     return keras.regularizers.L2(alpha / n_train)
 
 
@@ -89,15 +87,7 @@ def lasso(n_train: int, alpha: float = 1.0) -> keras.regularizers.Regularizer:
         n_train: training examples (set by the framework; unused, kept for symmetry with ridge).
         alpha: scikit-learn's alpha.
     """
-    if alpha < 0:
-        raise _negative("alpha", alpha)
     return keras.regularizers.L1(2.0 * alpha)
-
-
-def _negative(key: str, value: float):
-    from plugins.registry import ConfigError
-
-    return ConfigError(f"regularizer.{key}={value} must be ≥ 0")
 
 
 def set_dropout(model: keras.Model, rate: float) -> int:

@@ -62,7 +62,8 @@ def preview(experiment: Experiment, train: Split, spec: DataSpec, path, count: i
 
     from workflows.io.atomic import atomic_path
 
-    if not experiment.augments(spec):
+    augments = experiment.augments(spec)
+    if not augments:
         fig, ax = plt.subplots(figsize=(4, 1), dpi=100)
         text = "no image augmentation in this config" if spec.kind == "image" else f"no augmentation: {spec.kind} data"
         ax.text(0.5, 0.5, text, ha="center", va="center")
@@ -73,9 +74,9 @@ def preview(experiment: Experiment, train: Split, spec: DataSpec, path, count: i
         augmenter = experiment.build_augmenter(spec=spec)
         x = np.asarray(to_numpy(train)[0][:count] if isinstance(train, tuple) else to_numpy(train.take(count))[0])
         rows = [x] + [np.asarray(augmenter(x, training=True)) for _ in range(samples)]
-    if experiment.augments(spec) and spec.kind != "image":
+    if augments and spec.kind != "image":
         fig = _text_preview(rows, spec)
-    elif experiment.augments(spec):
+    elif augments:
         fig, axes = plt.subplots(
             len(rows), len(rows[0]), figsize=(1.2 * len(rows[0]), 1.2 * len(rows)), dpi=100, squeeze=False
         )
