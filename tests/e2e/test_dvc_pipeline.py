@@ -18,6 +18,7 @@ from tests.conftest import BIN, TINY_DEFAULTS, make_project_copy, run, subproces
 pytestmark = pytest.mark.slow
 
 DVC = [sys.executable, "-m", "dvc"]
+FIRST_REPRO: dict[str, str] = {}  # what the module's first `dvc repro` printed
 
 
 @pytest.fixture(scope="module")
@@ -27,6 +28,7 @@ def repo(tmp_path_factory):
     result = run([*DVC, "repro"], path)
     for stage in ("prepare", "augment", "train", "evaluate", "export"):
         assert f"Running stage '{stage}'" in result.stdout
+    FIRST_REPRO["output"] = result.stdout + result.stderr
     return path
 
 
@@ -49,6 +51,55 @@ def test_repro_writes_model_metrics_and_plots(repo):
     dag = run([*DVC, "dag", "--dot"], repo).stdout.replace('"', "")
     for edge in ("prepare -> augment", "augment -> train", "train -> evaluate", "train -> export"):
         assert edge in dag, dag
+
+
+# Measured, or random in any process: the model's speed, and its accuracy in training mode (dropout on).
+UNSTABLE = ("latency_ms", "throughput", "train_accuracy_training_mode")
+
+
+def test_evaluate_and_export_run_ahead_in_the_train_process_give_what_their_own_processes_give(repo):
+    output = FIRST_REPRO["output"]
+    for stage in ("evaluate", "export"):
+        assert f"{stage}: published what the train stage's process ran ahead" in output, output[-3000:]
+    assert not list((repo / ".kerasforge" / "ahead").glob("*"))  # each hand-off used once
+    published = {f.relative_to(repo): f.read_bytes() for f in sorted((repo / "eval").rglob("*")) if f.is_file()}
+    tflite, check = (
+        (repo / "models" / "export" / "model.tflite").read_bytes(),
+        json.loads((repo / "models" / "export" / "check.json").read_text()),
+    )
+
+    result = run([*DVC, "repro", "-f", "-s", "evaluate", "export"], repo, KERASFORGE_AHEAD="0")
+    assert "published" not in result.stdout + result.stderr  # each stage in a process of its own this time
+    own = {f.relative_to(repo): f.read_bytes() for f in sorted((repo / "eval").rglob("*")) if f.is_file()}
+    assert own.keys() == published.keys()
+    for name, content in own.items():
+        if name.name == "metrics.json":
+            mine, theirs = json.loads(content), json.loads(published[name])
+            assert {k: v for k, v in mine.items() if k not in UNSTABLE} == {
+                k: v for k, v in theirs.items() if k not in UNSTABLE
+            }
+        else:
+            assert content == published[name], name
+    assert (repo / "models" / "export" / "model.tflite").read_bytes() == tflite
+    now = json.loads((repo / "models" / "export" / "check.json").read_text())
+    for fmt in ("keras", "tflite"):
+        assert now[fmt] == check[fmt]
+    assert {k: v for k, v in now["saved_model"].items() if k != "size_bytes"} == {
+        k: v for k, v in check["saved_model"].items() if k != "size_bytes"
+    }  # a SavedModel's bytes differ from process to process (its functions' names, the dropout seeds)
+
+
+def test_a_hand_off_whose_deps_changed_is_dropped_and_the_stage_runs_itself(repo):
+    run([*DVC, "repro", "-f", "-s", "train"], repo)  # DVC stops after train: the hand-offs wait
+    assert (repo / ".kerasforge" / "ahead" / "evaluate" / "key").is_file()
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["evaluate"]["batch_size"] = 32 if params["evaluate"]["batch_size"] != 32 else 16
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    result = run([*DVC, "repro"], repo)
+    assert "evaluate" in stages_run(result.stdout)
+    assert "evaluate: published" not in result.stdout + result.stderr
+    assert not (repo / ".kerasforge" / "ahead" / "evaluate").exists()
+    assert json.loads((repo / "eval" / "metrics.json").read_text())["accuracy"] > 0.5
 
 
 def stages_run(stdout: str) -> list[str]:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workflows.io.layout import REPO, Layout
+from workflows.io.layout import REPO
 
 ROOT = Path(__file__).resolve().parents[2]  # workflows/config/ → the repository
 
@@ -48,6 +48,9 @@ class Stage:
             (`python -m workflows.export --root RUN_DIR`).
         all_params: its DVC params are the whole of params.yaml (the check stage: any change reruns it).
         always_changed: DVC runs it on every `dvc repro` (the check stage: it fingerprints the user's data).
+        ahead: the stages that follow it under DVC and that its process runs ahead, while TensorFlow and the
+            model are loaded (workflows/runners/ahead.py); their own processes then publish what it wrote when
+            their deps are unchanged. Each must replace its output folders as a whole.
     """
 
     name: str
@@ -61,6 +64,7 @@ class Stage:
     in_runs: bool = True
     all_params: bool = False
     always_changed: bool = False
+    ahead: tuple[str, ...] = ()
 
     @property
     def module(self) -> str:
@@ -110,6 +114,7 @@ STAGES: tuple[Stage, ...] = (
         metrics={"train_logs/metrics.json": dict(_KEEP)},
         plots={"train_logs/plots/metrics": {"persist": True, "x": "step"}},
         note="trainer.strategy=auto: MirroredStrategy over every GPU of the machine when it has several.",
+        ahead=("evaluate", "export"),
     ),
     Stage(
         "evaluate",
@@ -154,11 +159,7 @@ PLOTS: dict[str, dict[str, Any]] = {
 def _path(ref: str) -> str:
     """A Layout attribute (`models`) or attribute/rest (`eval/metrics.json`) as a repository-relative path;
     any other path as it is."""
-    head, _, rest = ref.partition("/")
-    if not isinstance(getattr(Layout, head, None), property):
-        return ref
-    base = getattr(REPO, head).as_posix()
-    return f"{base}/{rest}" if rest else base
+    return REPO.path(ref).as_posix()
 
 
 def _walk(node: ast.AST):

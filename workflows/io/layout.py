@@ -21,6 +21,20 @@ class Layout:
 
     root: Path = Path(".")
 
+    def path(self, ref: str) -> Path:
+        """A Layout attribute (`models`) or attribute/rest (`eval/metrics.json`) below `root`; any other
+        reference as a path below `root` (`previews/augmentation.png`).
+
+        Example:
+        >>> Layout(Path("run")).path("eval/metrics.json")
+        PosixPath('run/eval/metrics.json')
+        """
+        head, _, rest = ref.partition("/")
+        if not isinstance(getattr(Layout, head, None), property):
+            return self.root / ref
+        base = getattr(self, head)
+        return base / rest if rest else base
+
     @property
     def checked(self) -> Path:
         """check → a constant note that the config passed the data-free checks (DVC's order: check first)."""

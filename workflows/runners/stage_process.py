@@ -2,7 +2,9 @@
 
 `stage_main` reads the composed config, refuses what no stage can honour under DVC, runs the stage's own set-up
 (`setup(cfg)`, the train stage's: before TensorFlow's first operation), resolves the config for the stage and runs
-it. `run_stage` is the one way a runner runs a stage: its module's `run(experiment, layout, *, callbacks=())` on
+it; then, for the train stage, runs the stages that follow it ahead (workflows/runners/ahead.py), and a stage that
+was run ahead on the same deps publishes that hand-off instead of running. `run_stage` is the one way a runner runs
+a stage: its module's `run(experiment, layout, *, callbacks=())` on
 the stage's view of the config, with the callbacks handed down as an argument.
 """
 
@@ -16,6 +18,7 @@ from typing import Any
 
 from workflows.config.stage_table import BY_NAME, RESTORE_HINT, Stage
 from workflows.io.layout import REPO, Layout
+from workflows.runners import ahead
 
 
 def run_stage(stage: Stage, experiment: Any, layout: Layout = REPO, *, callbacks: Sequence = ()) -> Any:
@@ -69,6 +72,10 @@ def stage_main(name: str, argv: list[str] | None = None) -> int:
                 f"(python -m workflows.train cv={cv}); the DVC pipeline trains on the one train/val "
                 "split: set cv=none"
             )
+        published = ahead.publish(stage, cfg) if parsed.root is None else None
+        if published is not None:  # the train stage's process ran it ahead, on the same deps
+            _print_result(published.result)
+            return
         setup = getattr(importlib.import_module(stage.module), "setup", None)
         if setup is not None:  # a stage's own set-up on the composed config (train: before TensorFlow's first op)
             from workflows.config.schema import precheck
@@ -76,10 +83,9 @@ def stage_main(name: str, argv: list[str] | None = None) -> int:
             precheck(cfg, stage)  # no TensorFlow yet: a misspelt key or a bad value is one line at once
             setup(cfg)
         result = run_stage(stage, resolve(cfg, stage), layout)
-        if isinstance(result, dict):
-            import json
-
-            print(json.dumps({k: v for k, v in result.items() if k != "per_class"}, indent=2))
+        _print_result(result)
+        if parsed.root is None:  # under DVC: the stages that follow, while TensorFlow and the model are loaded
+            ahead.run_ahead(stage, cfg, lambda follower, root: run_stage(follower, resolve(cfg, follower), root))
 
     def under_dvc(args: list[str]) -> None:
         try:
@@ -91,3 +97,11 @@ def stage_main(name: str, argv: list[str] | None = None) -> int:
             raise ConfigError(f"{err} ({RESTORE_HINT})") from None
 
     return run_cli(under_dvc, argv)
+
+
+def _print_result(result: Any) -> None:
+    """A stage's metrics on stdout, as JSON (per-class figures left to the metrics file)."""
+    if isinstance(result, dict):
+        import json
+
+        print(json.dumps({k: v for k, v in result.items() if k != "per_class"}, indent=2))
