@@ -7,13 +7,15 @@ All three apply rotation ±20°, shifts ±0.2 and a random horizontal flip to
 128×128×3 float images in batches of 32, on the CPU:
 - project: the `idg` op (one RandomAffine: one projective warp per batch), its compiled call per batch;
 - idg: tf_keras's ImageDataGenerator(...).flow(x, batch_size=32), as its users run it;
-- keras_layers: RandomRotation, RandomTranslation, RandomFlip, their compiled call per batch.
+- keras_layers: RandomRotation, RandomTranslation, RandomFlip, their compiled call per batch;
+- raw_warp: TensorFlow's warp kernel alone (ImageProjectiveTransformV3, bilinear, one fixed rotation and
+  shift per image): the floor of any augmentation that warps once, and the chain warps twice.
 Each is timed over the whole set after a warm-up pass; the median of the
 repeats is reported. Then the training-step time of the project's default
 CNN on the same images, fed by tf.data with the project's augmentation
 online (parallel map, prefetch) and without.
 Prints one JSON object with `project_img_s`, `idg_img_s`, `keras_layers_img_s`,
-their ratios, and `online_step_time_ratio` (with / without augmentation: the median over 3 paired
+`raw_warp_img_s`, their ratios, and `online_step_time_ratio` (with / without augmentation: the median over 3 paired
 rounds, each measuring both back to back).
 """
 
@@ -51,6 +53,20 @@ def compiled(x: np.ndarray, layer) -> callable:
             call(b).numpy()
 
     return run
+
+
+def raw_warp(batch, training=True):
+    """TensorFlow's warp kernel alone on a batch: a fixed 20° rotation and shift, no random draws, no flip."""
+    c, s = np.cos(np.pi / 9), np.sin(np.pi / 9)
+    transforms = tf.constant([[c, -s, 25.0, s, c, -12.0, 0.0, 0.0]] * BATCH, tf.float32)
+    return tf.raw_ops.ImageProjectiveTransformV3(
+        images=batch,
+        transforms=transforms,
+        output_shape=[SIZE, SIZE],
+        fill_value=0.0,
+        interpolation="BILINEAR",
+        fill_mode="NEAREST",
+    )
 
 
 def idg_flow(x: np.ndarray) -> callable:
@@ -115,6 +131,7 @@ def main() -> None:
     )
     project_rate = median_rate(compiled(x, project), len(x), args.repeats)
     keras_rate = median_rate(compiled(x, chain), len(x), args.repeats)
+    raw_rate = median_rate(compiled(x, raw_warp), len(x), args.repeats)
     idg_rate = median_rate(idg_flow(x), len(x) // BATCH * BATCH, args.repeats)
     # Paired rounds: on this machine the first models a process builds step up to 1.8× slower than later
     # ones, whatever their input pipeline; a round measures both conditions back to back.
@@ -132,6 +149,8 @@ def main() -> None:
                 "keras_layers_img_s": round(keras_rate, 1),
                 "project_vs_idg": round(project_rate / idg_rate, 2),
                 "project_vs_keras_layers": round(project_rate / keras_rate, 2),
+                "raw_warp_img_s": round(raw_rate, 1),
+                "project_vs_raw_warp": round(project_rate / raw_rate, 2),
                 "step_s_without_augmentation": round(plain, 4),
                 "step_s_with_online_augmentation": round(augmented, 4),
                 "online_step_time_ratio": round(ratio, 3),
