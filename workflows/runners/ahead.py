@@ -135,12 +135,14 @@ def publish(stage: Stage, cfg: Mapping[str, Any]) -> Published | None:
     folder = AHEAD / stage.name
     if not (folder / "result.json").is_file():
         return None
+    handed = Layout(folder / "root")
     try:
         if not _enabled() or (folder / "key").read_text() != key(stage, cfg):
             return None
-        handed = Layout(folder / "root")
+        if not all(handed.path(head).is_dir() for head in heads(stage)):
+            return None
         for head in heads(stage):
-            with atomic_dir(REPO.path(head)) as tmp:
+            with atomic_dir(REPO.path(head)) as tmp:  # an error here leaves the previous folder as it was
                 shutil.copytree(handed.path(head), tmp, dirs_exist_ok=True)
         printed = json.loads((folder / "printed.json").read_text())
         sys.stdout.write(printed["stdout"])
@@ -151,6 +153,8 @@ def publish(stage: Stage, cfg: Mapping[str, Any]) -> Published | None:
             file=sys.stderr,
         )
         return Published(json.loads((folder / "result.json").read_text()))
+    except (OSError, ValueError):  # an unreadable hand-off: the stage runs itself
+        return None
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

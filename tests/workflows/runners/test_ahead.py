@@ -119,3 +119,10 @@ def test_what_runs_ahead_writes_whole_layout_folders_and_reads_the_layouts_files
     for stage in followers:  # publish replaces these folders; the hand-off's links stand for these files
         assert ahead.heads(stage) and all(isinstance(getattr(Layout, h, None), property) for h in ahead.heads(stage))
         assert all(isinstance(getattr(Layout, d.partition("/")[0], None), property) for d in stage.deps)
+
+
+def test_a_hand_off_missing_an_output_folder_is_not_published(workspace):
+    ahead.run_ahead(BY_NAME["train"], CFG, lambda stage, root: {"accuracy": 0.5})  # wrote no eval/ folder
+    assert (workspace / ahead.AHEAD / "evaluate" / "result.json").is_file()
+    assert ahead.publish(EVALUATE, CFG) is None
+    assert not (workspace / "eval").exists() and not (workspace / ahead.AHEAD / "evaluate").exists()
