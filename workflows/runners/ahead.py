@@ -52,19 +52,20 @@ class Published(NamedTuple):
     result: Any
 
 
-def key(stage: Stage, cfg: Mapping[str, Any], layout: Layout = REPO) -> str:
+def key(stage: Stage, cfg: Mapping[str, Any], layout: Layout = REPO, memo: dict[Path, str] | None = None) -> str:
     """What `stage`'s outputs depend on, as one hex digest (no TensorFlow, no model loaded).
 
     Args:
         stage: the stage.
         cfg: the composed config (params.yaml's content).
         layout: where the stage's data deps are.
+        memo: the digests of data files already read, to share between the keys of stages made at one moment.
 
     Returns:
         A SHA-256 over the stage's name, the Python running it, its params (`stage.reads`), the bytes of its
         code (`code_deps`) and the relative path and bytes of every file of its data deps.
     """
-    digest = hashlib.sha256()
+    digest, memo = hashlib.sha256(), {} if memo is None else memo
     if isinstance(cfg, DictConfig):
         cfg = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
     params = {name: _select(cfg, name) for name in stage.reads}
@@ -74,9 +75,10 @@ def key(stage: Stage, cfg: Mapping[str, Any], layout: Layout = REPO) -> str:
             digest.update(f"{file.relative_to(ROOT)}\0".encode() + file.read_bytes())
     for ref in stage.deps:  # by content: DVC rewrites the outputs it has just cached (a copy from its cache)
         for file in _files(layout.path(ref)):
-            with open(file, "rb") as handle:
-                content = hashlib.file_digest(handle, "blake2b").hexdigest()
-            digest.update(f"{file.relative_to(layout.root)}\0{content}\0".encode())
+            if file not in memo:
+                with open(file, "rb") as handle:
+                    memo[file] = hashlib.file_digest(handle, "blake2b").hexdigest()
+            digest.update(f"{file.relative_to(layout.root)}\0{memo[file]}\0".encode())
     return digest.hexdigest()
 
 
@@ -96,12 +98,14 @@ def run_ahead(stage: Stage, cfg: Mapping[str, Any], run: Callable[[Stage, Layout
         return done
     if ((cfg.get("trainer") or {}).get("strategy")) == "multi_worker":
         return done  # every worker would run it; the chief alone has the model
+    memo: dict[Path, str] = {}  # the followers share the prepared data and the model: each file read once
+    keys = {name: key(BY_NAME[name], cfg, memo=memo) for name in stage.ahead}  # the deps before any of them runs
     for name in stage.ahead:
         follower, folder = BY_NAME[name], AHEAD / name
         shutil.rmtree(folder, ignore_errors=True)  # a previous model's: stale now
         try:
             with atomic_dir(folder) as tmp:
-                write_text(tmp / "key", key(follower, cfg))  # the deps as they are before it starts
+                write_text(tmp / "key", keys[name])
                 root = Layout(tmp / "root")
                 for ref in follower.deps:
                     link = root.path(ref)

@@ -44,6 +44,9 @@ def fake_evaluate(stage, root: Layout):
 
 def test_the_key_follows_the_stages_params_and_data_bytes_only(workspace):
     before = ahead.key(EVALUATE, CFG)
+    memo: dict = {}  # shared between the followers' keys: the same key, each file read once
+    assert ahead.key(EVALUATE, CFG, memo=memo) == before and ahead.key(BY_NAME["export"], CFG, memo=memo)
+    assert sorted(p.name for p in memo) == ["model.json", "model.keras", "x.npy"]
     assert ahead.key(EVALUATE, {**CFG, "trainer": {"epochs": 4}}) == before  # a section evaluate does not read
     assert ahead.key(EVALUATE, {**CFG, "evaluate": {"batch_size": 64, "split": "test"}}) != before
     model = workspace / "models" / "model.keras"
