@@ -30,9 +30,7 @@ def digits(val_fraction: float = 0.1, test_fraction: float = 0.2, seed: int = 0,
     Returns:
         Splits of (8, 8, 1) float32 images and int32 labels.
     """
-    from sklearn import (
-        datasets,
-    )  # here, not at the top: listing the data plugins (every config check) needs no scikit-learn
+    from sklearn import datasets  # see the module's doc: not at the top
 
     bunch = datasets.load_digits()
     x = (bunch.images / 16.0).astype(np.float32)[..., None]
@@ -116,9 +114,7 @@ def diabetes(
     Returns:
         Splits of (10,) float32 rows and float32 targets.
     """
-    from sklearn import (
-        datasets,
-    )  # here, not at the top: listing the data plugins (every config check) needs no scikit-learn
+    from sklearn import datasets  # see the module's doc: not at the top
 
     bunch = datasets.load_diabetes(scaled=False)
     x, y = bunch.data.astype(np.float32), bunch.target.astype(np.float32)
@@ -135,9 +131,7 @@ def breast_cancer(val_fraction: float = 0.1, test_fraction: float = 0.2, seed: i
     Returns:
         Splits of (30,) float32 rows and int32 labels (0 malignant, 1 benign).
     """
-    from sklearn import (
-        datasets,
-    )  # here, not at the top: listing the data plugins (every config check) needs no scikit-learn
+    from sklearn import datasets  # see the module's doc: not at the top
 
     bunch = datasets.load_breast_cancer()
     x, y = bunch.data.astype(np.float32), bunch.target.astype(np.int32)

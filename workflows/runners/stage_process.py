@@ -11,6 +11,7 @@ the stage's view of the config, with the callbacks handed down as an argument.
 from __future__ import annotations
 
 import importlib
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -102,6 +103,4 @@ def stage_main(name: str, argv: list[str] | None = None) -> int:
 def _print_result(result: Any) -> None:
     """A stage's metrics on stdout, as JSON (per-class figures left to the metrics file)."""
     if isinstance(result, dict):
-        import json
-
         print(json.dumps({k: v for k, v in result.items() if k != "per_class"}, indent=2))
