@@ -45,10 +45,14 @@ def measure(run: Path) -> dict:
     experiment = resolve(load_params(run / "config.yaml"))
     prepared = run / "data" / "prepared"
     test, rows = load_arrays("test", prepared), load_rows("test", prepared)
-    train, train_rows = load_arrays("train", prepared), load_rows("train", prepared)
+    train = load_arrays("train", prepared)
+    reference = {
+        "splits": {"train": train, "val": load_arrays("val", prepared)},
+        "rows": {name: load_rows(name, prepared) for name in ("train", "val")},
+    }
     out = Path(tempfile.mkdtemp())
     whole = median_seconds(
-        lambda: ev.evaluate(experiment, run / "models", test, out / "eval", train, rows=rows, train_rows=train_rows)
+        lambda: ev.evaluate(experiment, run / "models", test, out / "eval", train, rows=rows, reference=reference)
     )
     model, card = ev.load_model(run / "models")
     head, spec = Head(**card["head"]), DataSpec(**card["spec"])

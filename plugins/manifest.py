@@ -42,9 +42,13 @@ def generate() -> dict[str, dict[str, dict[str, Any]]]:
             }
             if plugin.meta.get("values"):
                 entry["values"] = plugin.meta["values"]
-            check = plugin.meta.get("check")
-            if check is not None and str(check.__module__).endswith(".checks"):  # Keras-free: run before TensorFlow
-                entry["check"] = f"{check.__module__}:{check.__qualname__}"
+            for key in ("check", "inspect"):  # Keras-free functions (a .checks module): run before TensorFlow
+                function = plugin.meta.get(key)
+                if function is not None and str(function.__module__).endswith(".checks"):
+                    entry[key] = f"{function.__module__}:{function.__qualname__}"
+            for key in ("labels", "task"):  # a loss's labels, a data set's task: what the checks across sections read
+                if isinstance(plugin.meta.get(key), str):
+                    entry[key] = plugin.meta[key]
             out.setdefault(group, {})[name] = entry
     return out
 
@@ -98,3 +102,23 @@ def check(group: str, name: str, params: dict[str, Any], where: str, hidden: fro
     if entry.get("check"):  # the plugin's own rules, from a module that imports no Keras (plugins/*/checks.py)
         module, _, function = entry["check"].partition(":")
         getattr(importlib.import_module(module), function)(params, where)
+
+
+def entry(group: str, name: str) -> dict[str, Any]:
+    """A built-in plugin's manifest entry ({} for a plugin the manifest does not list)."""
+    return _load().get(group, {}).get(name) or {}
+
+
+def inspect(group: str, name: str, params: dict[str, Any], where: str) -> dict[str, Any]:
+    """What a data plugin's files say before anything is imported: its `inspect` function's facts (`{"task": …}`),
+    which reads the file's header and a sample (plugins/data/checks.py); else its declared task, or {}.
+
+    Raises:
+        ConfigError: one line naming the problem in the user's files and the fix.
+    """
+    found = entry(group, name)
+    if found.get("inspect"):
+        module, _, function = found["inspect"].partition(":")
+        facts = getattr(importlib.import_module(module), function)(params, where)
+        return {k: v for k, v in facts.items() if v is not None}
+    return {"task": found["task"]} if found.get("task") else {}

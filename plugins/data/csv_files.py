@@ -21,6 +21,7 @@ from plugins.data.tabular import (
     warn,
 )
 from plugins.registry import ConfigError, check_values, did_you_mean, register
+from plugins.data.checks import inspect_table
 
 TASKS = ("regression", "classification")
 FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -30,7 +31,7 @@ FLOAT32_MAX = float(np.finfo(np.float32).max)
 VALUES = {**TEXT_RULES, "task": {"choices": list(TASKS)}, "max_categories": {"min": 1}}
 
 
-@register("data", "csv", values=VALUES)
+@register("data", "csv", values=VALUES, inspect=inspect_table)
 def csv(
     path: str,
     target: str,

@@ -13,6 +13,7 @@ import numpy as np
 
 from plugins.data.base import DataSpec, Splits, class_files, split_arrays, split_indices
 from plugins.registry import ConfigError, check_values, first_line, register
+from plugins.data.checks import inspect_folder
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -127,7 +128,7 @@ FOLDER_VALUES = {
 }
 
 
-@register("data", "image_folder", task="classification", values=FOLDER_VALUES)
+@register("data", "image_folder", task="classification", values=FOLDER_VALUES, inspect=inspect_folder)
 def image_folder(
     directory: str,
     target_size: list[int] = (128, 128),

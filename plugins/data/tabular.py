@@ -338,6 +338,53 @@ def _dates(column: pd.Series) -> pd.Series:
     return out
 
 
+# Dates as users write them beside ISO 8601: day-first and month-first, with slashes, dots or dashes, with or without
+# the time of day. `parse_times` tries these on a sample; the one that reads every cell (the most regular if several
+# do: 01/02 is ambiguous until a 13th day) is the column's format.
+DAY_FORMATS = ("%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%d-%m-%Y", "%m-%d-%Y", "%Y/%m/%d", "%d/%m/%y", "%m/%d/%y")
+TIME_OF_DAY = ("", " %H:%M", " %H:%M:%S")
+TIME_FORMATS = tuple(day + time for day in DAY_FORMATS for time in TIME_OF_DAY)
+
+
+def parse_times(column: pd.Series, fmt: str | None = None) -> tuple[pd.Series, str | None]:
+    """Cells as UTC datetimes, NaT where they are not, and the format that read them (None: ISO 8601).
+
+    Args:
+        column: the cells.
+        fmt: a `strptime` format already known (a saved forecaster's); None: ISO 8601, else the first of
+            TIME_FORMATS that reads every cell of a sample.
+
+    Returns:
+        The datetimes and the format used.
+
+    Example:
+        >>> parse_times(pd.Series(["29/09/2014", "30/09/2014"]))[1]
+        '%d/%m/%Y'
+    """
+    import pandas as pd
+
+    if fmt is not None:
+        return pd.to_datetime(column.astype("string").str.strip(), format=fmt, errors="coerce", utc=True), fmt
+    iso = _dates(column)
+    present = column.dropna().astype("string").str.strip()
+    if iso.notna().sum() == len(present) or not len(present):
+        return iso, None
+    sample = present.iloc[:500]
+    if sample.str.match(r"^\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}").mean() < 0.9:
+        return iso, None
+    fits = []
+    for candidate in TIME_FORMATS:  # nine cells in ten at least: a typo is the caller's to name, not a reason to fail
+        parsed = pd.to_datetime(sample, format=candidate, errors="coerce")
+        share = float(parsed.notna().mean())
+        if share >= 0.9:
+            seconds = (parsed.dropna() - parsed.dropna().iloc[0]).dt.total_seconds().to_numpy()
+            fits.append((-share, len(np.unique(np.diff(np.sort(seconds)))), candidate))
+    if not fits:
+        return iso, None
+    best = min(fits)[2]  # the most cells, then the most regular steps (day- and month-first differ past the 12th)
+    return pd.to_datetime(column.astype("string").str.strip(), format=best, errors="coerce", utc=True), best
+
+
 def date_part(column: pd.Series, part: str) -> pd.Series:
     """One part of a datetime column (year, month, day, dayofweek, hour) as float64; NaN where missing."""
     return getattr(_dates(column).dt, part).astype("float64")

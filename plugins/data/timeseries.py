@@ -31,10 +31,14 @@ from typing import Any
 import numpy as np
 
 from plugins.data.base import DataSpec, Splits
-from plugins.data.tabular import _dates, numbers, numbers_checked, read_table, shorten
+from plugins.data.tabular import _counts_rows, numbers, numbers_checked, parse_times, read_table, shorten, warn
 from plugins.registry import ConfigError, check_values, did_you_mean, register
+from plugins.data.checks import inspect_series
 
 GAPS = ("fail", "ignore")
+FILLS = ("none", "ffill", "interpolate")  # an empty cell: refused, the previous value, or linear interpolation
+MAX_ACF_LAG = 2_000  # the longest season inferred from the target's autocorrelation (steps)
+ACF_PEAK = 0.3  # the autocorrelation a season's peak must reach
 AHEAD = "calendar.ahead"  # 1 on the rows that carry the forecast steps' calendar, 0 on the window's
 # The season of a series by its step: hours → a day, days → a week, weeks → a year, months → a year, quarters.
 SEASONS = ((3_600, 24), (86_400, 7), (7 * 86_400, 52), (28 * 86_400, 12), (89 * 86_400, 4))
@@ -46,12 +50,13 @@ VALUES = {
     "horizon": {"min": 1},
     "season": {"min": 1},
     "on_gap": {"choices": list(GAPS)},
+    "fill": {"choices": list(FILLS)},
     "val_fraction": {"between": [0.0, 1.0]},
     "test_fraction": {"between": [0.0, 1.0]},
 }
 
 
-@register("data", "timeseries", task="regression", values=VALUES)
+@register("data", "timeseries", task="regression", values=VALUES, inspect=inspect_series)
 def timeseries(
     path: str,
     target: str,
@@ -64,6 +69,7 @@ def timeseries(
     holidays: str | None = None,
     seasonal_skip: bool = True,
     on_gap: str = "fail",
+    fill: str = "none",
     delimiter: str | None = None,
     val_fraction: float = 0.15,
     test_fraction: float = 0.15,
@@ -73,14 +79,18 @@ def timeseries(
     Args:
         path: the file, relative to the repository root: one row per time step, a header row.
         target: the column to forecast.
-        time: the column of timestamps (ISO 8601); null: the first column of dates, else the file's order.
+        time: the column of timestamps: ISO 8601 (2014-09-29 05:00), or day-first or month-first
+            (29/09/2014, 09/29/2014 17:30, 29.09.2014), the form read from the cells; null: the first column of
+            dates, else the file's order. Rows out of time order are sorted (with a warning).
         features: the covariates read beside the target (default: every other number column).
         window: time steps each forecast reads; null: two seasons (14 days of daily data, 48 hours of hourly,
             24 months of monthly), 28 steps without a season. Short windows overfit less on short series: on
             Chicago's last four years, 14 days were 17–23 % ahead of the seasonal naive, 28 days 9–15 % (README).
         horizon: steps forecast ahead: the model outputs the next `horizon` values.
         season: steps in a season for the seasonal-naive baseline and MASE; null: inferred from the time step
-            (hourly 24, daily 7, weekly 52, monthly 12, quarterly 4; 1 without timestamps).
+            (hourly 24, daily 7, weekly 52, monthly 12, quarterly 4), or without timestamps from the target's
+            autocorrelation on the training part (its first peak; a second, stronger one is a second season the
+            baseline also tries), with a warning; 1 when it has no peak.
         calendar: add each step's day of the week, time of day and time of year (as sine and cosine) as inputs,
             for the window and, known ahead, for the steps to forecast.
         holidays: a country's public holidays as one more calendar input (1 on a holiday): its ISO code, "US",
@@ -89,6 +99,8 @@ def timeseries(
             the saved model, plugins.model.head.SeasonalNaive); false: the model forecasts the values itself.
         on_gap: "fail": a missing time step (irregular timestamps) is an error naming it; "ignore": rows are
             taken as consecutive steps anyway.
+        fill: an empty cell: "none" refuses it naming its line, "ffill" takes the previous value (the next one
+            at the start), "interpolate" draws a straight line between its neighbours.
         delimiter: the field separator (null: sniffed).
         val_fraction: share of the forecasts kept for validation (after the training ones).
         test_fraction: share of the forecasts kept for the test (the last ones).
@@ -100,7 +112,7 @@ def timeseries(
     Example:
         `kerasforge train data=timeseries data.path=ridership.csv data.target=ridership data.horizon=7 model=lstm`
     """
-    _check_options(window, horizon, season, on_gap, val_fraction, test_fraction)
+    _check_options(window, horizon, season, on_gap, fill, val_fraction, test_fraction)
     holiday_calendar = _holiday_calendar(holidays)
     df = read_table(path, delimiter)
     df.columns = [str(c).strip() for c in df.columns]
@@ -108,11 +120,14 @@ def timeseries(
     for column in [target, *(features or []), *([time] if time else [])]:
         if column not in header:
             raise ConfigError(f"{path} has no column '{column}'; {did_you_mean(column, [shorten(h) for h in header])}")
-    stamps, time = _time_column(df, time, path)
+    stamps, time, time_format = _time_column(df, time, path)
+    df, stamps = _sorted(df, stamps, time, path)
     step = _check_order(stamps, df, time, path, on_gap)
-    season = season or _season(step)
+    values = _columns(df, target, features, time, path, fill)
+    bounds_guess = int(len(df) * (1 - val_fraction - test_fraction))
+    seasons = [season] if season else _seasons(step, values[target][: max(bounds_guess, 1)], path)
+    season = seasons[0]
     window = window or (2 * season if season > 1 else 28)
-    values = _columns(df, target, features, time, path)
     columns = list(values)
     matrix = np.column_stack([values[n] for n in columns])
     observed = len(columns)  # the columns read from the file; the calendar's follow them
@@ -151,6 +166,9 @@ def timeseries(
             "window": window,
             "horizon": horizon,
             "season": season,
+            "seasons": seasons,
+            "time_format": time_format,
+            "fill": fill,
             "step_seconds": step,
             "calendar": ahead,
             "holidays": holidays if ahead else None,
@@ -159,8 +177,9 @@ def timeseries(
             "mase_scale": scale,
         },
     )
+    ridge = _ridge_forecasts(windows, y, n_train) * target_std + target_mean
     rows = {
-        name: _classical(y_all, stamps, window, horizon, season, lo, hi)
+        name: _classical(y_all, stamps, window, horizon, seasons, lo, hi, ridge)
         for name, (lo, hi) in zip(("train", "val", "test"), bounds)
     }
     arrays = [(np.ascontiguousarray(windows[lo:hi]), np.ascontiguousarray(y[lo:hi])) for lo, hi in bounds]
@@ -189,15 +208,22 @@ def _bounds(n: int, window: int, horizon: int, val_fraction: float, test_fractio
     return [(0, n_train), (n_train, n_train + n_val), (n_train + n_val, forecasts)]
 
 
-def _columns(df, target: str, features, time, path: str) -> dict[str, np.ndarray]:
-    """The target and the covariates (the named ones, else every other number column), each checked."""
+def _columns(df, target: str, features, time, path: str, fill: str = "none") -> dict[str, np.ndarray]:
+    """The target and the covariates (the named ones, else every other number column), each checked (and its empty
+    cells filled as `fill` says)."""
     header = list(df.columns)
-    names = features if features is not None else [h for h in header if h not in (target, time) and _numeric(df[h])]
-    return {name: _checked(df[name], name, path) for name in [target, *[n for n in names if n != target]]}
+    names = features
+    if names is None:
+        names = [h for h in header if h not in (target, time) and _numeric(df[h])]
+        counters = [h for h in names if _counts_rows(numbers(df[h]))]
+        if counters:  # 1, 2, 3… (R's rownames, an exported index): the position in the file, not a covariate
+            warn(f"{path}: column{'s' * (len(counters) > 1)} {', '.join(counters)} count the rows: not read")
+            names = [h for h in names if h not in counters]
+    return {name: _checked(df[name], name, path, fill) for name in [target, *[n for n in names if n != target]]}
 
 
-def _check_options(window, horizon, season, on_gap, val_fraction, test_fraction) -> None:
-    given = {"window": window, "horizon": horizon, "season": season, "on_gap": on_gap}
+def _check_options(window, horizon, season, on_gap, fill, val_fraction, test_fraction) -> None:
+    given = {"window": window, "horizon": horizon, "season": season, "on_gap": on_gap, "fill": fill}
     check_values(VALUES, {**given, "val_fraction": val_fraction, "test_fraction": test_fraction}, "data")
 
 
@@ -241,32 +267,66 @@ def _numeric(column) -> bool:
     return len(present) > 0 and bool(numbers(present).notna().all())
 
 
-def _checked(column, name: str, path: str) -> np.ndarray:
-    """A number column, every cell a finite number: a series has no missing step to fill silently."""
+def _checked(column, name: str, path: str, fill: str = "none") -> np.ndarray:
+    """A number column, every cell a finite number: an empty cell is refused (a series has no missing step to fill
+    silently), or filled as the user asked (`fill`: ffill, interpolate)."""
     values = numbers_checked(column, name, path).astype(np.float64)
     missing = np.flatnonzero(np.isnan(values))
+    if missing.size and fill != "none" and missing.size < len(values):
+        import pandas as pd
+
+        series = pd.Series(values)
+        series = series.ffill().bfill() if fill == "ffill" else series.interpolate(limit_direction="both")
+        warn(f"{path}, column '{name}': {missing.size} empty cell{'s' * (missing.size > 1)} filled (data.fill={fill})")
+        return series.to_numpy(np.float64)
     if missing.size:
         raise ConfigError(
-            f"{path}, line {int(missing[0]) + 2}, column '{name}': an empty cell in a series; fill it "
-            "(e.g. with the previous value) or drop the column from data.features"
+            f"{path}, line {int(missing[0]) + 2}, column '{name}': an empty cell in a series; set data.fill=ffill "
+            "(the previous value) or data.fill=interpolate, fill it in the file, or drop the column from data.features"
         )
     return values
 
 
-def _time_column(df, time: str | None, path: str):
-    """The timestamps (UTC), and the time column's name; (None, None) without one."""
-    candidates = [time] if time else [c for c in df.columns if _dates(df[c].dropna().iloc[:100]).notna().all()]
-    if not candidates or (time is None and df[candidates[0]].dropna().empty):
-        return None, None
-    name = candidates[0]
-    stamps = _dates(df[name])
+def _time_column(df, time: str | None, path: str, fmt: str | None = None):
+    """The timestamps (UTC), the time column's name and the form its cells are written in (None: ISO 8601);
+    (None, None, None) without one.
+
+    Raises:
+        ConfigError: a cell of the time column that is not a time in the column's form.
+    """
+    if time:
+        name = time
+    else:  # the first column whose first cells read as times (nine in ten: a typo is named below, not ignored)
+        name = next((c for c in df.columns if _mostly_times(df[c].dropna().iloc[:100])), None)
+        if name is None:
+            return None, None, None
+    stamps, fmt = parse_times(df[name], fmt)
     if stamps.isna().any():
         at = int(np.flatnonzero(stamps.isna().to_numpy())[0])
+        form = f"in the column's form {fmt}" if fmt else "ISO 8601: 2013-01-31 or 2013-01-31 05:00; or 31/01/2013"
         raise ConfigError(
             f"{path}, line {at + 2}, column '{name}': {shorten(str(df[name].iloc[at]))!r} is not a timestamp "
-            "(ISO 8601: 2013-01-31 or 2013-01-31 05:00); fix the cell"
+            f"({form}); fix the cell, or name the time column with data.time"
         )
-    return stamps, name
+    return stamps, name, fmt
+
+
+def _mostly_times(sample) -> bool:
+    if not len(sample) or numbers(sample).notna().mean() > 0.5:  # numbers are not times, whatever pandas says
+        return False
+    return float(parse_times(sample)[0].notna().mean()) >= 0.9
+
+
+def _sorted(df, stamps, time, path: str):
+    """The rows in time order: a file out of order is sorted by its time column, with a warning (a repeated time is
+    left for `_check_order` to refuse)."""
+    if stamps is None or stamps.is_monotonic_increasing:
+        return df, stamps
+    seconds = (stamps - stamps.iloc[0]).dt.total_seconds().to_numpy()
+    order = np.argsort(seconds, kind="stable")
+    back = int(np.sum(np.diff(seconds) < 0))
+    warn(f"{path}: the rows are not in time order ({back} step{'s' * (back > 1)} back in '{time}'); sorted by it")
+    return df.iloc[order].reset_index(drop=True), stamps.iloc[order].reset_index(drop=True)
 
 
 def _check_order(stamps, df, time, path: str, on_gap: str) -> float:
@@ -313,6 +373,62 @@ def _season(step: float) -> int:
     return 1
 
 
+def _seasons(step: float, train: np.ndarray, path: str) -> list[int]:
+    """The series' seasons: from the time step (its calendar), else from the target's autocorrelation on the
+    training part (`acf_seasons`), with a warning that says so; [1] when neither finds one."""
+    if step:
+        return [_season(step)]
+    found = acf_seasons(train)
+    if found:
+        warn(
+            f"{path}: no time column; the season is inferred from the target's autocorrelation: "
+            f"{' and '.join(map(str, found))} steps (name one with data.season, or give a time column as data.time)"
+        )
+    return found or [1]
+
+
+def acf_seasons(y: np.ndarray, max_lag: int = MAX_ACF_LAG) -> list[int]:
+    """Seasons from the autocorrelation of a detrended series, as forecasting libraries infer them: the first lag
+    whose autocorrelation is the highest of its neighbourhood (± a quarter of the lag) and above ACF_PEAK, and, when
+    a later such peak is higher still, that one too (a day, then a week, in half-hourly data).
+
+    Args:
+        y: the series (the training part).
+        max_lag: the longest season looked for; at most a third of the series.
+
+    Returns:
+        One or two seasons in steps, shortest first; empty when the series has no such peak.
+
+    Example:
+        >>> acf_seasons(np.sin(np.arange(400) * 2 * np.pi / 12))
+        [12]
+    """
+    y = np.asarray(y, np.float64)
+    n = len(y)
+    max_lag = min(max_lag, n // 3)
+    if max_lag < 4:
+        return []
+    t = np.arange(n)
+    y = y - np.polyval(np.polyfit(t, y, 1), t)  # a trend makes every lag look alike
+    size = 1 << int(np.ceil(np.log2(2 * n)))
+    spectrum = np.fft.rfft(y, size)
+    acf = np.fft.irfft(spectrum * np.conj(spectrum), size)[: max_lag + 1]
+    if acf[0] <= 0:
+        return []
+    acf = acf / acf[0]
+    peaks = []
+    for lag in range(2, max_lag - 1):
+        reach = max(1, lag // 4)
+        lo, hi = max(1, lag - reach), min(max_lag, lag + reach)
+        if acf[lag] >= ACF_PEAK and acf[lag] == acf[lo : hi + 1].max():
+            peaks.append(lag)
+    if not peaks:
+        return []
+    first = peaks[0]
+    strongest = max(peaks, key=lambda lag: acf[lag])
+    return [first] if acf[strongest] <= acf[first] + 0.02 or strongest == first else [first, strongest]
+
+
 def _calendar(stamps, step: float, holiday_calendar=None) -> tuple[np.ndarray, list[str]]:
     """Each step's place in the week, the day and the year, as sine and cosine (what the step can resolve), and
     whether it is a public holiday (with a calendar of them)."""
@@ -345,9 +461,21 @@ def seasons_back(step: int, season: int) -> int:
     return season * math.ceil((step + 1) / season)
 
 
-def _classical(y, stamps, window: int, horizon: int, season: int, lo: int, hi: int):
-    """The forecasts `lo…hi` as rows: the file's line and time of each first answer, the last value seen, and the
-    seasonal naive (the value one season before each answer, from what the window could see)."""
+def _ridge_forecasts(windows: np.ndarray, y: np.ndarray, n_train: int) -> np.ndarray:
+    """A ridge regression on the same window the model reads (every column, the calendar known ahead), fitted on
+    the training windows: the forecasts of every window, (forecasts, horizon), on the standardized target."""
+    from sklearn.linear_model import RidgeCV
+
+    flat = windows.reshape(len(windows), -1)
+    model = RidgeCV(alphas=np.logspace(-2, 4, 13)).fit(flat[:n_train], y[:n_train])
+    return model.predict(flat).reshape(len(windows), -1)
+
+
+def _classical(y, stamps, window: int, horizon: int, seasons: list[int], lo: int, hi: int, ridge: np.ndarray):
+    """The forecasts `lo…hi` as rows: the file's line and time of each first answer, and the classical forecasts
+    of each step ahead: the last value seen, the seasonal naive at each season (the value whole seasons before each
+    answer, from what the window could see; `seasonal_naive` at the first season, `seasonal_naive_<s>` at others),
+    and the ridge regression on the window."""
     import pandas as pd
 
     starts = np.arange(lo, hi) + window  # each forecast's first answer's row
@@ -356,10 +484,12 @@ def _classical(y, stamps, window: int, horizon: int, season: int, lo: int, hi: i
         out["time"] = stamps.iloc[starts].dt.strftime("%Y-%m-%d %H:%M:%S").to_numpy()
     last = y[starts - 1]
     for h in range(horizon):
-        back = seasons_back(h, season)
         out[f"last_value.{h + 1}"] = last
-        earlier = starts + h - back
-        out[f"seasonal_naive.{h + 1}"] = np.where(earlier >= 0, y[np.maximum(earlier, 0)], last)
+        for i, season in enumerate(seasons):
+            earlier = starts + h - seasons_back(h, season)
+            name = "seasonal_naive" if i == 0 else f"seasonal_naive_{season}"
+            out[f"{name}.{h + 1}"] = np.where(earlier >= 0, y[np.maximum(earlier, 0)], last)
+        out[f"ridge.{h + 1}"] = ridge[lo:hi, h]
     return pd.DataFrame(out)
 
 
@@ -388,10 +518,12 @@ def recent_window(path: str, spec: DataSpec) -> tuple[np.ndarray, list[str]]:
             f"{path} has {len(df)} rows; this forecaster reads the last {window} steps: give at least that"
         )
     df = df.iloc[-window:].reset_index(drop=True)
-    stamps, time = _time_column(df, series["time"], path) if series["time"] else (None, None)
+    stamps, time, _ = (
+        _time_column(df, series["time"], path, series.get("time_format")) if series["time"] else (None, None, None)
+    )
     if stamps is not None:
         _check_order(stamps, df, time, path, "fail")
-    matrix = np.column_stack([_checked(df[name], name, path) for name in series["inputs"]])
+    matrix = np.column_stack([_checked(df[name], name, path, series.get("fill", "none")) for name in series["inputs"]])
     future: list[str] = []
     mean, std = np.array(spec.scaling["mean"]), np.array(spec.scaling["std"])
     if series["calendar"]:

@@ -39,14 +39,19 @@ def test_the_defaults_fit_a_table_and_stand_beside_gradient_boosting(species):
     assert "name: mlp" in config and "name: auto" in config  # chosen by data=csv, not typed by the user
     metrics = json.loads((run_dir / "eval" / "metrics.json").read_text())
     baseline = metrics["baseline"]
-    assert metrics["accuracy"] >= 0.95 and baseline["model"] == "hist_gradient_boosting"
-    assert baseline["accuracy"] >= 0.9 and baseline["verdict"] in ("better", "worse", "tie")
+    # The strongest on validation of gradient boosting and logistic regression, both reported on the test rows
+    assert set(baseline["candidates"]) == {"hist_gradient_boosting", "logistic_regression"}
+    best = max(baseline["candidates"], key=lambda name: baseline["candidates"][name]["val_accuracy"])
+    assert metrics["accuracy"] >= 0.95 and baseline["model"] == best
+    assert baseline["accuracy"] == baseline["candidates"][best]["accuracy"] >= 0.9
+    assert baseline["verdict"] in ("better", "worse", "tie") and baseline["headline"] == "accuracy"
     assert 0 <= baseline["p_value"] <= 1 and baseline["test"] == "mcnemar_exact"
     card = json.loads((run_dir / "models" / "model.json").read_text())
     described = {c["column"]: c["type"] for c in card["columns"]}
     assert described["island"] == described["sex"] == "category" and described["body_mass_g"] == "number"
     shown = run([*CLI, "show", str(run_dir / "eval" / "metrics.json")], ROOT).stdout
-    assert "hist_gradient_boosting" in shown and baseline["verdict"] in shown
+    assert f"baseline {best}: accuracy" in shown and baseline["verdict"] in shown
+    assert "the strongest on validation of" in shown and "logistic_regression" in shown
 
 
 def new_rows(path: Path) -> Path:
@@ -104,7 +109,12 @@ def test_a_regression_is_reported_in_the_targets_units_beside_the_baseline(tmp_p
     # Grams: the standardized loss is below 1, the errors are hundreds of grams (body mass: 2.7–6.3 kg).
     assert metrics["loss"] < 1 and 100 < metrics["mae"] < 600 and metrics["rmse"] >= metrics["mae"]
     assert metrics["r2"] > 0.7 and 100 < metrics["baseline"]["mae"] < 600
-    assert metrics["baseline"]["test"] == "wilcoxon_abs_errors"
+    # The verdict follows the headline RMSE: a paired test on the squared errors, beside the numbers
+    assert metrics["baseline"]["test"] == "paired_permutation_squared_errors"
+    assert metrics["baseline"]["headline"] == "rmse" and metrics["baseline"]["model_value"] == pytest.approx(
+        metrics["rmse"]
+    )
+    assert set(metrics["baseline"]["candidates"]) == {"hist_gradient_boosting", "ridge"}
     points = json.loads((tmp_path / "run" / "eval" / "plots" / "predictions.json").read_text())
     assert min(p["actual"] for p in points) > 2000
     residuals = json.loads((tmp_path / "run" / "eval" / "plots" / "residuals.json").read_text())

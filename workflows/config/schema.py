@@ -314,6 +314,36 @@ def precheck(cfg: DictConfig | dict, stage: Stage | None = None) -> None:
         cfg = OmegaConf.create(cfg)
     wanted = set(PLUGIN_GROUPS) if stage is None else {r.partition(".")[0] for r in stage.reads}
     _check_without_plugins(cfg, wanted)
+    if stage is None:  # the whole run: the user's files too (a DVC run does it in its check stage)
+        check_data(cfg)
+
+
+def check_data(cfg: DictConfig) -> dict[str, Any]:
+    """The user's data files against the config, and the loss against their task, before TensorFlow: the data
+    plugin's own `inspect` function reads the header and a sample (plugins/data/checks.py).
+
+    Returns:
+        The data's facts (`{"task": …}`; {} for a plugin that declares none).
+
+    Raises:
+        ConfigError: no such file or folder, a column the file lacks, a task the target cannot have, a loss for
+            classes on a regression.
+    """
+    from plugins import manifest
+
+    data = cfg.get("data")
+    if not isinstance(data, DictConfig) or "name" not in data:
+        return {}
+    params = {str(k): v for k, v in cast(dict, OmegaConf.to_container(data, resolve=True)).items() if k != "name"}
+    facts = manifest.inspect("data", str(data.name), params, "data")
+    loss = cfg.get("loss")
+    labels = manifest.entry("loss", str(loss.name)).get("labels") if isinstance(loss, DictConfig) else None
+    if facts.get("task") == "regression" and labels not in (None, "value", "auto"):
+        raise ConfigError(
+            f"loss '{loss.name}' is for classification but the data is a regression task; use loss=auto (the "
+            "task's own), loss=mse, loss=mae or loss=huber"
+        )
+    return facts
 
 
 def _resolve_sections(cfg: DictConfig | dict, wanted: set[str]) -> Experiment:

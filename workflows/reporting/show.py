@@ -24,18 +24,40 @@ def headline(metrics: dict) -> dict:
 
 
 def baseline_line(metrics: dict) -> str | None:
-    """The classical baseline's one line: its score beside the model's, and the paired verdict."""
+    """The classical baseline's one line: the headline metric both ways with the difference, the paired verdict,
+    and the other candidates the reference was chosen from (on validation)."""
     base = metrics.get("baseline")
     if not isinstance(base, dict):
         return None
-    names = [k for k in ("accuracy", "rmse", "mae", "r2") if k in base and k in metrics]
-    scores = ", ".join(f"{k} {metrics[k]:.4g} vs {base[k]:.4g}" for k in names)
     meaning = {"better": "the model is better", "worse": "the model is worse", "tie": "no difference beyond chance"}
     verdict = str(base.get("verdict"))
+    metric = base.get("headline")
+    if metric and isinstance(base.get("model_value"), (int, float)):
+        difference = base.get("difference")
+        if metric in ("rmse", "mae", "mse"):
+            change = f" ({difference:+.1%})" if isinstance(difference, (int, float)) else ""
+        else:
+            change = f" ({difference * 100:+.1f} points)" if isinstance(difference, (int, float)) else ""
+        scores = f"{metric} {base['model_value']:.4g} vs {base['baseline_value']:.4g}{change}"
+    else:  # a metrics file written before the verdict named its metric
+        names = [k for k in ("accuracy", "rmse", "mae", "r2") if k in base and k in metrics]
+        scores = ", ".join(f"{k} {metrics[k]:.4g} vs {base[k]:.4g}" for k in names)
+    others = [name for name in base.get("candidates") or {} if name != base.get("model")]
+    chosen = f"; the strongest on validation of {', '.join([str(base.get('model')), *others])}" if others else ""
     return (
         f"baseline {base.get('model')}: {scores} — {verdict}: {meaning.get(verdict, '?')} "
-        f"(paired {base.get('test')}, p = {base.get('p_value', float('nan')):.3g}, same test rows)"
+        f"(paired {base.get('test')}, p = {base.get('p_value', float('nan')):.3g}, same test rows{chosen})"
     )
+
+
+def metrics_file(path: Path) -> Path:
+    """The metrics file a path names: the file itself, or a run's directory's eval/metrics.json (or metrics.json)."""
+    if path.is_dir():
+        for inside in (path / "eval" / "metrics.json", path / "metrics.json"):
+            if inside.is_file():
+                return inside
+        return path / "eval" / "metrics.json"
+    return path
 
 
 def provenance(path: Path, since: Path | None) -> str:
@@ -61,11 +83,11 @@ def main(argv: list[str] | None = None) -> int:
         "metrics",
         nargs="?",
         default=str(REPO.eval / "metrics.json"),
-        help="the metrics file (default: eval/metrics.json)",
+        help="the metrics file, or a run's directory holding eval/metrics.json (default: eval/metrics.json)",
     )
     parser.add_argument("--since", metavar="STAMP", help="a file touched when the run began (make run's)")
     ns = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    path = Path(ns.metrics)
+    path = metrics_file(Path(ns.metrics))
     if not path.is_file():
         print(f"error: {path} does not exist; run the pipeline first (make run or dvc repro)", file=sys.stderr)
         return 2

@@ -80,24 +80,46 @@ class SearchConfig:
     pruner_startup_trials: int = 3
     warmup_epochs: int = 0
     dir: str = "multirun/search"
+    data: str | None = None  # the searched data's identity (`data_identity`), set by `search_config`, not by users
 
 
 def data_task(cfg: DictConfig) -> str | None:
-    """The task of the configured data, known without reading it: the data plugin's `task` parameter (csv), else
-    the task it declared at registration; None for a plugin that declares none."""
-    from plugins.registry import get
+    """The task of the configured data before any trial: what the data plugin's files say (a table's target, read
+    from a sample: plugins/data/checks.py), else the task it declared at registration; None for a plugin that
+    declares none."""
+    from workflows.config.schema import check_data
 
-    data = cfg.get("data") or {}
-    plugin = get("data", str(data.get("name")))
-    if "task" in plugin.parameters:
-        return str(data.get("task", plugin.parameters["task"]))
-    return plugin.meta.get("task")
+    return check_data(cfg).get("task")
+
+
+def data_identity(cfg: DictConfig) -> str | None:
+    """What the search searches: the data section's options and its files' content (a file's MD5, a folder's names,
+    sizes and times), as 8 hex digits; None for data that ships with a package (its name says it)."""
+    import hashlib
+    import json
+
+    from omegaconf import OmegaConf
+
+    from workflows.stages.check import fingerprint
+
+    data = OmegaConf.to_container(cfg.get("data") or {}, resolve=True)
+    files = fingerprint(dict(data))  # type: ignore[arg-type]
+    if not files:
+        return None
+    return hashlib.md5(json.dumps([data, files], sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 
 def default_study_name(cfg: DictConfig, metrics: list[str], directions: list[str]) -> str:
-    """A study named by what it optimizes, so that searches of other data or objectives never share one."""
-    data = str((cfg.get("data") or {}).get("name", "data"))
-    return "-".join([data, *(f"{m}-{d[:3]}" for m, d in zip(metrics, directions))])
+    """A study named by what it optimizes and on what, so that searches of other data or objectives never share one:
+    `<data>[-<file>-<identity>]-<metric>-<max|min>`, e.g. `csv-penguins-1f0e9a3b-val_accuracy-max`."""
+    data = (cfg.get("data") or {}).get("name", "data")
+    parts = [str(data)]
+    identity = data_identity(cfg)
+    if identity:
+        source = (cfg.get("data") or {}).get("path") or (cfg.get("data") or {}).get("directory")
+        stem = "".join(c if c.isalnum() or c in "_." else "_" for c in Path(str(source)).name.split(".")[0])
+        parts += [stem[:40], identity]
+    return "-".join([*parts, *(f"{m}-{d[:3]}" for m, d in zip(metrics, directions))])
 
 
 def _check_metrics(search: SearchConfig, task: str | None) -> None:
@@ -173,6 +195,7 @@ def search_config(cfg: DictConfig) -> SearchConfig:
     _check_metrics(search, task)
     if search.study_name is None:
         search.study_name = default_study_name(cfg, search.metric, search.direction)
+    search.data = data_identity(cfg)
     _check_storage(search.storage)
     return search
 
@@ -460,13 +483,35 @@ def run_search(args: list[str]) -> tuple[optuna.Study, list[str]]:
         while more_to_run():
             # One trial per call: the count is checked again before each, so that processes sharing the study stop
             # at n_trials between them.
-            study.optimize(objective, n_trials=1, catch=(_NotRun,))
-            if study.trials[-1].user_attrs.get("surplus"):
+            trial = ask_and_tell(study, objective)
+            if trial.user_attrs.get("surplus"):
                 break
             check_failures(errors, search, out)
             fail_dead_local_trials(study)  # a sharing process killed meanwhile: its trial is run again
         if not wait_for_others(study, search):
             return study, base
+
+
+def ask_and_tell(study: optuna.Study, objective) -> optuna.Trial:
+    """One trial through Optuna's ask-and-tell interface: its outcome (complete, pruned, failed) is told to the study
+    without Optuna's warning and traceback around it — a failed trial's one line is in its result.json and the
+    search's own error. An interrupted trial (Ctrl-C, a fatal error) is told as failed, then the interruption goes on.
+    """
+    import optuna
+
+    trial = study.ask()
+    try:
+        value = objective(trial)
+    except optuna.TrialPruned:
+        study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+    except _NotRun:
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+    except BaseException:
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        raise
+    else:
+        study.tell(trial, value)
+    return trial
 
 
 def wait_for_others(study: optuna.Study, search: SearchConfig, poll: float = 2.0) -> bool:
@@ -578,6 +623,15 @@ def _check_stored(study, search: SearchConfig) -> None:
         )
     if metrics is None:
         study.set_user_attr("metrics", search.metric)
+    data = study.user_attrs.get("data")
+    if search.data and data and data != search.data:
+        raise ConfigError(
+            f"{where} searched other data (data {data}; this config's data is {search.data}: another file, "
+            "other content or other data options): name another study (hparams_search.study_name=…), or leave "
+            "it unset (each data's own)"
+        )
+    if search.data and not data:
+        study.set_user_attr("data", search.data)
     for trial in study.get_trials(deepcopy=False):
         for key, old in trial.distributions.items():
             if key in search.params:

@@ -1,26 +1,57 @@
-"""The classical baseline beside a table's result: gradient boosting on the same rows, with a paired verdict.
+"""The classical baseline beside a result: the strongest classical method on the same rows, with a paired verdict.
 
-What a user would otherwise fit is scikit-learn's `HistGradientBoosting`: it takes
-numbers with missing cells and categories as they are. A table with a text
-column gets what a user fits on text instead: TF-IDF of words and word pairs
-and a logistic regression (ridge regression for a numeric target), the other
-columns imputed, scaled or one-hot encoded beside it. It is fitted on the
-same training rows as the deep model (the user's cells, not the encoded
-ones), scored on the same test rows, and the two are compared row by row:
-McNemar's exact test on which rows each gets right (classes), the Wilcoxon
-signed-rank test on the absolute errors (a regression). The verdict is the
-deep model's: "better", "worse", or "tie" when the difference could be chance
-(p ≥ ALPHA).
+What a user would otherwise fit on a table is scikit-learn's `HistGradientBoosting`
+(numbers with missing cells and categories as they are) or a regularized linear
+model (logistic or ridge regression on imputed, scaled numbers and one-hot
+categories); on a table with a text column, TF-IDF of words and word pairs and
+a linear model. Each candidate is fitted on the same training rows as the deep
+model (the user's cells, not the encoded ones); the one with the better
+headline metric on the *validation* rows is the reference, and both are
+reported on the test rows. A forecast's candidates are the seasonal naive at
+each inferred season, the last value and a ridge regression on the same window
+(the data plugin computes their forecasts); the reference is again the best on
+validation.
+
+The verdict follows the headline metric (`headline`):
+- accuracy: McNemar's exact test on the rows only one of the two gets right;
+- balanced accuracy (an imbalanced target: the smallest class under a quarter
+  of the largest, where accuracy rewards missing the minority): a paired
+  sign-flip permutation test on each row's share of the balanced accuracy;
+- RMSE (a regression): a paired sign-flip permutation test on the squared
+  errors' differences, so that it follows the mean squared error — not the
+  median absolute error, which called a 36 % worse RMSE a tie;
+- MAE (a forecast): the same test on each window's absolute errors.
+"better" or "worse" when p < ALPHA, else "tie"; the numbers stand beside it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 ALPHA = 0.05
 MAX_CODES = 250  # HistGradientBoosting takes at most 255 categories per feature: the rarest share one code
+IMBALANCE = 0.25  # the smallest class under this share of the largest: the headline is balanced accuracy
+ROUNDS = 9_999  # sign flips of the permutation test: p is resolved to 1e-4
+LOWER_IS_BETTER = ("rmse", "mae", "mse")
+
+
+def headline(task: str, y_train: np.ndarray | None = None, num_classes: int = 0) -> str:
+    """The metric a verdict follows: accuracy, or balanced accuracy for an imbalanced target; RMSE for a regression.
+
+    Args:
+        task: "classification" or "regression".
+        y_train: the training labels (classification): their counts decide whether the target is imbalanced.
+        num_classes: the number of classes (a class absent from `y_train` counts as zero examples).
+    """
+    if task != "classification":
+        return "rmse"
+    if y_train is None or not len(y_train):
+        return "accuracy"
+    counts = np.bincount(np.asarray(y_train, np.int64), minlength=max(num_classes, 2))
+    return "balanced_accuracy" if counts.min() < IMBALANCE * counts.max() else "accuracy"
 
 
 def features(rows, columns: list[dict[str, Any]], reference=None) -> np.ndarray:
@@ -39,20 +70,21 @@ def features(rows, columns: list[dict[str, Any]], reference=None) -> np.ndarray:
     return out
 
 
-def name(spec) -> str:
-    """The baseline's name for a table: gradient boosting, or TF-IDF + a linear model when it has text."""
-    if any(c["type"] == "text" for c in spec.table["columns"]):
-        return "tfidf_logistic_regression" if spec.task == "classification" else "tfidf_ridge"
-    return "hist_gradient_boosting"
+def linear_name(spec) -> str:
+    """The linear candidate's name: TF-IDF + a linear model for a table with text, else a plain linear model."""
+    text = any(c["type"] == "text" for c in spec.table["columns"])
+    if spec.task == "classification":
+        return "tfidf_logistic_regression" if text else "logistic_regression"
+    return "tfidf_ridge" if text else "ridge"
 
 
-def tfidf_linear(spec, seed: int = 0):
+def linear(spec, seed: int = 0):
     """TF-IDF (words and word pairs, sublinear counts) per text column, the other columns imputed and scaled or
-    one-hot encoded, and a logistic (ridge) regression: scikit-learn's text classifier of choice."""
+    one-hot encoded, and a logistic (ridge) regression: scikit-learn's linear model of choice, text or not."""
     from sklearn.compose import ColumnTransformer
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.linear_model import LogisticRegression, RidgeCV
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
@@ -67,11 +99,11 @@ def tfidf_linear(spec, seed: int = 0):
     columns = ColumnTransformer(parts)
     if spec.task == "classification":
         return make_pipeline(columns, LogisticRegression(max_iter=2000, random_state=seed))
-    return make_pipeline(columns, Ridge())
+    return make_pipeline(columns, RidgeCV(alphas=np.logspace(-3, 3, 13)))
 
 
-def _text_frame(rows, spec):
-    """The rows as the TF-IDF pipeline reads them: texts and categories as strings, numbers as float64 by input
+def _linear_frame(rows, spec):
+    """The rows as the linear pipeline reads them: texts and categories as strings, numbers as float64 by input
     name (a datetime's parts too)."""
     import pandas as pd
 
@@ -86,74 +118,198 @@ def _text_frame(rows, spec):
     return pd.DataFrame(out)
 
 
-def fit_predict(train_rows, test_rows, spec, y_train: np.ndarray, seed: int = 0) -> np.ndarray:
-    """The baseline (`name`) fitted on the training rows: class ids, or values in the target's units, for the
-    test rows."""
+def _gradient_boosting(train_rows, y_train, spec, seed: int) -> Callable:
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
-    if name(spec) != "hist_gradient_boosting":
-        model = tfidf_linear(spec, seed).fit(_text_frame(train_rows, spec), y_train)
-        return model.predict(_text_frame(test_rows, spec))
     columns = spec.table["columns"]
-    categorical = [c["type"] == "category" for c in columns]
-    x_train, x_test = features(train_rows, columns), features(test_rows, columns, reference=train_rows)
-    if spec.task == "classification":
-        model = HistGradientBoostingClassifier(categorical_features=categorical, random_state=seed)
-    else:
-        model = HistGradientBoostingRegressor(categorical_features=categorical, random_state=seed)
-    return model.fit(x_train, y_train).predict(x_test)
+    kind = HistGradientBoostingClassifier if spec.task == "classification" else HistGradientBoostingRegressor
+    model = kind(categorical_features=[c["type"] == "category" for c in columns], random_state=seed)
+    model.fit(features(train_rows, columns), y_train)
+    return lambda rows: model.predict(features(rows, columns, reference=train_rows))
 
 
-def paired(model_errors: np.ndarray, baseline_errors: np.ndarray, task: str) -> dict[str, Any]:
-    """The deep model against the baseline on the same rows: the p-value and the verdict.
-
-    Args:
-        model_errors: per test row, whether the model is wrong (classes) or its absolute error (regression).
-        baseline_errors: the same for the baseline.
-        task: "classification" or "regression".
-    """
-    from scipy.stats import binomtest, wilcoxon
-
-    if task == "classification":
-        model_only = int(np.sum(~model_errors.astype(bool) & baseline_errors.astype(bool)))
-        base_only = int(np.sum(model_errors.astype(bool) & ~baseline_errors.astype(bool)))
-        n = model_only + base_only
-        p = 1.0 if n == 0 else float(binomtest(min(model_only, base_only), n, 0.5).pvalue)
-        better = model_only > base_only
-        detail = {"test": "mcnemar_exact", "model_only_right": model_only, "baseline_only_right": base_only}
-    else:
-        diff = model_errors - baseline_errors
-        p = 1.0 if not np.any(diff) else float(wilcoxon(model_errors, baseline_errors).pvalue)
-        better = float(np.mean(model_errors)) < float(np.mean(baseline_errors))
-        detail = {"test": "wilcoxon_abs_errors"}
-    verdict = ("better" if better else "worse") if p < ALPHA else "tie"
-    return {"verdict": verdict, "p_value": p, **detail}
+def _linear(train_rows, y_train, spec, seed: int) -> Callable:
+    model = linear(spec, seed).fit(_linear_frame(train_rows, spec), y_train)
+    return lambda rows: model.predict(_linear_frame(rows, spec))
 
 
-def compare(train_rows, test_rows, spec, y_train, y_test, predicted, seed: int = 0) -> dict[str, Any]:
-    """The baseline's metrics under the deep model's names, and the paired verdict.
+def candidates(spec) -> dict[str, Callable]:
+    """The classical methods a user would fit on this table, by name: each `fit(train_rows, y_train, spec, seed)`
+    returns a function from rows to class ids or values. A table with text gets TF-IDF + a linear model only
+    (gradient boosting cannot read words)."""
+    if any(c["type"] == "text" for c in spec.table["columns"]):
+        return {linear_name(spec): _linear}
+    return {"hist_gradient_boosting": _gradient_boosting, linear_name(spec): _linear}
 
-    Args:
-        train_rows: the training split's raw rows; `y_train` their class ids or values (the target's units).
-        test_rows: the test split's raw rows; `y_test` theirs.
-        spec: the data's spec (its `table` columns, its task).
-        predicted: the deep model's class ids or values (the target's units) on the test rows.
-        seed: the baseline's random seed.
 
-    Returns:
-        `{"model": "hist_gradient_boosting" (or "tfidf_logistic_regression"), <metrics>, "verdict", …}`.
-    """
+def score(metric: str, y: np.ndarray, predicted: np.ndarray) -> float:
+    """One headline metric of predictions (class ids or values)."""
     from sklearn import metrics as skm
 
-    guess = fit_predict(train_rows, test_rows, spec, y_train, seed)
-    out: dict[str, Any] = {"model": name(spec)}
-    if spec.task == "classification":
-        out["accuracy"] = float(skm.accuracy_score(y_test, guess))
-        out["macro_f1"] = float(skm.f1_score(y_test, guess, average="macro", zero_division=0))
-        out.update(paired(predicted != y_test, guess != y_test, "classification"))
+    if metric == "accuracy":
+        return float(skm.accuracy_score(y, predicted))
+    if metric == "balanced_accuracy":
+        return float(skm.balanced_accuracy_score(y, predicted))
+    if metric == "rmse":
+        return float(np.sqrt(np.mean((np.asarray(predicted, np.float64) - y) ** 2)))
+    if metric == "mae":
+        return float(np.mean(np.abs(np.asarray(predicted, np.float64) - y)))
+    raise ValueError(f"unknown headline metric '{metric}'")
+
+
+def better(metric: str, a: float, b: float) -> bool:
+    """Whether `a` is strictly better than `b` on `metric`."""
+    return a < b if metric in LOWER_IS_BETTER else a > b
+
+
+def sign_flip_test(differences: np.ndarray, rounds: int = ROUNDS, seed: int = 0) -> float:
+    """The two-sided p-value of a paired permutation test: under "no difference", each row's difference between
+    the two methods is as likely to have the other sign (the two methods' answers swapped on that row).
+
+    Args:
+        differences: per row, the first method's share of the statistic minus the second's (the statistic is their
+            sum): squared errors for the MSE, 1/(classes × class size) × right for the balanced accuracy.
+        rounds: random sign flips.
+        seed: the flips' seed (the p-value is reproducible).
+
+    Returns:
+        (1 + flips at least as extreme as observed) / (1 + rounds).
+
+    Example:
+        >>> sign_flip_test(np.full(30, 1.0)) < 0.001
+        True
+    """
+    d = np.asarray(differences, np.float64).ravel()
+    observed = abs(d.sum())
+    if not np.any(d):
+        return 1.0
+    rng = np.random.default_rng(seed)
+    extreme, done = 0, 0
+    while done < rounds:  # in blocks: memory stays at a few MB whatever the rows
+        block = min(rounds - done, max(1, 4_000_000 // len(d)))
+        signs = rng.integers(0, 2, size=(block, len(d)), dtype=np.int8) * 2 - 1
+        extreme += int(np.sum(np.abs(signs @ d) >= observed * (1 - 1e-12)))
+        done += block
+    return (1 + extreme) / (1 + rounds)
+
+
+def paired(metric: str, y: np.ndarray, model: np.ndarray, baseline: np.ndarray) -> dict[str, Any]:
+    """The deep model against the baseline on the same rows, by a paired test that follows `metric`.
+
+    Args:
+        metric: the headline metric (`headline`): accuracy, balanced_accuracy, rmse or mae.
+        y: the answers: class ids, values, or for a forecast (windows, horizon) values.
+        model: the model's class ids or values, shaped as `y`.
+        baseline: the baseline's, shaped as `y`.
+
+    Returns:
+        `{"verdict", "p_value", "test", "headline", "model_value", "baseline_value", "difference"}`; `difference` is
+        the model's value relative to the baseline's ((model − baseline) / baseline) for an error, the difference in
+        points for a score.
+    """
+    y = np.asarray(y)
+    m_value, b_value = score(metric, y, model), score(metric, y, baseline)
+    detail: dict[str, Any]
+    if metric == "accuracy":
+        from scipy.stats import binomtest
+
+        right_m, right_b = np.asarray(model) == y, np.asarray(baseline) == y
+        model_only, base_only = int(np.sum(right_m & ~right_b)), int(np.sum(~right_m & right_b))
+        n = model_only + base_only
+        p = 1.0 if n == 0 else float(binomtest(min(model_only, base_only), n, 0.5).pvalue)
+        detail = {"test": "mcnemar_exact", "model_only_right": model_only, "baseline_only_right": base_only}
+    elif metric == "balanced_accuracy":
+        counts = np.bincount(y.astype(np.int64))
+        weight = 1.0 / (np.count_nonzero(counts) * counts[y.astype(np.int64)])
+        d = weight * ((np.asarray(model) == y).astype(np.float64) - (np.asarray(baseline) == y))
+        p, detail = sign_flip_test(d), {"test": "paired_permutation_balanced_accuracy"}
     else:
-        out.update(regression_metrics(y_test, guess))
-        out.update(paired(np.abs(predicted - y_test), np.abs(guess - y_test), "regression"))
+        e_m = np.abs(np.asarray(model, np.float64) - y)
+        e_b = np.abs(np.asarray(baseline, np.float64) - y)
+        if metric == "rmse":
+            d, name = (e_m**2 - e_b**2).reshape(len(y), -1).mean(axis=1), "paired_permutation_squared_errors"
+        else:  # one difference per row (a forecast's window): the windows are the paired units
+            d, name = (e_m - e_b).reshape(len(y), -1).mean(axis=1), "paired_permutation_abs_errors"
+        p, detail = sign_flip_test(d), {"test": name}
+    verdict = ("better" if better(metric, m_value, b_value) else "worse") if p < ALPHA else "tie"
+    lower = metric in LOWER_IS_BETTER
+    difference = ((m_value - b_value) / b_value if b_value else None) if lower else m_value - b_value
+    return {
+        "verdict": verdict,
+        "p_value": p,
+        **detail,
+        "headline": metric,
+        "model_value": m_value,
+        "baseline_value": b_value,
+        "difference": difference,
+    }
+
+
+def strongest(
+    predictions: dict[str, tuple[np.ndarray, np.ndarray]], y_val: np.ndarray, metric: str
+) -> tuple[str, dict[str, float]]:
+    """The candidate with the best `metric` on the validation rows (the first on a tie), and every candidate's
+    validation figure.
+
+    Args:
+        predictions: per candidate, its (validation, test) predictions.
+        y_val: the validation answers.
+        metric: the headline metric.
+    """
+    on_val = {name: score(metric, y_val, val) for name, (val, _) in predictions.items()}
+    best = next(iter(on_val))
+    for name, value in on_val.items():
+        if better(metric, value, on_val[best]):
+            best = name
+    return best, on_val
+
+
+def metrics_of(task: str, y: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    """The test metrics of class ids (accuracy, balanced accuracy, macro F1) or of values (MSE, RMSE, MAE, R²)."""
+    from sklearn import metrics as skm
+
+    if task == "classification":
+        return {
+            "accuracy": float(skm.accuracy_score(y, predicted)),
+            "balanced_accuracy": float(skm.balanced_accuracy_score(y, predicted)),
+            "macro_f1": float(skm.f1_score(y, predicted, average="macro", zero_division=0)),
+        }
+    return regression_metrics(y, predicted)
+
+
+def compare(
+    rows: dict[str, Any],
+    answers: dict[str, np.ndarray],
+    spec,
+    predicted: np.ndarray,
+    metric: str,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The strongest classical candidate on a table (chosen on validation), its test metrics under the deep
+    model's names, every candidate's figures, and the paired verdict on the headline metric.
+
+    Args:
+        rows: the raw rows of the "train", "val" and "test" splits (the user's cells).
+        answers: the same splits' class ids or values (the target's units).
+        spec: the data's spec (its `table` columns, its task).
+        predicted: the deep model's class ids or values (the target's units) on the test rows.
+        metric: the headline metric (`headline`).
+        seed: the candidates' random seed.
+
+    Returns:
+        `{"model": <the reference's name>, <its test metrics>, "candidates": {name: {"val_<metric>", <test
+        metrics>}}, "verdict", "p_value", "test", "headline", …}`.
+    """
+    predictions = {}
+    for name, fit in candidates(spec).items():
+        guess = fit(rows["train"], answers["train"], spec, seed)
+        predictions[name] = (guess(rows["val"]), guess(rows["test"]))
+    best, on_val = strongest(predictions, answers["val"], metric)
+    y_test = answers["test"]
+    found = {name: metrics_of(spec.task, y_test, test) for name, (_, test) in predictions.items()}
+    out: dict[str, Any] = {"model": best, **found[best], "chosen_on": f"validation {metric}"}
+    out["candidates"] = {name: {f"val_{metric}": on_val[name], **found[name]} for name in predictions}
+    out.update(paired(metric, y_test, predicted, predictions[best][1]))
     return out
 
 
@@ -170,35 +326,49 @@ def regression_metrics(y: np.ndarray, predicted: np.ndarray) -> dict[str, float]
     }
 
 
-def series_compare(rows, spec, y_test: np.ndarray, predicted: np.ndarray) -> dict[str, Any]:
-    """A forecast's classical baselines on the same test windows: the seasonal naive (the verdict's reference) and
-    the last value, MAE and RMSE in the target's units, MASE (Hyndman's in-sample seasonal-naive scale), the
-    model's MAE relative to each, and the paired verdict against the seasonal naive.
+def forecasts(rows, horizon: int) -> dict[str, np.ndarray]:
+    """The classical forecasts a series plugin put in a split's rows (`<name>.<step>` columns, one per step
+    ahead), by name: (windows, horizon) arrays."""
+    names = [c[: -len(".1")] for c in rows.columns if c.endswith(".1")]
+    return {
+        name: np.column_stack([rows[f"{name}.{h + 1}"].to_numpy(np.float64) for h in range(horizon)]) for name in names
+    }
+
+
+def series_compare(rows: dict[str, Any], answers: dict[str, np.ndarray], spec, predicted: np.ndarray) -> dict[str, Any]:
+    """A forecast's classical candidates on the same windows (seasonal naive at each season, last value, ridge on
+    the window: whatever the plugin computed), the strongest on the validation windows as the reference, MAE and
+    RMSE in the target's units, MASE (Hyndman's in-sample seasonal-naive scale), the model's MAE relative to each
+    candidate, and the paired verdict on the MAE against the reference.
 
     Args:
-        rows: the test split's rows (`seasonal_naive.<h>`, `last_value.<h>` per step ahead).
+        rows: the "val" and "test" splits' rows (`<candidate>.<h>` per step ahead).
+        answers: the "val" and "test" answers, (windows, horizon), in the target's units.
         spec: the data's spec (its `series`).
-        y_test: the test answers, (windows, horizon), in the target's units.
-        predicted: the model's forecasts, the same shape and units.
+        predicted: the model's forecasts on the test windows, the same shape and units.
     """
     horizon = int(spec.series["horizon"])
     scale = float(spec.series["mase_scale"])
-    y_test = y_test.reshape(len(y_test), horizon)
+    y_val = answers["val"].reshape(len(answers["val"]), horizon)
+    y_test = answers["test"].reshape(len(answers["test"]), horizon)
     predicted = predicted.reshape(y_test.shape)
-    model_errors = np.abs(predicted - y_test).mean(axis=1)
-    out: dict[str, Any] = {"model": "seasonal_naive", "season": int(spec.series["season"])}
-    for name in ("seasonal_naive", "last_value"):
-        guess = np.column_stack([rows[f"{name}.{h + 1}"].to_numpy(np.float64) for h in range(horizon)])
-        errors = np.abs(guess - y_test)
-        mae = float(errors.mean())
-        found = {"mae": mae, "rmse": float(np.sqrt(np.mean((guess - y_test) ** 2))), "mase": mae / scale}
-        if name == "seasonal_naive":
-            out.update(found)
-            out.update(paired(model_errors, errors.mean(axis=1), "regression"))
-        else:
-            out["last_value"] = found
-    model_mae = float(model_errors.mean())
+    val, test = forecasts(rows["val"], horizon), forecasts(rows["test"], horizon)
+    best, on_val = strongest({name: (val[name], test[name]) for name in test}, y_val, "mae")
+    model_mae = score("mae", y_test, predicted)
+    out: dict[str, Any] = {"model": best, "season": int(spec.series["season"]), "chosen_on": "validation mae"}
+    out["seasons"] = list(spec.series.get("seasons") or [out["season"]])
+    out["candidates"] = {}
+    for name, guess in test.items():
+        mae = score("mae", y_test, guess)
+        found = {"val_mae": on_val[name], "mae": mae, "rmse": score("rmse", y_test, guess), "mase": mae / scale}
+        found["model_mae_ratio"] = model_mae / mae if mae else None
+        out["candidates"][name] = found
+    out.update({k: v for k, v in out["candidates"][best].items() if k in ("mae", "rmse", "mase")})
+    for name in ("seasonal_naive", "last_value"):  # the ratios users and earlier reports read
+        if name in out["candidates"]:
+            out[f"mae_vs_{name}"] = out["candidates"][name]["model_mae_ratio"]
+    if "last_value" in out["candidates"]:
+        out["last_value"] = {k: out["candidates"]["last_value"][k] for k in ("mae", "rmse", "mase")}
     out["model_mase"] = model_mae / scale
-    out["mae_vs_seasonal_naive"] = model_mae / out["mae"] if out["mae"] else None
-    out["mae_vs_last_value"] = model_mae / out["last_value"]["mae"] if out["last_value"]["mae"] else None
+    out.update(paired("mae", y_test, predicted, test[best]))
     return out

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from workflows.config.experiment import Experiment
+from workflows.config.schema import check_data
 from workflows.io.atomic import write_json, write_text
 from workflows.io.layout import REPO, Layout
 
@@ -57,5 +58,6 @@ def fingerprint(params: dict[str, Any], root: Path = Path(".")) -> dict[str, Any
 def run(experiment: Experiment, layout: Layout = REPO, *, callbacks: Sequence = ()) -> None:
     """The check stage: the config was checked by the stage process (workflows.runners.stage_process.stage_main);
     records it, and the fingerprint of the user's data."""
+    check_data(experiment.cfg)  # the user's file's header and a sample: a typo is one line before prepare reads it
     write_text(layout.checked, NOTE)
     write_json(layout.source, fingerprint(dict(experiment.data.params), layout.root))

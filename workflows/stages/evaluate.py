@@ -99,6 +99,7 @@ def classification_metrics(y: np.ndarray, probs: np.ndarray, spec: DataSpec) -> 
     }
     out = {
         "accuracy": float(skm.accuracy_score(y, predicted)),
+        "balanced_accuracy": float(skm.balanced_accuracy_score(y, predicted)),
         "macro_f1": float(report["macro avg"]["f1-score"]),
         "per_class": per_class,
     }
@@ -200,7 +201,7 @@ def evaluate(
     out_dir: Path = REPO.eval,
     train_split: Split | None = None,
     rows: Any = None,
-    train_rows: Any = None,
+    reference: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Scores the saved model on `ds` and writes metrics.json and plots/ into `out_dir`.
 
@@ -214,8 +215,9 @@ def evaluate(
             warning on stderr naming the likely cause.
         rows: a table's raw rows of `ds` (a DataFrame, `workflows.datastore.load_rows`): the saved model is scored
             on them, through its own encoding layers.
-        train_rows: a table's raw training rows: the classical baseline (workflows/stages/baseline.py) is fitted on them
-            and scored on `rows`, beside the model (`baseline` in metrics.json).
+        reference: the "train" and "val" splits (`splits`: (x, y)) and their raw rows (`rows`): the classical
+            candidates (workflows/stages/baseline.py) are fitted on the training rows, the strongest on the validation
+            rows is scored on `rows` beside the model (`baseline` in metrics.json).
 
     Returns:
         The metrics written to metrics.json.
@@ -242,7 +244,7 @@ def evaluate(
 
         predicted = unscale_target(outputs.reshape(y.shape), spec)
         result.update(regression_metrics(unscale_target(y, spec), predicted))
-    result.update(_baseline(spec, y, predicted, rows, train_rows, train_split))
+    result.update(_baseline(spec, y, predicted, rows, reference or {}))
     result.update(cost(core, x, Path(model_dir) / "model.keras"))
     with atomic_dir(out_dir) as tmp:
         if spec.task == "classification":
@@ -306,29 +308,28 @@ def _mode_gap_checked(core, head, train_split, batch_size: int) -> dict[str, flo
     return gap
 
 
-def _baseline(spec: DataSpec, y, predicted, rows, train_rows, train_split) -> dict[str, Any]:
-    """The classical baseline on the same test rows: gradient boosting (or TF-IDF + logistic regression) for a
-    table, seasonal naive and last value for a series; `mase` beside a forecast."""
-    if spec.table and rows is not None and train_rows is not None and train_split is not None:
-        from workflows.stages.baseline import compare
+def _baseline(spec: DataSpec, y, predicted, rows, reference: dict[str, Any]) -> dict[str, Any]:
+    """The strongest classical method on the same test rows, chosen on the validation rows: gradient boosting or a
+    linear model (TF-IDF + a linear model with text) for a table, the seasonal naive, last value or ridge for a
+    series; `mase` beside a forecast. `reference` holds the "train" and "val" splits (arrays) and their raw rows."""
+    from workflows.stages import baseline
 
-        train_y = np.asarray(train_split[1])
-        classes = spec.task == "classification"
-        return {
-            "baseline": compare(
-                train_rows,
-                rows,
-                spec,
-                train_y if classes else unscale_target(train_y, spec),
-                y if classes else unscale_target(y, spec),
-                predicted,
-            )
-        }
-    if spec.series and rows is not None:  # a forecast: seasonal naive and last value on the same windows
-        from workflows.stages.baseline import series_compare
+    splits, raw = reference.get("splits") or {}, reference.get("rows") or {}
+    if rows is None or not all(raw.get(s) is not None for s in ("train", "val")) or "val" not in splits:
+        return {}
+    classes = spec.task == "classification"
 
-        baseline = series_compare(rows, spec, unscale_target(y, spec), predicted)
-        return {"mase": baseline.pop("model_mase"), "baseline": baseline}
+    def answers(split_y):
+        return np.asarray(split_y) if classes else unscale_target(np.asarray(split_y), spec)
+
+    known = {name: answers(splits[name][1]) for name in ("train", "val") if name in splits}
+    known["test"] = answers(y)
+    if spec.table and "train" in splits:
+        metric = baseline.headline(spec.task, known["train"] if classes else None, spec.num_classes)
+        return {"baseline": baseline.compare({**raw, "test": rows}, known, spec, predicted, metric)}
+    if spec.series:  # a forecast: the classical forecasters on the same windows
+        found = baseline.series_compare({"val": raw["val"], "test": rows}, known, spec, predicted)
+        return {"mase": found.pop("model_mase"), "baseline": found}
     return {}
 
 
@@ -362,12 +363,16 @@ def regression_points(y: np.ndarray, predicted: np.ndarray, spec: DataSpec) -> l
 def run(experiment: Experiment, layout: Layout = REPO, *, callbacks: Sequence = ()) -> dict[str, Any]:
     """The evaluate stage: models/ + data/prepared/<evaluate.split> → eval/ (below `layout.root`)."""
     split = experiment.evaluate.split
+    train = load_arrays("train", layout.prepared)
     return evaluate(
         experiment,
         layout.models,
         load_arrays(split, layout.prepared),
         layout.eval,
-        train_split=load_arrays("train", layout.prepared),
+        train_split=train,
         rows=load_rows(split, layout.prepared),
-        train_rows=load_rows("train", layout.prepared),
+        reference={
+            "splits": {"train": train, "val": load_arrays("val", layout.prepared)},
+            "rows": {name: load_rows(name, layout.prepared) for name in ("train", "val")},
+        },
     )

@@ -189,3 +189,41 @@ def test_a_search_whose_trials_all_fail_stops_with_one_line(tmp_path):
     assert "trainer.class_weight weights classes" in lines[-1]
     results = sorted((tmp_path / "runs" / "s").glob("*/result.json"))
     assert len(results) == 3 and all(json.loads(r.read_text())["status"] == "failed" for r in results)
+
+
+PENGUINS = __import__("pathlib").Path(__import__("palmerpenguins").__file__).parent / "data" / "penguins.csv"
+
+
+def table_search(path, target: str, *more: str):
+    return search_config(
+        compose(["hparams_search=optuna", "data=csv", f"data.path={path}", f"data.target={target}", *more])
+    )
+
+
+def test_two_tables_never_share_a_default_study_and_a_named_one_refuses_other_data(tmp_path):
+    """Every table's `data.name` is `csv`: a search of B.csv reported A.csv's winner from A's study."""
+    a, b = tmp_path / "A.csv", tmp_path / "B.csv"
+    lines = PENGUINS.read_text().splitlines()
+    a.write_text("\n".join(lines) + "\n")
+    b.write_text("\n".join(lines[:200]) + "\n")
+    first, second = table_search(a, "species"), table_search(b, "species")
+    assert first.study_name.startswith("csv-A-") and second.study_name.startswith("csv-B-")
+    assert first.study_name != second.study_name and first.data != second.data
+    assert table_search(a, "species").study_name == first.study_name  # the same data continues its study
+    assert table_search(a, "island").data != first.data  # another target: other data
+    a.write_text("\n".join(lines[:300]) + "\n")  # the file's content changes under the same name
+    assert table_search(a, "species").study_name != first.study_name
+    named = [f"hparams_search.storage={tmp_path / 's.log'}", "hparams_search.study_name=mine"]
+    open_study(table_search(a, "species", *named))
+    with pytest.raises(ConfigError, match=r"study 'mine' searched other data .*hparams_search.study_name"):
+        open_study(table_search(b, "species", *named))
+
+
+def test_a_regression_table_is_searched_on_its_validation_loss_from_a_sample_of_its_target(tmp_path):
+    """With data=csv the task is known only once the file is read: the metric stayed val_accuracy and every trial
+    failed."""
+    search = table_search(PENGUINS, "body_mass_g")
+    assert (search.metric, search.direction) == (["val_loss"], ["minimize"])
+    assert table_search(PENGUINS, "species").metric == ["val_accuracy"]
+    with pytest.raises(ConfigError, match="hparams_search.metric='val_accuracy' is not a metric of a regression run"):
+        table_search(PENGUINS, "body_mass_g", "hparams_search.metric=val_accuracy")
