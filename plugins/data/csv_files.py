@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from plugins.data.base import DataSpec, Splits, split_indices
+from plugins.data.checks import inspect_table
 from plugins.data.tabular import (
     MAX_CATEGORIES,
     TEXT_DEFAULTS,
@@ -21,7 +22,6 @@ from plugins.data.tabular import (
     warn,
 )
 from plugins.registry import ConfigError, check_values, did_you_mean, register
-from plugins.data.checks import inspect_table
 
 TASKS = ("regression", "classification")
 FLOAT32_MAX = float(np.finfo(np.float32).max)

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from plugins.data.base import DataSpec, Splits, class_files, split_arrays, split_indices
-from plugins.registry import ConfigError, check_values, first_line, register
 from plugins.data.checks import inspect_folder
+from plugins.registry import ConfigError, check_values, first_line, register
 
 if TYPE_CHECKING:
     import tensorflow as tf

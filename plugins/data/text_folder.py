@@ -17,10 +17,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from plugins.data.base import Splits, class_files
+from plugins.data.checks import inspect_folder
 from plugins.data.csv_files import from_frame
 from plugins.data.tabular import MAX_CATEGORIES, TEXT_DEFAULTS, TEXT_RULES
 from plugins.registry import ConfigError, check_values, register
-from plugins.data.checks import inspect_folder
 
 BAD_FILE = ("fail", "skip")
 VALUES = {**TEXT_RULES, "on_bad_file": {"choices": list(BAD_FILE)}}  # declared once (plugins/manifest.json)

@@ -31,9 +31,9 @@ from typing import Any
 import numpy as np
 
 from plugins.data.base import DataSpec, Splits
+from plugins.data.checks import inspect_series
 from plugins.data.tabular import _counts_rows, numbers, numbers_checked, parse_times, read_table, shorten, warn
 from plugins.registry import ConfigError, check_values, did_you_mean, register
-from plugins.data.checks import inspect_series
 
 GAPS = ("fail", "ignore")
 FILLS = ("none", "ffill", "interpolate")  # an empty cell: refused, the previous value, or linear interpolation
