@@ -87,7 +87,9 @@ def check(group: str, name: str, params: dict[str, Any], where: str, hidden: fro
     known, owner = entry["parameters"], f"{group} '{name}'"
     for key in params:
         if key not in known:
-            raise ConfigError(f"{where}.{key}: unknown parameter of {owner}; {did_you_mean(str(key), known)}")
+            raise ConfigError(
+                f"{where}.{key}: unknown parameter of {owner}; {did_you_mean(str(key), known)}{_elsewhere(group, key)}"
+            )
     missing = sorted(k for k in entry["required"] if k not in params or params[k] == "???")
     if missing:
         raise ConfigError(f"{where}: {owner} needs {', '.join(missing)}; set it, e.g. {where}.{missing[0]}=...")
@@ -102,6 +104,14 @@ def check(group: str, name: str, params: dict[str, Any], where: str, hidden: fro
     if entry.get("check"):  # the plugin's own rules, from a module that imports no Keras (plugins/*/checks.py)
         module, _, function = entry["check"].partition(":")
         getattr(importlib.import_module(module), function)(params, where)
+
+
+def _elsewhere(group: str, key: str) -> str:
+    """Which other options of the group take `key` (`data.path` without `data=csv`): the option the user forgot."""
+    owners = sorted(name for name, e in _load().get(group, {}).items() if key in e.get("parameters", ()))
+    if not owners:
+        return ""
+    return f" ({key} is a parameter of {', '.join(f'{group}={o}' for o in owners)}: choose one, e.g. {group}={owners[0]})"
 
 
 def entry(group: str, name: str) -> dict[str, Any]:

@@ -91,8 +91,9 @@ def closest(word: str, choices: typing.Iterable[str], n: int = 3) -> list[str]:
 def did_you_mean(word: str, choices: typing.Iterable[str]) -> str:
     """Formats `closest()` for an error message: 'did you mean x? valid: x, y, z'."""
     ordered = closest(word, choices)
-    near = difflib.get_close_matches(word, ordered, n=1, cutoff=0.5)
-    hint = f"did you mean '{near[0]}'? " if near else ""
+    lowered = {c.lower(): c for c in reversed(ordered)}  # `data=CSV` means csv: case is no distance
+    near = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.5)
+    hint = f"did you mean '{lowered[near[0]]}'? " if near else ""
     return f"{hint}valid: {', '.join(ordered) if ordered else '(none)'}"
 
 

@@ -140,3 +140,72 @@ def test_image_sizes_that_would_take_gigabytes_are_refused(tmp_path):
     small = tmp_path / "small.png"
     Image.new("L", (64, 64)).save(small)
     assert 8000 * 5001 > MAX_PIXELS and too_large(big) and not too_large(small)
+
+
+PENGUINS = __import__("pathlib").Path(__import__("palmerpenguins").__file__).parent / "data" / "penguins.csv"
+# The command as a user runs it, reporting at the end whether TensorFlow was imported by the time it failed.
+TRAIN_IMPORTS = """
+import sys
+from workflows.runners.train_command import main
+code = main(sys.argv[1:])
+print("exit", code, "tensorflow" in sys.modules, file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize(
+    ("overrides", "says"),
+    [
+        (["data=csv", "data.path=penguin.csv", "data.target=species"], "no such file 'penguin.csv'"),
+        (["data=csv", "data.path=penguins.csv", "data.target=specie"], "no column 'specie'; did you mean 'species'?"),
+        (
+            ["data=csv", "data.path=penguins.csv", "data.target=species", "data.task=regression"],
+            "'species' has words ('Adelie'): set data.task=classification",
+        ),
+        (
+            ["data=csv", "data.path=penguins.csv", "data.target=body_mass_g", "data.task=classification"],
+            "'body_mass_g' has 94 distinct values in its first 342 rows: a regression? set data.task=regression",
+        ),
+        (
+            ["data=csv", "data.path=penguins.csv", "data.target=body_mass_g", "loss=focal"],
+            "loss 'focal' is for classification but the data is a regression task; use loss=auto",
+        ),
+        (["data.path=penguins.csv", "data.target=species"], "path is a parameter of data=csv, data=timeseries"),
+        (["data=CSV"], "did you mean 'csv'?"),
+        (["data=image_folder", "data.directory=photoss"], "no such directory 'photoss'"),
+        (["data=timeseries", "data.path=penguins.csv", "data.target=mass"], "no column 'mass'"),
+        (["data=csv", "data.path=penguins.csv", "data.target=species", "regularizer.dropout=2"], "must be in [0, 1)"),
+    ],
+    ids=[
+        "path",
+        "column",
+        "task-words",
+        "task-values",
+        "loss",
+        "no-data-option",
+        "case",
+        "folder",
+        "series",
+        "dropout",
+    ],
+)
+def test_a_newcomers_mistake_with_their_own_file_is_one_line_before_tensorflow(tmp_path, overrides, says):
+    """Each took a TensorFlow import (8 s of CPU) and often a whole read of the file before its one line."""
+    import shutil
+
+    shutil.copy(PENGUINS, tmp_path / "penguins.csv")
+    result = run(
+        [sys.executable, "-c", TRAIN_IMPORTS, *overrides, f"hydra.run.dir={tmp_path / 'run'}"], tmp_path, check=False
+    )
+    lines = error_lines(result.stderr)
+    assert lines[-1] == "exit 2 False", result.stderr  # failed, and TensorFlow never started
+    assert len(lines) == 2 and lines[0].startswith("error: ") and says in lines[0], result.stderr
+    assert not (tmp_path / "run").exists()  # no run directory left behind
+
+
+def test_a_mistake_found_while_reading_the_data_leaves_no_run_directory(tmp_path):
+    (tmp_path / "tiny.csv").write_text("a,b\n1,x\n2,y\n3,x\n")
+    result = run(
+        [*TRAIN, "data=csv", "data.path=tiny.csv", "data.target=b", "hydra.run.dir=run"], tmp_path, check=False
+    )
+    assert result.returncode == 2 and "at least 10 are needed" in result.stderr
+    assert not (tmp_path / "run").exists()  # nine mistakes used to leave nine run directories

@@ -292,7 +292,12 @@ def _check_without_plugins(cfg: DictConfig, wanted: set[str]) -> dict[str, Any]:
 
 
 def _check_across(cfg: DictConfig, wanted: set[str], trainer: TrainerConfig) -> None:
-    """The rules between sections that no one plugin can check alone (the schedule's warm-up against the epochs)."""
+    """The rules between sections that no one plugin can check alone (the schedule's warm-up against the epochs), and
+    the regularizer section's own options (beside its plugin's parameters)."""
+    if "regularizer" in wanted and isinstance(cfg.get("regularizer"), DictConfig):
+        dropout = cfg.regularizer.get("dropout")
+        if isinstance(dropout, (int, float)) and not isinstance(dropout, bool) and not 0.0 <= dropout < 1.0:
+            raise ConfigError(f"regularizer.dropout={dropout} must be in [0, 1) (or null to keep the model's)")
     if "schedule" in wanted and "schedule" in cfg:
         warmup = cfg.schedule.get("warmup_epochs")
         if isinstance(warmup, (int, float)) and not isinstance(warmup, bool) and not 0 <= warmup < trainer.epochs:

@@ -13,11 +13,13 @@ JSON. The same config gives the same files and metrics as `dvc exp run -S …`.
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from plugins.registry import ConfigError
 from workflows.config.experiment import Experiment
 from workflows.config.stage_table import STAGES
 from workflows.io.layout import Layout
@@ -136,8 +138,6 @@ def main(argv: list[str] | None = None) -> int:
         cfg = compose(args, hydra_config=True)
         out_dir = Path(str(cfg.hydra.run.dir))
         if out_dir.exists() and not out_dir.is_dir():
-            from plugins.registry import ConfigError
-
             raise ConfigError(f"hydra.run.dir={out_dir} is a file, not a directory; give a new or existing folder")
         from workflows.config.schema import precheck
         from workflows.runtime.distribute import early_setup
@@ -145,8 +145,14 @@ def main(argv: list[str] | None = None) -> int:
         precheck(cfg)  # no TensorFlow yet: a misspelt key or a bad value is one line at once
         early_setup(cfg)  # before TensorFlow's first operation
         experiment = resolve(cfg)
-        write_text(out_dir / "config.yaml", to_yaml(cfg))
-        metrics = run_pipeline(experiment, out_dir)
+        new = not out_dir.exists()
+        try:
+            write_text(out_dir / "config.yaml", to_yaml(cfg))
+            metrics = run_pipeline(experiment, out_dir)
+        except ConfigError:
+            if new:  # bad input found while reading the data: no half run directory left behind (one per mistake)
+                shutil.rmtree(out_dir, ignore_errors=True)
+            raise
         print(json.dumps({k: v for k, v in metrics.items() if k != "per_class"}, indent=2))
         print(f"outputs: {out_dir}", file=sys.stderr)
 
