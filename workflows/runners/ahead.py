@@ -115,6 +115,7 @@ def run_ahead(stage: Stage, cfg: Mapping[str, Any], run: Callable[[Stage, Layout
                     result = run(follower, root)
                 write_json(tmp / "result.json", result)
                 write_json(tmp / "printed.json", printed)
+                write_json(tmp / CONTENTS, _contents(tmp))  # last: what a whole hand-off holds, file by file
             done.append(name)
         except Exception as err:  # noqa: BLE001 — a head start only: the stage's own process meets it again
             shutil.rmtree(folder, ignore_errors=True)
@@ -145,9 +146,19 @@ def publish(stage: Stage, cfg: Mapping[str, Any]) -> Published | None:
             return None
         if not all(handed.path(head).is_dir() for head in heads(stage)):
             return None
+        if not _whole(folder):
+            print(
+                f"note: the {stage.name} stage's hand-off is damaged (a file missing or changed since it was written); "
+                "the stage runs here",
+                file=sys.stderr,
+            )
+            return None
         for head in heads(stage):
             with atomic_dir(REPO.path(head)) as tmp:  # an error here leaves the previous folder as it was
                 shutil.copytree(handed.path(head), tmp, dirs_exist_ok=True)
+                for kept in KEPT:  # DVC's own files in the folder (git-tracked): never deleted by a publish
+                    if (REPO.path(head) / kept).is_file() and not (tmp / kept).exists():
+                        shutil.copy2(REPO.path(head) / kept, tmp / kept)
         printed = json.loads((folder / "printed.json").read_text())
         sys.stdout.write(printed["stdout"])
         sys.stderr.write(printed["stderr"])
@@ -161,6 +172,34 @@ def publish(stage: Stage, cfg: Mapping[str, Any]) -> Published | None:
         return None
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+CONTENTS = "contents.json"  # written last into a hand-off: every other file's size and digest
+KEPT = (".gitignore",)  # files DVC keeps in an output folder, which a stage does not write
+
+
+def _contents(folder: Path) -> dict[str, list[Any]]:
+    """Every file below `folder` but CONTENTS (links followed: the hand-off's inputs are links to the repository's
+    files, and are left out), by relative path: [size, BLAKE2b digest]."""
+    out: dict[str, list[Any]] = {}
+    for file in sorted(f for f in folder.rglob("*") if f.is_file() and not f.is_symlink() and f.name != CONTENTS):
+        if any(part.is_symlink() for part in file.relative_to(folder).parents if part != Path(".")):
+            continue
+        with file.open("rb") as handle:
+            out[file.relative_to(folder).as_posix()] = [
+                file.stat().st_size,
+                hashlib.file_digest(handle, "blake2b").hexdigest(),
+            ]
+    return out
+
+
+def _whole(folder: Path) -> bool:
+    """Whether a hand-off holds exactly what it held when written: its CONTENTS, file by file."""
+    try:
+        recorded = json.loads((folder / CONTENTS).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(recorded, dict) and recorded == _contents(folder)
 
 
 def heads(stage: Stage) -> set[str]:

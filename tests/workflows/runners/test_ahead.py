@@ -129,3 +129,35 @@ def test_a_hand_off_missing_an_output_folder_is_not_published(workspace):
     assert (workspace / ahead.AHEAD / "evaluate" / "result.json").is_file()
     assert ahead.publish(EVALUATE, CFG) is None
     assert not (workspace / "eval").exists() and not (workspace / ahead.AHEAD / "evaluate").exists()
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda folder: (folder / "root" / "eval" / "metrics.json").write_text('{"model": "wei'),  # truncated
+        lambda folder: (folder / "root" / "eval" / "plots" / "confusion.json").unlink(),  # a file missing
+        lambda folder: (folder / ahead.CONTENTS).unlink(),  # written before its contents were recorded
+    ],
+    ids=["truncated", "missing", "unrecorded"],
+)
+def test_a_damaged_hand_off_is_not_published_and_dvcs_own_files_stay(workspace, capsys, damage):
+    """A truncated metrics.json was published as it was (exit 0, and DVC locked it); a missing file removed the
+    git-tracked eval/.gitignore."""
+    (workspace / "eval").mkdir()
+    (workspace / "eval" / ".gitignore").write_text("/plots\n")
+    (workspace / "eval" / "metrics.json").write_text('{"accuracy": 0.9}')
+    ahead.run_ahead(BY_NAME["train"], CFG, lambda stage, root: fake_evaluate(stage, root))
+    damage(workspace / ahead.AHEAD / "evaluate")
+    assert ahead.publish(EVALUATE, CFG) is None  # the stage runs itself
+    assert "hand-off is damaged" in capsys.readouterr().err
+    assert (workspace / "eval" / "metrics.json").read_text() == '{"accuracy": 0.9}'  # the previous outputs
+    assert (workspace / "eval" / ".gitignore").read_text() == "/plots\n"
+
+
+def test_a_publish_keeps_dvcs_gitignore_in_the_output_folder(workspace):
+    (workspace / "eval").mkdir()
+    (workspace / "eval" / ".gitignore").write_text("/plots\n")
+    ahead.run_ahead(BY_NAME["train"], CFG, lambda stage, root: fake_evaluate(stage, root))
+    assert ahead.publish(EVALUATE, CFG) is not None
+    assert json.loads((workspace / "eval" / "metrics.json").read_text()) == {"model": "weights"}
+    assert (workspace / "eval" / ".gitignore").read_text() == "/plots\n"
