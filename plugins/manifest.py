@@ -111,7 +111,8 @@ def _elsewhere(group: str, key: str) -> str:
     owners = sorted(name for name, e in _load().get(group, {}).items() if key in e.get("parameters", ()))
     if not owners:
         return ""
-    return f" ({key} is a parameter of {', '.join(f'{group}={o}' for o in owners)}: choose one, e.g. {group}={owners[0]})"
+    options = ", ".join(f"{group}={o}" for o in owners)
+    return f" ({key} is a parameter of {options}: choose one, e.g. {group}={owners[0]})"
 
 
 def entry(group: str, name: str) -> dict[str, Any]:
