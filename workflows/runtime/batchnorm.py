@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import tensorflow as tf
 
 MAX_BATCHES = 200  # enough for stable averages (Wu & Johnson use about 100 batches); bounds the cost on big sets
+EPOCH_BATCHES = 50  # before each epoch's validation: near the final statistics at a fraction of an epoch's cost
 
 
 def batch_norm_layers(model: keras.Model) -> list:
@@ -53,33 +54,71 @@ def recalibrate(model: keras.Model, batches: tf.data.Dataset, max_batches: int =
     Example:
     >>> recalibrate(model, train_batches.take(100))
     """
-    import tensorflow as tf
+    return Recalibration(model)(batches, max_batches)
 
-    layers = batch_norm_layers(model)
-    if not layers:
-        return 0
-    momenta = [layer.momentum for layer in layers]
 
-    @tf.function
-    def statistics(x):
-        model(x, training=True)  # with momentum 0 the moving statistics become this batch's
-        return [tf.convert_to_tensor(v) for layer in layers for v in (layer.moving_mean, layer.moving_variance)]
+class Recalibration:
+    """`recalibrate` for one model, its compiled statistics function traced once (it runs before every epoch's
+    validation: `ValidateRecalibrated`)."""
 
-    seen, sums = 0, None
-    try:
-        for layer in layers:
-            layer.momentum = 0.0
-        for x, _ in batches.take(max_batches):
-            values = statistics(x)
-            sums = values if sums is None else [a + b for a, b in zip(sums, values)]
-            seen += 1
-    finally:
-        for layer, momentum in zip(layers, momenta):
-            layer.momentum = momentum
-    for i, layer in enumerate(layers):
-        layer.moving_mean.assign(sums[2 * i] / seen)
-        layer.moving_variance.assign(sums[2 * i + 1] / seen)
-    return seen
+    def __init__(self, model: keras.Model):
+        import tensorflow as tf
+
+        self.model, self.layers = model, batch_norm_layers(model)
+        layers = self.layers
+
+        @tf.function
+        def statistics(x):
+            model(x, training=True)  # with momentum 0 the moving statistics become this batch's
+            return [tf.convert_to_tensor(v) for layer in layers for v in (layer.moving_mean, layer.moving_variance)]
+
+        self.statistics = statistics
+
+    def __call__(self, batches: tf.data.Dataset, max_batches: int = MAX_BATCHES) -> int:
+        if not self.layers:
+            return 0
+        momenta = [layer.momentum for layer in self.layers]
+        seen, sums = 0, None
+        try:
+            for layer in self.layers:
+                layer.momentum = 0.0
+            for x, _ in batches.take(max_batches):
+                values = self.statistics(x)
+                sums = values if sums is None else [a + b for a, b in zip(sums, values)]
+                seen += 1
+        finally:
+            for layer, momentum in zip(self.layers, momenta):
+                layer.momentum = momentum
+        for i, layer in enumerate(self.layers):
+            layer.moving_mean.assign(sums[2 * i] / seen)
+            layer.moving_variance.assign(sums[2 * i + 1] / seen)
+        return seen
+
+
+def validate_recalibrated(model: keras.Model, train_batches, val_batches, max_batches: int = EPOCH_BATCHES):
+    """A Keras callback that, at each epoch's end, recalibrates the batch-norm statistics on `max_batches` training
+    batches and only then validates, putting `val_*` into the epoch's logs — so that the curves, early stopping,
+    `reduce_on_plateau` and a search's pruner judge the model as it would be saved, not one whose moving statistics
+    lag far behind its weights. Pass it first among the callbacks, and fit without `validation_data`.
+
+    Args:
+        model: the model being fitted.
+        train_batches: training batches (x, y) as training sees them.
+        val_batches: the validation batches.
+        max_batches: training batches averaged over before each validation.
+    """
+    import keras
+
+    recalibration = Recalibration(model)
+
+    class ValidateRecalibrated(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            recalibration(train_batches, max_batches)
+            evaluated = self.model.evaluate(val_batches, verbose=0, return_dict=True)
+            if logs is not None:
+                logs.update({f"val_{k}": float(v) for k, v in evaluated.items()})
+
+    return ValidateRecalibrated()
 
 
 def batches_needed(n_train: int, batch_size: int, max_batches: int = MAX_BATCHES) -> int:

@@ -230,6 +230,7 @@ class _Training:
     callbacks: list = field(default_factory=list)
     augmenter: Any = None
     mixers: list = field(default_factory=list)
+    train_ds: Any = None
 
     @classmethod
     def start(cls, experiment: Experiment, spec: DataSpec, n_train: int) -> _Training:
@@ -322,6 +323,7 @@ class _Training:
         if self.peers:
             peers = self.peers
             self.callbacks.append(keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: peers.done()))
+        self.train_ds = train_ds  # what batch norm is recalibrated on (before each validation, and at the end)
         return stream, batches(val_ds, self.head, trainer.batch_size)
 
     def fit(self, train_batches, val_batches, live, resumed: int, logs_dir: Path, extra: list):
@@ -331,6 +333,9 @@ class _Training:
         from dvclive.keras import DVCLiveCallback
 
         epochs_fitted, history = 0, None
+        # Batch norm's moving statistics lag a short run's weights: recalibrated before each validation, so that the
+        # curves, early stopping, schedules and the pruner see the model as it would be saved.
+        validation = self._recalibrated_validation(val_batches)
         try:
             for index, (start, end) in enumerate(self.phases):
                 if index:
@@ -338,13 +343,19 @@ class _Training:
                 logger = DVCLiveCallback(live=live) if index == len(self.phases) - 1 else _KeepLiveOpen(live)
                 history = self.model.fit(
                     train_batches.skip((start - resumed) * self.plan["fit_steps"]) if start else train_batches,
-                    validation_data=val_batches,
+                    validation_data=None if validation else val_batches,
                     initial_epoch=start,
                     epochs=end,
                     steps_per_epoch=self.plan["fit_steps"],
                     verbose=self.experiment.trainer.verbose,
                     shuffle=False,  # tf.data shuffles (batches() above)
-                    callbacks=[*self.callbacks, logger, *tensorboard(self.experiment.trainer, logs_dir), *extra],
+                    callbacks=[
+                        *validation,
+                        *self.callbacks,
+                        logger,
+                        *tensorboard(self.experiment.trainer, logs_dir),
+                        *extra,
+                    ],
                 )
                 epochs_fitted += len(history.history.get("loss", []))
         except (
@@ -374,16 +385,10 @@ class _Training:
             )
             self.compile(optimizer)
 
-    def recalibrate(self, train_ds, val_batches, last: dict[str, float]) -> int:
-        """Batch norm's moving statistics (momentum 0.99) lag far behind a short run's weights: replaced by their
-        plain average over training batches seen with the final weights (workflows/runtime/batchnorm.py), and the
-        validation figures of the model as saved put into `last`. Returns the batches used (0: none)."""
-        from workflows.runtime.batchnorm import batch_norm_layers, batches_needed, recalibrate
-
+    def _recalibration_batches(self, train_ds):
+        """The training batches batch norm is recalibrated on (shuffled and augmented as training saw them)."""
         trainer, plan = self.experiment.trainer, self.plan
-        if not (trainer.recalibrate_batch_norm and batch_norm_layers(self.model)):
-            return 0
-        recalibration = batches(
+        return batches(
             train_ds,
             self.head,
             plan["batch_size"],
@@ -393,6 +398,25 @@ class _Training:
             trainer.shuffle_buffer,
             self.mixers,
         )
+
+    def _recalibrated_validation(self, val_batches) -> list:
+        """[the callback that validates after recalibrating] for a model with batch norm, else []."""
+        from workflows.runtime.batchnorm import batch_norm_layers, validate_recalibrated
+
+        if not (self.experiment.trainer.recalibrate_batch_norm and batch_norm_layers(self.model)):
+            return []
+        return [validate_recalibrated(self.model, self._recalibration_batches(self.train_ds), val_batches)]
+
+    def recalibrate(self, train_ds, val_batches, last: dict[str, float]) -> int:
+        """Batch norm's moving statistics (momentum 0.99) lag far behind a short run's weights: replaced by their
+        plain average over training batches seen with the final weights (workflows/runtime/batchnorm.py), and the
+        validation figures of the model as saved put into `last`. Returns the batches used (0: none)."""
+        from workflows.runtime.batchnorm import batch_norm_layers, batches_needed, recalibrate
+
+        trainer, plan = self.experiment.trainer, self.plan
+        if not (trainer.recalibrate_batch_norm and batch_norm_layers(self.model)):
+            return 0
+        recalibration = self._recalibration_batches(train_ds)
         used = recalibrate(self.model, recalibration, batches_needed(plan["n_train"], plan["batch_size"]))
         if used:
             evaluated = self.model.evaluate(val_batches, verbose=0, return_dict=True)
