@@ -18,6 +18,26 @@ SAMPLE_ROWS = 20_000  # rows of the target read to tell its task
 MANY_VALUES = 50  # a target of numbers with more distinct values than this, taken for classes, is named a regression
 
 
+def check_unique_header(header: list[str], path: str) -> None:
+    """Refuses a header that names a column twice (`a,b,a`; pandas reads it as `a, b, a.1`): which one is meant?
+
+    Raises:
+        ConfigError: the repeated names, and the fix.
+    """
+    seen = [h.rsplit(".", 1)[0] if _mangled(h) and h.rsplit(".", 1)[0] in header else h for h in header]
+    doubled = sorted({h for h in seen if seen.count(h) > 1})
+    if doubled:
+        raise ConfigError(
+            f"{path}: columns {', '.join(repr(h[:40]) for h in doubled)} appear more than once in the "
+            "header; rename them so that each name is one column"
+        )
+
+
+def _mangled(name: str) -> bool:
+    """pandas renames a repeated header `a` to `a.1`, `a.2`…"""
+    return name.rsplit(".", 1)[-1].isdigit() and "." in name
+
+
 def _header(path: str, delimiter: str | None) -> list[str]:
     from plugins.data.tabular import read_table
 
@@ -56,6 +76,7 @@ def inspect_table(params: dict[str, Any], where: str = "data") -> dict[str, Any]
     path, target = str(params["path"]), str(params["target"])
     delimiter = params.get("delimiter")
     header = _header(path, delimiter)
+    check_unique_header(header, path)
     if len(header) < 2:
         raise ConfigError(
             f"{path}: its first line has one column name; is it a table with a header row? "

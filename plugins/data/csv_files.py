@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from plugins.data.base import DataSpec, Splits, split_indices
-from plugins.data.checks import inspect_table
+from plugins.data.checks import check_unique_header, inspect_table
 from plugins.data.tabular import (
     MAX_CATEGORIES,
     TEXT_DEFAULTS,
@@ -97,12 +97,7 @@ def csv(
     df = read_table(path, delimiter)
     df.columns = [str(c).strip() for c in df.columns]
     header = list(df.columns)
-    doubled = sorted({h.rsplit(".", 1)[0] for h in header if _mangled(h) and h.rsplit(".", 1)[0] in header})
-    if doubled:
-        raise ConfigError(
-            f"{path}: columns {', '.join(repr(h[:40]) for h in doubled)} appear more than once in the "
-            "header; rename them so that each name is one column"
-        )
+    check_unique_header(header, path)
     if len(header) < 2:
         raise ConfigError(
             f"{path}: its first line has one column name; is it a table with a header row? "
@@ -181,11 +176,6 @@ def from_frame(
         rows[name] = part
         arrays.append((encoding.encode(part), y[index]))
     return Splits(*arrays, spec, rows=rows)
-
-
-def _mangled(name: str) -> bool:
-    """pandas renames a repeated header `a` to `a.1`, `a.2`…"""
-    return name.rsplit(".", 1)[-1].isdigit() and "." in name
 
 
 def _target(column, task: str, path: str, target: str) -> tuple[np.ndarray, dict[str, Any]]:

@@ -154,6 +154,7 @@ def test_predict_scores_a_csv_in_raw_units_exactly_as_evaluate_did(iris, tmp_pat
         ("out_is_directory", "is a directory; give a file name"),
         ("huge_batch", "--batch-size 1000000000 must be between 1 and 65536"),
         ("other_card", "the card of another kind of model"),
+        ("duplicate_columns", "appear more than once in the header"),
     ],
 )
 def test_bad_predict_input_is_one_line_before_tensorflow(photos, iris, tmp_path, case, message):
@@ -163,6 +164,8 @@ def test_bad_predict_input_is_one_line_before_tensorflow(photos, iris, tmp_path,
     (tmp_path / "nomodel").mkdir()
     lines = table.read_text().splitlines()
     (tmp_path / "cut.csv").write_text("\n".join(",".join(line.split(",")[:3] + line.split(",")[4:]) for line in lines))
+    # the first column twice (training refuses such a file; predict used the first silently)
+    (tmp_path / "twice.csv").write_text("\n".join(line.split(",")[0] + "," + line for line in lines))
     args = {
         "missing": [str(tmp_path / "nope.png"), "--model", str(photo_run / "models")],
         "tabular_for_image": [str(table), "--model", str(photo_run / "models")],
@@ -173,6 +176,7 @@ def test_bad_predict_input_is_one_line_before_tensorflow(photos, iris, tmp_path,
         "out_is_directory": [str(table), "--model", str(iris_run / "models"), "--out", str(tmp_path / "empty")],
         "huge_batch": [str(folder), "--model", str(photo_run / "models"), "--batch-size", "1000000000"],
         "other_card": [str(table), "--model", str(other_card(tmp_path, iris_run))],
+        "duplicate_columns": [str(tmp_path / "twice.csv"), "--model", str(iris_run / "models")],
     }[case]
     before = table.read_bytes()
     result = run(

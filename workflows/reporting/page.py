@@ -37,7 +37,10 @@ table { border-collapse: collapse; margin: .5em 0 } td, th { padding: 2px 10px; 
 text-align: left } th { background: #f6f6f6 } td.n { text-align: right; font-variant-numeric: tabular-nums }
 img { max-width: 100%; height: auto } pre { background: #f6f6f6; padding: 1em; overflow: auto; font-size: 13px }
 .verdict { padding: .6em 1em; background: #eef5ff; border-left: 4px solid #3a7bd5 }
+.flags { padding: .6em 1em; background: #fff6e5; border-left: 4px solid #e0a000 }
 """
+RISING = 0.5  # validation loss above its best for more than this share of the run: a flag
+LOW_RECALL = 0.5  # a class whose recall is under this share of the best class's: a flag
 
 
 def _png(fig) -> str:
@@ -186,6 +189,78 @@ def config_section(root: Path) -> str:
     return ""
 
 
+def _read_json(path: Path, fix: str) -> Any:
+    """A JSON file the run wrote, or one line naming it and the fix (truncated, not JSON)."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"{path} is not readable JSON ({type(err).__name__}: truncated?); {fix}") from None
+
+
+def _config(root: Path) -> dict[str, Any]:
+    """The run's config (config.yaml of a run directory, params.yaml of a repository), {} when absent or unreadable."""
+    import yaml
+
+    for name in ("config.yaml", "params.yaml"):
+        try:
+            found = yaml.safe_load((root / name).read_text())
+        except (OSError, yaml.YAMLError):
+            continue
+        if isinstance(found, dict):
+            return found
+    return {}
+
+
+def page_title(root: Path) -> str:
+    """What the run is: the target and the data it was learned from, the model, and the run's folder — e.g.
+    "species from penguins.csv — model mlp (run 10-00-00)"."""
+    cfg = _config(root)
+    data, model = cfg.get("data") or {}, cfg.get("model") or {}
+    source = data.get("path") or data.get("directory") or data.get("name") or "data"
+    what = f"{data['target']} from {Path(str(source)).name}" if data.get("target") else str(Path(str(source)).name)
+    return f"{what} — model {model.get('name', '?')} (run {Path(root).resolve().name})"
+
+
+def flags(metrics: dict[str, Any], curves: dict[str, list[tuple[float, float]]]) -> list[str]:
+    """What a reader should know before the figures: validation loss rising for most of the run (the saved model is
+    the last epoch's), a class the model mostly misses, the baseline ahead."""
+    out = []
+    loss = curves.get("eval/loss") or []
+    if len(loss) >= 4:
+        best = min(range(len(loss)), key=lambda i: loss[i][1])
+        after = len(loss) - 1 - best
+        if after > RISING * len(loss) and loss[-1][1] > loss[best][1]:
+            out.append(
+                f"Validation loss rose for {after} of {len(loss)} epochs after its best (epoch {loss[best][0]:g}: "
+                f"{loss[best][1]:.4g}, last {loss[-1][1]:.4g}); the saved model is the last epoch's. Consider fewer "
+                "epochs, more regularization, or early stopping (regularizer.early_stopping.patience)."
+            )
+    per_class = metrics.get("per_class") or {}
+    recalls = {name: v.get("recall") for name, v in per_class.items() if isinstance(v, dict) and v.get("support")}
+    if len(recalls) >= 2:
+        top = max(recalls.values())
+        low = {name: r for name, r in recalls.items() if r < LOW_RECALL * top}
+        base = (metrics.get("baseline") or {}).get("per_class_recall") or {}
+        for name, recall in low.items():
+            beside = f"; the baseline's: {base[name]:.3g}" if name in base else ""
+            out.append(
+                f"Class '{name}' has recall {recall:.3g} (the best class: {top:.3g}){beside}: the model misses most of "
+                "it. trainer.class_weight=balanced weighs the classes equally."
+            )
+    base = metrics.get("baseline") or {}
+    if base.get("verdict") == "worse":
+        out.append(f"The classical baseline ({base.get('model')}) is better on the same test rows (see below).")
+    return out
+
+
+def flags_section(metrics: dict[str, Any], curves: dict[str, list[tuple[float, float]]]) -> str:
+    found = flags(metrics, curves)
+    if not found:
+        return ""
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in found)
+    return f'<div class="flags"><strong>What to know</strong><ul>{items}</ul></div>'
+
+
 def page(run_dir: Path) -> str:
     """The run's page as one HTML document.
 
@@ -208,9 +283,10 @@ def page(run_dir: Path) -> str:
             f"{run_dir} holds no evaluated run ({metrics_file} is missing); give a run directory of `kerasforge "
             "train` or a repository after `dvc repro`"
         )
-    metrics = json.loads(metrics_file.read_text())
-    title = f"kerasforge run: {Path(run_dir).resolve().name}"
+    metrics = _read_json(metrics_file, "rerun the evaluate stage (dvc repro -f evaluate)")
+    title = page_title(layout.root)
     sections = [
+        flags_section(metrics, run_curves(layout.root)),
         metrics_section(metrics),
         curves_section(layout.root),
         confusion_section(layout.eval / "plots"),

@@ -60,7 +60,13 @@ def run_curves(run_dir: Path) -> dict[str, list[tuple[float, float]]]:
     """The curves of one pipeline run (its dvclive/train/), x in epochs as its card says (`epochs_per_log_step`)."""
     layout = Layout(Path(run_dir))
     card = layout.models / "model.json"
-    per_step = json.loads(card.read_text())["training"]["epochs_per_log_step"] if card.exists() else 1
+    try:
+        per_step = json.loads(card.read_text())["training"]["epochs_per_log_step"] if card.exists() else 1
+    except (ValueError, KeyError, TypeError):
+        raise ConfigError(
+            f"{card} is not a model card of this project (truncated, or another program's); rerun training "
+            "(dvc repro -f train)"
+        ) from None
     return read_curves(layout.train_logs, per_step)
 
 

@@ -44,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
             from workflows.reporting.page import write
 
             folder = Path(ns.out) if ns.out else Path(ns.source)
+            if folder.exists() and not folder.is_dir():
+                raise ConfigError(f"--out {folder} is a file; give a folder to write the page into (or leave it out)")
             written = write(Path(ns.source), folder / f"{ns.name or 'report'}.html")
             print(f"wrote {written}")
             return

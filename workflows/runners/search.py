@@ -27,10 +27,13 @@ several processes, they share it, and no trial runs twice.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
 import os
 import socket
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -304,7 +307,7 @@ def corner_overrides(search: SearchConfig) -> list[list[str]]:
 
 
 def storage_of(search: SearchConfig, root: Path = Path(".")):
-    """The study's storage: a database URL as given (with heartbeats, so that a dead process's trial is failed), or
+    """The study's storage: a database URL as given, or
     a journal file (default `.kerasforge/optuna/<study>.log`), which processes on one machine share safely.
 
     Raises:
@@ -316,7 +319,7 @@ def storage_of(search: SearchConfig, root: Path = Path(".")):
     url = search.storage
     try:
         if url and "://" in url:
-            return optuna.storages.RDBStorage(url, heartbeat_interval=30, grace_period=120)
+            return optuna.storages.RDBStorage(url)  # a dead process's trial: `heartbeat`, on every storage
         path = Path(url) if url else root / ".kerasforge" / "optuna" / f"{search.study_name}.log"
         path.parent.mkdir(parents=True, exist_ok=True)
         from optuna.storages.journal import JournalFileBackend
@@ -406,14 +409,49 @@ def PruningCallback(trial: optuna.Trial, metric: str, report: bool = True):  # n
     return Pruning()
 
 
-def fail_dead_local_trials(study: optuna.Study) -> int:
-    """Marks as failed the running trials that a process of this machine left behind when it died (`kill -9`)."""
+HEARTBEAT_SECONDS = 30.0  # a running trial's process records the time this often (`heartbeat`)
+GRACE_SECONDS = 120.0  # a running trial whose heartbeat is older than this is a dead process's, on any host
+
+
+@contextlib.contextmanager
+def heartbeat(trial: optuna.Trial, every: float = HEARTBEAT_SECONDS) -> Iterator[None]:
+    """Records the time in the running trial's user attributes now and every `every` seconds until the block ends,
+    in a thread: any storage (a journal file too) then shows which trials are alive, on every host."""
+    import threading
+    import time
+
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(every):
+            try:
+                trial.set_user_attr("heartbeat", time.time())
+            except Exception:  # noqa: BLE001 — a storage hiccup: the next beat tries again
+                pass
+
+    trial.set_user_attr("heartbeat", time.time())
+    thread = threading.Thread(target=beat, name="kerasforge-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def fail_dead_trials(study: optuna.Study, grace: float = GRACE_SECONDS) -> int:
+    """Marks as failed the running trials whose process died: on this machine at once (its pid is gone: `kill -9`),
+    on any machine once its heartbeat is older than `grace` (a container that was removed)."""
+    import time
+
     import optuna
 
-    host, failed = socket.gethostname(), 0
+    host, failed, now = socket.gethostname(), 0, time.time()
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         owner = trial.user_attrs
-        if owner.get("host") == host and isinstance(owner.get("pid"), int) and not alive(owner["pid"]):
+        here = owner.get("host") == host and isinstance(owner.get("pid"), int)
+        beat = owner.get("heartbeat")
+        if (here and not alive(owner["pid"])) or (isinstance(beat, (int, float)) and now - beat > grace):
             study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
             failed += 1
     return failed
@@ -447,7 +485,7 @@ def run_search(args: list[str]) -> tuple[optuna.Study, list[str]]:
             raise ConfigError(f"hparams_search.params: {extra[0].lstrip('+')} gives a bad config: {err}") from None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = open_study(search)
-    fail_dead_local_trials(study)
+    fail_dead_trials(study)
     out = Path(search.dir) / search.study_name
     from workflows.config.compose import to_yaml
     from workflows.io.atomic import write_text
@@ -483,42 +521,51 @@ def run_search(args: list[str]) -> tuple[optuna.Study, list[str]]:
         while more_to_run():
             # One trial per call: the count is checked again before each, so that processes sharing the study stop
             # at n_trials between them.
-            trial = ask_and_tell(study, objective)
+            trial = run_one(study, objective)
             if trial.user_attrs.get("surplus"):
                 break
             check_failures(errors, search, out)
-            fail_dead_local_trials(study)  # a sharing process killed meanwhile: its trial is run again
+            fail_dead_trials(study)  # a sharing process killed meanwhile: its trial is run again
         if not wait_for_others(study, search):
             return study, base
 
 
-def ask_and_tell(study: optuna.Study, objective) -> optuna.Trial:
-    """One trial through Optuna's ask-and-tell interface: its outcome (complete, pruned, failed) is told to the study
-    without Optuna's warning and traceback around it — a failed trial's one line is in its result.json and the
-    search's own error. An interrupted trial (Ctrl-C, a fatal error) is told as failed, then the interruption goes on.
-    """
-    import optuna
+def run_one(study: optuna.Study, objective) -> optuna.trial.FrozenTrial:
+    """One trial of `objective` (Optuna's own loop: samplers and pruners see it as usual), with a heartbeat while it
+    runs, and without Optuna's warning and traceback around a failed or interrupted trial: its one line is in its
+    result.json and in the search's own error. Returns the trial as recorded."""
 
-    trial = study.ask()
+    fail_dead_trials(study)
+    numbers: list[int] = []
+
+    def beating(trial: optuna.Trial):
+        numbers.append(trial.number)
+        with heartbeat(trial):
+            return objective(trial)
+
+    quiet = _QuietFailures()
+    logger = logging.getLogger("optuna.study._optimize")
+    logger.addFilter(quiet)
     try:
-        value = objective(trial)
-    except optuna.TrialPruned:
-        study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-    except _NotRun:
-        study.tell(trial, state=optuna.trial.TrialState.FAIL)
-    except BaseException:
-        study.tell(trial, state=optuna.trial.TrialState.FAIL)
-        raise
-    else:
-        study.tell(trial, value)
-    return trial
+        study.optimize(beating, n_trials=1, catch=(_NotRun,))
+    finally:
+        logger.removeFilter(quiet)
+    return next(t for t in study.get_trials(deepcopy=False) if t.number == numbers[0])
+
+
+class _QuietFailures(logging.Filter):
+    """Drops Optuna's record of a trial that failed in a way the search reports itself (a failed trial, Ctrl-C)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        kind = record.exc_info[0] if record.exc_info else None
+        failed = "failed" in record.getMessage()
+        return not (failed and (kind is None or issubclass(kind, (_NotRun, KeyboardInterrupt))))
 
 
 def wait_for_others(study: optuna.Study, search: SearchConfig, poll: float = 2.0) -> bool:
     """Waits while other processes run the study's last trials; True when one of them died (its trial failed:
     the count fell below `n_trials`, and this process takes the place), False once none is running. A process of
-    this machine is known dead at once (its pid); one of another machine when its database heartbeat stops
-    (`grace_period`)."""
+    this machine is known dead at once (its pid); one of another machine when its heartbeat stops (`GRACE_SECONDS`)."""
     import time
 
     import optuna
@@ -526,9 +573,7 @@ def wait_for_others(study: optuna.Study, search: SearchConfig, poll: float = 2.0
     running = (optuna.trial.TrialState.RUNNING,)
     while study.get_trials(deepcopy=False, states=running):
         time.sleep(poll)
-        fail_dead_local_trials(study)
-        if isinstance(study._storage, optuna.storages.RDBStorage):
-            optuna.storages.fail_stale_trials(study)
+        fail_dead_trials(study)
         if counted(study) < search.n_trials:
             return True
     return counted(study) < search.n_trials

@@ -54,18 +54,21 @@ def recalibrate(model: keras.Model, batches: tf.data.Dataset, max_batches: int =
     Example:
     >>> recalibrate(model, train_batches.take(100))
     """
-    return Recalibration(model)(batches, max_batches)
+    return Recalibration(model, keep_random_state=False)(batches, max_batches)
 
 
 class Recalibration:
     """`recalibrate` for one model, its compiled statistics function traced once (it runs before every epoch's
     validation: `ValidateRecalibrated`)."""
 
-    def __init__(self, model: keras.Model):
+    def __init__(self, model: keras.Model, keep_random_state: bool = True):
         import tensorflow as tf
 
         self.model, self.layers = model, batch_norm_layers(model)
         layers = self.layers
+        # Dropout's random state: put back after the batches, so that recalibrating during training leaves the
+        # training's own random masks (and so its weights) exactly as without it.
+        self.seeds = [v for v in model.variables if "seed_generator_state" in v.path] if keep_random_state else []
 
         @tf.function
         def statistics(x):
@@ -78,6 +81,7 @@ class Recalibration:
         if not self.layers:
             return 0
         momenta = [layer.momentum for layer in self.layers]
+        states = [v.numpy() for v in self.seeds]
         seen, sums = 0, None
         try:
             for layer in self.layers:
@@ -89,6 +93,8 @@ class Recalibration:
         finally:
             for layer, momentum in zip(self.layers, momenta):
                 layer.momentum = momentum
+            for variable, state in zip(self.seeds, states):
+                variable.assign(state)
         for i, layer in enumerate(self.layers):
             layer.moving_mean.assign(sums[2 * i] / seen)
             layer.moving_variance.assign(sums[2 * i + 1] / seen)

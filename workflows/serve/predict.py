@@ -192,11 +192,12 @@ def table_batches(
     The feature columns are the model's (`spec.features`, by name); a model trained on unnamed features (a shipped
     data set) takes the CSV's columns in order, the target's excepted.
     """
-    from plugins.data.csv_files import _number
+    from plugins.data.csv_files import _number, check_unique_header
 
     with path.open(newline="", encoding="utf-8-sig") as handle:  # Excel's byte-order mark is not a column name
         reader = csv.reader(handle, delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
         header = [h.strip() for h in next(reader, None) or []]
+        check_unique_header(header, str(path))  # as training refuses it: which of two 'a' columns is the feature?
         columns = _feature_columns(header, spec, target, path)
         target_column = header.index(target) if target and target in header else None
         rows, values, targets = [], [], []
@@ -241,6 +242,7 @@ def raw_row_batches(
 ) -> Iterator[tuple[list[int], dict[str, np.ndarray], list[str] | None]]:
     """Batches of a table's rows as the saved model takes them (its columns by name, cells as they are: blanks,
     strings, unseen categories), with the target's cells when the file has the target column."""
+    from plugins.data.csv_files import check_unique_header
     from plugins.data.tabular import TableEncoding, read_table, texts
 
     encoding = TableEncoding(**spec.table)
@@ -248,6 +250,7 @@ def raw_row_batches(
     header = [str(c).strip() for c in first.columns]
     if not header:
         raise ConfigError(f"{path} is empty; it needs a header row and data rows")
+    check_unique_header(header, str(path))
     encoding.check_columns(first.rename(columns=lambda c: str(c).strip()), str(path))
     chunks = (
         read_table(path, chunksize=batch_size) if path.suffix.lower() not in (".parquet", ".pq") else [read_table(path)]

@@ -36,6 +36,8 @@ MAX_CODES = 250  # HistGradientBoosting takes at most 255 categories per feature
 IMBALANCE = 0.25  # the smallest class under this share of the largest: the headline is balanced accuracy
 ROUNDS = 9_999  # sign flips of the permutation test: p is resolved to 1e-4
 LOWER_IS_BETTER = ("rmse", "mae", "mse")
+PIXELS = 16  # an image's side for the pixel baseline: at most 16 × 16 × channels features
+PIXEL_ROWS = 10_000  # training images the pixel baseline is fitted on, at most (a stratified draw)
 
 
 def headline(task: str, y_train: np.ndarray | None = None, num_classes: int = 0) -> str:
@@ -308,6 +310,13 @@ def compare(
     y_test = answers["test"]
     found = {name: metrics_of(spec.task, y_test, test) for name, (_, test) in predictions.items()}
     out: dict[str, Any] = {"model": best, **found[best], "chosen_on": f"validation {metric}"}
+    if spec.task == "classification":  # beside the model's per-class figures (the page flags a missed class)
+        from sklearn.metrics import recall_score
+
+        labels = list(range(spec.num_classes))
+        recalls = recall_score(y_test, predictions[best][1], labels=labels, average=None, zero_division=0)
+        names = spec.class_names or [str(i) for i in labels]
+        out["per_class_recall"] = {names[i]: float(r) for i, r in enumerate(recalls)}
     out["candidates"] = {name: {f"val_{metric}": on_val[name], **found[name]} for name in predictions}
     out.update(paired(metric, y_test, predicted, predictions[best][1]))
     return out
@@ -371,4 +380,64 @@ def series_compare(rows: dict[str, Any], answers: dict[str, np.ndarray], spec, p
         out["last_value"] = {k: out["candidates"]["last_value"][k] for k in ("mae", "rmse", "mase")}
     out["model_mase"] = model_mae / scale
     out.update(paired("mae", y_test, predicted, test[best]))
+    return out
+
+
+def downsampled(x: np.ndarray, side: int = PIXELS, chunk: int = 512) -> np.ndarray:
+    """Images (n, height, width, channels) as flat rows of block means, at most `side` × `side` × channels: what a
+    classical model reads of a picture. Read `chunk` images at a time (a memory-mapped split stays on disk).
+
+    Example:
+        >>> downsampled(np.ones((2, 64, 64, 3))).shape
+        (2, 768)
+    """
+    n, h, w = x.shape[:3]
+    bh, bw = -(-h // side), -(-w // side)  # block sizes (ceil); the image's edge is repeated to whole blocks
+    out = []
+    for start in range(0, n, chunk):
+        part = np.asarray(x[start : start + chunk], np.float32)
+        part = np.pad(part, ((0, 0), (0, -h % bh), (0, -w % bw), (0, 0)), mode="edge")
+        rows, cols = part.shape[1] // bh, part.shape[2] // bw
+        out.append(part.reshape(len(part), rows, bh, cols, bw, -1).mean(axis=(2, 4)).reshape(len(part), -1))
+    return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+
+
+def pixels_compare(
+    images: dict[str, np.ndarray],
+    answers: dict[str, np.ndarray],
+    spec,
+    predicted: np.ndarray,
+    metric: str,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The classical baseline of an image classifier: a logistic regression on downsampled, standardized pixels
+    (`downsampled`), fitted on (at most PIXEL_ROWS of) the training images, scored on the test images beside the
+    model, with the paired verdict on the headline metric.
+
+    Args:
+        images: the "train" and "test" images (n, height, width, channels), memory-mapped or not.
+        answers: their class ids.
+        spec: the data's spec.
+        predicted: the model's class ids on the test images.
+        metric: the headline metric (`headline`).
+        seed: the draw's and the model's seed.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    y_train = np.asarray(answers["train"])
+    features = downsampled(images["train"])
+    if len(y_train) > PIXEL_ROWS:
+        from sklearn.model_selection import train_test_split
+
+        keep, _ = train_test_split(np.arange(len(y_train)), train_size=PIXEL_ROWS, random_state=seed, stratify=y_train)
+        features, y_train = features[np.sort(keep)], y_train[np.sort(keep)]
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000, C=0.1, random_state=seed))
+    model.fit(features, y_train)
+    guess = model.predict(downsampled(images["test"]))
+    y_test = np.asarray(answers["test"])
+    out: dict[str, Any] = {"model": "logistic_regression_pixels", **metrics_of("classification", y_test, guess)}
+    out["inputs"] = f"{downsampled(images['test'][:1]).shape[1]} pixel values (block means), {len(y_train)} images"
+    out.update(paired(metric, y_test, predicted, guess))
     return out

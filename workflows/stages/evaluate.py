@@ -244,7 +244,7 @@ def evaluate(
 
         predicted = unscale_target(outputs.reshape(y.shape), spec)
         result.update(regression_metrics(unscale_target(y, spec), predicted))
-    result.update(_baseline(spec, y, predicted, rows, reference or {}))
+    result.update(_baseline(spec, x, y, predicted, rows, reference or {}))
     result.update(cost(core, x, Path(model_dir) / "model.keras"))
     with atomic_dir(out_dir) as tmp:
         if spec.task == "classification":
@@ -308,15 +308,13 @@ def _mode_gap_checked(core, head, train_split, batch_size: int) -> dict[str, flo
     return gap
 
 
-def _baseline(spec: DataSpec, y, predicted, rows, reference: dict[str, Any]) -> dict[str, Any]:
+def _baseline(spec: DataSpec, x, y, predicted, rows, reference: dict[str, Any]) -> dict[str, Any]:
     """The strongest classical method on the same test rows, chosen on the validation rows: gradient boosting or a
     linear model (TF-IDF + a linear model with text) for a table, the seasonal naive, last value or ridge for a
     series; `mase` beside a forecast. `reference` holds the "train" and "val" splits (arrays) and their raw rows."""
     from workflows.stages import baseline
 
     splits, raw = reference.get("splits") or {}, reference.get("rows") or {}
-    if rows is None or not all(raw.get(s) is not None for s in ("train", "val")) or "val" not in splits:
-        return {}
     classes = spec.task == "classification"
 
     def answers(split_y):
@@ -324,10 +322,15 @@ def _baseline(spec: DataSpec, y, predicted, rows, reference: dict[str, Any]) -> 
 
     known = {name: answers(splits[name][1]) for name in ("train", "val") if name in splits}
     known["test"] = answers(y)
-    if spec.table and "train" in splits:
+    tabled = rows is not None and all(raw.get(s) is not None for s in ("train", "val")) and "val" in splits
+    if spec.table and tabled:
         metric = baseline.headline(spec.task, known["train"] if classes else None, spec.num_classes)
         return {"baseline": baseline.compare({**raw, "test": rows}, known, spec, predicted, metric)}
-    if spec.series:  # a forecast: the classical forecasters on the same windows
+    if spec.kind == "image" and classes and x.ndim == 4 and "train" in splits:  # a picture classifier: pixels
+        metric = baseline.headline(spec.task, known["train"], spec.num_classes)
+        images = {"train": np.asarray(splits["train"][0]), "test": x}
+        return {"baseline": baseline.pixels_compare(images, known, spec, predicted, metric)}
+    if spec.series and tabled:  # a forecast: the classical forecasters on the same windows
         found = baseline.series_compare({"val": raw["val"], "test": rows}, known, spec, predicted)
         return {"mase": found.pop("model_mase"), "baseline": found}
     return {}

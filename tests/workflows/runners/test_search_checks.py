@@ -227,3 +227,32 @@ def test_a_regression_table_is_searched_on_its_validation_loss_from_a_sample_of_
     assert table_search(PENGUINS, "species").metric == ["val_accuracy"]
     with pytest.raises(ConfigError, match="hparams_search.metric='val_accuracy' is not a metric of a regression run"):
         table_search(PENGUINS, "body_mass_g", "hparams_search.metric=val_accuracy")
+
+
+def test_a_trial_left_running_by_a_dead_process_on_another_host_is_taken_over(tmp_path):
+    """A search resumed in a new container waited forever for a trial a killed process had left RUNNING."""
+    import time
+
+    from workflows.runners.search import GRACE_SECONDS, fail_dead_trials, heartbeat, wait_for_others
+
+    search = search_config(
+        compose(["hparams_search=optuna", f"hparams_search.storage={tmp_path / 's.log'}", "hparams_search.n_trials=1"])
+    )
+    study = open_study(search)
+    dead = study.ask()
+    dead.set_user_attr("host", "a-container-that-is-gone")
+    dead.set_user_attr("pid", 1)
+    dead.set_user_attr("heartbeat", time.time() - GRACE_SECONDS - 1)
+    alive_elsewhere = study.ask()
+    alive_elsewhere.set_user_attr("host", "another-machine")
+    alive_elsewhere.set_user_attr("heartbeat", time.time())
+    assert fail_dead_trials(study) == 1
+    states = {t.number: t.state for t in study.get_trials(deepcopy=False)}
+    assert states == {0: optuna.trial.TrialState.FAIL, 1: optuna.trial.TrialState.RUNNING}
+    study.tell(alive_elsewhere, 0.5)
+    assert wait_for_others(study, search, poll=0.01) is False  # nothing running: the search ends
+    beating = study.ask()
+    with heartbeat(beating, every=0.05):
+        time.sleep(0.3)
+    last = study.get_trials(deepcopy=False)[-1].user_attrs["heartbeat"]
+    assert time.time() - last < 0.3  # recorded while the trial ran

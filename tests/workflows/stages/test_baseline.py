@@ -76,3 +76,34 @@ def test_on_a_real_table_the_reference_is_the_stronger_candidate_on_validation()
     assert found["model"] == min(on_val, key=on_val.get) and found["chosen_on"] == "validation rmse"
     assert found["rmse"] == found["candidates"][found["model"]]["rmse"] == found["baseline_value"]
     assert 150 < found["rmse"] < 600  # grams
+
+
+def test_images_get_a_logistic_regression_on_downsampled_pixels_beside_them():
+    """Real photographs (scikit-learn's china.jpg and flower.jpg): 48×48 crops of each, the photograph the class."""
+    from sklearn.datasets import load_sample_images
+
+    rng = np.random.default_rng(0)
+    images, labels = [], []
+    for label, photo in enumerate(load_sample_images().images):
+        for _ in range(80):
+            top, left = rng.integers(0, photo.shape[0] - 48), rng.integers(0, photo.shape[1] - 48)
+            images.append(photo[top : top + 48, left : left + 48] / 255.0)
+            labels.append(label)
+    x, y = np.asarray(images, np.float32), np.asarray(labels)
+    order = rng.permutation(len(y))
+    train, test = order[:120], order[120:]
+    assert baseline.downsampled(x[:2]).shape == (2, 16 * 16 * 3)  # block means of 3 × 3 pixels
+    spec = type("Spec", (), {"num_classes": 2, "class_names": ["china", "flower"]})()
+    perfect = y[test]
+    found = baseline.pixels_compare(
+        {"train": x[train], "test": x[test]}, {"train": y[train], "test": y[test]}, spec, perfect, "accuracy"
+    )
+    assert found["model"] == "logistic_regression_pixels" and 0.6 < found["accuracy"] <= 1.0
+    assert found["headline"] == "accuracy" and found["model_value"] == 1.0
+    chance = np.zeros_like(perfect)
+    assert (
+        baseline.pixels_compare(
+            {"train": x[train], "test": x[test]}, {"train": y[train], "test": y[test]}, spec, chance, "accuracy"
+        )["verdict"]
+        == "worse"
+    )
