@@ -58,7 +58,7 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/python -m workflows.stages | diff -u dvc.yaml - || { echo "dvc.yaml drifted from workflows/config/stage_table.py: make dvc-yaml"; exit 1; }
 	$(BIN)/python -m workflows.config | diff -u params.yaml - || { echo "params.yaml drifted from conf/: make params"; exit 1; }
-	$(BIN)/python -m plugins manifest | diff -u plugins/manifest.json - || { echo "plugins/manifest.json drifted: make manifest"; exit 1; }
+	$(BIN)/python -m plugins manifest --check  # an entry that changed or is gone; a new plugin passes (the registry checks it)
 
 clean:
 	rm -rf data/prepared data/augmented models dvclive eval outputs multirun .kerasforge

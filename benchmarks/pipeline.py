@@ -9,7 +9,7 @@ and their ratio are printed as one JSON object:
 1. `dvc repro -f` of the default pipeline with `trainer.epochs=1`, in a
    fresh git copy of the project (six stage processes: check, prepare,
    augment, train, evaluate, export; the train stage's process runs evaluate
-   and export ahead, workflows/runners/ahead.py), and the same with
+   and export ahead, workflows/stages/ahead.py), and the same with
    `KERASFORGE_AHEAD=0` (each stage in its own process), against one script
    that loads digits, splits them the same way, makes the same 2 augmented
    copies with Keras's RandomRotation and RandomTranslation, trains the same

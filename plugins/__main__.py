@@ -30,6 +30,11 @@ def main(argv: list[str] | None = None) -> int:
     listing.add_argument("--json", action="store_true", help="print {group: [names]} as JSON")
     manifest = sub.add_parser("manifest", help="print (or --write) plugins/manifest.json: every parameter's name")
     manifest.add_argument("--write", action="store_true", help="write plugins/manifest.json")
+    manifest.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 when an entry differs from its plugin's code or names a plugin that is gone (new plugins pass)",
+    )
     args = parser.parse_args(argv)
     from plugins.registry import ConfigError
     from plugins.tf_startup import quiet_tensorflow
@@ -37,8 +42,13 @@ def main(argv: list[str] | None = None) -> int:
     quiet_tensorflow()  # the plugin modules import Keras: quietly, so that an error stays one line
     try:
         if args.command == "manifest":
-            from plugins.manifest import MANIFEST, text
+            from plugins.manifest import MANIFEST, drift, text
 
+            if args.check:
+                lines = drift()
+                for line in lines:
+                    print(f"{line}: make manifest", file=sys.stderr)
+                return 1 if lines else 0
             MANIFEST.write_text(text()) if args.write else sys.stdout.write(text())
             return 0
         print(describe(args.json))

@@ -53,6 +53,26 @@ def generate() -> dict[str, dict[str, dict[str, Any]]]:
     return out
 
 
+def drift(written: dict[str, dict[str, dict[str, Any]]] | None = None) -> list[str]:
+    """How plugins/manifest.json differs from the plugins' code, as lines to fix: an entry that changed or whose
+    plugin is gone. A plugin the manifest does not list yet is no drift: the registry checks it the slow way (after
+    importing it), so a new plugin is one Python file and one YAML file; `make manifest` lists it for the fast way.
+
+    Args:
+        written: the manifest as written (default: plugins/manifest.json).
+    """
+    written = _load() if written is None else written
+    found, lines = generate(), []
+    for group, entries in written.items():
+        for name, entry in entries.items():
+            now = found.get(group, {}).get(name)
+            if now is None:
+                lines.append(f"{group}.{name}: listed in plugins/manifest.json, but no such plugin now")
+            elif json.loads(json.dumps(now)) != entry:
+                lines.append(f"{group}.{name}: plugins/manifest.json differs from its code")
+    return lines
+
+
 def text() -> str:
     """manifest.json's text, as generated."""
     return json.dumps(generate(), indent=1, sort_keys=True) + "\n"

@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _cmd_export(argv: list[str]) -> int:
-    from workflows.runners.stage_process import stage_main
+    from workflows.stages.process import stage_main
 
     return stage_main("export", argv)
 
@@ -103,22 +103,9 @@ def _cmd_sweep(argv: list[str]) -> int:
 
 
 def _cmd_stage(argv: list[str]) -> int:
-    from workflows.config.stage_table import BY_NAME
-    from workflows.runners.stage_process import stage_main
+    from workflows.stage import main as stage
 
-    names = ", ".join(BY_NAME)
-    if not argv or argv[0] in ("-h", "--help"):
-        print(
-            f"usage: kerasforge stage NAME [--params params.yaml] [--root RUN_DIR]\n\nRuns one stage of the "
-            f"pipeline, as dvc repro does. Stages: {names}. `kerasforge stage NAME --help` for its options."
-        )
-        return 0 if argv else EXIT_BAD_INPUT
-    if argv[0] not in BY_NAME:
-        from plugins.registry import did_you_mean
-
-        print(f"error: unknown stage '{argv[0]}'; {did_you_mean(argv[0], BY_NAME)}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    return stage_main(argv[0], argv[1:])
+    return stage(argv)
 
 
 def _cmd_confirm(argv: list[str]) -> int:

@@ -658,10 +658,12 @@ def text_vectorizer(c: dict[str, Any]) -> keras.layers.TextVectorization:
 
 # The text options' values, declared once: the data plugins register them (`values=`), so plugins/manifest.json
 # refuses a bad one before anything is imported, and `check_text_options` applies the same rules.
+# Bounded above too: a vocabulary of 1e9 tokens or 1e9 token ids per cell is an out-of-memory traceback in
+# TensorFlow minutes later, not a setting (a book of 100,000 words is 100,000 ids).
 TEXT_RULES: dict[str, dict[str, Any]] = {
-    "max_tokens": {"min": 1},
-    "sequence_length": {"min": 1},
-    "ngrams": {"min": 1},
+    "max_tokens": {"min": 1, "max": 10_000_000},
+    "sequence_length": {"min": 1, "max": 100_000},
+    "ngrams": {"min": 1, "max": 5},
     "standardize_text": {"choices": list(STANDARDIZE)},
 }
 

@@ -14,7 +14,7 @@ import keras
 from keras import ops
 
 from plugins.loss.checks import check_label_smoothing
-from plugins.registry import register
+from plugins.registry import ConfigError, register
 
 
 @register(
@@ -91,22 +91,29 @@ register("loss", "binary_crossentropy", labels="binary", **_CE)(keras.losses.Bin
 register("loss", "mse", labels="value")(keras.losses.MeanSquaredError)
 
 
-@register("loss", "auto", context=("from_logits", "task"), labels="auto")
-def auto(from_logits: bool = True, task: str = "classification") -> keras.losses.Loss:
+@register("loss", "auto", context=("from_logits", "task"), labels="auto", check=check_label_smoothing)
+def auto(label_smoothing: float = 0.0, from_logits: bool = True, task: str = "classification") -> keras.losses.Loss:
     """The loss of the data's task: cross-entropy on class ids for classes, mean squared error for a regression.
 
-    The default of `data=csv`, whose task is inferred from the table; `loss=…` chooses another.
+    The default for every data set (conf/config.yaml); `loss=…` chooses another.
 
     Args:
+        label_smoothing: ε in [0, 1) for classes (as `sparse_categorical_crossentropy`'s); a regression has none.
         from_logits: whether predictions are logits (set by the framework).
         task: "classification" or "regression" (set by the framework, from the data).
 
     Returns:
-        Keras's own `SparseCategoricalCrossentropy` or `MeanSquaredError`.
+        `SparseCategoricalCrossentropy` (this module's: Keras's own, with label smoothing) or Keras's
+        `MeanSquaredError`.
+
+    Raises:
+        ConfigError: label smoothing on a regression.
     """
     if task == "regression":
+        if label_smoothing:
+            raise ConfigError(f"loss.label_smoothing={label_smoothing} smooths class labels; a regression has none")
         return keras.losses.MeanSquaredError()
-    return keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
+    return SparseCategoricalCrossentropy(label_smoothing=label_smoothing, from_logits=from_logits)
 
 
 register("loss", "mae", labels="value")(keras.losses.MeanAbsoluteError)

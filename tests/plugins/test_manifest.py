@@ -3,7 +3,9 @@ step with the code."""
 
 from __future__ import annotations
 
+import json
 import sys
+import textwrap
 
 import pytest
 
@@ -104,3 +106,27 @@ def test_the_checks_the_manifest_names_import_no_keras():
     )
     result = run([sys.executable, "-c", code, *names], ROOT)
     assert result.stdout.strip() == "False False"
+
+
+def test_the_readmes_new_plugin_is_one_python_file_and_one_yaml_file_and_lint_passes(tmp_path):
+    """`make lint` failed until plugins/manifest.json was regenerated: a new plugin was three files, not two."""
+    import re
+
+    from tests.conftest import make_project_copy
+
+    readme = (ROOT / "README.md").read_text().split("## Adding a plugin", 1)[1]
+    python, yaml = (textwrap.dedent(block) for block in re.findall(r"```(?:python|yaml)\n(.*?)```", readme, re.S)[1:3])
+    copy = make_project_copy(tmp_path / "project")
+    (copy / "plugins" / "loss" / "confidence_penalty.py").write_text(python)
+    (copy / "conf" / "loss" / "confidence_penalty.yaml").write_text(yaml)
+    check = run([sys.executable, "-m", "plugins", "manifest", "--check"], copy, check=False)
+    assert check.returncode == 0, check.stderr  # make lint's manifest step passes with nothing regenerated
+    config = run([sys.executable, "-m", "workflows", "config", "loss=confidence_penalty", "loss.beta=0.2"], copy)
+    assert "name: confidence_penalty" in config.stdout and "beta: 0.2" in config.stdout
+    entry = json.loads((copy / "plugins" / "manifest.json").read_text())["loss"]["mse"]
+    entry["parameters"].append("not_a_parameter")  # an entry that no longer says what its plugin takes: drift
+    written = json.loads((copy / "plugins" / "manifest.json").read_text())
+    written["loss"]["mse"] = entry
+    (copy / "plugins" / "manifest.json").write_text(json.dumps(written))
+    drifted = run([sys.executable, "-m", "plugins", "manifest", "--check"], copy, check=False)
+    assert drifted.returncode == 1 and "loss.mse: plugins/manifest.json differs from its code" in drifted.stderr

@@ -102,4 +102,4 @@ def test_the_console_script_is_the_same_table():
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts == {"kerasforge": "workflows.cli:main"}
     dvc = (ROOT / "dvc.yaml").read_text()
-    assert "cmd: python -m workflows stage train --params params.yaml" in dvc  # DVC runs the same table
+    assert "cmd: python -m workflows.stage train --params params.yaml" in dvc  # DVC runs `kerasforge stage`'s code

@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from plugins.registry import Plugin
 
 if TYPE_CHECKING:
-    from workflows.config.schema import (
+    from workflows.config.sections import (
         AugmentationConfig,
         EvaluateConfig,
         ExportConfig,

@@ -5,7 +5,7 @@
 
 Each stage is a function `run(experiment, layout, *, callbacks=())` in its own module
 (`workflows.prepare.run`, …). Every runner calls those same functions with
-the same files in between: DVC (`python -m workflows stage <stage> --params
+the same files in between: DVC (`python -m workflows.stage <stage> --params
 params.yaml`, one process per stage, in the repository) and the direct
 command line, sweeps and studies (`workflows.pipeline.run_pipeline`, one
 process, in a run directory). A stage gets `experiment.for_stage(...)`: the
@@ -49,7 +49,7 @@ class Stage:
         all_params: its DVC params are the whole of params.yaml (the check stage: any change reruns it).
         always_changed: DVC runs it on every `dvc repro` (the check stage: it fingerprints the user's data).
         ahead: the stages that follow it under DVC and that its process runs ahead, while TensorFlow and the
-            model are loaded (workflows/runners/ahead.py); their own processes then publish what it wrote when
+            model are loaded (workflows/stages/ahead.py); their own processes then publish what it wrote when
             their deps are unchanged. Each must replace its output folders as a whole.
     """
 
@@ -69,7 +69,7 @@ class Stage:
     @property
     def module(self) -> str:
         """The stage's module, `workflows.stages.<name>`: its function `run(experiment, layout, *, callbacks=())`
-        (`workflows.runners.stage_process.run_stage` runs it)."""
+        (`workflows.stages.process.run_stage` runs it)."""
         return f"workflows.stages.{self.name}"
 
 
@@ -191,8 +191,8 @@ def _imports(module: str) -> set[str]:
     return found
 
 
-# What every stage's process runs before the stage itself: `python -m workflows stage <name>`.
-STAGE_PROCESS = ("workflows.__main__", "workflows.cli", "workflows.runners.stage_process")
+# What every stage's process runs before the stage itself: `python -m workflows.stage <name>`.
+STAGE_PROCESS = ("workflows.stage", "workflows.stages.process")  # dvc.yaml's commands: not the command table
 
 
 def code_deps(stage: Stage) -> list[str]:
@@ -217,7 +217,7 @@ def dvc_yaml() -> str:
 
     stages = {}
     for stage in STAGES:
-        entry: dict[str, Any] = {"cmd": f"python -m workflows stage {stage.name} --params params.yaml"}
+        entry: dict[str, Any] = {"cmd": f"python -m workflows.stage {stage.name} --params params.yaml"}
         entry["deps"] = code_deps(stage) + [_path(d) for d in stage.deps]
         entry["params"] = [{"params.yaml": None}] if stage.all_params else list(stage.reads)
         if stage.always_changed:

@@ -61,6 +61,7 @@ def atomic_dir(target: str | Path) -> Iterator[Path]:
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's 0700, made what the user's umask gives any new directory
         old = None
         if target.exists():
+            _keep_gitignores(target, tmp)
             old = target.parent / f".{target.name}.old.{os.getpid()}.{tmp.name.rsplit('.', 1)[-1]}"
             os.replace(target, old)
         os.replace(tmp, target)
@@ -69,6 +70,17 @@ def atomic_dir(target: str | Path) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _keep_gitignores(old: Path, new: Path) -> None:
+    """Carries the `.gitignore` files of the folder being replaced into its new content where it has none: DVC
+    writes them inside its outputs (dvclive/train/plots/.gitignore) and git tracks them, so a replaced folder must
+    not delete them."""
+    for ignore in old.rglob(".gitignore"):
+        kept = new / ignore.relative_to(old)
+        if not kept.exists():
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ignore, kept)
 
 
 def _umask() -> int:

@@ -27,6 +27,11 @@ def wants_help(argv: list[str]) -> bool:
     return any(a in HELP_FLAGS for a in argv)
 
 
+class Interrupted(KeyboardInterrupt):
+    """An interruption that says what it left, when that is not "the previous outputs, as they were" (a stage that had
+    already written its outputs when Ctrl-C came)."""
+
+
 def run_cli(
     task: Callable[[list[str]], object], argv: list[str] | None = None, usage: Callable[[], str] | None = None
 ) -> int:
@@ -53,8 +58,9 @@ def run_cli(
     except ConfigError as err:
         print(f"error: {redacted(str(err))}", file=sys.stderr)  # never a resolved ${oc.env:…} value
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("interrupted: the previous outputs are left as they were", file=sys.stderr)
+    except KeyboardInterrupt as err:
+        said = str(err) if isinstance(err, Interrupted) else "the previous outputs are left as they were"
+        print(f"interrupted: {said}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except OSError as err:
         if err.errno not in _NO_ROOM:

@@ -23,7 +23,7 @@ from plugins.registry import ConfigError
 from workflows.config.experiment import Experiment
 from workflows.config.stage_table import STAGES
 from workflows.io.layout import Layout
-from workflows.runners.stage_process import run_stage
+from workflows.stages.process import run_stage
 
 
 def _is_chief(experiment: Experiment) -> bool:

@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     """
     argv = sys.argv[1:] if argv is None else list(argv)
     if any(a == "--params" or a.startswith("--params=") for a in argv):
-        from workflows.runners.stage_process import stage_main
+        from workflows.stages.process import stage_main
 
         return stage_main("train", argv)
     if any(a in ("-m", "--multirun") for a in argv) and any(a.startswith("hparams_search=") for a in argv):

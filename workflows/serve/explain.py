@@ -120,7 +120,7 @@ def rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
 
 def _prediction(probs: np.ndarray, head, spec: DataSpec) -> tuple[int, str, float]:
     """(class id, its name, its probability) of one example's head output; (0, value, value) for a regression."""
-    from workflows.stages.evaluate import per_class, predicted_classes, unscale_target
+    from workflows.stages.outputs import per_class, predicted_classes, unscale_target
 
     if spec.task != "classification":
         value = float(unscale_target(np.asarray([probs[0]]), spec)[0])
@@ -133,7 +133,7 @@ def _prediction(probs: np.ndarray, head, spec: DataSpec) -> tuple[int, str, floa
 def explain_images(model, head, spec: DataSpec, files: list[Path], out: Path, steps: int, sanity: bool) -> list[dict]:
     """A heatmap PNG per image; returns one summary row per image."""
     from workflows.serve.predict import image_batches
-    from workflows.stages.evaluate import file_name
+    from workflows.stages.outputs import file_name
 
     rows, shuffled = [], randomized(model) if sanity else None
     for names, x in image_batches(files, spec, 32):

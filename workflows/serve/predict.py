@@ -410,7 +410,7 @@ class _Scorer:
         return header + (["target"] if with_target else [])
 
     def write(self, writer, names, outputs: np.ndarray, count: int, targets: list[str] | None) -> None:
-        from workflows.stages.evaluate import per_class, predicted_classes, unscale_target
+        from workflows.stages.outputs import per_class, predicted_classes, unscale_target
 
         extra = [[t] for t in targets] if targets else [[] for _ in range(count)]
         if self.classification:
@@ -462,7 +462,8 @@ def forecast(inputs: list[str], model_dir: Path, out: Path, spec) -> dict[str, A
         raise ConfigError("a forecaster takes one CSV of recent history (the last rows of the series, same columns)")
     x, times = recent_window(str(inputs[0]), spec)
     check_output(out, [Path(inputs[0])])
-    from workflows.stages.evaluate import load_model, unscale_target
+    from workflows.stages.evaluate import load_model
+    from workflows.stages.outputs import unscale_target
 
     model, _ = load_model(model_dir)
     values = unscale_target(np.asarray(model.predict_on_batch(x)).reshape(-1), spec)

@@ -56,7 +56,7 @@ def fingerprint(params: dict[str, Any], root: Path = Path(".")) -> dict[str, Any
 
 
 def run(experiment: Experiment, layout: Layout = REPO, *, callbacks: Sequence = ()) -> None:
-    """The check stage: the config was checked by the stage process (workflows.runners.stage_process.stage_main);
+    """The check stage: the config was checked by the stage process (workflows.stages.process.stage_main);
     records it, and the fingerprint of the user's data."""
     check_data(experiment.cfg)  # the user's file's header and a sample: a typo is one line before prepare reads it
     write_text(layout.checked, NOTE)

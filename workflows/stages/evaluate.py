@@ -40,6 +40,7 @@ from workflows.config.experiment import Experiment
 from workflows.io.atomic import atomic_dir, write_json
 from workflows.io.datastore import load_arrays, load_rows
 from workflows.io.layout import REPO, Layout
+from workflows.stages.outputs import file_name, per_class, predicted_classes, unscale_target
 
 if TYPE_CHECKING:  # TensorFlow is imported where it is used, after the command line has started it quietly
     import keras
@@ -64,23 +65,6 @@ def load_model(model_dir: Path = REPO.models) -> tuple[keras.Model, dict[str, An
             "written by the train stage); rerun training (dvc repro -f train)"
         ) from None
     return model, card
-
-
-def predicted_classes(probs: np.ndarray) -> np.ndarray:
-    """Class ids from the head's probabilities: a threshold of 0.5 for one sigmoid output, else the argmax."""
-    return (probs[:, 0] > 0.5).astype(int) if probs.shape[-1] == 1 else probs.argmax(axis=-1)
-
-
-def per_class(probs: np.ndarray) -> np.ndarray:
-    """Probabilities with one column per class: one sigmoid output P(second class) becomes [1 − p, p]."""
-    return np.concatenate([1.0 - probs, probs], axis=-1) if probs.shape[-1] == 1 else probs
-
-
-def unscale_target(values: np.ndarray, spec: DataSpec) -> np.ndarray:
-    """Regression outputs (or targets) → the target's own units: the card's scaling undone, none when unscaled."""
-    if spec.scaling and "target_mean" in spec.scaling:
-        return values * spec.scaling["target_std"] + spec.scaling["target_mean"]
-    return values
 
 
 def classification_metrics(y: np.ndarray, probs: np.ndarray, spec: DataSpec) -> tuple[dict[str, Any], list[dict]]:
@@ -142,11 +126,6 @@ def curves(y: np.ndarray, probs: np.ndarray, names: list[str], out_dir: Path) ->
     for file in (out_dir / "plots" / "sklearn").rglob("*.json"):  # sklearn's first ROC threshold is +inf:
         write_json(file, json.loads(file.read_text()))  # strict JSON (null), as every file this project writes
     return {"roc_auc": float(np.mean(aucs)), "average_precision": float(np.mean(precisions))} if aucs else {}
-
-
-def file_name(name: str, empty: str = "class") -> str:
-    """A class's or an input's name as a file name: letters, digits, `-_.` kept, anything else `_`."""
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or empty
 
 
 def cost(model, x: np.ndarray, model_file: Path, repeats: int = 30) -> dict[str, float]:

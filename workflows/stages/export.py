@@ -221,7 +221,7 @@ def export(experiment: Experiment, model_dir: Path, prepared: Path, out_dir: Pat
     out_key = "probabilities" if spec.task == "classification" else "value"
     raw_test = _raw(x_test, spec)
     if spec.task == "regression":
-        from workflows.stages.evaluate import unscale_target
+        from workflows.stages.outputs import unscale_target
 
         y_test = unscale_target(y_test, spec)
     check: dict[str, Any] = {

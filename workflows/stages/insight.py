@@ -101,7 +101,7 @@ def _raw_rows_estimator(core, encoding, head, task: str, batch_size: int):
     `permutation_importance` shuffles the user's columns, not the encoded ones."""
     from sklearn.base import BaseEstimator
 
-    from workflows.stages.evaluate import predicted_classes
+    from workflows.stages.outputs import predicted_classes
 
     class RawRows(BaseEstimator):
         def __init__(self, core=None, encoding=None, head=None, task="classification", batch_size=256):

@@ -635,7 +635,7 @@ def reproducible_zip(path: Path) -> None:
 def setup(cfg) -> None:
     """The train stage's set-up, before its config is resolved: what TensorFlow accepts only before its first
     operation (thread pools, a multi-worker strategy). The stage process calls it
-    (workflows.runners.stage_process.stage_main)."""
+    (workflows.stages.process.stage_main)."""
     from workflows.runtime.distribute import early_setup
 
     early_setup(cfg)

@@ -14,7 +14,7 @@ from workflows.config.experiment import UndeclaredRead
 from workflows.config.schema import resolve
 from workflows.config.stage_table import BY_NAME, STAGES, Stage, code_deps, dvc_yaml
 from workflows.io.layout import Layout
-from workflows.runners.stage_process import run_stage
+from workflows.stages.process import run_stage
 
 
 def test_dvc_yaml_is_generated_from_the_stage_descriptions():
@@ -47,12 +47,14 @@ def test_code_deps_follow_the_imports():
 
 def test_each_stage_depends_on_the_code_it_runs_and_no_more():
     # Only the train stage runs the training runtime (strategies, the multi-worker patch); no stage runs a runner,
-    # a report or the command table's other commands, and `if TYPE_CHECKING:` imports never run.
+    # a report or the command table (a --help edit reran all six stages), and `if TYPE_CHECKING:` imports never run.
     runtime = {f"workflows/runtime/{m}.py" for m in ("distribute", "keras_multiworker", "backup")}
-    process = {"workflows/__main__.py", "workflows/cli.py", "workflows/runners/stage_process.py"}
+    process = {"workflows/stage.py", "workflows/stages/process.py"}
     for stage in STAGES:
         deps = set(code_deps(stage))
         assert process <= deps  # the stage process
+        assert not {"workflows/cli.py", "workflows/__main__.py"} & deps, stage.name  # not the command table
+        assert not any(d.startswith("workflows/runners/") for d in deps), stage.name  # no runner at all
         assert (runtime <= deps) == (stage.name == "train"), stage.name
         runners = {f"workflows/runners/{m}.py" for m in ("pipeline", "sweep", "search", "study", "confirm")}
         reporting = {f"workflows/reporting/{m}.py" for m in ("report", "show")}
@@ -91,7 +93,7 @@ def test_prepare_and_augment_write_the_same_bytes_twice(tmp_path):
     code = (
         "import sys; from pathlib import Path; "
         "from workflows.config.compose import compose; from workflows.config.schema import resolve; "
-        "from workflows.config.stage_table import BY_NAME; from workflows.runners.stage_process import run_stage; "
+        "from workflows.config.stage_table import BY_NAME; from workflows.stages.process import run_stage; "
         "from workflows.io.layout import Layout; e = resolve(compose(sys.argv[2:])); "
         "[run_stage(BY_NAME[s], e, Layout(Path(sys.argv[1]))) for s in ('prepare', 'augment')]"
     )

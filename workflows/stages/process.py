@@ -1,8 +1,8 @@
-"""The stage process: what `dvc repro` runs for each stage (`python -m workflows stage <name> --params params.yaml`).
+"""The stage process: what `dvc repro` runs for each stage (`python -m workflows.stage <name> --params params.yaml`).
 
 `stage_main` reads the composed config, refuses what no stage can honour under DVC, runs the stage's own set-up
 (`setup(cfg)`, the train stage's: before TensorFlow's first operation), resolves the config for the stage and runs
-it; then, for the train stage, runs the stages that follow it ahead (workflows/runners/ahead.py), and a stage that
+it; then, for the train stage, runs the stages that follow it ahead (workflows/stages/ahead.py), and a stage that
 was run ahead on the same deps publishes that hand-off instead of running. `run_stage` is the one way a runner runs
 a stage: its module's `run(experiment, layout, *, callbacks=())` on
 the stage's view of the config, with the callbacks handed down as an argument.
@@ -19,7 +19,7 @@ from typing import Any
 
 from workflows.config.stage_table import BY_NAME, RESTORE_HINT, Stage
 from workflows.io.layout import REPO, Layout
-from workflows.runners import ahead
+from workflows.stages import ahead
 
 
 def run_stage(stage: Stage, experiment: Any, layout: Layout = REPO, *, callbacks: Sequence = ()) -> Any:
@@ -41,7 +41,7 @@ def run_stage(stage: Stage, experiment: Any, layout: Layout = REPO, *, callbacks
 def stage_main(name: str, argv: list[str] | None = None) -> int:
     """The DVC command of a stage: reads `--params` (params.yaml), checks it, runs the stage in the repository."""
     from plugins.registry import ConfigError
-    from workflows.io.console import run_cli
+    from workflows.io.console import Interrupted, run_cli
 
     stage = BY_NAME[name]
 
@@ -86,7 +86,14 @@ def stage_main(name: str, argv: list[str] | None = None) -> int:
         result = run_stage(stage, resolve(cfg, stage), layout)
         _print_result(result)
         if parsed.root is None:  # under DVC: the stages that follow, while TensorFlow and the model are loaded
-            ahead.run_ahead(stage, cfg, lambda follower, root: run_stage(follower, resolve(cfg, follower), root))
+            try:
+                ahead.run_ahead(stage, cfg, lambda follower, root: run_stage(follower, resolve(cfg, follower), root))
+            except KeyboardInterrupt:
+                written = ", ".join(f"{h}/" for h in sorted(ahead.heads(stage)))
+                raise Interrupted(
+                    f"the {name} stage had finished and written {written}, but DVC has not recorded them (dvc.lock "
+                    f"names the previous ones): run `dvc repro` to record them, or `dvc checkout {name}` to go back"
+                ) from None
 
     def under_dvc(args: list[str]) -> None:
         try:

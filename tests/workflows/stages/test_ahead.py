@@ -1,4 +1,4 @@
-"""Stages run ahead (workflows/runners/ahead.py): the key follows exactly the stage's deps, a hand-off is published
+"""Stages run ahead (workflows/stages/ahead.py): the key follows exactly the stage's deps, a hand-off is published
 once and atomically, and a stage that fails ahead leaves nothing behind. The whole round trip under DVC, with
 TensorFlow, is in tests/e2e/test_dvc_pipeline.py."""
 
@@ -12,7 +12,7 @@ import pytest
 from workflows.config.stage_table import BY_NAME
 from workflows.io.atomic import atomic_dir, write_json
 from workflows.io.layout import Layout
-from workflows.runners import ahead
+from workflows.stages import ahead
 
 EVALUATE = BY_NAME["evaluate"]
 CFG = {"evaluate": {"batch_size": 256, "split": "test"}, "trainer": {"epochs": 3}}

@@ -88,7 +88,7 @@ def run_ahead(stage: Stage, cfg: Mapping[str, Any], run: Callable[[Stage, Layout
     Args:
         stage: the stage that has just finished in this process (train).
         cfg: the composed config.
-        run: runs a stage on a layout (`workflows.runners.stage_process.run_stage` on the stage's resolved config).
+        run: runs a stage on a layout (`workflows.stages.process.run_stage` on the stage's resolved config).
 
     Returns:
         The stages whose hand-off was written.

@@ -1,0 +1,20 @@
+"""Outputs written aside and renamed in: a replaced folder keeps the files git tracks inside it."""
+
+from __future__ import annotations
+
+from workflows.io.atomic import atomic_dir, write_json
+
+
+def test_a_replaced_folder_keeps_dvcs_gitignore_files(tmp_path):
+    """The train stage's new dvclive/train/ deleted the git-tracked dvclive/train/plots/.gitignore DVC had written."""
+    logs = tmp_path / "dvclive" / "train"
+    (logs / "plots").mkdir(parents=True)
+    (logs / "plots" / ".gitignore").write_text("/metrics\n")
+    (logs / ".gitignore").write_text("/report.html\n")
+    (logs / "old.json").write_text("{}")
+    with atomic_dir(logs) as tmp:
+        write_json(tmp / "metrics.json", {"loss": 0.1})
+        (tmp / ".gitignore").write_text("/new\n")  # the new content's own wins
+    assert (logs / "plots" / ".gitignore").read_text() == "/metrics\n"
+    assert (logs / ".gitignore").read_text() == "/new\n"
+    assert not (logs / "old.json").exists() and (logs / "metrics.json").exists()  # replaced as a whole otherwise
