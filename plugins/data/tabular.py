@@ -93,18 +93,30 @@ def read_table(path: str | Path, delimiter: str | None = None, **options: Any) -
     suffixes = [s.lower() for s in file.suffixes]
     if delimiter is None:
         delimiter = "\t" if ".tsv" in suffixes else _sniff(file)
+    source: Any = file
+    if file.suffix.lower() in COMPRESSED:  # inflated by us, counted: a bomb stops at MAX_INFLATED, not at MemoryError
+        source = _inflated(file)
     try:
         return pd.read_csv(
-            file,
+            source,
             sep=delimiter,
             dtype=str,
             na_values=list(MISSING),
             keep_default_na=False,
             skipinitialspace=True,
             encoding="utf-8-sig",  # Excel's "CSV UTF-8" starts with a byte-order mark: not part of a column's name
-            compression="infer",
+            compression=None if source is not file else "infer",
             **options,
         )
+    except TooLarge as err:
+        raise ConfigError(str(err)) from None
+    except (EOFError, OSError, zipfile_errors()) as err:
+        if isinstance(err, FileNotFoundError):
+            raise
+        raise ConfigError(
+            f"{path}: not a whole {file.suffix.lower()[1:]} file ({_first_line(err)}): truncated, or not compressed "
+            f"(rename a plain table to {file.stem})"
+        ) from None
     except UnicodeDecodeError as err:
         raise ConfigError(f"{path}: not UTF-8 text (byte {err.start}); save it as UTF-8 CSV") from None
     except pd.errors.EmptyDataError:
@@ -112,6 +124,70 @@ def read_table(path: str | Path, delimiter: str | None = None, **options: Any) -
     except (pd.errors.ParserError, ValueError) as err:
         first = str(err).strip().splitlines()[0][:120]
         raise ConfigError(f"{path}: not readable as a table ({first}); fix that line or set data.delimiter") from None
+
+
+COMPRESSED = (".gz", ".bz2", ".xz", ".zip")
+MAX_INFLATED = 4 << 30  # a compressed table inflates to at most 4 GiB of text (a 6 MB gzip bomb is 2.2 GB …)
+MAX_RATIO = 200  # … and to at most 200 times its compressed size (tables compress 5–30 times; bombs 300 and more)
+
+
+class TooLarge(ValueError):
+    """A compressed table that inflates beyond what `read_table` takes."""
+
+
+def zipfile_errors() -> type[Exception]:
+    import zipfile
+
+    return zipfile.BadZipFile
+
+
+def _first_line(err: BaseException) -> str:
+    return (str(err).strip().splitlines() or [type(err).__name__])[0][:120]
+
+
+def _inflated(file: Path):
+    """A compressed table's text as a binary stream that counts what it inflates, and stops with `TooLarge` past
+    MAX_INFLATED bytes or MAX_RATIO times the file's size (whichever is smaller, never under 64 MiB)."""
+    import bz2
+    import gzip
+    import io
+    import lzma
+    import zipfile
+
+    suffix = file.suffix.lower()
+    if suffix == ".zip":
+        archive = zipfile.ZipFile(file)
+        names = [n for n in archive.namelist() if not n.endswith("/")]
+        if len(names) != 1:
+            raise TooLarge(f"{file}: a zip archive of {len(names)} files; zip the one table alone (or unzip it)")
+        raw = archive.open(names[0])
+    else:
+        raw = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}[suffix](file, "rb")
+    limit = min(MAX_INFLATED, max(64 << 20, MAX_RATIO * file.stat().st_size))
+
+    class Counted(io.RawIOBase):
+        read_so_far = 0
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer) -> int:
+            data = raw.read(len(buffer))
+            self.read_so_far += len(data)
+            if self.read_so_far > limit:
+                raw.close()
+                raise TooLarge(
+                    f"{file}: inflates past {limit >> 20} MiB ({MAX_RATIO}× its size at most, {MAX_INFLATED >> 30} GiB "
+                    "at most): not a table kerasforge reads compressed; decompress it yourself, or save it as Parquet"
+                )
+            buffer[: len(data)] = data
+            return len(data)
+
+        def close(self) -> None:
+            raw.close()
+            super().close()
+
+    return io.BufferedReader(Counted(), buffer_size=1 << 20)
 
 
 def _sniff(file: Path) -> str:

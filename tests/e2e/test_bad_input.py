@@ -209,3 +209,26 @@ def test_a_mistake_found_while_reading_the_data_leaves_no_run_directory(tmp_path
     )
     assert result.returncode == 2 and "at least 10 are needed" in result.stderr
     assert not (tmp_path / "run").exists()  # nine mistakes used to leave nine run directories
+
+
+def test_compressed_tables_that_are_truncated_not_compressed_or_bombs_are_one_line(tmp_path, monkeypatch):
+    """A truncated .csv.gz and a plain CSV named .gz were tracebacks; a 6 MB gzip bomb was read to 2.2 GB and a
+    MemoryError, minutes later."""
+    import gzip
+
+    from plugins.data import tabular
+
+    whole = gzip.compress(PENGUINS.read_bytes())
+    (tmp_path / "cut.csv.gz").write_bytes(whole[: len(whole) // 2])
+    (tmp_path / "plain.csv.gz").write_bytes(PENGUINS.read_bytes())
+    with pytest.raises(ConfigError, match=r"cut.csv.gz: not a whole gz file \(Compressed file ended"):
+        tabular.read_table(tmp_path / "cut.csv.gz")
+    with pytest.raises(ConfigError, match=r"plain.csv.gz: not a whole gz file .*rename a plain table to plain.csv"):
+        tabular.read_table(tmp_path / "plain.csv.gz")
+    (tmp_path / "bomb.csv.gz").write_bytes(gzip.compress(b"a,b\n" + b"0,0\n" * 2_000_000))  # 8 MB of text, 8 kB
+    monkeypatch.setattr(tabular, "MAX_INFLATED", 1 << 20)  # the stated bound, scaled down for the test
+    with pytest.raises(ConfigError, match=r"bomb.csv.gz: inflates past 1 MiB .*decompress it yourself"):
+        tabular.read_table(tmp_path / "bomb.csv.gz")
+    assert len(tabular.read_table(tmp_path / "bomb.csv.gz", nrows=10)) == 10  # a header and a sample still read
+    monkeypatch.setattr(tabular, "MAX_INFLATED", 4 << 30)
+    assert len(tabular.read_table(tmp_path / "bomb.csv.gz")) == 2_000_000  # within the bounds: read as it is

@@ -301,3 +301,20 @@ def test_quantized_tflite_of_a_csv_model_keeps_its_accuracy(iris, quantize):
     assert lite["size_bytes"] < check["keras"]["size_bytes"] / 2
     # The SavedModel takes raw rows (the scaling is inside) and gives the Keras model's probabilities.
     assert check["saved_model"]["max_abs_diff"] < 1e-4
+
+
+@pytest.mark.parametrize("command", [["stage", "evaluate"], ["export"]])
+def test_another_programs_model_json_beside_the_model_is_one_line(iris, tmp_path, command):
+    """evaluate and export printed a 44-line KeyError traceback for a model.json that another tool wrote."""
+    import shutil
+
+    iris_run = iris[0]
+    copy = tmp_path / "run"
+    shutil.copytree(iris_run, copy)
+    (copy / "models" / "model.json").write_text(json.dumps({"name": "resnet", "version": 3}))
+    result = run([sys.executable, "-m", "workflows", *command, "--root", str(copy)], ROOT, check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert error_lines(result.stderr) == [
+        f"error: {copy / 'models' / 'model.json'} is not a model card written by the train stage; retrain "
+        "(dvc repro -f train)"
+    ]

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import math
 import sys
 import time
@@ -35,36 +34,13 @@ import numpy as np
 from plugins.data.images import EXTENSIONS
 from plugins.registry import ConfigError, did_you_mean
 from workflows.io.atomic import atomic_path
+from workflows.io.card import read_card
 from workflows.io.layout import REPO
 
 TABLES = (".csv", ".tsv", ".txt", ".gz", ".parquet", ".pq")  # what predict reads as a table of rows
 
 if TYPE_CHECKING:
     from plugins.data.base import DataSpec
-
-
-def read_card(model_dir: Path) -> dict[str, Any]:
-    """The saved model's card (models/model.json): what it takes and returns; no TensorFlow needed."""
-    model_dir = Path(model_dir)
-    if not model_dir.is_dir():
-        raise ConfigError(
-            f"--model {model_dir}: no such directory; give the directory of model.keras (default: "
-            "models, written by the train stage)"
-        )
-    missing = [name for name in ("model.keras", "model.json") if not (model_dir / name).is_file()]
-    if missing:
-        raise ConfigError(
-            f"{model_dir} holds no trained model ({' and '.join(missing)} missing); run the train "
-            "stage first (dvc repro train) or give --model the directory that has them"
-        )
-    try:
-        card = json.loads((model_dir / "model.json").read_text())
-        card["head"], card["spec"]  # noqa: B018 — both must be there
-    except (ValueError, KeyError, TypeError):
-        raise ConfigError(
-            f"{model_dir / 'model.json'} is not a model card written by the train stage; retrain (dvc repro -f train)"
-        ) from None
-    return card
 
 
 @dataclass

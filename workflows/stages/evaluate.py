@@ -38,6 +38,7 @@ from plugins import load_plugins
 from plugins.registry import ConfigError
 from workflows.config.experiment import Experiment
 from workflows.io.atomic import atomic_dir, write_json
+from workflows.io.card import read_card
 from workflows.io.datastore import load_arrays, load_rows
 from workflows.io.layout import REPO, Layout
 from workflows.stages.outputs import file_name, per_class, predicted_classes, unscale_target
@@ -53,12 +54,12 @@ def load_model(model_dir: Path = REPO.models) -> tuple[keras.Model, dict[str, An
     model_dir = Path(model_dir)
     if not (model_dir / "model.keras").exists():
         raise ConfigError(f"{model_dir / 'model.keras'} does not exist; run the train stage first (dvc repro train)")
+    card = read_card(model_dir)  # another program's model.json beside model.keras: one line, before TensorFlow
     import keras
 
     load_plugins()  # registers the custom Keras objects (losses, layers) a saved model may use
     try:
         model = keras.models.load_model(model_dir / "model.keras", safe_mode=True)
-        card = json.loads((model_dir / "model.json").read_text())
     except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as err:
         raise ConfigError(
             f"{model_dir} does not hold a readable model ({type(err).__name__}: truncated or not "
