@@ -182,7 +182,7 @@ def test_the_head_decides_logits_or_probabilities_once(compose, loss, classes, u
 
 def test_a_classification_loss_on_regression_data_is_refused(compose):
     with pytest.raises(ConfigError, match="loss 'sparse_categorical_crossentropy' is for classification"):
-        resolve(compose(["data=diabetes"])).head(DataSpec((10,), "regression"))
+        resolve(compose(["data=diabetes", "loss=sparse_categorical_crossentropy"])).head(DataSpec((10,), "regression"))
     with pytest.raises(ConfigError, match="is for two classes but the data has 10"):
         resolve(compose(["loss=binary_crossentropy"])).head(DataSpec((8, 8, 1), "classification", 10))
 

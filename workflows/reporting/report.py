@@ -254,7 +254,9 @@ def table(
     runs = [r for rs in groups.values() for r in rs]
     metric, val_metric = headline_metric(runs), validation_metric(runs)
     objective = next((r.objective[0] for r in runs if r.objective), None)
-    baseline = next((r.metrics["baseline"]["model"] for r in runs if isinstance(r.metrics.get("baseline"), dict)), None)
+    baseline = next(
+        (r.metrics["baseline"].get("model") for r in runs if isinstance(r.metrics.get("baseline"), dict)), None
+    )
     header = _header(metric, val_metric, objective, target, columns, baseline)
     lines = [header, "|" + "---|" * (header.count("|") - 1)]
     for name, members in groups.items():

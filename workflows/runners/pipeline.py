@@ -105,6 +105,8 @@ def run_folds(experiment: Experiment, layout: Layout, folds, *, callbacks: Seque
                 summary[f"{key}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
             elif all(isinstance(v, dict) for v in values) and key != "per_class":
                 summary[key] = summarize(values)
+            elif all(isinstance(v, str) for v in values):  # a name (the baseline's model): one, or each fold's
+                summary[key] = values[0] if len(set(values)) == 1 else values
         return summary
 
     metrics = summarize(per_fold)
