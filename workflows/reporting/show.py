@@ -46,7 +46,8 @@ def baseline_line(metrics: dict) -> str | None:
     chosen = f"; the strongest on validation of {', '.join([str(base.get('model')), *others])}" if others else ""
     return (
         f"baseline {base.get('model')}: {scores} — {verdict}: {meaning.get(verdict, '?')} "
-        f"(paired {base.get('test')}, p = {base.get('p_value', float('nan')):.3g}, same test rows{chosen})"
+        f"({'' if str(base.get('test', '')).startswith('paired') else 'paired '}{base.get('test')}, "
+        f"p = {base.get('p_value', float('nan')):.3g}, same test rows{chosen})"
     )
 
 
