@@ -30,8 +30,10 @@ from typing import Any
 
 import numpy as np
 
+from plugins.data import verdict
 from plugins.data.base import DataSpec, Splits
 from plugins.data.checks import inspect_series
+from plugins.data.kinds import DataKind, Evidence, register_kind
 from plugins.data.tabular import _counts_rows, numbers, numbers_checked, parse_times, read_table, shorten, warn
 from plugins.registry import ConfigError, check_values, did_you_mean, register
 
@@ -542,3 +544,66 @@ def recent_window(path: str, spec: DataSpec) -> tuple[np.ndarray, list[str]]:
     known = np.column_stack([np.zeros((horizon, observed)), _calendar(times, step_seconds, holiday_calendar)[0]])
     scaled = ((np.concatenate([matrix, known]) - mean) / std).astype(np.float32)
     return _with_calendar_ahead(scaled[None, :window], scaled, observed, window, horizon), future
+
+
+@register_kind
+class SeriesKind(DataKind):
+    """Forecasting windows: the classical forecasters the plugin computed for each window (`rows`) are the
+    candidates; the verdict follows the MAE."""
+
+    name = "sequence"
+
+    def baseline(self, evidence: Evidence) -> dict[str, Any]:
+        rows = evidence.rows
+        if not evidence.spec.series or rows.get("val") is None or rows.get("test") is None:
+            return {}
+        found = series_compare(rows, evidence.answers, evidence.spec, evidence.predicted)
+        return {"mase": found.pop("model_mase"), "baseline": found}
+
+
+def forecasts(rows, horizon: int) -> dict[str, np.ndarray]:
+    """The classical forecasts a series plugin put in a split's rows (`<name>.<step>` columns, one per step
+    ahead), by name: (windows, horizon) arrays."""
+    names = [c[: -len(".1")] for c in rows.columns if c.endswith(".1")]
+    return {
+        name: np.column_stack([rows[f"{name}.{h + 1}"].to_numpy(np.float64) for h in range(horizon)]) for name in names
+    }
+
+
+def series_compare(rows: dict[str, Any], answers: dict[str, np.ndarray], spec, predicted: np.ndarray) -> dict[str, Any]:
+    """A forecast's classical candidates on the same windows (seasonal naive at each season, last value, ridge on
+    the window: whatever the plugin computed), the strongest on the validation windows as the reference, MAE and
+    RMSE in the target's units, MASE (Hyndman's in-sample seasonal-naive scale), the model's MAE relative to each
+    candidate, and the paired verdict on the MAE against the reference.
+
+    Args:
+        rows: the "val" and "test" splits' rows (`<candidate>.<h>` per step ahead).
+        answers: the "val" and "test" answers, (windows, horizon), in the target's units.
+        spec: the data's spec (its `series`).
+        predicted: the model's forecasts on the test windows, the same shape and units.
+    """
+    horizon = int(spec.series["horizon"])
+    scale = float(spec.series["mase_scale"])
+    y_val = answers["val"].reshape(len(answers["val"]), horizon)
+    y_test = answers["test"].reshape(len(answers["test"]), horizon)
+    predicted = predicted.reshape(y_test.shape)
+    val, test = forecasts(rows["val"], horizon), forecasts(rows["test"], horizon)
+    best, on_val = verdict.strongest({name: (val[name], test[name]) for name in test}, y_val, "mae")
+    model_mae = verdict.score("mae", y_test, predicted)
+    out: dict[str, Any] = {"model": best, "season": int(spec.series["season"]), "chosen_on": "validation mae"}
+    out["seasons"] = list(spec.series.get("seasons") or [out["season"]])
+    out["candidates"] = {}
+    for name, guess in test.items():
+        mae = verdict.score("mae", y_test, guess)
+        found = {"val_mae": on_val[name], "mae": mae, "rmse": verdict.score("rmse", y_test, guess), "mase": mae / scale}
+        found["model_mae_ratio"] = model_mae / mae if mae else None
+        out["candidates"][name] = found
+    out.update({k: v for k, v in out["candidates"][best].items() if k in ("mae", "rmse", "mase")})
+    for name in ("seasonal_naive", "last_value"):  # the ratios users and earlier reports read
+        if name in out["candidates"]:
+            out[f"mae_vs_{name}"] = out["candidates"][name]["model_mae_ratio"]
+    if "last_value" in out["candidates"]:
+        out["last_value"] = {k: out["candidates"]["last_value"][k] for k in ("mae", "rmse", "mase")}
+    out["model_mase"] = model_mae / scale
+    out.update(verdict.paired("mae", y_test, predicted, test[best]))
+    return out

@@ -7,7 +7,7 @@ split (`evaluate.split`, the test split by default), and writes, atomically:
   target's own units (regression; `loss` stays the training loss, on the
   standardized target); for a table, `baseline`: HistGradientBoosting fitted
   on the same raw training rows, scored on the same test rows, with a paired
-  verdict (workflows/stages/baseline.py), and the saved model scored on the raw rows;
+  verdict (the data kind's: plugins/data/kinds.py), and the saved model scored on the raw rows;
 - eval/plots/confusion.json (classification): (actual, predicted) rows for
   DVC's confusion template; eval/plots/predictions.json (regression): the
   test rows' (actual, predicted) targets in the target's units, for DVC's
@@ -195,9 +195,9 @@ def evaluate(
             warning on stderr naming the likely cause.
         rows: a table's raw rows of `ds` (a DataFrame, `workflows.datastore.load_rows`): the saved model is scored
             on them, through its own encoding layers.
-        reference: the "train" and "val" splits (`splits`: (x, y)) and their raw rows (`rows`): the classical
-            candidates (workflows/stages/baseline.py) are fitted on the training rows, the strongest on the validation
-            rows is scored on `rows` beside the model (`baseline` in metrics.json).
+        reference: the "train" and "val" splits (`splits`: (x, y)) and their raw rows (`rows`): the data kind's
+            classical candidates (plugins/data/kinds.py) are fitted on the training rows, the strongest on the
+            validation rows is scored on `rows` beside the model (`baseline` in metrics.json).
 
     Returns:
         The metrics written to metrics.json.
@@ -220,7 +220,7 @@ def evaluate(
             result.update(_mode_gap_checked(core, head, train_split, batch_size))
         predicted = predicted_classes(np.asarray(head.probabilities(outputs)))
     else:  # in the target's units; `loss` stays the training loss, on the standardized target
-        from workflows.stages.baseline import regression_metrics
+        from plugins.data.verdict import regression_metrics
 
         predicted = unscale_target(outputs.reshape(y.shape), spec)
         result.update(regression_metrics(unscale_target(y, spec), predicted))
@@ -289,10 +289,11 @@ def _mode_gap_checked(core, head, train_split, batch_size: int) -> dict[str, flo
 
 
 def _baseline(spec: DataSpec, x, y, predicted, rows, reference: dict[str, Any]) -> dict[str, Any]:
-    """The strongest classical method on the same test rows, chosen on the validation rows: gradient boosting or a
-    linear model (TF-IDF + a linear model with text) for a table, the seasonal naive, last value or ridge for a
-    series; `mase` beside a forecast. `reference` holds the "train" and "val" splits (arrays) and their raw rows."""
-    from workflows.stages import baseline
+    """The data kind's classical baseline on the same test examples (plugins/data/kinds.py), chosen on validation,
+    with the paired verdict on the headline metric. `reference` holds the "train" and "val" splits (`splits`: (x, y))
+    and their raw rows (`rows`)."""
+    from plugins.data import verdict
+    from plugins.data.kinds import Evidence, kind_of
 
     splits, raw = reference.get("splits") or {}, reference.get("rows") or {}
     classes = spec.task == "classification"
@@ -300,24 +301,22 @@ def _baseline(spec: DataSpec, x, y, predicted, rows, reference: dict[str, Any]) 
     def answers(split_y):
         return np.asarray(split_y) if classes else unscale_target(np.asarray(split_y), spec)
 
-    known = {name: answers(splits[name][1]) for name in ("train", "val") if name in splits}
+    known = {name: answers(part[1]) for name, part in splits.items()}
     known["test"] = answers(y)
-    tabled = rows is not None and all(raw.get(s) is not None for s in ("train", "val")) and "val" in splits
-    if spec.table and tabled:
-        metric = baseline.headline(spec.task, known["train"] if classes else None, spec.num_classes)
-        return {"baseline": baseline.compare({**raw, "test": rows}, known, spec, predicted, metric)}
-    if spec.kind == "image" and classes and x.ndim == 4 and "train" in splits:  # a picture classifier: pixels
-        metric = baseline.headline(spec.task, known["train"], spec.num_classes)
-        images = {"train": np.asarray(splits["train"][0]), "test": x}
-        return {"baseline": baseline.pixels_compare(images, known, spec, predicted, metric)}
-    if spec.series and tabled:  # a forecast: the classical forecasters on the same windows
-        found = baseline.series_compare({"val": raw["val"], "test": rows}, known, spec, predicted)
-        return {"mase": found.pop("model_mase"), "baseline": found}
-    return {}
+    evidence = Evidence(
+        spec,
+        x={**{name: part[0] for name, part in splits.items()}, "test": x},
+        answers=known,
+        rows={**raw, "test": rows},
+        predicted=predicted,
+        headline=verdict.headline(spec.task, known.get("train") if classes else None, spec.num_classes),
+    )
+    return kind_of(spec).baseline(evidence)
 
 
 def _insight(out: Path, core, head, spec: DataSpec, x, y, outputs, predicted, rows, batch_size: int) -> None:
     """mistakes.csv (and mistakes.png for images), and for a table importance.csv/.png (workflows/stages/insight.py)."""
+    from plugins.data.kinds import kind_of
     from workflows.stages import insight
 
     if rows is not None and "file" in rows:  # a folder of text files: each example is a file
@@ -327,8 +326,7 @@ def _insight(out: Path, core, head, spec: DataSpec, x, y, outputs, predicted, ro
     if spec.task == "classification":
         probs = per_class(np.asarray(head.probabilities(outputs)))
         order = insight.mistakes(y, probs, predicted, spec, examples, out / "mistakes.csv")
-        if spec.kind == "image" and x.ndim == 4:
-            insight.mistakes_grid(x, order, y, predicted, probs, spec, out / "mistakes.png")
+        kind_of(spec).mistakes_picture(x, order, y, predicted, probs, spec, out / "mistakes.png")
     else:
         insight.mistakes(
             unscale_target(np.ravel(y), spec), None, np.ravel(predicted), spec, examples, out / "mistakes.csv"

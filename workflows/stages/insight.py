@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 
 MISTAKES = 50  # rows of mistakes.csv
-GRID = 16  # images in mistakes.png
 IMPORTANCE_ROWS = 5000  # test rows permutation importance scores (a random sample of larger splits)
 REPEATS = 5
 
@@ -67,33 +66,6 @@ def mistakes(
         writer.writerow(header)
         writer.writerows(rows)
     return [int(i) for i in order]
-
-
-def mistakes_grid(x: np.ndarray, order: list[int], y, predicted, probs, spec: Any, out: Path) -> None:
-    """mistakes.png: the worst mistakes' images, each titled `true → predicted (p)`."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    shown = order[:GRID]
-    if not shown:
-        return
-    names = spec.class_names or [str(i) for i in range(spec.num_classes)]
-    cols = min(4, len(shown))
-    rows = (len(shown) + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(2.2 * cols, 2.4 * rows), squeeze=False)
-    for ax in axes.ravel():
-        ax.axis("off")
-    for ax, i in zip(axes.ravel(), shown):
-        image = np.asarray(x[i], np.float32)
-        image = (image - image.min()) / (np.ptp(image) or 1.0)
-        ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray" if image.shape[-1] == 1 else None)
-        ax.set_title(f"{names[int(y[i])]} → {names[int(predicted[i])]} ({probs[i, predicted[i]]:.2f})", fontsize=8)
-    fig.suptitle("most confident mistakes (true → predicted, p)", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(out, dpi=100, bbox_inches="tight")
-    plt.close(fig)
 
 
 def _raw_rows_estimator(core, encoding, head, task: str, batch_size: int):

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 from scipy.stats import wilcoxon
 
-from workflows.stages import baseline
+from plugins.data import image_kind, table_kind
+from plugins.data import verdict as baseline
 
 PENGUINS = Path(__import__("palmerpenguins").__file__).parent / "data" / "penguins.csv"
 
@@ -70,7 +71,7 @@ def penguin_rows():
 def test_on_a_real_table_the_reference_is_the_stronger_candidate_on_validation():
     spec, rows, answers = penguin_rows()
     predicted = answers["test"] + np.random.default_rng(1).normal(0, 300, len(answers["test"]))
-    found = baseline.compare(rows, answers, spec, predicted, "rmse")
+    found = table_kind.compare(rows, answers, spec, predicted, "rmse")
     assert set(found["candidates"]) == {"hist_gradient_boosting", "ridge"}
     on_val = {name: c["val_rmse"] for name, c in found["candidates"].items()}
     assert found["model"] == min(on_val, key=on_val.get) and found["chosen_on"] == "validation rmse"
@@ -92,17 +93,17 @@ def test_images_get_a_logistic_regression_on_downsampled_pixels_beside_them():
     x, y = np.asarray(images, np.float32), np.asarray(labels)
     order = rng.permutation(len(y))
     train, test = order[:120], order[120:]
-    assert baseline.downsampled(x[:2]).shape == (2, 16 * 16 * 3)  # block means of 3 × 3 pixels
+    assert image_kind.downsampled(x[:2]).shape == (2, 16 * 16 * 3)  # block means of 3 × 3 pixels
     spec = type("Spec", (), {"num_classes": 2, "class_names": ["china", "flower"]})()
     perfect = y[test]
-    found = baseline.pixels_compare(
+    found = image_kind.pixels_compare(
         {"train": x[train], "test": x[test]}, {"train": y[train], "test": y[test]}, spec, perfect, "accuracy"
     )
     assert found["model"] == "logistic_regression_pixels" and 0.6 < found["accuracy"] <= 1.0
     assert found["headline"] == "accuracy" and found["model_value"] == 1.0
     chance = np.zeros_like(perfect)
     assert (
-        baseline.pixels_compare(
+        image_kind.pixels_compare(
             {"train": x[train], "test": x[test]}, {"train": y[train], "test": y[test]}, spec, chance, "accuracy"
         )["verdict"]
         == "worse"

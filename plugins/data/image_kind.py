@@ -1,0 +1,123 @@
+"""Images (`data=image_folder`, the shipped picture sets): the kind's classical baseline — a logistic regression on
+downsampled pixels — and the picture of its worst mistakes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from plugins.data import verdict
+from plugins.data.kinds import DataKind, Evidence, register_kind
+
+PIXELS = 16  # an image's side for the pixel baseline: at most 16 × 16 × channels features
+PIXEL_ROWS = 10_000  # training images the pixel baseline is fitted on, at most (a stratified draw)
+GRID = 16  # images in mistakes.png
+
+
+@register_kind
+class ImageKind(DataKind):
+    """Pictures (height, width, channels), values in [0, 1]."""
+
+    name = "image"
+
+    def baseline(self, evidence: Evidence) -> dict[str, Any]:
+        x = evidence.x
+        if evidence.spec.task != "classification" or x.get("train") is None or np.ndim(x["test"]) != 4:
+            return {}
+        images = {"train": x["train"], "test": x["test"]}
+        return {
+            "baseline": pixels_compare(images, evidence.answers, evidence.spec, evidence.predicted, evidence.headline)
+        }
+
+    def mistakes_picture(self, x, order, y, predicted, probs, spec, out: Path) -> None:
+        if np.ndim(x) == 4:
+            mistakes_grid(x, order, y, predicted, probs, spec, out)
+
+
+def downsampled(x: np.ndarray, side: int = PIXELS, chunk: int = 512) -> np.ndarray:
+    """Images (n, height, width, channels) as flat rows of block means, at most `side` × `side` × channels: what a
+    classical model reads of a picture. Read `chunk` images at a time (a memory-mapped split stays on disk).
+
+    Example:
+        >>> downsampled(np.ones((2, 64, 64, 3))).shape
+        (2, 768)
+    """
+    n, h, w = x.shape[:3]
+    bh, bw = -(-h // side), -(-w // side)  # block sizes (ceil); the image's edge is repeated to whole blocks
+    out = []
+    for start in range(0, n, chunk):
+        part = np.asarray(x[start : start + chunk], np.float32)
+        part = np.pad(part, ((0, 0), (0, -h % bh), (0, -w % bw), (0, 0)), mode="edge")
+        rows, cols = part.shape[1] // bh, part.shape[2] // bw
+        out.append(part.reshape(len(part), rows, bh, cols, bw, -1).mean(axis=(2, 4)).reshape(len(part), -1))
+    return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+
+
+def pixels_compare(
+    images: dict[str, np.ndarray],
+    answers: dict[str, np.ndarray],
+    spec,
+    predicted: np.ndarray,
+    metric: str,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The classical baseline of an image classifier: a logistic regression on downsampled, standardized pixels
+    (`downsampled`), fitted on (at most PIXEL_ROWS of) the training images, scored on the test images beside the
+    model, with the paired verdict on the headline metric.
+
+    Args:
+        images: the "train" and "test" images (n, height, width, channels), memory-mapped or not.
+        answers: their class ids.
+        spec: the data's spec.
+        predicted: the model's class ids on the test images.
+        metric: the headline metric (`headline`).
+        seed: the draw's and the model's seed.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    y_train = np.asarray(answers["train"])
+    features = downsampled(images["train"])
+    if len(y_train) > PIXEL_ROWS:
+        from sklearn.model_selection import train_test_split
+
+        keep, _ = train_test_split(np.arange(len(y_train)), train_size=PIXEL_ROWS, random_state=seed, stratify=y_train)
+        features, y_train = features[np.sort(keep)], y_train[np.sort(keep)]
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000, C=0.1, random_state=seed))
+    model.fit(features, y_train)
+    guess = model.predict(downsampled(images["test"]))
+    y_test = np.asarray(answers["test"])
+    out: dict[str, Any] = {"model": "logistic_regression_pixels", **verdict.metrics_of("classification", y_test, guess)}
+    out["inputs"] = f"{downsampled(images['test'][:1]).shape[1]} pixel values (block means), {len(y_train)} images"
+    out.update(verdict.paired(metric, y_test, predicted, guess))
+    return out
+
+
+def mistakes_grid(x: np.ndarray, order: list[int], y, predicted, probs, spec: Any, out: Path) -> None:
+    """mistakes.png: the worst mistakes' images, each titled `true → predicted (p)`."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shown = order[:GRID]
+    if not shown:
+        return
+    names = spec.class_names or [str(i) for i in range(spec.num_classes)]
+    cols = min(4, len(shown))
+    rows = (len(shown) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(2.2 * cols, 2.4 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, i in zip(axes.ravel(), shown):
+        image = np.asarray(x[i], np.float32)
+        image = (image - image.min()) / (np.ptp(image) or 1.0)
+        ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray" if image.shape[-1] == 1 else None)
+        ax.set_title(f"{names[int(y[i])]} → {names[int(predicted[i])]} ({probs[i, predicted[i]]:.2f})", fontsize=8)
+    fig.suptitle("most confident mistakes (true → predicted, p)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out, dpi=100, bbox_inches="tight")
+    plt.close(fig)

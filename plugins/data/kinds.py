@@ -1,0 +1,129 @@
+"""Data kinds: what one kind of data (images, tables, series…) knows about its own inputs, in one place.
+
+The stages, serving and runners hold no branch on the kind of data: they ask the spec's kind (`kind_of(spec)`), and
+the kind answers. A data plugin's `DataSpec.kind` names its kind; each kind is a `DataKind` subclass, registered
+with `@register_kind`, beside the plugins that produce it (`plugins/data/image_kind.py` holds `ImageKind`,
+`plugins/data/table_kind.py` `TableKind`, `plugins/data/timeseries.py` `SeriesKind`).
+
+Adding a kind (say sound, read by a new `data=audio_folder` plugin):
+
+    from plugins.data.kinds import DataKind, Evidence, register_kind
+    from plugins.data import verdict
+
+    @register_kind
+    class AudioKind(DataKind):
+        name = "audio"                        # the DataSpec.kind its data plugin writes
+
+        def baseline(self, evidence: Evidence) -> dict:
+            features = log_mel_statistics(evidence.x["train"])   # what a user would fit otherwise
+            ...                                                  # fit on train, choose on val, score on test
+            return {"baseline": {"model": "logistic_regression_log_mel", **verdict.paired(...)}}
+
+Every method has a default that does nothing (no baseline, no picture of the mistakes), so a kind implements what
+it has; a kind the stages do not know is a kind they treat alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from plugins.registry import ConfigError, did_you_mean
+
+if TYPE_CHECKING:
+    from plugins.data.base import DataSpec
+
+# The built-in kinds' modules: imported at the first lookup, so that a kind registers without its plugins loaded.
+BUILT_IN = {
+    "image": "plugins.data.image_kind",
+    "tabular": "plugins.data.table_kind",
+    "sequence": "plugins.data.timeseries",
+}
+
+
+@dataclass
+class Evidence:
+    """What the evaluate stage hands a kind to judge its model beside a classical method.
+
+    Attributes:
+        spec: the data's spec.
+        x: the prepared inputs of the "train", "val" and "test" splits (memory-mapped: read what you need).
+        answers: their class ids, or values in the target's units.
+        rows: their raw rows (a table's, a series' classical forecasts), None where the data has none.
+        predicted: the model's class ids, or values in the target's units, on the test split.
+        headline: the metric the verdict follows (`plugins.data.verdict.headline`).
+    """
+
+    spec: DataSpec
+    x: dict[str, Any]
+    answers: dict[str, np.ndarray]
+    rows: dict[str, Any] = field(default_factory=dict)
+    predicted: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    headline: str = "accuracy"
+
+
+class DataKind:
+    """One kind of data's knowledge of its inputs; subclass it, set `name`, implement what the kind has.
+
+    Methods (each has a default that does nothing):
+        baseline: the strongest classical method on the same test examples, with the paired verdict.
+        mistakes_picture: a picture of the worst mistakes (an image grid), beside mistakes.csv.
+    """
+
+    name: ClassVar[str] = ""
+
+    def baseline(self, evidence: Evidence) -> dict[str, Any]:
+        """The entries this kind adds to metrics.json beside the model's: `{"baseline": {…}}` (and a forecast's
+        `mase`), or {} when the kind has no classical method (or the evidence lacks what it needs).
+
+        Args:
+            evidence: the splits, the model's predictions and the headline metric.
+        """
+        return {}
+
+    def mistakes_picture(self, x: np.ndarray, order: list[int], y, predicted, probs, spec: DataSpec, out: Path) -> None:
+        """Draws the worst mistakes (`order`: their positions in the test split) into `out` (a PNG); the default
+        draws nothing."""
+
+
+_KINDS: dict[str, DataKind] = {}
+
+
+def register_kind(cls: type[DataKind]) -> type[DataKind]:
+    """Registers a DataKind subclass under its `name` (a class decorator).
+
+    Raises:
+        ConfigError: a kind without a name, or a second kind of the same name.
+    """
+    if not cls.name:
+        raise ConfigError(f"data kind {cls.__name__} has no name; set name = '…' (the DataSpec.kind it serves)")
+    if cls.name in _KINDS and type(_KINDS[cls.name]) is not cls:
+        raise ConfigError(
+            f"data kind '{cls.name}' is registered twice ({type(_KINDS[cls.name]).__name__}, {cls.__name__})"
+        )
+    _KINDS[cls.name] = cls()
+    return cls
+
+
+def kind_of(spec: DataSpec | str) -> DataKind:
+    """The kind of a spec (or of a kind's name): a built-in's module is imported on first use; another kind's
+    module registers it when its data plugin is imported (the data group is discovered).
+
+    Raises:
+        ConfigError: no kind of that name (the known ones named).
+    """
+    import importlib
+
+    name = spec if isinstance(spec, str) else spec.kind
+    if name not in _KINDS and name in BUILT_IN:
+        importlib.import_module(BUILT_IN[name])
+    if name not in _KINDS:
+        from plugins.registry import REGISTRY
+
+        REGISTRY.discover("data")
+    if name not in _KINDS:
+        raise ConfigError(f"no data kind '{name}' is registered; {did_you_mean(name, sorted(_KINDS))}")
+    return _KINDS[name]

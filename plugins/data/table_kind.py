@@ -1,0 +1,158 @@
+"""Tables (`data=csv`, `data=text_folder`): the kind's classical candidates — gradient boosting and a regularized
+linear model on the user's raw cells, TF-IDF + a linear model for a table with text — beside the network."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from plugins.data import verdict
+from plugins.data.kinds import DataKind, Evidence, register_kind
+
+MAX_CODES = 250  # HistGradientBoosting takes at most 255 categories per feature: the rarest share one code
+
+
+@register_kind
+class TableKind(DataKind):
+    """A table's rows (a dict of one raw input per column inside the saved model; `spec.table` is its encoding)."""
+
+    name = "tabular"
+
+    def baseline(self, evidence: Evidence) -> dict[str, Any]:
+        rows, spec = evidence.rows, evidence.spec
+        if not spec.table or any(rows.get(split) is None for split in ("train", "val", "test")):
+            return {}  # a shipped array (diabetes): no raw rows to fit a classical model on
+        return {"baseline": compare(rows, evidence.answers, spec, evidence.predicted, evidence.headline)}
+
+
+def features(rows, columns: list[dict[str, Any]], reference=None) -> np.ndarray:
+    """The rows as gradient boosting's matrix: numbers as they are (NaN when missing), categories as codes in order
+    of frequency in `reference` (the training rows), unseen values as missing."""
+    from plugins.data.tabular import TableEncoding, frequency_order, texts
+
+    reference = rows if reference is None else reference
+    out = np.empty((len(rows), len(columns)), np.float64)
+    for j, c in enumerate(columns):
+        if c["type"] == "number":
+            out[:, j] = TableEncoding.values(rows, c).to_numpy(np.float64)
+        else:
+            codes = {value: min(i, MAX_CODES) for i, value in enumerate(frequency_order(reference[c["name"]]))}
+            out[:, j] = texts(rows[c["name"]]).map(lambda v, codes=codes: codes.get(v, np.nan)).to_numpy(np.float64)
+    return out
+
+
+def linear_name(spec) -> str:
+    """The linear candidate's name: TF-IDF + a linear model for a table with text, else a plain linear model."""
+    text = any(c["type"] == "text" for c in spec.table["columns"])
+    if spec.task == "classification":
+        return "tfidf_logistic_regression" if text else "logistic_regression"
+    return "tfidf_ridge" if text else "ridge"
+
+
+def linear(spec, seed: int = 0):
+    """TF-IDF (words and word pairs, sublinear counts) per text column, the other columns imputed and scaled or
+    one-hot encoded, and a logistic (ridge) regression: scikit-learn's linear model of choice, text or not."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression, RidgeCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    parts = []
+    for c in spec.table["columns"]:
+        if c["type"] == "text":
+            parts.append((c["input"], TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True), c["name"]))
+        elif c["type"] == "number":
+            parts.append((c["input"], make_pipeline(SimpleImputer(), StandardScaler()), [c["input"]]))
+        else:
+            parts.append((c["input"], OneHotEncoder(handle_unknown="ignore"), [c["name"]]))
+    columns = ColumnTransformer(parts)
+    if spec.task == "classification":
+        return make_pipeline(columns, LogisticRegression(max_iter=2000, random_state=seed))
+    return make_pipeline(columns, RidgeCV(alphas=np.logspace(-3, 3, 13)))
+
+
+def _linear_frame(rows, spec):
+    """The rows as the linear pipeline reads them: texts and categories as strings, numbers as float64 by input
+    name (a datetime's parts too)."""
+    import pandas as pd
+
+    from plugins.data.tabular import TableEncoding, texts
+
+    out = {}
+    for c in spec.table["columns"]:
+        if c["type"] == "number":
+            out[c["input"]] = TableEncoding.values(rows, c).to_numpy(np.float64)
+        else:
+            out[c["name"]] = texts(rows[c["name"]]).to_numpy(object)
+    return pd.DataFrame(out)
+
+
+def _gradient_boosting(train_rows, y_train, spec, seed: int) -> Callable:
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+    columns = spec.table["columns"]
+    kind = HistGradientBoostingClassifier if spec.task == "classification" else HistGradientBoostingRegressor
+    model = kind(categorical_features=[c["type"] == "category" for c in columns], random_state=seed)
+    model.fit(features(train_rows, columns), y_train)
+    return lambda rows: model.predict(features(rows, columns, reference=train_rows))
+
+
+def _linear(train_rows, y_train, spec, seed: int) -> Callable:
+    model = linear(spec, seed).fit(_linear_frame(train_rows, spec), y_train)
+    return lambda rows: model.predict(_linear_frame(rows, spec))
+
+
+def candidates(spec) -> dict[str, Callable]:
+    """The classical methods a user would fit on this table, by name: each `fit(train_rows, y_train, spec, seed)`
+    returns a function from rows to class ids or values. A table with text gets TF-IDF + a linear model only
+    (gradient boosting cannot read words)."""
+    if any(c["type"] == "text" for c in spec.table["columns"]):
+        return {linear_name(spec): _linear}
+    return {"hist_gradient_boosting": _gradient_boosting, linear_name(spec): _linear}
+
+
+def compare(
+    rows: dict[str, Any],
+    answers: dict[str, np.ndarray],
+    spec,
+    predicted: np.ndarray,
+    metric: str,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The strongest classical candidate on a table (chosen on validation), its test metrics under the deep
+    model's names, every candidate's figures, and the paired verdict on the headline metric.
+
+    Args:
+        rows: the raw rows of the "train", "val" and "test" splits (the user's cells).
+        answers: the same splits' class ids or values (the target's units).
+        spec: the data's spec (its `table` columns, its task).
+        predicted: the deep model's class ids or values (the target's units) on the test rows.
+        metric: the headline metric (`headline`).
+        seed: the candidates' random seed.
+
+    Returns:
+        `{"model": <the reference's name>, <its test metrics>, "candidates": {name: {"val_<metric>", <test
+        metrics>}}, "verdict", "p_value", "test", "headline", …}`.
+    """
+    predictions = {}
+    for name, fit in candidates(spec).items():
+        guess = fit(rows["train"], answers["train"], spec, seed)
+        predictions[name] = (guess(rows["val"]), guess(rows["test"]))
+    best, on_val = verdict.strongest(predictions, answers["val"], metric)
+    y_test = answers["test"]
+    found = {name: verdict.metrics_of(spec.task, y_test, test) for name, (_, test) in predictions.items()}
+    out: dict[str, Any] = {"model": best, **found[best], "chosen_on": f"validation {metric}"}
+    if spec.task == "classification":  # beside the model's per-class figures (the page flags a missed class)
+        from sklearn.metrics import recall_score
+
+        labels = list(range(spec.num_classes))
+        recalls = recall_score(y_test, predictions[best][1], labels=labels, average=None, zero_division=0)
+        names = spec.class_names or [str(i) for i in labels]
+        out["per_class_recall"] = {names[i]: float(r) for i, r in enumerate(recalls)}
+    out["candidates"] = {name: {f"val_{metric}": on_val[name], **found[name]} for name in predictions}
+    out.update(verdict.paired(metric, y_test, predicted, predictions[best][1]))
+    return out
