@@ -45,6 +45,7 @@ class DataSpec:
             the saved model then takes raw rows, a dict of one input per column. None for other data.
         series: a forecasting series' facts (`plugins.data.timeseries`): its time column, window, horizon,
             season, step, the file's columns it reads, and MASE's scale. None for other data.
+        audio: a sound's facts (`plugins.data.audio`): `sample_rate` and `clip_seconds`. None for other data.
     """
 
     input_shape: tuple[int, ...]
@@ -58,6 +59,7 @@ class DataSpec:
     target: str | None = None
     table: dict | None = None
     series: dict | None = None
+    audio: dict | None = None
 
     def __post_init__(self) -> None:
         self.input_shape = tuple(int(d) for d in self.input_shape)

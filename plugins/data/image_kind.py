@@ -3,13 +3,17 @@ downsampled pixels — and the picture of its worst mistakes."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from plugins.data import verdict
+from plugins.data.base import DataSpec
+from plugins.data.images import EXTENSIONS
 from plugins.data.kinds import DataKind, Evidence, register_kind
+from plugins.registry import ConfigError
 
 PIXELS = 16  # an image's side for the pixel baseline: at most 16 × 16 × channels features
 PIXEL_ROWS = 10_000  # training images the pixel baseline is fitted on, at most (a stratified draw)
@@ -21,6 +25,11 @@ class ImageKind(DataKind):
     """Pictures (height, width, channels), values in [0, 1]."""
 
     name = "image"
+    files = EXTENSIONS
+    noun = "images"
+
+    def file_batches(self, files, spec, batch_size: int):
+        return image_batches(files, spec, batch_size)
 
     def baseline(self, evidence: Evidence) -> dict[str, Any]:
         x = evidence.x
@@ -121,3 +130,42 @@ def mistakes_grid(x: np.ndarray, order: list[int], y, predicted, probs, spec: An
     fig.tight_layout()
     fig.savefig(out, dpi=100, bbox_inches="tight")
     plt.close(fig)
+
+
+def image_batches(files: list[Path], spec: DataSpec, batch_size: int) -> Iterator[tuple[list[Path], np.ndarray]]:
+    """Batches of decoded images, decoded in parallel by tf.data; an unreadable file is a one-line error naming it."""
+    import tensorflow as tf
+
+    from plugins.data.images import decode_dataset
+
+    height, width, channels = spec.input_shape
+    ds = decode_dataset(files, [0] * len(files), (height, width), channels).batch(batch_size)
+    done = 0
+    iterator = iter(ds.prefetch(tf.data.AUTOTUNE))
+    while True:
+        try:
+            x, _ = next(iterator)
+        except StopIteration:
+            return
+        except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError, tf.errors.UnknownError):
+            # The parallel stream does not say which file failed: decode the next ones one by one to name it.
+            from plugins.data.images import DECODER_NOISE
+            from plugins.tf_startup import filtered_stderr
+
+            with filtered_stderr(DECODER_NOISE):
+                _name_the_bad_file(tf, files[done:], channels)
+            raise
+        yield files[done : done + len(x)], x.numpy()
+        done += len(x)
+
+
+def _name_the_bad_file(tf, files: list[Path], channels: int) -> None:
+    """Decodes `files` one by one; the first that fails is a one-line error naming it."""
+    from plugins.data.images import decode_failure
+
+    for file in files:
+        reason = decode_failure(tf, file, channels)
+        if reason is not None:
+            raise ConfigError(
+                f"{file} is not a readable image with {channels} channel(s) ({reason}); fix it, or leave it out"
+            ) from None  # called while the parallel stream's own error is being handled

@@ -25,6 +25,7 @@ it has; a kind the stages do not know is a kind they treat alike.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -68,12 +69,21 @@ class Evidence:
 class DataKind:
     """One kind of data's knowledge of its inputs; subclass it, set `name`, implement what the kind has.
 
+    Attributes:
+        name: the `DataSpec.kind` it serves.
+        files: the endings of the files one example comes in (`.png`, `.wav`…), for `predict`; () for rows of a
+            table (the default).
+        noun: what the examples are called in messages.
+
     Methods (each has a default that does nothing):
         baseline: the strongest classical method on the same test examples, with the paired verdict.
         mistakes_picture: a picture of the worst mistakes (an image grid), beside mistakes.csv.
+        file_batches: the model's inputs read from files (`files`), in batches, each bad file a one-line error.
     """
 
     name: ClassVar[str] = ""
+    files: ClassVar[tuple[str, ...]] = ()  # the file name endings its model takes one example from (predict, explain)
+    noun: ClassVar[str] = "rows"  # what an example is called in messages: "images", "sound files"
 
     def baseline(self, evidence: Evidence) -> dict[str, Any]:
         """The entries this kind adds to metrics.json beside the model's: `{"baseline": {…}}` (and a forecast's
@@ -87,6 +97,14 @@ class DataKind:
     def mistakes_picture(self, x: np.ndarray, order: list[int], y, predicted, probs, spec: DataSpec, out: Path) -> None:
         """Draws the worst mistakes (`order`: their positions in the test split) into `out` (a PNG); the default
         draws nothing."""
+
+    def file_batches(self, files: list[Path], spec: DataSpec, batch_size: int) -> Iterator[tuple[list[Path], Any]]:
+        """Batches of (the files, the model's inputs read from them); a kind of rows reads no files.
+
+        Raises:
+            ConfigError: this kind's model takes rows, not files.
+        """
+        raise ConfigError(f"a {self.name} model takes rows of a table, not files")
 
 
 _KINDS: dict[str, DataKind] = {}

@@ -388,7 +388,7 @@ def _inputs(inputs: list[str], spec: DataSpec) -> tuple[list[Path], Any, list[in
         return [], _text_files(inputs, spec), list(range(1, len(inputs) + 1))
     found = gather(inputs, spec)
     if found.table is None:
-        return found.images, None, []
+        return found.files, None, []
     if not spec.table:
         raise ConfigError(
             "this model was trained on a shipped data set's numbers, not on a file's columns; explain "

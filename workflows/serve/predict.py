@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from plugins.data.images import EXTENSIONS
+from plugins.data.image_kind import image_batches  # noqa: F401 — explain and the benchmarks read images through it
+from plugins.data.kinds import kind_of
 from plugins.registry import ConfigError, did_you_mean
 from workflows.io.atomic import atomic_path
 from workflows.io.card import read_card
@@ -45,31 +46,33 @@ if TYPE_CHECKING:
 
 @dataclass
 class Inputs:
-    """What to predict on: image files, or one CSV file."""
+    """What to predict on: files the model's data kind reads (images, sound…), or one CSV file."""
 
-    images: list[Path]
+    files: list[Path]
     table: Path | None = None
 
 
 def gather(inputs: list[str], spec: DataSpec) -> Inputs:
-    """Checks the inputs against what the model takes and lists the image files (folders walked recursively).
+    """Checks the inputs against what the model takes: files its data kind reads (`DataKind.files`: images,
+    sound…; folders walked recursively), or one table of rows.
 
     Raises:
-        ConfigError: a missing path, a folder without images, images for a tabular model, a CSV for an image
-            model, several CSV files, or a file that is neither.
+        ConfigError: a missing path, a folder without such files, files for a model of rows, a table for a model of
+            files, several tables, or a file that is neither.
     """
-    images, tables = _listed(inputs)
-    if spec.kind == "image":
+    kind = kind_of(spec)
+    files, tables = _listed(inputs, kind.files, kind.noun)
+    if kind.files:
         if tables:
             raise ConfigError(
-                f"{tables[0]}: this model takes images of {spec.input_shape[0]}×{spec.input_shape[1]} "
-                f"pixels, not CSV rows; give image files or folders"
+                f"{tables[0]}: this model takes {kind.noun} ({'/'.join(e[1:] for e in kind.files)}), not CSV rows; "
+                f"give {kind.noun} or folders of them"
             )
-        return Inputs(images)
-    if images:
+        return Inputs(files)
+    if files:
         raise ConfigError(
-            f"{images[0]}: this model takes {spec.kind} rows of {spec.input_shape[0]} features, not "
-            "images; give a CSV file with its feature columns"
+            f"{files[0]}: this model takes {spec.kind} rows of {spec.input_shape[0]} features, not "
+            "files; give a CSV file with its feature columns"
         )
     if len(tables) != 1:
         raise ConfigError(
@@ -78,27 +81,27 @@ def gather(inputs: list[str], spec: DataSpec) -> Inputs:
     return Inputs([], tables[0])
 
 
-def _listed(inputs: list[str]) -> tuple[list[Path], list[Path]]:
-    """The image files (folders walked recursively) and the table files among the inputs."""
-    images: list[Path] = []
+def _listed(inputs: list[str], extensions: tuple[str, ...], noun: str) -> tuple[list[Path], list[Path]]:
+    """The files with one of `extensions` (folders walked recursively) and the table files among the inputs."""
+    files: list[Path] = []
     tables: list[Path] = []
-    kinds = "/".join(e[1:] for e in EXTENSIONS)
+    kinds = "/".join(e[1:] for e in extensions) or "none"
     for name in inputs:
         path = Path(name)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in EXTENSIONS and p.is_file())
+            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in extensions and p.is_file())
             if not found:
-                raise ConfigError(f"{path}: the folder holds no images ({kinds})")
-            images += found
+                raise ConfigError(f"{path}: the folder holds no {noun} ({kinds})")
+            files += found
         elif not path.is_file():
             raise ConfigError(f"{path}: no such file or folder")
-        elif path.suffix.lower() in EXTENSIONS:
-            images.append(path)
+        elif extensions and path.suffix.lower() in extensions:
+            files.append(path)
         elif path.suffix.lower() in TABLES:
             tables.append(path)
         else:
-            raise ConfigError(f"{path}: not an image ({kinds}) nor a CSV file")
-    return images, tables
+            raise ConfigError(f"{path}: not one of {noun} ({kinds}) nor a CSV file")
+    return files, tables
 
 
 class Progress:
@@ -119,45 +122,6 @@ class Progress:
                 f"predicted {self.done}{of} {self.what} ({self.done / max(now - self.start, 1e-9):.0f}/s)",
                 file=sys.stderr,
             )
-
-
-def image_batches(files: list[Path], spec: DataSpec, batch_size: int) -> Iterator[tuple[list[Path], np.ndarray]]:
-    """Batches of decoded images, decoded in parallel by tf.data; an unreadable file is a one-line error naming it."""
-    import tensorflow as tf
-
-    from plugins.data.images import decode_dataset
-
-    height, width, channels = spec.input_shape
-    ds = decode_dataset(files, [0] * len(files), (height, width), channels).batch(batch_size)
-    done = 0
-    iterator = iter(ds.prefetch(tf.data.AUTOTUNE))
-    while True:
-        try:
-            x, _ = next(iterator)
-        except StopIteration:
-            return
-        except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError, tf.errors.UnknownError):
-            # The parallel stream does not say which file failed: decode the next ones one by one to name it.
-            from plugins.data.images import DECODER_NOISE
-            from plugins.tf_startup import filtered_stderr
-
-            with filtered_stderr(DECODER_NOISE):
-                _name_the_bad_file(tf, files[done:], channels)
-            raise
-        yield files[done : done + len(x)], x.numpy()
-        done += len(x)
-
-
-def _name_the_bad_file(tf, files: list[Path], channels: int) -> None:
-    """Decodes `files` one by one; the first that fails is a one-line error naming it."""
-    from plugins.data.images import decode_failure
-
-    for file in files:
-        reason = decode_failure(tf, file, channels)
-        if reason is not None:
-            raise ConfigError(
-                f"{file} is not a readable image with {channels} channel(s) ({reason}); fix it, or leave it out"
-            ) from None  # called while the parallel stream's own error is being handled
 
 
 def table_batches(
@@ -309,7 +273,7 @@ def predict(
     if spec.series:  # a forecaster: the next `horizon` values after a CSV of recent history
         return forecast(inputs, model_dir, Path(out), spec)
     found = gather(inputs, spec)
-    check_output(Path(out), [*found.images, *([found.table] if found.table else [])])
+    check_output(Path(out), [*found.files, *([found.table] if found.table else [])])
     if found.table is not None:  # its columns, before TensorFlow starts
         next(
             raw_row_batches(found.table, spec, 1) if spec.table else table_batches(found.table, spec, spec.target, 1),
@@ -358,8 +322,9 @@ def _input_batches(found: Inputs, spec: DataSpec, batch_size: int, quiet: bool):
             for rows, x, targets in table_batches(found.table, spec, spec.target, batch_size)
         )
         return scaled, Progress(None, "rows", quiet)
-    images = ((names, x, None) for names, x in image_batches(found.images, spec, batch_size))
-    return images, Progress(len(found.images), "images", quiet)
+    kind = kind_of(spec)
+    files = ((names, x, None) for names, x in kind.file_batches(found.files, spec, batch_size))
+    return files, Progress(len(found.files), kind.noun, quiet)
 
 
 def _outputs(model, x, names) -> tuple[np.ndarray, int]:
