@@ -176,14 +176,16 @@ class AudioKind(DataKind):
     files = EXTENSIONS
     noun = "sound files"
 
+    def check_files(self, files: list[Path], spec: DataSpec) -> None:
+        for file in files:
+            _duration(file)  # an empty or undecodable file, named from its header
+
     def file_batches(self, files: list[Path], spec: DataSpec, batch_size: int):
         """Clips read as training read them (mono, resampled, cut or padded); a file that cannot be decoded or
         holds no sound is a one-line error naming it."""
         rate, samples = int(spec.audio["sample_rate"]), int(spec.input_shape[0])
         for start in range(0, len(files), batch_size):
             part = files[start : start + batch_size]
-            for file in part:
-                _duration(file)  # an empty or undecodable file, named
             yield part, np.stack([read_clip(f, rate, samples) for f in part])
 
     def baseline(self, evidence: Evidence) -> dict[str, Any]:

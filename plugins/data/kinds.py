@@ -78,6 +78,7 @@ class DataKind:
     Methods (each has a default that does nothing):
         baseline: the strongest classical method on the same test examples, with the paired verdict.
         mistakes_picture: a picture of the worst mistakes (an image grid), beside mistakes.csv.
+        check_files: each input file's header, before TensorFlow starts (predict).
         file_batches: the model's inputs read from files (`files`), in batches, each bad file a one-line error.
     """
 
@@ -97,6 +98,10 @@ class DataKind:
     def mistakes_picture(self, x: np.ndarray, order: list[int], y, predicted, probs, spec: DataSpec, out: Path) -> None:
         """Draws the worst mistakes (`order`: their positions in the test split) into `out` (a PNG); the default
         draws nothing."""
+
+    def check_files(self, files: list[Path], spec: DataSpec) -> None:
+        """Refuses, before TensorFlow starts, an input file that cannot be read (from its header: cheap); the
+        default checks nothing (`file_batches` names a bad file when it reads it)."""
 
     def file_batches(self, files: list[Path], spec: DataSpec, batch_size: int) -> Iterator[tuple[list[Path], Any]]:
         """Batches of (the files, the model's inputs read from them); a kind of rows reads no files.

@@ -20,6 +20,15 @@ class MeanAndDeviation(keras.layers.Layer):
         return keras.ops.concatenate([mean, deviation], axis=-1)
 
 
+@keras.saving.register_keras_serializable(package="kerasforge")
+class BandMeanNormalization(keras.layers.Layer):
+    """Each mel band minus its mean over the clip (cepstral mean normalization): a microphone's or a phone line's
+    colouring is a constant per band in decibels, and goes; what is said stays."""
+
+    def call(self, x):
+        return x - keras.ops.mean(x, axis=1, keepdims=True)
+
+
 @register("model", "audio_cnn", context=("spec", "head"))
 def audio_cnn(
     spec: DataSpec,
@@ -53,6 +62,7 @@ def audio_cnn(
     inputs = keras.Input(spec.input_shape)
     mel = mel_layer(int(spec.audio["sample_rate"]), mel_bins)(inputs)  # (batch, bins, frames), in decibels
     x = keras.layers.Permute((2, 1))(mel)  # (batch, frames, bins)
+    x = BandMeanNormalization()(x)  # the channel's colouring aside (a phone line, a microphone)
     x = keras.layers.LayerNormalization(axis=-1)(x)  # each frame's bands about their mean: loudness aside
     for width in filters:
         x = keras.layers.Conv1D(width, kernel_size, padding="same", use_bias=False)(x)

@@ -274,6 +274,7 @@ def predict(
         return forecast(inputs, model_dir, Path(out), spec)
     found = gather(inputs, spec)
     check_output(Path(out), [*found.files, *([found.table] if found.table else [])])
+    kind_of(spec).check_files(found.files, spec)  # each file's header, before TensorFlow starts
     if found.table is not None:  # its columns, before TensorFlow starts
         next(
             raw_row_batches(found.table, spec, 1) if spec.table else table_batches(found.table, spec, spec.target, 1),
