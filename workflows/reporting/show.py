@@ -42,13 +42,28 @@ def baseline_line(metrics: dict) -> str | None:
     else:  # a metrics file written before the verdict named its metric
         names = [k for k in ("accuracy", "rmse", "mae", "r2") if k in base and k in metrics]
         scores = ", ".join(f"{k} {metrics[k]:.4g} vs {base[k]:.4g}" for k in names)
-    others = [name for name in base.get("candidates") or {} if name != base.get("model")]
+    candidates = base.get("candidates") or {}
+    others = [name for name in candidates if name != base.get("model")]
     chosen = f"; the strongest on validation of {', '.join([str(base.get('model')), *others])}" if others else ""
+    chosen += _better_on_test(base, candidates, metric)
     return (
         f"baseline {base.get('model')}: {scores} — {verdict}: {meaning.get(verdict, '?')} "
         f"({'' if str(base.get('test', '')).startswith('paired') else 'paired '}{base.get('test')}, "
         f"p = {base.get('p_value', float('nan')):.3g}, same test rows{chosen})"
     )
+
+
+def _better_on_test(base: dict, candidates: dict, metric: str | None) -> str:
+    """A candidate that does better than the reference on the test rows (the reference was chosen on validation):
+    said, so that a verdict against a weaker reference does not flatter the model."""
+    lower = metric in ("rmse", "mae", "mse")
+    scored = {n: c[metric] for n, c in candidates.items() if metric and isinstance(c.get(metric), (int, float))}
+    if not scored or base.get("model") not in scored:
+        return ""
+    best = (min if lower else max)(scored, key=lambda n: scored[n])
+    if best == base.get("model") or scored[best] == scored[base["model"]]:
+        return ""
+    return f"; on these test rows {best} does better: {metric} {scored[best]:.4g}"
 
 
 def metrics_file(path: Path) -> Path:

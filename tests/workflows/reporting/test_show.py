@@ -42,3 +42,30 @@ def test_make_run_passes_the_stamp():
     run_recipe = makefile.split("\nrun: install\n")[1].split("\n\n")[0]
     assert "touch .kerasforge/run-started" in run_recipe.splitlines()[0]
     assert "workflows.show --since .kerasforge/run-started" in run_recipe
+
+
+def test_the_baseline_line_gives_both_values_and_any_candidate_better_on_the_test_rows():
+    """'tie' was printed beside a 36 % worse RMSE without the numbers; a reference chosen on validation can be weaker
+    on the test rows than another candidate, which is said."""
+    from workflows.reporting.show import baseline_line
+
+    table = {
+        "rmse": 32909.0,
+        "baseline": {
+            "model": "hist_gradient_boosting",
+            "headline": "rmse",
+            "model_value": 32909.0,
+            "baseline_value": 24220.0,
+            "difference": 0.3587,
+            "verdict": "worse",
+            "test": "paired_permutation_squared_errors",
+            "p_value": 0.001,
+            "candidates": {"hist_gradient_boosting": {"rmse": 24220.0}, "ridge": {"rmse": 26000.0}},
+        },
+    }
+    line = baseline_line(table)
+    assert "rmse 3.291e+04 vs 2.422e+04 (+35.9%) — worse" in line and "the strongest on validation of" in line
+    assert "does better" not in line
+    series = {"baseline": {**table["baseline"], "model": "ridge", "headline": "mae", "model_value": 0.96}}
+    series["baseline"].update(baseline_value=1.78, candidates={"ridge": {"mae": 1.78}, "seasonal_naive": {"mae": 1.39}})
+    assert "on these test rows seasonal_naive does better: mae 1.39" in baseline_line(series)
