@@ -58,6 +58,10 @@ def test_spoken_digits_train_beside_log_mel_statistics(digits):
     assert mistakes.empty or mistakes["example"].str.endswith(".wav").all()  # a mistake names its file
     card = json.loads((digits / "run" / "models" / "model.json").read_text())
     assert card["spec"]["kind"] == "audio" and card["spec"]["audio"]["sample_rate"] == 8000
+    run([*CLI, "export", "--root", str(digits / "run")], ROOT)  # the spectrogram is inside: exports take sound
+    check = json.loads((digits / "run" / "models" / "export" / "check.json").read_text())
+    assert check["saved_model"]["max_abs_diff"] < 1e-4 and check["tflite"]["max_abs_diff"] < 1e-3
+    assert check["saved_model"]["accuracy"] == check["keras"]["accuracy"] == metrics["accuracy"]
 
 
 def test_predict_takes_a_persons_real_recordings_in_any_format(digits, tmp_path):
