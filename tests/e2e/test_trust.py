@@ -238,6 +238,9 @@ def test_truncated_files_between_stages_are_one_line_errors(tmp_path):
     (models / "model.json").write_text("{}")
     from workflows.stages.evaluate import load_model
 
+    with pytest.raises(ConfigError, match="model.json is not a model card written by the train stage; retrain"):
+        load_model(models)  # the card first: read before TensorFlow
+    (models / "model.json").write_text('{"head": {}, "spec": {}}')
     with pytest.raises(ConfigError, match="does not hold a readable model .*rerun training"):
         load_model(models)
 

@@ -44,6 +44,8 @@ COMPANIONS = {
     ("data", "diabetes"): [*TABULAR, "loss=mse"],
     ("data", "breast_cancer"): TABULAR,
     ("data", "csv"): [*TABULAR, "data.target=label", "data.task=classification"],
+    ("data", "audio_folder"): ["model=audio_cnn", "model.filters=[8]", "data.sample_rate=8000"],
+    ("model", "audio_cnn"): ["data=audio_folder", "model.filters=[8]", "data.sample_rate=8000"],
     ("loss", "binary_crossentropy"): ["data=breast_cancer", *TABULAR],
     ("model", "cnn"): ["model.filters=[8]", "model.dense=16"],
     ("model", "resnet"): ["model.width=4"],  # ResNet-20 all the same; 16 channels made it the suite's slowest option
@@ -89,9 +91,13 @@ def test_option_builds_and_lowers_the_loss(compose, digits_csv, tmp_path, group,
         from tests.plugins.data.test_images import make_folder
 
         overrides += [f"data.directory={make_folder(tmp_path / 'photos', per_class=20)}", "data.target_size=[16,16]"]
+    if "data=audio_folder" in overrides:  # two classes of tones in WAV, FLAC and Ogg (tests/plugins/data/test_audio.py)
+        from tests.plugins.data.test_audio import a_folder
+
+        overrides.append(f"data.directory={a_folder(tmp_path / 'tones', per_class=12)}")
     if group == "augmentation":
         overrides.remove("augmentation=none")
-    if group == "model":
+    if group == "model" or "model=audio_cnn" in overrides:
         overrides = [o for o in overrides if not o.startswith("model=mlp") and not o.startswith("model.units")]
     if group == "trainer":
         overrides = [o for o in overrides if not o.startswith("trainer.epochs")] + ["trainer.epochs=2"]
