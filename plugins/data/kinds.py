@@ -25,7 +25,7 @@ it has; a kind the stages do not know is a kind they treat alike.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -80,6 +80,7 @@ class DataKind:
         mistakes_picture: a picture of the worst mistakes (an image grid), beside mistakes.csv.
         check_files: each input file's header, before TensorFlow starts (predict).
         file_batches: the model's inputs read from files (`files`), in batches, each bad file a one-line error.
+        serving: the exported model's signatures (raw inputs in), and the one TFLite converts.
     """
 
     name: ClassVar[str] = ""
@@ -110,6 +111,71 @@ class DataKind:
             ConfigError: this kind's model takes rows, not files.
         """
         raise ConfigError(f"a {self.name} model takes rows of a table, not files")
+
+    def serving(self, model: Any, spec: DataSpec, outputs: Callable[[Any, Any], dict]) -> Serving:
+        """The exported model's signatures (the SavedModel takes what a user has: raw inputs) and the one TFLite
+        converts. The default: rows of numbers in raw units (`features`; the training scaling inside) and, for
+        TFLite, the scaled rows (`scaled_features`: int8 quantizes its input with one scale for all features).
+
+        Args:
+            model: the saved Keras model.
+            spec: the data's spec.
+            outputs: `outputs(network, model_ready_inputs)` → the served outputs (probabilities and class ids, or
+                values in the target's units).
+        """
+        import tensorflow as tf
+
+        scaled = bool(spec.scaling and "mean" in spec.scaling)
+        mean = tf.constant(spec.scaling["mean"] if scaled else 0.0, tf.float32)
+        std = tf.constant(spec.scaling["std"] if scaled else 1.0, tf.float32)
+        shape = [None, *spec.input_shape]
+
+        def raw(x: np.ndarray, rows: Any) -> dict[str, np.ndarray]:
+            """The test split's prepared rows in raw units: what a user gives the SavedModel."""
+            if not scaled:
+                return {"features": x}
+            return {
+                "features": x * np.asarray(spec.scaling["std"], np.float32)
+                + np.asarray(spec.scaling["mean"], np.float32)
+            }
+
+        return Serving(
+            endpoints=[
+                (
+                    "serving_default",
+                    lambda features: outputs(model, (features - mean) / std),
+                    [tf.TensorSpec(shape, tf.float32, name="features")],
+                ),
+                (
+                    "scaled_features",
+                    lambda scaled_features: outputs(model, scaled_features),
+                    [tf.TensorSpec(shape, tf.float32, name="scaled_features")],
+                ),
+            ],
+            tflite="scaled_features",
+            checked="serving_default",
+            network=model,
+            inputs=raw,
+        )
+
+
+@dataclass
+class Serving:
+    """What a kind's exported model serves (`DataKind.serving`).
+
+    Attributes:
+        endpoints: the SavedModel's signatures: (name, function of the named inputs, input signature).
+        tflite: the signature TFLite converts; its one input takes the prepared inputs (as training saw them).
+        checked: the signature the export's check feeds with the test split's raw inputs (`inputs`).
+        network: the part of the model that reads the prepared inputs (a table's network behind its encoding).
+        inputs: `inputs(prepared_x, raw_rows)` → the checked signature's inputs, by name, for the test split.
+    """
+
+    endpoints: list[tuple[str, Callable, list]]
+    tflite: str
+    checked: str
+    network: Any
+    inputs: Callable[[np.ndarray, Any], dict[str, Any]]
 
 
 _KINDS: dict[str, DataKind] = {}

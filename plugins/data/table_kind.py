@@ -26,6 +26,34 @@ class TableKind(DataKind):
             return {}  # a shipped array (diabetes): no raw rows to fit a classical model on
         return {"baseline": compare(rows, evidence.answers, spec, evidence.predicted, evidence.headline)}
 
+    def serving(self, model, spec, outputs):
+        """A table's model takes raw rows, one named input per column (strings, blanks and all); TFLite takes the
+        encoded rows (`encoded_rows`: it has no string tables). A shipped array (no `spec.table`) is served as
+        rows of numbers (the default)."""
+        if not spec.table:
+            return super().serving(model, spec, outputs)
+        import tensorflow as tf
+
+        from plugins.data.kinds import Serving
+        from plugins.data.tabular import TableEncoding
+
+        core = model.layers[-1]  # the trained network behind the encoding layers: it reads the encoded rows
+        signature = {
+            c["input"]: tf.TensorSpec([None, 1], tf.float32 if c["type"] == "number" else tf.string, name=c["input"])
+            for c in spec.table["columns"]
+        }
+        encoded = [tf.TensorSpec([None, *spec.input_shape], tf.float32, name="encoded_rows")]
+        return Serving(
+            endpoints=[
+                ("serving_default", lambda inputs: outputs(model, inputs), [signature]),
+                ("encoded_rows", lambda encoded_rows: outputs(core, encoded_rows), encoded),
+            ],
+            tflite="encoded_rows",
+            checked="serving_default",
+            network=core,
+            inputs=lambda x, rows: TableEncoding(**spec.table).inputs(rows),
+        )
+
 
 def features(rows, columns: list[dict[str, Any]], reference=None) -> np.ndarray:
     """The rows as gradient boosting's matrix: numbers as they are (NaN when missing), categories as codes in order

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     import keras
 
     from plugins.data.base import DataSpec
+    from plugins.data.kinds import Serving
     from plugins.model.head import Head
 
 QUANTIZE = ("none", "float16", "dynamic_range", "int8")
@@ -62,80 +63,21 @@ def _outputs(model: keras.Model, head: Head, spec: DataSpec, x) -> dict[str, Any
     return {"value": value}
 
 
-def _decode(spec: DataSpec):
-    """Encoded image bytes → the model's pixels, exactly as `plugins.data.images.decode_dataset` does in training."""
-    import tensorflow as tf
-
-    height, width, channels = spec.input_shape
-
-    def decode(data):
-        image = tf.io.decode_image(data, channels=channels, expand_animations=False)
-        image = tf.image.resize(tf.image.convert_image_dtype(image, tf.float32), (height, width), antialias=True)
-        return tf.ensure_shape(image, (height, width, channels))
-
-    return lambda images: tf.map_fn(
-        decode, images, fn_output_signature=tf.TensorSpec((height, width, channels), tf.float32)
-    )
-
-
-def write_saved_model(model: keras.Model, head: Head, spec: DataSpec, path: Path) -> str:
-    """Writes the SavedModel; returns the signature TFLite converts (`pixels` for images, else `serving_default`)."""
+def write_saved_model(model: keras.Model, head: Head, spec: DataSpec, path: Path) -> Serving:
+    """Writes the SavedModel with the data kind's signatures (`DataKind.serving`: raw inputs in); returns them."""
     import keras
-    import tensorflow as tf
 
+    from plugins.data.kinds import kind_of
+
+    serving = kind_of(spec).serving(model, spec, lambda network, x: _outputs(network, head, spec, x))
     archive = keras.export.ExportArchive()
     archive.track(model)
-    if spec.kind == "image":
-        decode = _decode(spec)
-        archive.add_endpoint(
-            "serving_default",
-            lambda image_bytes: _outputs(model, head, spec, decode(image_bytes)),
-            input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")],
-        )
-        archive.add_endpoint(
-            "pixels",
-            lambda pixels: _outputs(model, head, spec, pixels),
-            input_signature=[tf.TensorSpec([None, *spec.input_shape], tf.float32, name="pixels")],
-        )
-        tflite_key = "pixels"
-    elif spec.table:  # raw rows, one named input per column; TFLite gets the encoded rows (no string tables)
-        core = model.layers[-1]
-        signature = {
-            c["input"]: tf.TensorSpec([None, 1], tf.float32 if c["type"] == "number" else tf.string, name=c["input"])
-            for c in spec.table["columns"]
-        }
-        archive.track(core)
-        archive.add_endpoint(
-            "serving_default", lambda inputs: _outputs(model, head, spec, inputs), input_signature=[signature]
-        )
-        archive.add_endpoint(
-            "encoded_rows",
-            lambda encoded_rows: _outputs(core, head, spec, encoded_rows),
-            input_signature=[tf.TensorSpec([None, *spec.input_shape], tf.float32, name="encoded_rows")],
-        )
-        tflite_key = "encoded_rows"
-    else:
-        if spec.scaling:
-            mean = tf.constant(spec.scaling["mean"], tf.float32)
-            std = tf.constant(spec.scaling["std"], tf.float32)
-        else:
-            mean, std = tf.constant(0.0), tf.constant(1.0)
-        archive.add_endpoint(
-            "serving_default",
-            lambda features: _outputs(model, head, spec, (features - mean) / std),
-            input_signature=[tf.TensorSpec([None, *spec.input_shape], tf.float32, name="features")],
-        )
-        # TFLite takes the scaled rows: int8 quantizes its input with one scale for all features, which cannot hold
-        # raw columns whose ranges differ by orders of magnitude (and folding the scaling into the first layer's
-        # weights does the same to dynamic-range quantization).
-        archive.add_endpoint(
-            "scaled_features",
-            lambda scaled_features: _outputs(model, head, spec, scaled_features),
-            input_signature=[tf.TensorSpec([None, *spec.input_shape], tf.float32, name="scaled_features")],
-        )
-        tflite_key = "scaled_features"
+    if serving.network is not model:
+        archive.track(serving.network)
+    for name, function, signature in serving.endpoints:
+        archive.add_endpoint(name, function, input_signature=signature)
     archive.write_out(str(path), verbose=False)
-    return tflite_key
+    return serving
 
 
 def write_tflite(saved_model: Path, key: str, quantize: str, calibration: np.ndarray, path: Path) -> None:
@@ -168,7 +110,7 @@ def _convert(saved_model: Path, key: str, quantize: str, calibration: np.ndarray
 
         def representative():
             for row in calibration:
-                yield {_input_name(key): row[None].astype(np.float32)}
+                yield {key: row[None].astype(np.float32)}
 
         converter.representative_dataset = representative
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
@@ -177,19 +119,26 @@ def _convert(saved_model: Path, key: str, quantize: str, calibration: np.ndarray
         path.write_bytes(converter.convert())
 
 
-def _input_name(key: str) -> str:
-    return {"serving_default": "features"}.get(key, key)  # a table model's serving_default takes one per column
-
-
 def _score(outputs: np.ndarray, y: np.ndarray, spec: DataSpec) -> dict[str, float]:
     if spec.task == "classification":
         return {"accuracy": float((outputs.argmax(axis=-1) == y).mean())}
     return {"mae": float(np.abs(outputs.reshape(len(y), -1) - np.asarray(y).reshape(len(y), -1)).mean())}
 
 
-def _run_signature(fn, name: str, x: np.ndarray, out_key: str, batch_size: int = 256) -> np.ndarray:
-    """A signature's `out_key` output over `x`, in batches."""
-    parts = [np.asarray(fn(**{name: x[i : i + batch_size]})[out_key]) for i in range(0, len(x), batch_size)]
+def _tensor(values: np.ndarray):
+    """Strings as a tensor (a signature takes no object array); numbers as they are (TFLite's runner takes NumPy)."""
+    import tensorflow as tf
+
+    return tf.constant(values) if np.asarray(values).dtype == object else values
+
+
+def _run_signature(fn, inputs: dict[str, Any], out_key: str, batch_size: int = 256) -> np.ndarray:
+    """A signature's `out_key` output over its named inputs (arrays of one length), in batches."""
+    n = len(next(iter(inputs.values())))
+    parts = [
+        np.asarray(fn(**{k: _tensor(v[i : i + batch_size]) for k, v in inputs.items()})[out_key])
+        for i in range(0, n, batch_size)
+    ]
     return np.concatenate(parts)
 
 
@@ -215,37 +164,35 @@ def export(experiment: Experiment, model_dir: Path, prepared: Path, out_dir: Pat
     model, card = load_model(model_dir)
     spec, head = DataSpec(**card["spec"]), Head(**card["head"])
     x_test, y_test = (np.asarray(a) for a in load_arrays("test", prepared))
-    rows = load_rows("test", prepared) if spec.table else None
-    scorer = model.layers[-1] if spec.table else model  # a table model's network reads the encoded rows
-    expected = {k: np.asarray(v) for k, v in _outputs(scorer, head, spec, tf.constant(x_test)).items()}
+    rows = load_rows("test", prepared)
     out_key = "probabilities" if spec.task == "classification" else "value"
-    raw_test = _raw(x_test, spec)
     if spec.task == "regression":
         from workflows.stages.outputs import unscale_target
 
         y_test = unscale_target(y_test, spec)
-    check: dict[str, Any] = {
-        "keras": {
-            "size_bytes": (Path(model_dir) / "model.keras").stat().st_size,
-            **_score(expected[out_key], y_test, spec),
-        }
-    }
     with atomic_dir(out_dir) as tmp:
         saved = tmp / "saved_model"
-        key = write_saved_model(model, head, spec, saved)
+        serving = write_saved_model(model, head, spec, saved)
+        key = serving.tflite
+        expected = {k: np.asarray(v) for k, v in _outputs(serving.network, head, spec, tf.constant(x_test)).items()}
+        check: dict[str, Any] = {
+            "keras": {
+                "size_bytes": (Path(model_dir) / "model.keras").stat().st_size,
+                **_score(expected[out_key], y_test, spec),
+            }
+        }
         loaded = tf.saved_model.load(str(saved))
-        served_key = "pixels" if spec.kind == "image" else "serving_default"  # raw rows; decoded pixels
-        served = _served(loaded.signatures[served_key], served_key, spec, rows, raw_test, out_key)
+        served = _run_signature(loaded.signatures[serving.checked], serving.inputs(x_test, rows), out_key)
         check["saved_model"] = {
             "size_bytes": _size(saved),
-            "signature": served_key,
+            "signature": serving.checked,
             "max_abs_diff": float(np.abs(served - expected[out_key]).max()),
             **_score(served, y_test, spec),
         }
         x_train = np.asarray(load_arrays("train", prepared)[0][: options.calibration_rows])
         lite = tmp / "model.tflite"
         write_tflite(saved, key, options.quantize, x_train, lite)
-        predicted, xnnpack = _run_tflite(lite, key, x_test.astype(np.float32), out_key)
+        predicted, xnnpack = _run_tflite(lite, key, {key: x_test.astype(np.float32)}, out_key)
         check["tflite"] = {
             "size_bytes": lite.stat().st_size,
             "quantize": options.quantize,
@@ -260,30 +207,6 @@ def export(experiment: Experiment, model_dir: Path, prepared: Path, out_dir: Pat
         print(f"warning: {line}", file=sys.stderr)
 
     return check
-
-
-def _raw(x: np.ndarray, spec) -> np.ndarray:
-    """The prepared rows in raw units (the export takes raw rows; prepared rows are scaled)."""
-    if spec.kind != "image" and spec.scaling and "mean" in spec.scaling:
-        return x * np.asarray(spec.scaling["std"], np.float32) + np.asarray(spec.scaling["mean"], np.float32)
-    return x
-
-
-def _served(fn, key: str, spec, rows, raw_test: np.ndarray, out_key: str) -> np.ndarray:
-    """The SavedModel signature's outputs on the test split: a table's rows with their cells as they are."""
-    if not (spec.table and rows is not None):
-        return _run_signature(fn, _input_name(key), raw_test, out_key)
-    import tensorflow as tf
-
-    from plugins.data.tabular import TableEncoding
-
-    inputs = TableEncoding(**spec.table).inputs(rows)
-    return np.concatenate(
-        [
-            np.asarray(fn(**{k: tf.constant(v[i : i + 256]) for k, v in inputs.items()})[out_key])
-            for i in range(0, len(rows), 256)
-        ]
-    )
 
 
 ACCURACY_LOSS = 0.01  # an export this much less accurate than the Keras model on the test split is a warning
@@ -313,7 +236,7 @@ def degraded(check: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _run_tflite(path: Path, key: str, x: np.ndarray, out_key: str) -> tuple[np.ndarray, bool]:
+def _run_tflite(path: Path, key: str, x: dict[str, np.ndarray], out_key: str) -> tuple[np.ndarray, bool]:
     """Runs a TFLite signature with TensorFlow's interpreter, with its default XNNPACK delegate when that can take
     the model (some int8 graphs it cannot prepare), else with the builtin kernels. Returns the outputs and which."""
     import tensorflow as tf
@@ -322,13 +245,13 @@ def _run_tflite(path: Path, key: str, x: np.ndarray, out_key: str) -> tuple[np.n
         warnings.simplefilter("ignore", UserWarning)
         try:
             runner = tf.lite.Interpreter(model_path=str(path)).get_signature_runner(key)
-            return _run_signature(runner, _input_name(key), x, out_key), True
+            return _run_signature(runner, x, out_key), True
         except RuntimeError:
             builtin = tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
             runner = tf.lite.Interpreter(
                 model_path=str(path), experimental_op_resolver_type=builtin
             ).get_signature_runner(key)
-            return _run_signature(runner, _input_name(key), x, out_key), False
+            return _run_signature(runner, x, out_key), False
 
 
 def _size(path: Path) -> int:
