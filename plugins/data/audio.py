@@ -176,6 +176,9 @@ class AudioKind(DataKind):
     files = EXTENSIONS
     noun = "sound files"
 
+    def modality(self, spec: DataSpec) -> str | None:
+        return "audio"  # the sound ops (plugins/augmentation/audio_ops.py): shift, gain, noise
+
     def check_files(self, files: list[Path], spec: DataSpec) -> None:
         for file in files:
             _duration(file)  # an empty or undecodable file, named from its header

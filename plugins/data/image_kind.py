@@ -40,6 +40,37 @@ class ImageKind(DataKind):
             "baseline": pixels_compare(images, evidence.answers, evidence.spec, evidence.predicted, evidence.headline)
         }
 
+    def modality(self, spec) -> str | None:
+        return "image" if len(spec.input_shape) == 3 else None
+
+    def augmenter(self, layers, spec):
+        from plugins.augmentation.image_ops import build_pipeline
+
+        return build_pipeline(layers)  # consecutive geometric ops fused into one warp
+
+    def preview_figure(self, rows, spec):
+        """A grid: the originals on top, each augmented version below."""
+        import matplotlib.pyplot as plt
+
+        fig, axes = plt.subplots(
+            len(rows), len(rows[0]), figsize=(1.2 * len(rows[0]), 1.2 * len(rows)), dpi=100, squeeze=False
+        )
+        for r, row in enumerate(rows):
+            for c, image in enumerate(row):
+                ax = axes[r][c]
+                ax.imshow(
+                    np.clip(image.squeeze(-1) if image.shape[-1] == 1 else image[..., :3], 0, 1),
+                    cmap="gray" if image.shape[-1] == 1 else None,
+                    vmin=0,
+                    vmax=1,
+                )
+                ax.set_xticks([])
+                ax.set_yticks([])
+            axes[r][0].set_ylabel("original" if r == 0 else f"augmented {r}", fontsize=7)
+        fig.suptitle("augmentation preview (top: originals)", fontsize=9)
+        fig.tight_layout()
+        return fig
+
     def serving(self, model, spec, outputs):
         """Encoded image files (`image_bytes`, decoded and resized as in training) and decoded pixels (`pixels`,
         what TFLite takes: phones decode with their own libraries)."""

@@ -81,6 +81,7 @@ class DataKind:
         check_files: each input file's header, before TensorFlow starts (predict).
         file_batches: the model's inputs read from files (`files`), in batches, each bad file a one-line error.
         serving: the exported model's signatures (raw inputs in), and the one TFLite converts.
+        modality, augmenter, preview_figure: which augmentation ops apply, how they run, how they are shown.
     """
 
     name: ClassVar[str] = ""
@@ -99,6 +100,27 @@ class DataKind:
     def mistakes_picture(self, x: np.ndarray, order: list[int], y, predicted, probs, spec: DataSpec, out: Path) -> None:
         """Draws the worst mistakes (`order`: their positions in the test split) into `out` (a PNG); the default
         draws nothing."""
+
+    def modality(self, spec: DataSpec) -> str | None:
+        """Which augmentation ops apply to this data: those registered with this `modality` ("image", "text",
+        "audio"); None: no augmentation (the default: a config's image ops do no harm to other data)."""
+        return None
+
+    def augmenter(self, layers: list, spec: DataSpec) -> Any:
+        """The applying ops' layers as one Keras layer on a batch of this kind's inputs (default: in a chain)."""
+        import keras
+
+        return keras.Sequential(layers, name="augmentation") if layers else None
+
+    def preview_figure(self, rows: list[np.ndarray], spec: DataSpec):
+        """A matplotlib figure of a few training examples (`rows[0]`) and augmented versions (`rows[1:]`); the
+        default: a line saying the kind has no picture of them."""
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(4, 1), dpi=100)
+        ax.text(0.5, 0.5, f"{self.name} data: augmented, no preview", ha="center", va="center")
+        ax.axis("off")
+        return fig
 
     def check_files(self, files: list[Path], spec: DataSpec) -> None:
         """Refuses, before TensorFlow starts, an input file that cannot be read (from its header: cheap); the

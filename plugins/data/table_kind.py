@@ -26,6 +26,19 @@ class TableKind(DataKind):
             return {}  # a shipped array (diabetes): no raw rows to fit a classical model on
         return {"baseline": compare(rows, evidence.answers, spec, evidence.predicted, evidence.headline)}
 
+    def modality(self, spec) -> str | None:
+        from plugins.data.tabular import text_columns
+
+        return "text" if text_columns(spec.table) else None  # token ops on the text columns; numbers as they are
+
+    def augmenter(self, layers, spec):
+        from plugins.augmentation.text_ops import TextAugmentation, text_slices
+
+        return TextAugmentation(layers, text_slices(spec), name="augmentation") if layers else None
+
+    def preview_figure(self, rows, spec):
+        return _text_preview(rows, spec)
+
     def serving(self, model, spec, outputs):
         """A table's model takes raw rows, one named input per column (strings, blanks and all); TFLite takes the
         encoded rows (`encoded_rows`: it has no string tables). A shipped array (no `spec.table`) is served as
@@ -184,3 +197,29 @@ def compare(
     out["candidates"] = {name: {f"val_{metric}": on_val[name], **found[name]} for name in predictions}
     out.update(verdict.paired(metric, y_test, predicted, predictions[best][1]))
     return out
+
+
+def _text_preview(rows: list[np.ndarray], spec: Any, words: int = 14):
+    """A figure of the first text column of each example, as its words: the original, then each augmented copy."""
+    import matplotlib.pyplot as plt
+
+    from plugins.augmentation.text_ops import text_slices
+    from plugins.data.tabular import text_columns
+
+    column = text_columns(spec.table)[0]
+    start, length = text_slices(spec)[0]
+    vocabulary = ["", "[UNK]", *column["vocabulary"]]
+
+    def said(row) -> str:
+        ids = [int(i) for i in row[start : start + length] if int(i) > 0][:words]
+        return " ".join(vocabulary[i] if i < len(vocabulary) else "[UNK]" for i in ids)
+
+    lines = []
+    for example in range(len(rows[0])):
+        lines += [f"{'original' if r == 0 else f'augmented {r}'}: {said(rows[r][example])}" for r in range(len(rows))]
+        lines.append("")
+    fig, ax = plt.subplots(figsize=(10, 0.18 * len(lines) + 0.4), dpi=100)
+    ax.text(0.0, 1.0, "\n".join(lines), ha="left", va="top", family="monospace", fontsize=7)
+    ax.axis("off")
+    fig.suptitle(f"text augmentation preview: column '{column['name']}' (first {words} tokens)", fontsize=9)
+    return fig

@@ -171,18 +171,16 @@ class Experiment:
         return model
 
     def augments(self, spec) -> bool:
-        """Whether any of the config's ops applies to data of this spec: image ops to images, text ops
-        (`modality="text"`) to tables with text columns; other data passes through unaugmented (so the default
-        image augmentation does no harm to a CSV)."""
+        """Whether any of the config's ops applies to data of this spec: the ops registered with the data kind's
+        `modality` (image ops to images, text ops to tables with text, sound ops to sound); other data passes
+        through unaugmented (so the default image augmentation does no harm to a CSV)."""
         return bool(self._ops_for(spec))
 
     def _ops_for(self, spec) -> list:
-        """The ops (label mixers aside) of the modality the data has: "image", "text" or none."""
-        from plugins.data.tabular import text_columns
+        """The ops (label mixers aside) of the modality the data's kind has (`DataKind.modality`)."""
+        from plugins.data.kinds import kind_of
 
-        modality: str | None = "image"
-        if spec is not None and not (spec.kind == "image" and len(spec.input_shape) == 3):
-            modality = "text" if text_columns(spec.table) else None
+        modality = "image" if spec is None else kind_of(spec).modality(spec)  # no spec: a config's image ops
         return [
             op
             for op in self.augmentation_ops
@@ -200,13 +198,13 @@ class Experiment:
         applies = {id(op) for op in self._ops_for(spec)}
         numbered = [(i, op) for i, op in enumerate(self.augmentation_ops) if id(op) in applies]
         layers = [op.build(seed=seed + i) for i, op in numbered]
-        if layers and any(op.plugin.meta.get("modality") == "text" for _, op in numbered):
-            from plugins.augmentation.text_ops import TextAugmentation, text_slices
+        from plugins.data.kinds import kind_of
 
-            return TextAugmentation(layers, text_slices(spec), name="augmentation")
-        from plugins.augmentation.image_ops import build_pipeline
+        if spec is None:  # a config's image ops on their own (the catalogue's checks)
+            from plugins.augmentation.image_ops import build_pipeline
 
-        return build_pipeline(layers)
+            return build_pipeline(layers)
+        return kind_of(spec).augmenter(layers, spec)
 
     def build_label_mixers(self, seed: int | None = None) -> list:
         """The ops that mix images and labels within a batch (mixup, cutmix), run online after one-hot encoding."""

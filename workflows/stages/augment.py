@@ -54,7 +54,7 @@ def augment(experiment: Experiment, train: Split, spec: DataSpec, batch_size: in
 
 
 def preview(experiment: Experiment, train: Split, spec: DataSpec, path, count: int = 8, samples: int = 3) -> None:
-    """A PNG grid: `count` training images (top row) and `samples` augmented versions of each below."""
+    """A PNG of `count` training examples and `samples` augmented versions of each, drawn by the data's kind."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -62,67 +62,21 @@ def preview(experiment: Experiment, train: Split, spec: DataSpec, path, count: i
 
     from workflows.io.atomic import atomic_path
 
-    augments = experiment.augments(spec)
-    if not augments:
+    if not experiment.augments(spec):
         fig, ax = plt.subplots(figsize=(4, 1), dpi=100)
-        text = "no image augmentation in this config" if spec.kind == "image" else f"no augmentation: {spec.kind} data"
-        ax.text(0.5, 0.5, text, ha="center", va="center")
+        ax.text(0.5, 0.5, f"no augmentation of {spec.kind} data in this config", ha="center", va="center")
         ax.axis("off")
     else:
         from plugins.data.base import to_numpy
+        from plugins.data.kinds import kind_of
 
         augmenter = experiment.build_augmenter(spec=spec)
         x = np.asarray(to_numpy(train)[0][:count] if isinstance(train, tuple) else to_numpy(train.take(count))[0])
         rows = [x] + [np.asarray(augmenter(x, training=True)) for _ in range(samples)]
-    if augments and spec.kind != "image":
-        fig = _text_preview(rows, spec)
-    elif augments:
-        fig, axes = plt.subplots(
-            len(rows), len(rows[0]), figsize=(1.2 * len(rows[0]), 1.2 * len(rows)), dpi=100, squeeze=False
-        )
-        for r, row in enumerate(rows):
-            for c, image in enumerate(row):
-                ax = axes[r][c]
-                ax.imshow(
-                    np.clip(image.squeeze(-1) if image.shape[-1] == 1 else image[..., :3], 0, 1),
-                    cmap="gray" if image.shape[-1] == 1 else None,
-                    vmin=0,
-                    vmax=1,
-                )
-                ax.set_xticks([])
-                ax.set_yticks([])
-            axes[r][0].set_ylabel("original" if r == 0 else f"augmented {r}", fontsize=7)
-        fig.suptitle("augmentation preview (top: originals)", fontsize=9)
-        fig.tight_layout()
+        fig = kind_of(spec).preview_figure(rows, spec)
     with atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp)
     plt.close(fig)
-
-
-def _text_preview(rows: list[np.ndarray], spec: DataSpec, words: int = 14):
-    """A figure of the first text column of each example, as its words: the original, then each augmented copy."""
-    import matplotlib.pyplot as plt
-
-    from plugins.augmentation.text_ops import text_slices
-    from plugins.data.tabular import text_columns
-
-    column = text_columns(spec.table)[0]
-    start, length = text_slices(spec)[0]
-    vocabulary = ["", "[UNK]", *column["vocabulary"]]
-
-    def said(row) -> str:
-        ids = [int(i) for i in row[start : start + length] if int(i) > 0][:words]
-        return " ".join(vocabulary[i] if i < len(vocabulary) else "[UNK]" for i in ids)
-
-    lines = []
-    for example in range(len(rows[0])):
-        lines += [f"{'original' if r == 0 else f'augmented {r}'}: {said(rows[r][example])}" for r in range(len(rows))]
-        lines.append("")
-    fig, ax = plt.subplots(figsize=(10, 0.18 * len(lines) + 0.4), dpi=100)
-    ax.text(0.0, 1.0, "\n".join(lines), ha="left", va="top", family="monospace", fontsize=7)
-    ax.axis("off")
-    fig.suptitle(f"text augmentation preview: column '{column['name']}' (first {words} tokens)", fontsize=9)
-    return fig
 
 
 def run(experiment: Experiment, layout: Layout = REPO, *, callbacks: Sequence = ()) -> None:
