@@ -13,7 +13,9 @@ from workflows.config.command import resolve
 OPS = sorted(
     n
     for n in REGISTRY.names("augmentation")
-    if not get("augmentation", n).meta.get("mixes_labels") and get("augmentation", n).meta.get("modality") != "text"
+    if not get("augmentation", n).meta.get("mixes_labels")
+    and get("augmentation", n).meta.get("modality")
+    not in ("text", "audio")  # text: test_text_ops; sound: test_audio_ops
 )
 PARAMS = {
     "idg": {"rotation_range": 20, "width_shift_range": 0.2, "horizontal_flip": True, "brightness_range": [0.8, 1.2]}
