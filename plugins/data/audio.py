@@ -194,18 +194,12 @@ class AudioKind(DataKind):
     def baseline(self, evidence: Evidence) -> dict[str, Any]:
         """Log-mel statistics (each band's mean and deviation over time) and a logistic regression, fitted on the
         training clips, with the paired verdict on the test clips."""
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import StandardScaler
-
         x, spec = evidence.x, evidence.spec
         if x.get("train") is None or spec.task != "classification":
             return {}
         rate = int((spec.audio or {}).get("sample_rate", 16_000))
-        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=1.0))
-        model.fit(log_mel_statistics(x["train"], rate), evidence.answers["train"])
-        guess = model.predict(log_mel_statistics(x["test"], rate))
-        y_test = np.asarray(evidence.answers["test"])
-        found: dict[str, Any] = {"model": "logistic_regression_log_mel", **verdict.metrics_of(spec.task, y_test, guess)}
-        found.update(verdict.paired(evidence.headline, y_test, evidence.predicted, guess))
+        features = {split: log_mel_statistics(x[split], rate) for split in ("train", "test")}
+        found = verdict.logistic_regression(
+            "logistic_regression_log_mel", features, evidence.answers, evidence.predicted, evidence.headline
+        )
         return {"baseline": found}

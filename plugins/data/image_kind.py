@@ -139,10 +139,6 @@ def pixels_compare(
         metric: the headline metric (`headline`).
         seed: the draw's and the model's seed.
     """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     y_train = np.asarray(answers["train"])
     features = downsampled(images["train"])
     if len(y_train) > PIXEL_ROWS:
@@ -150,13 +146,16 @@ def pixels_compare(
 
         keep, _ = train_test_split(np.arange(len(y_train)), train_size=PIXEL_ROWS, random_state=seed, stratify=y_train)
         features, y_train = features[np.sort(keep)], y_train[np.sort(keep)]
-    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000, C=0.1, random_state=seed))
-    model.fit(features, y_train)
-    guess = model.predict(downsampled(images["test"]))
-    y_test = np.asarray(answers["test"])
-    out: dict[str, Any] = {"model": "logistic_regression_pixels", **verdict.metrics_of("classification", y_test, guess)}
-    out["inputs"] = f"{downsampled(images['test'][:1]).shape[1]} pixel values (block means), {len(y_train)} images"
-    out.update(verdict.paired(metric, y_test, predicted, guess))
+    out = verdict.logistic_regression(
+        "logistic_regression_pixels",
+        {"train": features, "test": downsampled(images["test"])},
+        {"train": y_train, "test": answers["test"]},
+        predicted,
+        metric,
+        c=0.1,
+        seed=seed,
+    )
+    out["inputs"] = f"{features.shape[1]} pixel values (block means), {len(y_train)} images"
     return out
 
 

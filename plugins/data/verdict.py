@@ -200,3 +200,37 @@ def regression_metrics(y: np.ndarray, predicted: np.ndarray) -> dict[str, float]
         "mae": float(skm.mean_absolute_error(y, predicted)),
         "r2": float(skm.r2_score(y, predicted)),
     }
+
+
+def logistic_regression(
+    name: str,
+    features: dict[str, np.ndarray],
+    answers: dict[str, np.ndarray],
+    predicted: np.ndarray,
+    metric: str,
+    c: float = 1.0,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """A standardized logistic regression on a kind's classical features, fitted on the training examples and judged
+    beside the model on the test examples: what a user would fit on pixels or on log-mel statistics.
+
+    Args:
+        name: the baseline's name in metrics.json (`logistic_regression_pixels`).
+        features: the "train" and "test" examples' feature rows.
+        answers: their class ids.
+        predicted: the model's class ids on the test examples.
+        metric: the headline metric (`headline`).
+        c: the inverse regularization strength.
+        seed: the solver's seed.
+
+    Returns:
+        `{"model": name, <test metrics>, "verdict", "p_value", …}`.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=c, random_state=seed))
+    guess = model.fit(features["train"], answers["train"]).predict(features["test"])
+    y_test = np.asarray(answers["test"])
+    return {"model": name, **metrics_of("classification", y_test, guess), **paired(metric, y_test, predicted, guess)}

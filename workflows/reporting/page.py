@@ -41,6 +41,7 @@ img { max-width: 100%; height: auto } pre { background: #f6f6f6; padding: 1em; o
 """
 RISING = 0.5  # validation loss above its best for more than this share of the run: a flag
 LOW_RECALL = 0.5  # a class whose recall is under this share of the best class's: a flag
+GAP = 0.05  # an Integrated Gradients completeness gap above this (in probability) leaves the attributions unsure
 
 
 def _png(fig) -> str:
@@ -221,9 +222,12 @@ def page_title(root: Path) -> str:
     return f"{what} — model {model.get('name', '?')} (run {Path(root).resolve().name})"
 
 
-def flags(metrics: dict[str, Any], curves: dict[str, list[tuple[float, float]]]) -> list[str]:
+def flags(
+    metrics: dict[str, Any], curves: dict[str, list[tuple[float, float]]], explanations: list[Path] | None = None
+) -> list[str]:
     """What a reader should know before the figures: validation loss rising for most of the run (the saved model is
-    the last epoch's), a class the model mostly misses, the baseline ahead."""
+    the last epoch's), a class the model mostly misses, explanations whose completeness gap is large, the baseline
+    ahead."""
     out = []
     loss = curves.get("eval/loss") or []
     if len(loss) >= 4:
@@ -247,14 +251,39 @@ def flags(metrics: dict[str, Any], curves: dict[str, list[tuple[float, float]]])
                 f"Class '{name}' has recall {recall:.3g} (the best class: {top:.3g}){beside}: the model misses most of "
                 "it. trainer.class_weight=balanced weighs the classes equally."
             )
+    for line in explanation_flags(explanations or []):
+        out.append(line)
     base = metrics.get("baseline") or {}
     if base.get("verdict") == "worse":
         out.append(f"The classical baseline ({base.get('model')}) is better on the same test rows (see below).")
     return out
 
 
-def flags_section(metrics: dict[str, Any], curves: dict[str, list[tuple[float, float]]]) -> str:
-    found = flags(metrics, curves)
+def explanation_flags(files: list[Path]) -> list[str]:
+    """`kerasforge explain`'s explanations.csv files written inside the run: inputs whose Integrated Gradients
+    completeness gap (|Σ attributions − (f(x) − f(baseline))|) is above GAP, where the heatmaps are not to be trusted
+    as they are (more `--steps`)."""
+    out = []
+    for file in files:
+        header, rows = _csv_rows(file, 100_000)
+        if "completeness_gap" not in header:
+            continue
+        at = header.index("completeness_gap")
+        gaps = [float(r[at]) for r in rows if len(r) > at and r[at] not in ("", "nan")]
+        wide = [g for g in gaps if g > GAP]
+        if wide:
+            out.append(
+                f"{len(wide)} of {len(gaps)} explanations in {file.parent.name}/ have a completeness gap above {GAP} "
+                f"(largest {max(wide):.3g}): their attributions do not add up to the prediction; rerun explain with "
+                "more --steps"
+            )
+    return out
+
+
+def flags_section(
+    metrics: dict[str, Any], curves: dict[str, list[tuple[float, float]]], explanations: list[Path] | None = None
+) -> str:
+    found = flags(metrics, curves, explanations)
     if not found:
         return ""
     items = "".join(f"<li>{html.escape(line)}</li>" for line in found)
@@ -286,7 +315,7 @@ def page(run_dir: Path) -> str:
     metrics = _read_json(metrics_file, "rerun the evaluate stage (dvc repro -f evaluate)")
     title = page_title(layout.root)
     sections = [
-        flags_section(metrics, run_curves(layout.root)),
+        flags_section(metrics, run_curves(layout.root), sorted(layout.root.rglob("explanations.csv"))),
         metrics_section(metrics),
         curves_section(layout.root),
         confusion_section(layout.eval / "plots"),

@@ -66,3 +66,17 @@ def test_a_truncated_metrics_file_or_card_is_one_line(tmp_path):
         check=False,
     )
     assert result.returncode == 2 and "is a file" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_explanations_whose_attributions_do_not_add_up_are_flagged(tmp_path):
+    root = a_run(tmp_path / "run", [1.0, 0.5])
+    (root / "why").mkdir()
+    (root / "why" / "explanations.csv").write_text(
+        "input,prediction,probability,completeness_gap\na.png,cat,0.9,0.002\nb.png,dog,0.8,0.31\nc.png,cat,0.7,0.01\n"
+    )
+    text = page(root)
+    assert "1 of 3 explanations in why/ have a completeness gap above 0.05 (largest 0.31)" in text
+    (root / "why" / "explanations.csv").write_text(
+        "input,prediction,probability,completeness_gap\na.png,cat,0.9,0.002\n"
+    )
+    assert "completeness gap" not in page(root)
