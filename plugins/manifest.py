@@ -46,9 +46,11 @@ def generate() -> dict[str, dict[str, dict[str, Any]]]:
                 function = plugin.meta.get(key)
                 if function is not None and str(function.__module__).endswith(".checks"):
                     entry[key] = f"{function.__module__}:{function.__qualname__}"
-            for key in ("labels", "task"):  # a loss's labels, a data set's task: what the checks across sections read
+            for key in ("labels", "task", "kind"):  # a loss's labels, a data set's task and kind: read across sections
                 if isinstance(plugin.meta.get(key), str):
                     entry[key] = plugin.meta[key]
+            if plugin.meta.get("kinds"):  # the kinds of data a model takes
+                entry["kinds"] = list(plugin.meta["kinds"])
             out.setdefault(group, {})[name] = entry
     return out
 
@@ -135,21 +137,28 @@ def _elsewhere(group: str, key: str) -> str:
     return f" ({key} is a parameter of {options}: choose one, e.g. {group}={owners[0]})"
 
 
+def models() -> dict[str, dict[str, Any]]:
+    """Every built-in model's manifest entry, by name."""
+    return _load().get("model", {})
+
+
 def entry(group: str, name: str) -> dict[str, Any]:
     """A built-in plugin's manifest entry ({} for a plugin the manifest does not list)."""
     return _load().get(group, {}).get(name) or {}
 
 
 def inspect(group: str, name: str, params: dict[str, Any], where: str) -> dict[str, Any]:
-    """What a data plugin's files say before anything is imported: its `inspect` function's facts (`{"task": …}`),
-    which reads the file's header and a sample (plugins/data/checks.py); else its declared task, or {}.
+    """What a data plugin says before anything is imported: its declared task and kind, and its `inspect` function's
+    facts (`{"task": …}`, read from the file's header and a sample: plugins/data/checks.py); {} for a plugin the
+    manifest does not list.
 
     Raises:
         ConfigError: one line naming the problem in the user's files and the fix.
     """
     found = entry(group, name)
+    facts = {k: found[k] for k in ("task", "kind") if found.get(k)}
     if found.get("inspect"):
         module, _, function = found["inspect"].partition(":")
-        facts = getattr(importlib.import_module(module), function)(params, where)
-        return {k: v for k, v in facts.items() if v is not None}
-    return {"task": found["task"]} if found.get("task") else {}
+        inspected = getattr(importlib.import_module(module), function)(params, where)
+        facts.update({k: v for k, v in inspected.items() if v is not None})
+    return facts

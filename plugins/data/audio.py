@@ -39,7 +39,7 @@ VALUES = {
 MEL_BINS = 40  # log-mel bands of the baseline's features (and the default model's)
 
 
-@register("data", "audio_folder", task="classification", values=VALUES, inspect=inspect_folder)
+@register("data", "audio_folder", task="classification", values=VALUES, inspect=inspect_folder, kind="audio")
 def audio_folder(
     directory: str,
     sample_rate: int = 16_000,

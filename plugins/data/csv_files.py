@@ -31,7 +31,7 @@ FLOAT32_MAX = float(np.finfo(np.float32).max)
 VALUES = {**TEXT_RULES, "task": {"choices": list(TASKS)}, "max_categories": {"min": 1}}
 
 
-@register("data", "csv", values=VALUES, inspect=inspect_table)
+@register("data", "csv", values=VALUES, inspect=inspect_table, kind="tabular")
 def csv(
     path: str,
     target: str,

@@ -128,7 +128,7 @@ FOLDER_VALUES = {
 }
 
 
-@register("data", "image_folder", task="classification", values=FOLDER_VALUES, inspect=inspect_folder)
+@register("data", "image_folder", task="classification", values=FOLDER_VALUES, inspect=inspect_folder, kind="image")
 def image_folder(
     directory: str,
     target_size: list[int] = (128, 128),

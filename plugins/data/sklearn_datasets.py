@@ -14,7 +14,7 @@ from plugins.data.base import DataSpec, Splits, split_arrays
 from plugins.registry import register
 
 
-@register("data", "digits", task="classification")
+@register("data", "digits", task="classification", kind="image")
 def digits(val_fraction: float = 0.1, test_fraction: float = 0.2, seed: int = 0, keep: dict | None = None) -> Splits:
     """scikit-learn's 1,797 handwritten digits: 8×8 grey images, 10 classes.
 
@@ -96,7 +96,7 @@ def standardize(splits: Splits, target: bool) -> Splits:
     return Splits(scale(splits.train), scale(splits.val), scale(splits.test), spec)
 
 
-@register("data", "diabetes", task="regression")
+@register("data", "diabetes", task="regression", kind="tabular")
 def diabetes(
     val_fraction: float = 0.1, test_fraction: float = 0.2, seed: int = 0, standardize_target: bool = True
 ) -> Splits:
@@ -122,7 +122,7 @@ def diabetes(
     return standardize(split_arrays(x, y, spec, val_fraction, test_fraction, seed), standardize_target)
 
 
-@register("data", "breast_cancer", task="classification")
+@register("data", "breast_cancer", task="classification", kind="tabular")
 def breast_cancer(val_fraction: float = 0.1, test_fraction: float = 0.2, seed: int = 0) -> Splits:
     """scikit-learn's breast cancer diagnosis: 569 tumours, 30 features, two classes (binary losses).
 

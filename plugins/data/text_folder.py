@@ -26,7 +26,7 @@ BAD_FILE = ("fail", "skip")
 VALUES = {**TEXT_RULES, "on_bad_file": {"choices": list(BAD_FILE)}}  # declared once (plugins/manifest.json)
 
 
-@register("data", "text_folder", task="classification", values=VALUES, inspect=inspect_folder)
+@register("data", "text_folder", task="classification", values=VALUES, inspect=inspect_folder, kind="tabular")
 def text_folder(
     directory: str,
     extensions: list[str] = (".txt",),

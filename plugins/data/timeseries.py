@@ -58,7 +58,7 @@ VALUES = {
 }
 
 
-@register("data", "timeseries", task="regression", values=VALUES, inspect=inspect_series)
+@register("data", "timeseries", task="regression", values=VALUES, inspect=inspect_series, kind="sequence")
 def timeseries(
     path: str,
     target: str,

@@ -130,7 +130,7 @@ def _register(kind: str, builder) -> None:
         `python -m workflows.train model={kind} model.input_size=32`
     """
     build.__name__ = kind
-    register("model", kind, context=("spec", "head"))(build)
+    register("model", kind, context=("spec", "head"), kinds=("image",))(build)
 
 
 _register("resnet50", keras.applications.ResNet50)

@@ -29,7 +29,7 @@ class BandMeanNormalization(keras.layers.Layer):
         return x - keras.ops.mean(x, axis=1, keepdims=True)
 
 
-@register("model", "audio_cnn", context=("spec", "head"))
+@register("model", "audio_cnn", context=("spec", "head"), kinds=("audio",))
 def audio_cnn(
     spec: DataSpec,
     head: Head,

@@ -18,7 +18,7 @@ def require_image(spec: DataSpec, model: str) -> None:
         )
 
 
-@register("model", "cnn", context=("spec", "head"))
+@register("model", "cnn", context=("spec", "head"), kinds=("image",))
 def cnn(
     spec: DataSpec,
     head: Head,

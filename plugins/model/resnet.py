@@ -33,7 +33,7 @@ def resize_input(inputs, spec: DataSpec, size: int | None):
     return inputs
 
 
-@register("model", "resnet", context=("spec", "head"))
+@register("model", "resnet", context=("spec", "head"), kinds=("image",))
 def resnet(
     spec: DataSpec,
     head: Head,

@@ -174,6 +174,10 @@ print("exit", code, "tensorflow" in sys.modules, file=sys.stderr)
         (["data=image_folder", "data.directory=photoss"], "no such directory 'photoss'"),
         (["data=timeseries", "data.path=penguins.csv", "data.target=mass"], "no column 'mass'"),
         (["data=csv", "data.path=penguins.csv", "data.target=species", "regularizer.dropout=2"], "must be in [0, 1)"),
+        (
+            ["data=csv", "data.path=penguins.csv", "data.target=species", "model=cnn"],
+            "model 'cnn' takes image data, but data=csv is tabular data; use model=mlp (any data)",
+        ),
     ],
     ids=[
         "path",
@@ -186,6 +190,7 @@ print("exit", code, "tensorflow" in sys.modules, file=sys.stderr)
         "folder",
         "series",
         "dropout",
+        "model",
     ],
 )
 def test_a_newcomers_mistake_with_their_own_file_is_one_line_before_tensorflow(tmp_path, overrides, says):

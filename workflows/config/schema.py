@@ -269,6 +269,15 @@ def check_data(cfg: DictConfig) -> dict[str, Any]:
             f"loss '{loss.name}' is for classification but the data is a regression task; use loss=auto (the "
             "task's own), loss=mse, loss=mae or loss=huber"
         )
+    model = cfg.get("model")
+    kinds = manifest.entry("model", str(model.name)).get("kinds") if isinstance(model, DictConfig) else None
+    if kinds and facts.get("kind") and facts["kind"] not in kinds:
+        takers = sorted(name for name, e in manifest.models().items() if facts["kind"] in e.get("kinds", ()))
+        fits = "".join(f"model={n}, or " for n in takers)
+        raise ConfigError(
+            f"model '{model.name}' takes {' or '.join(kinds)} data, but data={data.name} is {facts['kind']} data; "
+            f"use {fits}model=mlp (any data)"
+        )
     return facts
 
 
