@@ -313,7 +313,6 @@ def _augmentation_ops(augmentation: AugmentationConfig) -> list[Choice]:
 
 
 def _check_regularizer_options(options: RegularizerOptions) -> None:
-    if options.dropout is not None and not 0.0 <= options.dropout < 1.0:
-        raise ConfigError(f"regularizer.dropout={options.dropout} must be in [0, 1) (or null to keep the model's)")
+    # regularizer.dropout's range is checked with the sections, before any plugin (`_check_across`)
     if options.early_stopping.patience < 0:
         raise ConfigError("regularizer.early_stopping.patience must be ≥ 0 (0: no early stopping)")
