@@ -116,7 +116,8 @@ def test_a_bad_search_space_is_one_line_before_any_trial(tmp_path):
 
 def test_pruner_and_sampler_start_up_are_separate_and_checked():
     from workflows.config.compose import compose
-    from workflows.runners.search import make_pruner, make_sampler, search_config
+    from workflows.runners.search_space import search_config
+    from workflows.runners.study_store import make_pruner, make_sampler
 
     search = search_config(
         compose(

@@ -12,7 +12,9 @@ import pytest
 from plugins.registry import ConfigError
 from tests.conftest import ROOT, error_lines, run
 from workflows.config.compose import compose
-from workflows.runners.search import check_failures, open_study, reseed, search_config, storage_of, trial_seed
+from workflows.runners.search import check_failures
+from workflows.runners.search_space import search_config
+from workflows.runners.study_store import open_study, reseed, storage_of, trial_seed
 
 REGRESSION = ["hparams_search=optuna", "data=diabetes", "model=mlp", "loss=mse"]
 SEARCH = [sys.executable, "-m", "workflows.search"]
@@ -233,7 +235,7 @@ def test_a_trial_left_running_by_a_dead_process_on_another_host_is_taken_over(tm
     """A search resumed in a new container waited forever for a trial a killed process had left RUNNING."""
     import time
 
-    from workflows.runners.search import GRACE_SECONDS, fail_dead_trials, heartbeat, wait_for_others
+    from workflows.runners.study_store import GRACE_SECONDS, fail_dead_trials, heartbeat, wait_for_others
 
     search = search_config(
         compose(["hparams_search=optuna", f"hparams_search.storage={tmp_path / 's.log'}", "hparams_search.n_trials=1"])
