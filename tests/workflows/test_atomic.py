@@ -18,3 +18,22 @@ def test_a_replaced_folder_keeps_dvcs_gitignore_files(tmp_path):
     assert (logs / "plots" / ".gitignore").read_text() == "/metrics\n"
     assert (logs / ".gitignore").read_text() == "/new\n"
     assert not (logs / "old.json").exists() and (logs / "metrics.json").exists()  # replaced as a whole otherwise
+
+
+def test_an_interruption_after_outputs_were_written_says_what_it_left(capsys):
+    """Ctrl-C while the train stage ran evaluate ahead printed "the previous outputs are left as they were", but the
+    new model was already in models/."""
+    from workflows.io.console import EXIT_INTERRUPTED, Interrupted, run_cli
+
+    def after_writing(args):
+        raise Interrupted("the train stage had finished and written models/, but DVC has not recorded them")
+
+    def before_writing(args):
+        raise KeyboardInterrupt
+
+    assert run_cli(after_writing, []) == EXIT_INTERRUPTED
+    assert capsys.readouterr().err == (
+        "interrupted: the train stage had finished and written models/, but DVC has not recorded them\n"
+    )
+    assert run_cli(before_writing, []) == EXIT_INTERRUPTED
+    assert capsys.readouterr().err == "interrupted: the previous outputs are left as they were\n"
