@@ -72,8 +72,9 @@ def main() -> None:
         cmd = [sys.executable, "-m", "workflows", "train", *overrides, "trainer.verbose=0", f"hydra.run.dir={base}/r"]
         subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
         from plugins.data.base import DataSpec
+        from plugins.data.image_kind import image_batches
+        from workflows.io.card import read_card
         from workflows.serve.explain import explain
-        from workflows.serve.predict import image_batches, read_card
         from workflows.stages.evaluate import load_model
 
         models = base / "r" / "models"

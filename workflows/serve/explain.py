@@ -132,7 +132,7 @@ def _prediction(probs: np.ndarray, head, spec: DataSpec) -> tuple[int, str, floa
 
 def explain_images(model, head, spec: DataSpec, files: list[Path], out: Path, steps: int, sanity: bool) -> list[dict]:
     """A heatmap PNG per image; returns one summary row per image."""
-    from workflows.serve.predict import image_batches
+    from plugins.data.image_kind import image_batches
     from workflows.stages.outputs import file_name
 
     rows, shuffled = [], randomized(model) if sanity else None

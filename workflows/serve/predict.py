@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from plugins.data.image_kind import image_batches  # noqa: F401 — explain and the benchmarks read images through it
 from plugins.data.kinds import kind_of
 from plugins.registry import ConfigError, did_you_mean
 from workflows.io.atomic import atomic_path
@@ -132,7 +131,8 @@ def table_batches(
     The feature columns are the model's (`spec.features`, by name); a model trained on unnamed features (a shipped
     data set) takes the CSV's columns in order, the target's excepted.
     """
-    from plugins.data.csv_files import _number, check_unique_header
+    from plugins.data.checks import check_unique_header
+    from plugins.data.csv_files import _number
 
     with path.open(newline="", encoding="utf-8-sig") as handle:  # Excel's byte-order mark is not a column name
         reader = csv.reader(handle, delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
@@ -182,7 +182,7 @@ def raw_row_batches(
 ) -> Iterator[tuple[list[int], dict[str, np.ndarray], list[str] | None]]:
     """Batches of a table's rows as the saved model takes them (its columns by name, cells as they are: blanks,
     strings, unseen categories), with the target's cells when the file has the target column."""
-    from plugins.data.csv_files import check_unique_header
+    from plugins.data.checks import check_unique_header
     from plugins.data.tabular import TableEncoding, read_table, texts
 
     encoding = TableEncoding(**spec.table)

@@ -35,6 +35,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from plugins import load_plugins
+from plugins.data import verdict
+from plugins.data.kinds import Evidence, kind_of
 from plugins.registry import ConfigError
 from workflows.config.experiment import Experiment
 from workflows.io.atomic import atomic_dir, write_json
@@ -220,10 +222,8 @@ def evaluate(
             result.update(_mode_gap_checked(core, head, train_split, batch_size))
         predicted = predicted_classes(np.asarray(head.probabilities(outputs)))
     else:  # in the target's units; `loss` stays the training loss, on the standardized target
-        from plugins.data.verdict import regression_metrics
-
         predicted = unscale_target(outputs.reshape(y.shape), spec)
-        result.update(regression_metrics(unscale_target(y, spec), predicted))
+        result.update(verdict.regression_metrics(unscale_target(y, spec), predicted))
     result.update(_baseline(spec, x, y, predicted, rows, reference or {}))
     result.update(cost(core, x, Path(model_dir) / "model.keras"))
     with atomic_dir(out_dir) as tmp:
@@ -292,9 +292,6 @@ def _baseline(spec: DataSpec, x, y, predicted, rows, reference: dict[str, Any]) 
     """The data kind's classical baseline on the same test examples (plugins/data/kinds.py), chosen on validation,
     with the paired verdict on the headline metric. `reference` holds the "train" and "val" splits (`splits`: (x, y))
     and their raw rows (`rows`)."""
-    from plugins.data import verdict
-    from plugins.data.kinds import Evidence, kind_of
-
     splits, raw = reference.get("splits") or {}, reference.get("rows") or {}
     classes = spec.task == "classification"
 
@@ -316,7 +313,6 @@ def _baseline(spec: DataSpec, x, y, predicted, rows, reference: dict[str, Any]) 
 
 def _insight(out: Path, core, head, spec: DataSpec, x, y, outputs, predicted, rows, batch_size: int) -> None:
     """mistakes.csv (and mistakes.png for images), and for a table importance.csv/.png (workflows/stages/insight.py)."""
-    from plugins.data.kinds import kind_of
     from workflows.stages import insight
 
     if rows is not None and "file" in rows:  # a folder of text files: each example is a file
