@@ -3,9 +3,17 @@
 Every geometric op (flip, rotation, translation, zoom, shear) is a
 `RandomAffine` layer with one component set, and the augmentation pipeline
 merges consecutive ones into a single `RandomAffine`: each image is warped
-once, by the product of its sampled matrices, with one
-`keras.ops.image.affine_transform` call per batch, where a chain of Keras
-layers warps it once per op (and ImageDataGenerator once per image in Python).
+once, by the product of its sampled matrices, where a chain of Keras layers
+warps it once per op (and ImageDataGenerator once per image in Python).
+
+The warp is OpenCV's `warpAffine` (`warp`: the kernel Albumentations runs; its
+Python binding releases the GIL, so a batch's images are warped on a pool of
+threads), called from tf.data through one `tf.numpy_function` per batch. The
+matrices are drawn in NumPy from a seed the layer's `SeedGenerator` gives each
+batch, so a seed gives the same bytes, on and off TensorFlow (`augment_numpy`:
+the augment stage's copies, without TensorFlow). TensorFlow's own kernel
+(`keras.ops.image.affine_transform`) agrees with it to within OpenCV's 1/32
+pixel interpolation grid (tests/plugins/test_affine_opencv.py).
 
 Conventions (ImageDataGenerator's): angles in degrees, positive rotation and
 shear counter-clockwise; shifts as fractions of the width/height; zoom
@@ -15,8 +23,11 @@ factors > 1 enlarge the content.
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import keras
+import numpy as np
 from keras import ops
 
 from plugins.registry import ConfigError, ParamError, did_you_mean, register
@@ -43,6 +54,60 @@ def transform(theta, shear, zx, zy, tx, ty, fx, fy, height: int, width: int):
     cx, cy = (width - 1) / 2.0, (height - 1) / 2.0
     zeros = ops.zeros_like(a)
     return ops.stack([a, b, cx - a * cx - b * cy - tx, c, d, cy - c * cx - d * cy - ty, zeros, zeros], axis=1)
+
+
+def numpy_transform(theta, shear, zx, zy, tx, ty, fx, fy, height: int, width: int) -> np.ndarray:
+    """`transform` in NumPy: the (batch, 6) output → input maps (OpenCV's inverse maps), about the image centre."""
+    cos, sin = np.cos(theta), np.sin(theta)
+    a, b = fx * cos / zx, -fy * (sin + np.tan(shear) * cos) / zx
+    c, d = fx * sin / zy, fy * (cos - np.tan(shear) * sin) / zy
+    cx, cy = (width - 1) / 2.0, (height - 1) / 2.0
+    return np.stack([a, b, cx - a * cx - b * cy - tx, c, d, cy - c * cx - d * cy - ty], axis=1)
+
+
+_BORDERS = {"constant": 0, "nearest": 1, "reflect": 2, "wrap": 3, "mirror": 4}  # cv2.BORDER_* values
+_THREADS = max(1, min(4, os.cpu_count() or 1))
+_POOL: ThreadPoolExecutor | None = None
+
+
+def warp(images: np.ndarray, maps: np.ndarray, fill_mode: str, fill_value: float, interpolation: str) -> np.ndarray:
+    """Warps each image (batch, height, width, channels) by its (6,) output → input map with OpenCV.
+
+    Fill modes follow Keras's: `reflect` is OpenCV's BORDER_REFLECT (d c b a | a b c d), `mirror` its
+    BORDER_REFLECT_101 (d c b | a b c d), `wrap`, `nearest` (replicate) and `constant` (`fill_value`). The batch is
+    split over a pool of threads (OpenCV releases the GIL inside each call).
+    """
+    import cv2
+
+    global _POOL
+    images = np.asarray(images)
+    out = np.empty_like(images)
+    height, width, channels = images.shape[1:]
+    flags = (cv2.INTER_LINEAR if interpolation == "bilinear" else cv2.INTER_NEAREST) | cv2.WARP_INVERSE_MAP
+    border = _BORDERS[fill_mode]
+
+    def one(i: int) -> None:
+        m = maps[i].reshape(2, 3)
+        for c in range(0, channels, 4):  # OpenCV warps up to 4 channels at once
+            part = images[i, :, :, c : c + 4]
+            warped = cv2.warpAffine(
+                part, m, (width, height), flags=flags, borderMode=border, borderValue=(fill_value,) * 4
+            )
+            out[i, :, :, c : c + 4] = warped.reshape(height, width, -1)
+
+    def chunk(start: int) -> None:
+        for i in range(start, min(start + step, len(images))):
+            one(i)
+
+    step = max(1, -(-len(images) // _THREADS))
+    if len(images) < 8 or _THREADS == 1:  # a pool's hand-off costs more than it gives on a few images
+        step = len(images)
+        chunk(0)
+        return out
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(_THREADS, thread_name_prefix="kerasforge-warp")
+    list(_POOL.map(chunk, range(0, len(images), step)))
+    return out
 
 
 class RandomAffine(keras.layers.Layer):
@@ -122,37 +187,50 @@ class RandomAffine(keras.layers.Layer):
             out.add("flip")
         return out
 
-    def _apply(self, component: str, value, identity, batch: int):
-        """`value` where the component fires for the image, else `identity`."""
+    def _fires(self, rng: np.random.Generator, component: str, batch: int) -> np.ndarray:
         p = self.flip_probability if component == "flip" else self.probabilities.get(component, 1.0)
-        if p >= 1.0:
-            return value
-        fire = keras.random.uniform((batch,), seed=self.seed_generator) < p
-        return ops.where(fire, value, identity)
+        return np.ones(batch, bool) if p >= 1.0 else rng.random(batch) < p
 
-    def matrices(self, batch: int, height: int, width: int):
-        """The (batch, 8) transforms mapping output pixels to input pixels."""
-        uniform = lambda low, high: keras.random.uniform((batch,), low, high, seed=self.seed_generator)  # noqa: E731
-        zeros, ones = ops.zeros((batch,)), ops.ones((batch,))
-        theta = self._apply("rotation", uniform(-self.rotation, self.rotation), zeros, batch) * (math.pi / 180)
-        shear = self._apply("shear", uniform(-self.shear, self.shear), zeros, batch) * (math.pi / 180)
-        zx = self._apply("zoom", uniform(*self.zoom), ones, batch)
-        zy = self._apply("zoom", uniform(*self.zoom), ones, batch)
-        tx = self._apply("shift", uniform(-self.width_shift, self.width_shift), zeros, batch) * width
-        ty = self._apply("shift", uniform(-self.height_shift, self.height_shift), zeros, batch) * height
-        fx = self._apply("flip", -ones, ones, batch) if self.horizontal_flip else ones
-        fy = self._apply("flip", -ones, ones, batch) if self.vertical_flip else ones
-        return transform(theta, shear, zx, zy, tx, ty, fx, fy, height, width)
+    def matrices(self, rng: np.random.Generator, batch: int, height: int, width: int) -> np.ndarray:
+        """The (batch, 6) maps from output pixels to input pixels, drawn from `rng`."""
+
+        def drawn(component: str, low: float, high: float, identity: float) -> np.ndarray:
+            value = rng.uniform(low, high, batch)
+            return np.where(self._fires(rng, component, batch), value, identity)
+
+        theta = drawn("rotation", -self.rotation, self.rotation, 0.0) * (math.pi / 180)
+        shear = drawn("shear", -self.shear, self.shear, 0.0) * (math.pi / 180)
+        zx = drawn("zoom", *self.zoom, 1.0)
+        zy = drawn("zoom", *self.zoom, 1.0)
+        tx = drawn("shift", -self.width_shift, self.width_shift, 0.0) * width
+        ty = drawn("shift", -self.height_shift, self.height_shift, 0.0) * height
+        ones = np.ones(batch)
+        fx = np.where(self._fires(rng, "flip", batch), -1.0, 1.0) if self.horizontal_flip else ones
+        fy = np.where(self._fires(rng, "flip", batch), -1.0, 1.0) if self.vertical_flip else ones
+        return numpy_transform(theta, shear, zx, zy, tx, ty, fx, fy, height, width)
+
+    def augment_numpy(self, images: np.ndarray, seed) -> np.ndarray:
+        """The batch warped, without TensorFlow: its maps drawn from `seed` (an int or a pair), then OpenCV."""
+        images = np.asarray(images)
+        if not self.components() or len(images) == 0:
+            return images
+        squeeze = images.ndim == 3  # (batch, height, width): one channel
+        if squeeze:
+            images = images[..., None]
+        rng = np.random.default_rng(np.asarray(seed, np.uint64).ravel().tolist())
+        maps = self.matrices(rng, len(images), images.shape[1], images.shape[2])
+        out = warp(images, maps, self.fill_mode, self.fill_value, self.interpolation)
+        return out[..., 0] if squeeze else out
 
     def call(self, images, training=True):
         if not training or not self.components():
             return images
-        shape = ops.shape(images)
-        transforms = self.matrices(shape[0], images.shape[1], images.shape[2])
-        out = ops.image.affine_transform(
-            images, transforms, interpolation=self.interpolation, fill_mode=self.fill_mode, fill_value=self.fill_value
-        )
-        return ops.cast(out, images.dtype)
+        import tensorflow as tf  # tf.numpy_function: OpenCV's warp inside tf.data's (and Keras's) graphs
+
+        seed = keras.random.randint((2,), 0, 2**31 - 1, seed=self.seed_generator, dtype="int32")
+        out = tf.numpy_function(lambda x, s: self.augment_numpy(x, s), [images, seed], images.dtype, stateful=False)
+        out.set_shape(images.shape)
+        return out
 
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -191,6 +191,22 @@ class AudioKind(DataKind):
             part = files[start : start + batch_size]
             yield part, np.stack([read_clip(f, rate, samples) for f in part])
 
+    def explain_inputs(self, inputs: list[str], spec: DataSpec) -> list[Path]:
+        found = self.gather(inputs, spec).files
+        self.check_files(found, spec)
+        return found
+
+    def explain(self, model, head, what, spec, out, steps, sanity):
+        """Occlusion of time–frequency patches, drawn over each clip's spectrogram (plugins/data/audio_explain.py)."""
+        from plugins.data.audio_explain import explain_clips
+
+        return explain_clips(model, head, spec, what, out, sanity)
+
+    def mistakes_picture(self, x, order, y, predicted, probs, spec, out: Path) -> None:
+        from plugins.data.audio_explain import mistakes_spectrograms
+
+        mistakes_spectrograms(x, order, y, predicted, probs, spec, out)
+
     def baseline(self, evidence: Evidence) -> dict[str, Any]:
         """Log-mel statistics (each band's mean and deviation over time) and a logistic regression, fitted on the
         training clips, with the paired verdict on the test clips."""

@@ -95,6 +95,14 @@ class ImageKind(DataKind):
             inputs=lambda x, rows: {"pixels": x},
         )
 
+    def explain_inputs(self, inputs, spec):
+        return self.gather(inputs, spec).files
+
+    def explain(self, model, head, what, spec, out, steps, sanity):
+        """Integrated Gradients of the predicted class's probability, from a black image to the input, as a heatmap
+        over the image (`<image>.png`, titled with the class and its probability)."""
+        return explain_images(model, head, spec, what, out, steps, sanity)
+
     def mistakes_picture(self, x, order, y, predicted, probs, spec, out: Path) -> None:
         if np.ndim(x) == 4:
             mistakes_grid(x, order, y, predicted, probs, spec, out)
@@ -239,3 +247,31 @@ def _decode(spec: DataSpec):
     return lambda images: tf.map_fn(
         decode, images, fn_output_signature=tf.TensorSpec((height, width, channels), tf.float32)
     )
+
+
+def explain_images(model, head, spec: DataSpec, files: list[Path], out: Path, steps: int, sanity: bool) -> list[dict]:
+    """A heatmap PNG per image; returns one summary row per image."""
+    from plugins.data.attribution import (
+        class_output,
+        heatmap_png,
+        integrated_gradients,
+        prediction,
+        randomized,
+        rank_correlation,
+    )
+    from plugins.model.outputs import file_name
+
+    rows, shuffled = [], randomized(model) if sanity else None
+    for names, x in image_batches(files, spec, 32):
+        probs = np.asarray(head.probabilities(model(x, training=False)))
+        for name, image, p in zip(names, x, probs):
+            cls, label, prob = prediction(p, head, spec)
+            attributions, gap = integrated_gradients(class_output(model, head, cls), image, np.zeros_like(image), steps)
+            row = {"input": str(name), "prediction": label, "probability": prob, "completeness_gap": gap}
+            if shuffled is not None:
+                other, _ = integrated_gradients(class_output(shuffled, head, cls), image, np.zeros_like(image), steps)
+                row["randomized_rank_correlation"] = rank_correlation(attributions.sum(-1), other.sum(-1))
+            png = out / f"{file_name(str(Path(name).with_suffix('')), 'input')}.png"
+            heatmap_png(image, attributions, f"{label} (p={prob:.2f})", png)
+            rows.append(row)
+    return rows

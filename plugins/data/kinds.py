@@ -75,11 +75,16 @@ class DataKind:
             table (the default).
         noun: what the examples are called in messages.
 
-    Methods (each has a default that does nothing):
+    Methods (each has a default: a kind implements what it has):
+        saved, network, saved_inputs: the in-model preprocessing put in front of the trained network (a table's
+            encoding layers), the network behind it, and a split's raw inputs as the saved model takes them.
         baseline: the strongest classical method on the same test examples, with the paired verdict.
-        mistakes_picture: a picture of the worst mistakes (an image grid), beside mistakes.csv.
-        check_files: each input file's header, before TensorFlow starts (predict).
-        file_batches: the model's inputs read from files (`files`), in batches, each bad file a one-line error.
+        mistakes_picture, insight: a picture of the worst mistakes (an image grid, spectrograms), and more of
+            the test split's insight (a table's permutation importance).
+        gather, check_files, file_batches, row_batches: what `predict` reads — the user's files (`files`) or one
+            table of rows — checked before TensorFlow starts, then in batches, each bad input a one-line error.
+        predictions: how the predictions are written (a row per input; a forecaster's next values).
+        explain_inputs, explain: what `explain` reads (checked before TensorFlow), and the explanation it writes.
         serving: the exported model's signatures (raw inputs in), and the one TFLite converts.
         modality, augmenter, preview_figure: which augmentation ops apply, how they run, how they are shown.
     """
@@ -96,6 +101,23 @@ class DataKind:
             evidence: the splits, the model's predictions and the headline metric.
         """
         return {}
+
+    def saved(self, network: Any, spec: DataSpec) -> tuple[Any, dict[str, Any]]:
+        """The model to save, taking the raw inputs (`network` with the kind's preprocessing layers in front), and
+        the entries it adds to the model card; the default: the network as trained, nothing added."""
+        return network, {}
+
+    def network(self, model: Any, spec: DataSpec) -> Any:
+        """The part of a saved model that reads the prepared inputs (the inverse of `saved`); default: all of it."""
+        return model
+
+    def saved_inputs(self, x: np.ndarray, rows: Any, spec: DataSpec) -> Any:
+        """A split's inputs as the saved model takes them, from its prepared inputs `x` and raw `rows` (None when
+        the data has none); the default: the prepared inputs."""
+        return x
+
+    def insight(self, network: Any, head: Any, spec: DataSpec, rows: Any, y: np.ndarray, out: Path, batch: int):
+        """Writes more of the test split's insight into `out` (beside mistakes.csv); the default writes nothing."""
 
     def mistakes_picture(self, x: np.ndarray, order: list[int], y, predicted, probs, spec: DataSpec, out: Path) -> None:
         """Draws the worst mistakes (`order`: their positions in the test split) into `out` (a PNG); the default
@@ -121,6 +143,68 @@ class DataKind:
         ax.text(0.5, 0.5, f"{self.name} data: augmented, no preview", ha="center", va="center")
         ax.axis("off")
         return fig
+
+    def gather(self, inputs: list[str], spec: DataSpec) -> Inputs:
+        """The inputs of `predict` and `explain`, checked against what the model takes: files of this kind
+        (`files`: folders walked recursively), or one table of rows (a kind without `files`).
+
+        Raises:
+            ConfigError: a missing path, a folder without such files, files for a model of rows, a table for a
+                model of files, several tables, or a file that is neither.
+        """
+        files, tables = _listed(inputs, self.files, self.noun)
+        if self.files:
+            if tables:
+                raise ConfigError(
+                    f"{tables[0]}: this model takes {self.noun} ({'/'.join(e[1:] for e in self.files)}), not CSV "
+                    f"rows; give {self.noun} or folders of them"
+                )
+            return Inputs(files)
+        if files:
+            raise ConfigError(
+                f"{files[0]}: this model takes {spec.kind} rows of {spec.input_shape[0]} features, not "
+                "files; give a CSV file with its feature columns"
+            )
+        if len(tables) != 1:
+            raise ConfigError(
+                f"give one CSV file (got {len(tables)}); this model takes rows of {spec.input_shape[0]} features"
+            )
+        return Inputs([], tables[0])
+
+    def row_batches(self, table: Path, spec: DataSpec, batch_size: int) -> Iterator[tuple[list, Any, Any]]:
+        """Batches of (row names, the saved model's inputs, the target's cells or None) read from one table file.
+
+        Raises:
+            ConfigError: this kind's model takes files (the default).
+        """
+        raise ConfigError(f"{table}: this model takes {self.noun}, not rows of a table")
+
+    def predictions(self, spec: DataSpec, head: Any, table: Path | None) -> Any:
+        """The writer of `predict`'s CSV (`plugins.model.outputs.Predictions`: a row per input, scored against a
+        table's target cells)."""
+        from plugins.model.outputs import Predictions
+
+        return Predictions(spec, head, table)
+
+    def explain_inputs(self, inputs: list[str], spec: DataSpec) -> Any:
+        """What `explain` reads, checked before TensorFlow starts (handed back to `explain`).
+
+        Raises:
+            ConfigError: this kind's inputs are not explained (the default).
+        """
+        raise ConfigError(
+            f"explain takes images, sound, table rows or text; a {self.name} model's inputs are not explained yet"
+        )
+
+    def explain(self, model: Any, head: Any, what: Any, spec: DataSpec, out: Path, steps: int, sanity: bool):
+        """Explains each input of `what` (from `explain_inputs`) into the folder `out`; returns one summary row per
+        input (`input`, `prediction`, `probability`, and what the method reports: a completeness gap…).
+
+        Args:
+            steps: Integrated Gradients' steps (a kind using another method may ignore them).
+            sanity: also explain with a randomized copy of the model (`randomized_rank_correlation` per input).
+        """
+        raise ConfigError(f"a {self.name} model's inputs are not explained yet")
 
     def check_files(self, files: list[Path], spec: DataSpec) -> None:
         """Refuses, before TensorFlow starts, an input file that cannot be read (from its header: cheap); the
@@ -198,6 +282,40 @@ class Serving:
     checked: str
     network: Any
     inputs: Callable[[np.ndarray, Any], dict[str, Any]]
+
+
+TABLES = (".csv", ".tsv", ".txt", ".gz", ".parquet", ".pq")  # what predict and explain read as a table of rows
+
+
+@dataclass
+class Inputs:
+    """What to predict on or explain: files the model's data kind reads (images, sound…), or one table file."""
+
+    files: list[Path]
+    table: Path | None = None
+
+
+def _listed(inputs: list[str], extensions: tuple[str, ...], noun: str) -> tuple[list[Path], list[Path]]:
+    """The files with one of `extensions` (folders walked recursively) and the table files among the inputs."""
+    files: list[Path] = []
+    tables: list[Path] = []
+    kinds = "/".join(e[1:] for e in extensions) or "none"
+    for name in inputs:
+        path = Path(name)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in extensions and p.is_file())
+            if not found:
+                raise ConfigError(f"{path}: the folder holds no {noun} ({kinds})")
+            files += found
+        elif not path.is_file():
+            raise ConfigError(f"{path}: no such file or folder")
+        elif extensions and path.suffix.lower() in extensions:
+            files.append(path)
+        elif path.suffix.lower() in TABLES:
+            tables.append(path)
+        else:
+            raise ConfigError(f"{path}: not one of {noun} ({kinds}) nor a CSV file")
+    return files, tables
 
 
 _KINDS: dict[str, DataKind] = {}

@@ -3,13 +3,20 @@ linear model on the user's raw cells, TF-IDF + a linear model for a table with t
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import csv
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from plugins.data import verdict
+from plugins.data.checks import check_unique_header
 from plugins.data.kinds import DataKind, Evidence, register_kind
+from plugins.registry import ConfigError, did_you_mean
+
+if TYPE_CHECKING:
+    from plugins.data.base import DataSpec
 
 MAX_CODES = 250  # HistGradientBoosting takes at most 255 categories per feature: the rarest share one code
 
@@ -25,6 +32,51 @@ class TableKind(DataKind):
         if not spec.table or any(rows.get(split) is None for split in ("train", "val", "test")):
             return {}  # a shipped array (diabetes): no raw rows to fit a classical model on
         return {"baseline": compare(rows, evidence.answers, spec, evidence.predicted, evidence.headline)}
+
+    def saved(self, network, spec):
+        """The saved model takes raw rows: the table's encoding layers in front of the trained network, and the
+        card lists the columns it takes."""
+        if not spec.table:
+            return network, {}
+        encoding = table_encoding(spec)
+        return encoding.front(network), {"columns": encoding.describe()}
+
+    def network(self, model, spec):
+        return model.layers[-1] if spec.table else model  # the trained network behind the encoding layers
+
+    def saved_inputs(self, x, rows, spec):
+        if not spec.table or rows is None:
+            return x
+        import tensorflow as tf
+
+        return {k: tf.constant(v) for k, v in table_encoding(spec).inputs(rows).items()}
+
+    def insight(self, network, head, spec, rows, y, out, batch):
+        """Permutation importance of the user's columns on the test rows (importance.csv and .png)."""
+        if spec.table and rows is not None:
+            from plugins.data.table_explain import importance
+
+            importance(network, head, spec, rows, np.asarray(y), out, batch)
+
+    def row_batches(self, table: Path, spec, batch_size: int):
+        """Rows as the saved model takes them: a table's by column name, cells as they are (its encoding inside);
+        a shipped array's (no `spec.table`) as numbers, scaled as training scaled them."""
+        if spec.table:
+            yield from raw_row_batches(table, spec, batch_size)
+            return
+        for rows, x, targets in table_batches(table, spec, spec.target, batch_size):
+            yield rows, scale(x, spec), targets
+
+    def explain_inputs(self, inputs, spec):
+        from plugins.data.table_explain import explain_inputs
+
+        return explain_inputs(self, inputs, spec)
+
+    def explain(self, model, head, what, spec, out, steps, sanity):
+        from plugins.data.table_explain import explain_rows
+
+        rows, lines = what
+        return explain_rows(model, head, spec, rows, lines, out, steps, sanity)
 
     def modality(self, spec) -> str | None:
         from plugins.data.tabular import text_columns
@@ -48,9 +100,8 @@ class TableKind(DataKind):
         import tensorflow as tf
 
         from plugins.data.kinds import Serving
-        from plugins.data.tabular import TableEncoding
 
-        core = model.layers[-1]  # the trained network behind the encoding layers: it reads the encoded rows
+        core = self.network(model, spec)
         signature = {
             c["input"]: tf.TensorSpec([None, 1], tf.float32 if c["type"] == "number" else tf.string, name=c["input"])
             for c in spec.table["columns"]
@@ -64,8 +115,22 @@ class TableKind(DataKind):
             tflite="encoded_rows",
             checked="serving_default",
             network=core,
-            inputs=lambda x, rows: TableEncoding(**spec.table).inputs(rows),
+            inputs=lambda x, rows: table_encoding(spec).inputs(rows),
         )
+
+
+def table_encoding(spec):
+    """The table's encoding (`plugins.data.tabular.TableEncoding`) from the spec, built once per spec's table."""
+    from plugins.data.tabular import TableEncoding
+
+    key = id(spec.table)
+    if _ENCODINGS.get(key, (None,))[0] is not spec.table:
+        _ENCODINGS.clear()  # one model's table at a time: no growth over a long session
+        _ENCODINGS[key] = (spec.table, TableEncoding(**spec.table))
+    return _ENCODINGS[key][1]
+
+
+_ENCODINGS: dict[int, tuple[Any, Any]] = {}
 
 
 def features(rows, columns: list[dict[str, Any]], reference=None) -> np.ndarray:
@@ -223,3 +288,92 @@ def _text_preview(rows: list[np.ndarray], spec: Any, words: int = 14):
     ax.axis("off")
     fig.suptitle(f"text augmentation preview: column '{column['name']}' (first {words} tokens)", fontsize=9)
     return fig
+
+
+def table_batches(
+    path: Path, spec: DataSpec, target: str | None, batch_size: int
+) -> Iterator[tuple[list[int], np.ndarray, list[str] | None]]:
+    """Batches of a CSV's feature rows in raw units (numbers checked, one-line errors), with the target's cells.
+
+    The feature columns are the model's (`spec.features`, by name); a model trained on unnamed features (a shipped
+    data set) takes the CSV's columns in order, the target's excepted.
+    """
+    from plugins.data.csv_files import _number
+
+    with path.open(newline="", encoding="utf-8-sig") as handle:  # Excel's byte-order mark is not a column name
+        reader = csv.reader(handle, delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
+        header = [h.strip() for h in next(reader, None) or []]
+        check_unique_header(header, str(path))  # as training refuses it: which of two 'a' columns is the feature?
+        columns = _feature_columns(header, spec, target, path)
+        target_column = header.index(target) if target and target in header else None
+        rows, values, targets = [], [], []
+        for i, row in enumerate(reader, start=1):
+            if not row:
+                continue
+            if len(row) != len(header):
+                raise ConfigError(f"{path}, line {i + 1}: {len(row)} fields, the header has {len(header)}")
+            values.append(
+                [_number(row[c].strip(), str(path), i + 1, header[c], "fix the cell or drop the row") for c in columns]
+            )
+            rows.append(i)
+            if target_column is not None:
+                targets.append(row[target_column].strip())
+            if len(rows) == batch_size:
+                yield rows, np.asarray(values, np.float32), (targets if target_column is not None else None)
+                rows, values, targets = [], [], []
+        if rows:
+            yield rows, np.asarray(values, np.float32), (targets if target_column is not None else None)
+
+
+def _feature_columns(header: list[str], spec: DataSpec, target: str | None, path: Path) -> list[int]:
+    """The positions of the model's feature columns in a CSV's header: by name, or in order without names."""
+    if not header:
+        raise ConfigError(f"{path} is empty; it needs a header row and data rows")
+    if spec.features:
+        missing = [f for f in spec.features if f not in header]
+        if missing:
+            raise ConfigError(
+                f"{path} has no column '{missing[0]}', a feature of this model; "
+                f"{did_you_mean(missing[0], header)} (the model takes: {', '.join(spec.features)})"
+            )
+        return [header.index(f) for f in spec.features]
+    columns = [i for i, h in enumerate(header) if h != target]
+    if len(columns) != spec.input_shape[0]:
+        raise ConfigError(f"{path} has {len(columns)} feature columns; this model takes {spec.input_shape[0]}")
+    return columns
+
+
+def raw_row_batches(
+    path: Path, spec: DataSpec, batch_size: int
+) -> Iterator[tuple[list[int], dict[str, np.ndarray], list[str] | None]]:
+    """Batches of a table's rows as the saved model takes them (its columns by name, cells as they are: blanks,
+    strings, unseen categories), with the target's cells when the file has the target column."""
+    from plugins.data.tabular import read_table, texts
+
+    encoding = table_encoding(spec)
+    first = read_table(path, nrows=0)
+    header = [str(c).strip() for c in first.columns]
+    if not header:
+        raise ConfigError(f"{path} is empty; it needs a header row and data rows")
+    check_unique_header(header, str(path))
+    encoding.check_columns(first.rename(columns=lambda c: str(c).strip()), str(path))
+    chunks = (
+        read_table(path, chunksize=batch_size) if path.suffix.lower() not in (".parquet", ".pq") else [read_table(path)]
+    )
+    start = 1
+    for chunk in chunks:
+        chunk = chunk.rename(columns=lambda c: str(c).strip())
+        for i in range(0, len(chunk), batch_size):
+            part = chunk.iloc[i : i + batch_size]
+            targets = texts(part[spec.target]).tolist() if spec.target in part.columns else None
+            yield list(range(start, start + len(part))), encoding.inputs(part, str(path), start + 1), targets
+            start += len(part)
+
+
+def scale(x: np.ndarray, spec: DataSpec) -> np.ndarray:
+    """Raw feature rows → the units the model was trained on (the card's scaling; none when unscaled)."""
+    if not spec.scaling:
+        return x
+    return ((x - np.asarray(spec.scaling["mean"], np.float32)) / np.asarray(spec.scaling["std"], np.float32)).astype(
+        np.float32
+    )

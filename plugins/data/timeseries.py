@@ -26,6 +26,7 @@ divides the model's MAE by the seasonal naive's in-sample MAE (Hyndman's).
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,8 +34,9 @@ import numpy as np
 from plugins.data import verdict
 from plugins.data.base import DataSpec, Splits
 from plugins.data.checks import inspect_series
-from plugins.data.kinds import DataKind, Evidence, register_kind
+from plugins.data.kinds import TABLES, DataKind, Evidence, register_kind
 from plugins.data.tabular import _counts_rows, numbers, numbers_checked, parse_times, read_table, shorten, warn
+from plugins.model.outputs import unscale_target
 from plugins.registry import ConfigError, check_values, did_you_mean, register
 
 GAPS = ("fail", "ignore")
@@ -559,6 +561,46 @@ class SeriesKind(DataKind):
             return {}
         found = series_compare(rows, evidence.answers, evidence.spec, evidence.predicted)
         return {"mase": found.pop("model_mase"), "baseline": found}
+
+    def gather(self, inputs, spec):
+        """A forecaster takes one CSV of recent history (its last `window` rows are read)."""
+        if len(inputs) != 1 or Path(inputs[0]).suffix.lower() not in TABLES:
+            raise ConfigError(
+                "a forecaster takes one CSV of recent history (the last rows of the series, same columns)"
+            )
+        return super().gather(inputs, spec)
+
+    def row_batches(self, table, spec, batch_size):
+        """One window: the history's last `window` steps, named by the times of the `horizon` steps it forecasts."""
+        x, times = recent_window(str(table), spec)
+        yield times or [""] * int(spec.series["horizon"]), x, None
+
+    def predictions(self, spec, head, table):
+        return Forecasts(spec)
+
+    def explain_inputs(self, inputs, spec):
+        raise ConfigError(
+            "explain takes images, sound, table rows or text; a forecaster's windows are not explained yet"
+        )
+
+
+class Forecasts:
+    """Writes a forecaster's predictions: a CSV of `step, time, forecast` in the target's units."""
+
+    def __init__(self, spec: DataSpec):
+        self.spec, self.rows = spec, 0
+
+    def header(self, with_target: bool) -> list[str]:
+        return ["step", "time", "forecast"]
+
+    def write(self, writer, times: list[str], outputs: np.ndarray, count: int, targets) -> None:
+        values = unscale_target(np.asarray(outputs).reshape(-1), self.spec)
+        for h, value in enumerate(values):
+            writer.writerow([h + 1, times[h], f"{value:.6g}"])
+        self.rows += len(values)
+
+    def result(self) -> dict[str, Any]:
+        return {"rows": self.rows}
 
 
 def forecasts(rows, horizon: int) -> dict[str, np.ndarray]:

@@ -56,6 +56,9 @@ def test_spoken_digits_train_beside_log_mel_statistics(digits):
     assert baseline["verdict"] in ("better", "tie", "worse") and baseline["model_value"] == metrics["accuracy"]
     mistakes = pd.read_csv(digits / "run" / "eval" / "plots" / "mistakes.csv")
     assert mistakes.empty or mistakes["example"].str.endswith(".wav").all()  # a mistake names its file
+    assert (
+        mistakes.empty or (digits / "run" / "eval" / "plots" / "mistakes.png").stat().st_size > 10_000
+    )  # spectrograms
     card = json.loads((digits / "run" / "models" / "model.json").read_text())
     assert card["spec"]["kind"] == "audio" and card["spec"]["audio"]["sample_rate"] == 8000
     run([*CLI, "export", "--root", str(digits / "run")], ROOT)  # the spectrogram is inside: exports take sound
@@ -105,3 +108,42 @@ def test_bad_sound_files_are_one_line_before_tensorflow(digits, tmp_path):
         assert result.returncode == 2 and len(lines) == 1 and says in lines[0], result.stderr[-2000:]
         assert "tensorflow" not in result.stderr  # refused before TensorFlow is imported
         assert not (tmp_path / "p.csv").exists()
+
+
+def test_explain_draws_what_the_model_heard_over_the_spectrogram(digits, tmp_path):
+    """Occlusion of time–frequency patches on a person's recording placed after silence: removing a patch of the
+    silence changes nothing, so every score there is nil, while the speech's patches carry the prediction."""
+    import numpy as np
+    import soundfile
+
+    card = json.loads((digits / "run" / "models" / "model.json").read_text())
+    rate, samples = 8000, card["spec"]["input_shape"][0]
+    word, _ = soundfile.read(REAL / "4.wav", dtype="float32")
+    quiet = samples // 2
+    clip = np.concatenate([np.zeros(quiet, np.float32), word])[:samples]
+    soundfile.write(tmp_path / "four.wav", clip, rate)
+    out = tmp_path / "why"
+    run(
+        [
+            *CLI,
+            "explain",
+            str(tmp_path / "four.wav"),
+            "--model",
+            str(digits / "run" / "models"),
+            "--out",
+            str(out),
+            "--sanity",
+        ],
+        ROOT,
+    )
+    summary = pd.read_csv(out / "explanations.csv")
+    assert len(summary) == 1 and {"prediction", "probability", "randomized_rank_correlation"} <= set(summary.columns)
+    patches = pd.read_csv(out / "patches.csv")
+    drawn = list(out.glob("*four.png"))
+    assert len(patches) == 80 and len(drawn) == 1 and drawn[0].stat().st_size > 10_000  # 10 stretches × 8 bands
+    silent = patches["end_s"] <= quiet / rate - 0.03  # stretches wholly before the word (STFT windows aside)
+    assert silent.sum() >= 8
+    assert patches.loc[silent, "attribution"].abs().max() < 1e-3
+    assert patches.loc[~silent, "attribution"].abs().max() > 20 * max(
+        patches.loc[silent, "attribution"].abs().max(), 1e-5
+    )

@@ -76,10 +76,10 @@ def test_an_image_heatmap_lies_on_the_square_and_changes_when_the_weights_are_ra
 
 def _on_the_square(model_dir: Path, corners: dict[Path, tuple[int, int]]) -> tuple[list[bool], list[float]]:
     """Whether each image's most attributed pixel is on its square, and the square's share of |attribution|."""
+    from plugins.data.attribution import class_output, integrated_gradients
     from plugins.data.base import DataSpec
     from plugins.data.image_kind import image_batches
     from plugins.model.head import Head
-    from workflows.serve.explain import class_output, integrated_gradients
     from workflows.stages.evaluate import load_model
 
     model, card = load_model(model_dir)

@@ -202,7 +202,7 @@ def other_card(tmp_path, run_dir):
 
 
 def test_a_numeric_target_cell_matches_its_class_as_a_number():
-    from workflows.serve.predict import same_label
+    from plugins.model.outputs import same_label
 
     assert same_label("1", "1.0") and same_label("0", "0.00") and same_label("cat", "cat")
     assert not same_label("1", "0.0") and not same_label("cat", "Cat")

@@ -49,3 +49,26 @@ def test_the_sound_ops_apply_to_sound_only(compose):
     out = np.asarray(experiment.build_augmenter(seed=0, spec=sound)(tone(4), training=True))
     assert out.shape == (4, 4000) and not np.allclose(out, tone(4))
     assert not resolve(compose(["augmentation=rotate_shift"])).augments(sound)  # image ops leave sound alone
+
+
+def test_spec_augment_masks_runs_of_frames_and_bands_in_training_only(tmp_path):
+    import keras
+
+    from plugins.model.audio import SpecAugmentMasks
+
+    x = np.ones((64, 100, 40), np.float32)
+    layer = SpecAugmentMasks(time_masks=2, time_width=10, band_masks=2, band_width=5, seed=3)
+    out = np.asarray(layer(x, training=True))
+    assert np.array_equal(np.asarray(layer(x, training=False)), x)  # inference: unchanged
+    frames_masked = (out == 0).all(axis=2).sum(axis=1)  # whole frames set to the mean (0), per clip
+    bands_masked = (out == 0).all(axis=1).sum(axis=1)
+    assert frames_masked.max() <= 20 and bands_masked.max() <= 10  # at most two runs of the widest
+    assert frames_masked.std() > 0 and bands_masked.std() > 0 and (frames_masked > 0).mean() > 0.7  # drawn per clip
+    masked = (out == 0).any(axis=2)
+    starts = (np.diff(masked.astype(int), axis=1) == 1).sum(axis=1) + masked[:, 0]
+    assert starts.max() <= 2  # runs, not scattered frames
+    inputs = keras.Input((100, 40))
+    model = keras.Model(inputs, SpecAugmentMasks(1, 5, 1, 3)(inputs))
+    model.save(tmp_path / "m.keras")
+    again = keras.models.load_model(tmp_path / "m.keras")
+    assert again.layers[-1].get_config()["band_width"] == 3

@@ -37,13 +37,13 @@ import numpy as np
 from plugins import load_plugins
 from plugins.data import verdict
 from plugins.data.kinds import Evidence, kind_of
+from plugins.model.outputs import file_name, per_class, predicted_classes, unscale_target
 from plugins.registry import ConfigError
 from workflows.config.experiment import Experiment
 from workflows.io.atomic import atomic_dir, write_json
 from workflows.io.card import read_card
 from workflows.io.datastore import load_arrays, load_rows
 from workflows.io.layout import REPO, Layout
-from workflows.stages.outputs import file_name, per_class, predicted_classes, unscale_target
 
 if TYPE_CHECKING:  # TensorFlow is imported where it is used, after the command line has started it quietly
     import keras
@@ -252,21 +252,19 @@ def _score(model, head, spec: DataSpec, x: np.ndarray, y: np.ndarray, rows, batc
     its network (behind those layers) must give the same outputs on the prepared rows."""
     import tensorflow as tf
 
-    if not (spec.table and rows is not None):
+    kind = kind_of(spec)
+    inputs = kind.saved_inputs(x, rows, spec)
+    if inputs is x:  # the saved model reads the prepared inputs
         scores = model.evaluate(x, head.encode(tf.constant(y)), batch_size=batch_size, verbose=0, return_dict=True)
         return scores, model.predict(x, batch_size=batch_size, verbose=0), model
-    from plugins.data.tabular import TableEncoding
-
-    data = tf.data.Dataset.from_tensor_slices(
-        ({k: tf.constant(v) for k, v in TableEncoding(**spec.table).inputs(rows).items()}, head.encode(y))
-    ).batch(batch_size)
+    data = tf.data.Dataset.from_tensor_slices((inputs, head.encode(y))).batch(batch_size)
     scores = model.evaluate(data, verbose=0, return_dict=True)
     outputs = model.predict(data, verbose=0)
-    core = model.layers[-1]  # the trained network behind the encoding layers: it reads the encoded rows
+    core = kind.network(model, spec)  # the trained network behind the preprocessing layers: it reads the prepared x
     drift = float(np.abs(np.asarray(core.predict(x, batch_size=batch_size, verbose=0)) - outputs).max())
     if drift > 1e-3:
         print(
-            f"warning: the saved model's encoding layers and the prepared rows differ by {drift:.3g}; "
+            f"warning: the saved model's preprocessing layers and the prepared inputs differ by {drift:.3g}; "
             "rerun the prepare and train stages (dvc repro -f prepare)",
             file=sys.stderr,
         )
@@ -312,7 +310,8 @@ def _baseline(spec: DataSpec, x, y, predicted, rows, reference: dict[str, Any]) 
 
 
 def _insight(out: Path, core, head, spec: DataSpec, x, y, outputs, predicted, rows, batch_size: int) -> None:
-    """mistakes.csv (and mistakes.png for images), and for a table importance.csv/.png (workflows/stages/insight.py)."""
+    """mistakes.csv (workflows/stages/insight.py), and what the data kind draws and adds: mistakes.png (images,
+    sound), a table's importance.csv/.png (`DataKind.mistakes_picture`, `DataKind.insight`)."""
     from workflows.stages import insight
 
     if rows is not None and "file" in rows:  # a folder of text files: each example is a file
@@ -327,8 +326,7 @@ def _insight(out: Path, core, head, spec: DataSpec, x, y, outputs, predicted, ro
         insight.mistakes(
             unscale_target(np.ravel(y), spec), None, np.ravel(predicted), spec, examples, out / "mistakes.csv"
         )
-    if spec.table and rows is not None:
-        insight.importance(core, head, spec, rows, np.asarray(y), out, batch_size)
+    kind_of(spec).insight(core, head, spec, rows, np.asarray(y), out, batch_size)
 
 
 def regression_points(y: np.ndarray, predicted: np.ndarray, spec: DataSpec) -> list[dict[str, float]]:

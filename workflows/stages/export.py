@@ -167,7 +167,7 @@ def export(experiment: Experiment, model_dir: Path, prepared: Path, out_dir: Pat
     rows = load_rows("test", prepared)
     out_key = "probabilities" if spec.task == "classification" else "value"
     if spec.task == "regression":
-        from workflows.stages.outputs import unscale_target
+        from plugins.model.outputs import unscale_target
 
         y_test = unscale_target(y_test, spec)
     with atomic_dir(out_dir) as tmp:

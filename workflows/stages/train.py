@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from plugins.data.kinds import kind_of
 from plugins.registry import ConfigError
 from workflows.config.compose import to_yaml
 from workflows.config.experiment import Experiment
@@ -443,17 +444,14 @@ class _Training:
                     jit_compile=self.experiment.trainer.jit_compile,
                 )
         card = model_card(model, head, self.spec)
-        if not self.spec.table:
-            return model, card
-        from plugins.data.tabular import TableEncoding  # the saved model takes raw rows: the encoding in front
-
-        encoding = TableEncoding(**self.spec.table)
+        kind = kind_of(self.spec)
         with self.strategy.scope():
-            saved = encoding.front(model)
-            optimizer = type(model.optimizer).from_config(model.optimizer.get_config())
-            saved.compile(optimizer=optimizer, loss=model.loss, metrics=head.metrics())
-            optimizer.build(saved.trainable_variables)  # so that it is saved as built, and loads without a warning
-        card["columns"] = encoding.describe()
+            saved, entries = kind.saved(model, self.spec)  # the kind's preprocessing in front: raw inputs in
+            if saved is not model:
+                optimizer = type(model.optimizer).from_config(model.optimizer.get_config())
+                saved.compile(optimizer=optimizer, loss=model.loss, metrics=head.metrics())
+                optimizer.build(saved.trainable_variables)  # so that it is saved as built, and loads without a warning
+        card.update(entries)
         return saved, card
 
 

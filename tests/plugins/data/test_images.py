@@ -168,3 +168,16 @@ def test_a_truncated_jpeg_is_one_line_without_the_decoders_own(tmp_path):
     lines = error_lines(result.stderr)
     assert result.returncode == 2 and len(lines) == 1, lines
     assert "cut.jpg is not a readable image" in lines[0] and "JPEG file" not in result.stderr.replace(lines[0], "")
+
+
+def test_the_default_size_follows_the_pictures_and_never_upscales(compose, tmp_path):
+    """64×64 pictures stay 64×64; 300×200 ones are scaled down to 128 on the longer side, keeping their shape."""
+
+    def default_shape(folder):
+        experiment = resolve(
+            compose(["data=image_folder", f"data.directory={folder}", "model=mlp", "augmentation=none"])
+        )
+        return experiment.load_data().spec.input_shape
+
+    assert default_shape(make_folder(tmp_path / "small", size=(64, 64))) == (64, 64, 3)
+    assert default_shape(make_folder(tmp_path / "wide", per_class=10, size=(200, 300))) == (85, 128, 3)

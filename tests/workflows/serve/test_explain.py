@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from plugins.data.attribution import integrated_gradients, rank_correlation
 from plugins.registry import ConfigError
-from workflows.serve.explain import explain, integrated_gradients, rank_correlation
+from workflows.serve.explain import explain
 
 
 def test_integrated_gradients_equal_the_closed_form_and_are_complete():
@@ -52,7 +53,7 @@ def test_bad_arguments_are_one_line_errors_before_any_model_is_read(tmp_path):
 
 def test_text_files_become_the_rows_of_a_text_models_one_column(tmp_path):
     from plugins.data.base import DataSpec
-    from workflows.serve.explain import _text_files
+    from plugins.data.table_explain import _text_files
 
     spec = DataSpec((8,), "classification", 2, ["neg", "pos"], table={"columns": [{"name": "text", "type": "text"}]})
     (tmp_path / "a.txt").write_text("a fine film")
