@@ -41,8 +41,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from plugins.augmentation import affine  # noqa: E402
-from plugins.augmentation.affine import RandomAffine  # noqa: E402
+from plugins.augmentation import warp as affine  # noqa: E402
+from plugins.augmentation._keras_layers import RandomAffine  # noqa: E402
 
 BATCH = 32
 SIZES = (128, 224)

@@ -1,292 +1,23 @@
-"""Geometric augmentation as one projective warp per batch.
-
-Every geometric op (flip, rotation, translation, zoom, shear) is a
-`RandomAffine` layer with one component set, and the augmentation pipeline
-merges consecutive ones into a single `RandomAffine`: each image is warped
-once, by the product of its sampled matrices, where a chain of Keras layers
-warps it once per op (and ImageDataGenerator once per image in Python).
-
-The warp is OpenCV's `warpAffine` (`warp`: the kernel Albumentations runs; its
-Python binding releases the GIL, so a batch's images are warped on a pool of
-threads), called from tf.data through one `tf.numpy_function` per batch. The
-matrices are drawn in NumPy from a seed the layer's `SeedGenerator` gives each
-batch, so a seed gives the same bytes, on and off TensorFlow (`augment_numpy`:
-the augment stage's copies, without TensorFlow). TensorFlow's own kernel
-(`keras.ops.image.affine_transform`) agrees with it to within OpenCV's 1/32
-pixel interpolation grid (tests/plugins/test_affine_opencv.py).
-
-Conventions (ImageDataGenerator's): angles in degrees, positive rotation and
-shear counter-clockwise; shifts as fractions of the width/height; zoom
-factors > 1 enlarge the content.
+"""The geometric augmentation ops: flip, rotation, translation, zoom, shear. Each builds a `warp.Affine` (NumPy and
+OpenCV, no TensorFlow); consecutive ones fuse into one warp per image (`warp.fuse`), and training runs them as one
+Keras layer (`_keras_layers.RandomAffine`). See plugins/augmentation/warp.py for the conventions.
 """
 
 from __future__ import annotations
 
-import math
-import os
-from concurrent.futures import ThreadPoolExecutor
-
-import keras
-import numpy as np
-from keras import ops
-
-from plugins.registry import ConfigError, ParamError, did_you_mean, register
-
-FILL_MODES = ("constant", "nearest", "reflect", "wrap", "mirror")
-FILL = {"fill_mode": {"choices": list(FILL_MODES)}}  # declared: refused before Keras (plugins/manifest.json)
-COMPONENTS = ("rotation", "shift", "zoom", "shear", "flip")
-
-
-def transform(theta, shear, zx, zy, tx, ty, fx, fy, height: int, width: int):
-    """The (batch, 8) output → input maps of `keras.ops.image.affine_transform`, about the image centre.
-
-    Args:
-        theta: rotation, radians; positive turns the content counter-clockwise on screen.
-        shear: shear angle, radians.
-        zx, zy: zoom factors (> 1 enlarges the content).
-        tx, ty: shifts in pixels.
-        fx, fy: -1 to flip that axis, else 1.
-        height, width: the image size.
-    """
-    cos, sin = ops.cos(theta), ops.sin(theta)
-    a, b = fx * cos / zx, -fy * (sin + ops.tan(shear) * cos) / zx
-    c, d = fx * sin / zy, fy * (cos - ops.tan(shear) * sin) / zy
-    cx, cy = (width - 1) / 2.0, (height - 1) / 2.0
-    zeros = ops.zeros_like(a)
-    return ops.stack([a, b, cx - a * cx - b * cy - tx, c, d, cy - c * cx - d * cy - ty, zeros, zeros], axis=1)
-
-
-def numpy_transform(theta, shear, zx, zy, tx, ty, fx, fy, height: int, width: int) -> np.ndarray:
-    """`transform` in NumPy: the (batch, 6) output → input maps (OpenCV's inverse maps), about the image centre."""
-    cos, sin = np.cos(theta), np.sin(theta)
-    a, b = fx * cos / zx, -fy * (sin + np.tan(shear) * cos) / zx
-    c, d = fx * sin / zy, fy * (cos - np.tan(shear) * sin) / zy
-    cx, cy = (width - 1) / 2.0, (height - 1) / 2.0
-    return np.stack([a, b, cx - a * cx - b * cy - tx, c, d, cy - c * cx - d * cy - ty], axis=1)
-
-
-_BORDERS = {"constant": 0, "nearest": 1, "reflect": 2, "wrap": 3, "mirror": 4}  # cv2.BORDER_* values
-_THREADS = max(1, min(4, os.cpu_count() or 1))
-_POOL: ThreadPoolExecutor | None = None
-
-
-def warp(images: np.ndarray, maps: np.ndarray, fill_mode: str, fill_value: float, interpolation: str) -> np.ndarray:
-    """Warps each image (batch, height, width, channels) by its (6,) output → input map with OpenCV.
-
-    Fill modes follow Keras's: `reflect` is OpenCV's BORDER_REFLECT (d c b a | a b c d), `mirror` its
-    BORDER_REFLECT_101 (d c b | a b c d), `wrap`, `nearest` (replicate) and `constant` (`fill_value`). The batch is
-    split over a pool of threads (OpenCV releases the GIL inside each call).
-    """
-    import cv2
-
-    global _POOL
-    images = np.asarray(images)
-    out = np.empty_like(images)
-    height, width, channels = images.shape[1:]
-    flags = (cv2.INTER_LINEAR if interpolation == "bilinear" else cv2.INTER_NEAREST) | cv2.WARP_INVERSE_MAP
-    border = _BORDERS[fill_mode]
-
-    def one(i: int) -> None:
-        m = maps[i].reshape(2, 3)
-        for c in range(0, channels, 4):  # OpenCV warps up to 4 channels at once
-            part = images[i, :, :, c : c + 4]
-            warped = cv2.warpAffine(
-                part, m, (width, height), flags=flags, borderMode=border, borderValue=(fill_value,) * 4
-            )
-            out[i, :, :, c : c + 4] = warped.reshape(height, width, -1)
-
-    def chunk(start: int) -> None:
-        for i in range(start, min(start + step, len(images))):
-            one(i)
-
-    step = max(1, -(-len(images) // _THREADS))
-    if len(images) < 8 or _THREADS == 1:  # a pool's hand-off costs more than it gives on a few images
-        step = len(images)
-        chunk(0)
-        return out
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(_THREADS, thread_name_prefix="kerasforge-warp")
-    list(_POOL.map(chunk, range(0, len(images), step)))
-    return out
-
-
-class RandomAffine(keras.layers.Layer):
-    """Random rotation, shifts, zoom, shear and flips, composed into one warp per image.
-
-    Each component is applied to an image with its own probability.
-
-    Args:
-        rotation: maximum angle, degrees (uniform in ±rotation).
-        width_shift: maximum horizontal shift, fraction of the width.
-        height_shift: maximum vertical shift, fraction of the height.
-        zoom: [low, high] zoom factors (1 is none).
-        shear: maximum shear angle, degrees.
-        horizontal_flip: flip left-right with probability `flip_probability`.
-        vertical_flip: flip up-down with probability `flip_probability`.
-        probabilities: {component: probability} for rotation, shift, zoom, shear (default 1).
-        flip_probability: the chance of each flip (default 0.5).
-        fill_mode: how to fill outside the image: constant, nearest, reflect, wrap, mirror.
-        fill_value: the value of `constant` filling.
-        interpolation: "bilinear" or "nearest".
-        seed: the random seed.
-
-    Example:
-    >>> layer = RandomAffine(rotation=20, width_shift=0.2, height_shift=0.2, horizontal_flip=True, seed=0)
-    >>> augmented = layer(images, training=True)
-    """
-
-    def __init__(
-        self,
-        rotation: float = 0.0,
-        width_shift: float = 0.0,
-        height_shift: float = 0.0,
-        zoom: tuple[float, float] = (1.0, 1.0),
-        shear: float = 0.0,
-        horizontal_flip: bool = False,
-        vertical_flip: bool = False,
-        probabilities: dict | None = None,
-        flip_probability: float = 0.5,
-        fill_mode: str = "reflect",
-        fill_value: float = 0.0,
-        interpolation: str = "bilinear",
-        seed: int | None = None,
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        if fill_mode not in FILL_MODES:
-            raise ParamError("fill_mode", f"'{fill_mode}' is unknown; {did_you_mean(fill_mode, FILL_MODES)}")
-        if interpolation not in ("bilinear", "nearest"):
-            raise ParamError("interpolation", f"'{interpolation}' is unknown; valid: bilinear, nearest")
-        zoom = tuple(float(z) for z in zoom)
-        if len(zoom) != 2 or not 0 < zoom[0] <= zoom[1]:
-            raise ConfigError(f"zoom={list(zoom)} must be [low, high] with 0 < low ≤ high")
-        self.rotation, self.width_shift, self.height_shift = float(rotation), float(width_shift), float(height_shift)
-        self.zoom, self.shear = zoom, float(shear)
-        self.horizontal_flip, self.vertical_flip = bool(horizontal_flip), bool(vertical_flip)
-        self.probabilities = {k: float(v) for k, v in (probabilities or {}).items()}
-        for key, value in [*self.probabilities.items(), ("flip", flip_probability)]:
-            if key not in COMPONENTS or not 0.0 <= value <= 1.0:
-                raise ConfigError(f"probability of '{key}'={value}: components are {', '.join(COMPONENTS)}, in [0, 1]")
-        self.flip_probability = float(flip_probability)
-        self.fill_mode, self.fill_value, self.interpolation = fill_mode, float(fill_value), interpolation
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
-
-    def components(self) -> set[str]:
-        """The components this layer sets."""
-        out = set()
-        if self.rotation:
-            out.add("rotation")
-        if self.width_shift or self.height_shift:
-            out.add("shift")
-        if self.zoom != (1.0, 1.0):
-            out.add("zoom")
-        if self.shear:
-            out.add("shear")
-        if self.horizontal_flip or self.vertical_flip:
-            out.add("flip")
-        return out
-
-    def _fires(self, rng: np.random.Generator, component: str, batch: int) -> np.ndarray:
-        p = self.flip_probability if component == "flip" else self.probabilities.get(component, 1.0)
-        return np.ones(batch, bool) if p >= 1.0 else rng.random(batch) < p
-
-    def matrices(self, rng: np.random.Generator, batch: int, height: int, width: int) -> np.ndarray:
-        """The (batch, 6) maps from output pixels to input pixels, drawn from `rng`."""
-
-        def drawn(component: str, low: float, high: float, identity: float) -> np.ndarray:
-            value = rng.uniform(low, high, batch)
-            return np.where(self._fires(rng, component, batch), value, identity)
-
-        theta = drawn("rotation", -self.rotation, self.rotation, 0.0) * (math.pi / 180)
-        shear = drawn("shear", -self.shear, self.shear, 0.0) * (math.pi / 180)
-        zx = drawn("zoom", *self.zoom, 1.0)
-        zy = drawn("zoom", *self.zoom, 1.0)
-        tx = drawn("shift", -self.width_shift, self.width_shift, 0.0) * width
-        ty = drawn("shift", -self.height_shift, self.height_shift, 0.0) * height
-        ones = np.ones(batch)
-        fx = np.where(self._fires(rng, "flip", batch), -1.0, 1.0) if self.horizontal_flip else ones
-        fy = np.where(self._fires(rng, "flip", batch), -1.0, 1.0) if self.vertical_flip else ones
-        return numpy_transform(theta, shear, zx, zy, tx, ty, fx, fy, height, width)
-
-    def augment_numpy(self, images: np.ndarray, seed) -> np.ndarray:
-        """The batch warped, without TensorFlow: its maps drawn from `seed` (an int or a pair), then OpenCV."""
-        images = np.asarray(images)
-        if not self.components() or len(images) == 0:
-            return images
-        squeeze = images.ndim == 3  # (batch, height, width): one channel
-        if squeeze:
-            images = images[..., None]
-        rng = np.random.default_rng(np.asarray(seed, np.uint64).ravel().tolist())
-        maps = self.matrices(rng, len(images), images.shape[1], images.shape[2])
-        out = warp(images, maps, self.fill_mode, self.fill_value, self.interpolation)
-        return out[..., 0] if squeeze else out
-
-    def call(self, images, training=True):
-        if not training or not self.components():
-            return images
-        import tensorflow as tf  # tf.numpy_function: OpenCV's warp inside tf.data's (and Keras's) graphs
-
-        seed = keras.random.randint((2,), 0, 2**31 - 1, seed=self.seed_generator, dtype="int32")
-        out = tf.numpy_function(lambda x, s: self.augment_numpy(x, s), [images, seed], images.dtype, stateful=False)
-        out.set_shape(images.shape)
-        return out
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def merge(self, other: RandomAffine) -> RandomAffine | None:
-        """One layer doing both, or None when they overlap or fill differently."""
-        if self.components() & other.components() or (self.fill_mode, self.fill_value, self.interpolation) != (
-            other.fill_mode,
-            other.fill_value,
-            other.interpolation,
-        ):
-            return None
-        config = self.get_config()
-        theirs = other.get_config()
-        for key in ("rotation", "width_shift", "height_shift", "shear"):
-            config[key] = config[key] or theirs[key]
-        config["zoom"] = config["zoom"] if tuple(config["zoom"]) != (1.0, 1.0) else theirs["zoom"]
-        for key in ("horizontal_flip", "vertical_flip"):
-            config[key] = config[key] or theirs[key]
-        if other.horizontal_flip or other.vertical_flip:
-            config["flip_probability"] = theirs["flip_probability"]
-        config["probabilities"] = {**theirs["probabilities"], **config["probabilities"]}
-        config.pop("name", None)
-        return RandomAffine(**config)
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "rotation": self.rotation,
-            "width_shift": self.width_shift,
-            "height_shift": self.height_shift,
-            "zoom": list(self.zoom),
-            "shear": self.shear,
-            "horizontal_flip": self.horizontal_flip,
-            "vertical_flip": self.vertical_flip,
-            "probabilities": dict(self.probabilities),
-            "flip_probability": self.flip_probability,
-            "fill_mode": self.fill_mode,
-            "fill_value": self.fill_value,
-            "interpolation": self.interpolation,
-            "seed": self.seed,
-        }
-
-
-keras.saving.register_keras_serializable(package="kerasforge.augmentation", name="RandomAffine")(RandomAffine)
+from plugins.augmentation.warp import FILL, Affine
+from plugins.registry import ConfigError, register
 
 _FILL = {"fill_mode": "reflect", "fill_value": 0.0, "interpolation": "bilinear"}
 CONTEXT = ("seed",)
 
 
 @register("augmentation", "flip", context=CONTEXT, geometric=True)
-def flip(seed: int, mode: str = "horizontal", probability: float = 0.5) -> RandomAffine:
+def flip(seed: int, mode: str = "horizontal", probability: float = 0.5) -> Affine:
     """Mirror images: mode horizontal, vertical or horizontal_and_vertical (each axis with `probability`)."""
     if mode not in ("horizontal", "vertical", "horizontal_and_vertical"):
         raise ConfigError(f"flip mode '{mode}' is unknown; valid: horizontal, vertical, horizontal_and_vertical")
-    return RandomAffine(
+    return Affine(
         horizontal_flip="horizontal" in mode, vertical_flip="vertical" in mode, flip_probability=probability, seed=seed
     )
 
@@ -299,9 +30,9 @@ def rotation(
     fill_mode: str = "reflect",
     fill_value: float = 0.0,
     interpolation: str = "bilinear",
-) -> RandomAffine:
+) -> Affine:
     """Rotate by a uniform angle in ±degrees (counter-clockwise positive)."""
-    return RandomAffine(
+    return Affine(
         rotation=degrees,
         probabilities={"rotation": probability},
         fill_mode=fill_mode,
@@ -320,9 +51,9 @@ def translation(
     fill_mode: str = "reflect",
     fill_value: float = 0.0,
     interpolation: str = "bilinear",
-) -> RandomAffine:
+) -> Affine:
     """Shift by uniform fractions of the width and the height (±width, ±height)."""
-    return RandomAffine(
+    return Affine(
         width_shift=width,
         height_shift=height,
         probabilities={"shift": probability},
@@ -342,9 +73,9 @@ def zoom(
     fill_mode: str = "reflect",
     fill_value: float = 0.0,
     interpolation: str = "bilinear",
-) -> RandomAffine:
+) -> Affine:
     """Scale the content by uniform factors in [low, high], independently along each axis (> 1 enlarges)."""
-    return RandomAffine(
+    return Affine(
         zoom=(low, high),
         probabilities={"zoom": probability},
         fill_mode=fill_mode,
@@ -362,9 +93,9 @@ def shear(
     fill_mode: str = "reflect",
     fill_value: float = 0.0,
     interpolation: str = "bilinear",
-) -> RandomAffine:
+) -> Affine:
     """Shear by a uniform angle in ±degrees."""
-    return RandomAffine(
+    return Affine(
         shear=degrees,
         probabilities={"shear": probability},
         fill_mode=fill_mode,
@@ -372,20 +103,3 @@ def shear(
         interpolation=interpolation,
         seed=seed,
     )
-
-
-def fuse(layers: list[keras.layers.Layer]) -> list[keras.layers.Layer]:
-    """Merges consecutive RandomAffine layers into one where they do not overlap.
-
-    Example:
-    >>> fuse([flip(0), rotation(1), translation(2)])   # one RandomAffine doing all three
-    """
-    out: list[keras.layers.Layer] = []
-    for layer in layers:
-        if out and isinstance(out[-1], RandomAffine) and isinstance(layer, RandomAffine):
-            merged = out[-1].merge(layer)
-            if merged is not None:
-                out[-1] = merged
-                continue
-        out.append(layer)
-    return out

@@ -5,118 +5,25 @@ Pixel values are taken to be in [0, 1] (what the data plugins produce).
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-import keras
-from keras import ops
-
-from plugins.augmentation.affine import FILL, RandomAffine
+from plugins.augmentation.warp import FILL, Affine
 from plugins.registry import ConfigError, register
 
 VALUE_RANGE = (0.0, 1.0)
 CONTEXT = ("seed",)
 
 
-@keras.saving.register_keras_serializable(package="kerasforge.augmentation", name="RandomApply")
-class RandomApply(keras.layers.Layer):
-    """Applies `layer` to each image of a batch with probability `probability` (else leaves it as it is).
-
-    Args:
-        layer: any image-to-image Keras layer.
-        probability: in [0, 1].
-        seed: the random seed.
-    """
-
-    def __init__(self, layer: keras.layers.Layer, probability: float = 1.0, seed: int | None = None, **kwargs):
-        super().__init__(**kwargs)
-        if not 0.0 <= probability <= 1.0:
-            raise ConfigError(f"probability={probability} must be in [0, 1]")
-        self.layer, self.probability, self.seed = layer, float(probability), seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
-
-    def call(self, images, training=True):
-        if not training or self.probability == 0.0:
-            return images
-        out = ops.cast(self.layer(images, training=True), images.dtype)
-        if self.probability >= 1.0:
-            return out
-        fire = keras.random.uniform((ops.shape(images)[0], 1, 1, 1), seed=self.seed_generator) < self.probability
-        return ops.where(fire, out, images)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "layer": keras.saving.serialize_keras_object(self.layer),
-            "probability": self.probability,
-            "seed": self.seed,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        config["layer"] = keras.saving.deserialize_keras_object(config["layer"])
-        return cls(**config)
-
-
-@keras.saving.register_keras_serializable(package="kerasforge.augmentation", name="RandomResizedCrop")
-class RandomResizedCrop(keras.layers.Layer):
-    """Crops a random area (a `scale` share of the image, aspect `ratio`) and resizes it to the full size.
-
-    One affine warp per batch (the crop box mapped onto the output).
-    """
-
-    def __init__(self, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), interpolation="bilinear", seed=None, **kwargs):
-        super().__init__(**kwargs)
-        self.scale, self.ratio = tuple(map(float, scale)), tuple(map(float, ratio))
-        if not 0 < self.scale[0] <= self.scale[1] <= 1 or not 0 < self.ratio[0] <= self.ratio[1]:
-            raise ConfigError(
-                f"resized_crop: scale={list(self.scale)} must be within (0, 1], ratio={list(self.ratio)} positive"
-            )
-        self.interpolation, self.seed = interpolation, seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
-
-    def call(self, images, training=True):
-        if not training:
-            return images
-        batch, height, width = ops.shape(images)[0], images.shape[1], images.shape[2]
-        area = keras.random.uniform((batch,), *self.scale, seed=self.seed_generator)
-        log_ratio = keras.random.uniform(
-            (batch,), math.log(self.ratio[0]), math.log(self.ratio[1]), seed=self.seed_generator
-        )
-        aspect = ops.exp(log_ratio)
-        w = ops.minimum(ops.sqrt(area * aspect), 1.0) * width
-        h = ops.minimum(ops.sqrt(area / aspect), 1.0) * height
-        x0 = keras.random.uniform((batch,), seed=self.seed_generator) * (width - w)
-        y0 = keras.random.uniform((batch,), seed=self.seed_generator) * (height - h)
-        zeros = ops.zeros((batch,))
-        transforms = ops.stack([w / width, zeros, x0, zeros, h / height, y0, zeros, zeros], axis=1)
-        out = ops.image.affine_transform(images, transforms, interpolation=self.interpolation, fill_mode="nearest")
-        return ops.cast(out, images.dtype)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "scale": list(self.scale),
-            "ratio": list(self.ratio),
-            "interpolation": self.interpolation,
-            "seed": self.seed,
-        }
-
-
 def _with_probability(layer, probability: float, seed: int):
+    from plugins.augmentation._photometric_layers import RandomApply
+
     return layer if probability >= 1.0 else RandomApply(layer, probability, seed=seed + 10_000)
 
 
 @register("augmentation", "crop", context=CONTEXT, geometric=True, values=FILL)
-def crop(seed: int, padding: float = 0.125, fill_mode: str = "reflect", probability: float = 1.0) -> RandomAffine:
+def crop(seed: int, padding: float = 0.125, fill_mode: str = "reflect", probability: float = 1.0) -> Affine:
     """Random crop of a padded image, back to its size: a whole-pixel shift of up to ±padding (fraction of the side)."""
-    return RandomAffine(
+    return Affine(
         width_shift=padding,
         height_shift=padding,
         probabilities={"shift": probability},
@@ -129,64 +36,49 @@ def crop(seed: int, padding: float = 0.125, fill_mode: str = "reflect", probabil
 @register("augmentation", "resized_crop", context=CONTEXT)
 def resized_crop(
     seed: int, scale: list[float] = (0.5, 1.0), ratio: list[float] = (0.75, 1.3333), probability: float = 1.0
-) -> keras.layers.Layer:
+) -> Any:
     """Random resized crop (Inception-style): a random area and aspect ratio, resized to the full image."""
+    from plugins.augmentation._photometric_layers import RandomResizedCrop
+
     return _with_probability(RandomResizedCrop(scale, ratio, seed=seed), probability, seed)
 
 
 @register("augmentation", "brightness", context=CONTEXT)
-def brightness(seed: int, factor: float = 0.2, probability: float = 1.0) -> keras.layers.Layer:
+def brightness(seed: int, factor: float = 0.2, probability: float = 1.0) -> Any:
     """Add a uniform offset in ±factor (of the value range) to every pixel, clipped to [0, 1]."""
+    import keras
+
     return _with_probability(
         keras.layers.RandomBrightness(factor, value_range=VALUE_RANGE, seed=seed), probability, seed
     )
 
 
 @register("augmentation", "contrast", context=CONTEXT)
-def contrast(seed: int, factor: float = 0.2, probability: float = 1.0) -> keras.layers.Layer:
+def contrast(seed: int, factor: float = 0.2, probability: float = 1.0) -> Any:
     """Scale the deviation from each image's mean by a factor in [1 − factor, 1 + factor], clipped to [0, 1]."""
+    import keras
+
     return _with_probability(keras.layers.RandomContrast(factor, value_range=VALUE_RANGE, seed=seed), probability, seed)
 
 
 @register("augmentation", "erasing", context=CONTEXT)
-def erasing(seed: int, probability: float = 0.5, scale: list[float] = (0.02, 0.2)) -> keras.layers.Layer:
+def erasing(seed: int, probability: float = 0.5, scale: list[float] = (0.02, 0.2)) -> Any:
     """Random erasing (cutout): blank a random rectangle covering a `scale` share of the image."""
+    import keras
+
     return keras.layers.RandomErasing(
         factor=probability, scale=tuple(scale), fill_value=0.0, value_range=VALUE_RANGE, seed=seed
     )
 
 
 @register("augmentation", "randaugment", context=CONTEXT)
-def randaugment(seed: int, num_ops: int = 2, factor: float = 0.5, probability: float = 1.0) -> keras.layers.Layer:
+def randaugment(seed: int, num_ops: int = 2, factor: float = 0.5, probability: float = 1.0) -> Any:
     """RandAugment (Cubuk et al., 2020): `num_ops` random ops per image at magnitude `factor`."""
+    import keras
+
     return _with_probability(
         keras.layers.RandAugment(value_range=VALUE_RANGE, num_ops=num_ops, factor=factor, seed=seed), probability, seed
     )
-
-
-@keras.saving.register_keras_serializable(package="kerasforge.augmentation", name="RandomScale")
-class RandomScale(keras.layers.Layer):
-    """Multiplies each image by a uniform factor in [low, high], clipped to [0, 1].
-
-    ImageDataGenerator's `brightness_range`.
-    """
-
-    def __init__(self, low: float, high: float, seed: int | None = None, **kwargs):
-        super().__init__(**kwargs)
-        self.low, self.high, self.seed = float(low), float(high), seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
-
-    def call(self, images, training=True):
-        if not training:
-            return images
-        factor = keras.random.uniform((ops.shape(images)[0], 1, 1, 1), self.low, self.high, seed=self.seed_generator)
-        return ops.cast(ops.clip(images * factor, *VALUE_RANGE), images.dtype)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self):
-        return {**super().get_config(), "low": self.low, "high": self.high, "seed": self.seed}
 
 
 @register("augmentation", "idg", context=CONTEXT, geometric=True, values=FILL)
@@ -202,7 +94,7 @@ def idg(
     brightness_range: list[float] | None = None,
     fill_mode: str = "nearest",
     cval: float = 0.0,
-) -> keras.layers.Layer:
+) -> Any:
     """ImageDataGenerator's augmentation arguments, one to one, as one fused warp (plus brightness).
 
     `ImageDataGenerator(rotation_range=20, width_shift_range=0.2, horizontal_flip=True)`
@@ -226,7 +118,7 @@ def idg(
     if not 0 < low <= high:
         raise ConfigError(f"idg zoom_range={zoom_range} must give 0 < low ≤ high")
     # ImageDataGenerator scales coordinates by z (z < 1 enlarges the content); RandomAffine scales content.
-    geometric = RandomAffine(
+    geometric = Affine(
         rotation=rotation_range,
         width_shift=width_shift_range,
         height_shift=height_shift_range,
@@ -240,25 +132,46 @@ def idg(
     )
     if not brightness_range:
         return geometric
-    return keras.Sequential([geometric, RandomScale(*brightness_range, seed=seed + 1)], name="idg")
+    import keras
+
+    from plugins.augmentation._keras_layers import RandomAffine
+    from plugins.augmentation._photometric_layers import RandomScale
+
+    return keras.Sequential(
+        [RandomAffine(**geometric.config()), RandomScale(*brightness_range, seed=seed + 1)], name="idg"
+    )
 
 
 # Ops that mix images *and their labels* within a batch: they run online (in tf.data, after the labels are
 # made one-hot), and need a loss that takes one-hot labels.
 @register("augmentation", "mixup", context=CONTEXT, mixes_labels=True)
-def mixup(seed: int, alpha: float = 0.2) -> keras.layers.Layer:
+def mixup(seed: int, alpha: float = 0.2) -> Any:
     """MixUp (Zhang et al., 2018): convex combinations of image pairs and of their labels.
 
     The weight of a pair is drawn from Beta(alpha, alpha).
     """
+    import keras
+
     if alpha <= 0:
         raise ConfigError(f"mixup alpha={alpha} must be > 0, e.g. 0.2")
     return keras.layers.MixUp(alpha=alpha, seed=seed)
 
 
 @register("augmentation", "cutmix", context=CONTEXT, mixes_labels=True)
-def cutmix(seed: int, factor: float = 1.0) -> keras.layers.Layer:
+def cutmix(seed: int, factor: float = 1.0) -> Any:
     """CutMix (Yun et al., 2019): paste a patch of another image; labels mixed by the patch's area."""
+    import keras
+
     if factor <= 0:
         raise ConfigError(f"cutmix factor={factor} must be > 0, e.g. 1.0")
     return keras.layers.CutMix(factor=factor, seed=seed)
+
+
+def __getattr__(name: str):
+    """The Keras layers (RandomApply, RandomResizedCrop, RandomScale), imported on first use (they start TensorFlow)."""
+    from plugins.augmentation import _photometric_layers
+
+    try:
+        return getattr(_photometric_layers, name)
+    except AttributeError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None

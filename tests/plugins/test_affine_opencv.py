@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from keras import ops
 
-from plugins.augmentation.affine import FILL_MODES, RandomAffine, numpy_transform, warp
+from plugins.augmentation._keras_layers import RandomAffine
+from plugins.augmentation.warp import FILL_MODES, numpy_transform, warp
 
 
 def smooth(batch: int = 6, size: int = 40, channels: int = 3) -> np.ndarray:

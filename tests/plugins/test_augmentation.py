@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from keras import ops
 
-from plugins.augmentation.affine import RandomAffine, fuse, transform
+from plugins.augmentation._keras_layers import RandomAffine, transform
+from plugins.augmentation.warp import fuse
 from plugins.registry import REGISTRY, ConfigError, get
 from workflows.config.command import resolve
 

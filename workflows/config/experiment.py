@@ -90,6 +90,7 @@ class Experiment:
     schedule: Choice
     regularizer: Choice
     finetune: Choice
+    privacy: Choice
     cv: Choice
     regularizer_options: RegularizerOptions
     augmentation: AugmentationConfig
@@ -205,6 +206,21 @@ class Experiment:
 
             return build_pipeline(layers)
         return kind_of(spec).augmenter(layers, spec)
+
+    def build_numpy_augmenter(self, seed: int | None = None, spec=None):
+        """The ops that apply to the data as one NumPy warp (`plugins.augmentation.warp.Affine`: OpenCV, no
+        TensorFlow) when they are all geometric and fuse into one; None otherwise (they run as Keras layers).
+
+        Args:
+            seed: the first op's seed (each next op's is one more); default: `trainer.seed`.
+            spec: the data's spec.
+        """
+        from plugins.augmentation.image_ops import numpy_pipeline
+
+        seed = self.trainer.seed if seed is None else seed
+        applies = {id(op) for op in self._ops_for(spec)}
+        ops = [op.build(seed=seed + i) for i, op in enumerate(self.augmentation_ops) if id(op) in applies]
+        return numpy_pipeline(ops) if ops else None
 
     def build_label_mixers(self, seed: int | None = None) -> list:
         """The ops that mix images and labels within a batch (mixup, cutmix), run online after one-hot encoding."""

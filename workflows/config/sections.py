@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-PLUGIN_GROUPS = ("data", "model", "loss", "optimizer", "schedule", "regularizer", "finetune", "cv")
+PLUGIN_GROUPS = ("data", "model", "loss", "optimizer", "schedule", "regularizer", "finetune", "privacy", "cv")
 SECTIONS = (*PLUGIN_GROUPS, "augmentation", "trainer", "evaluate", "export")
 
 

@@ -4,12 +4,17 @@
 and writes data/augmented/train (the format of workflows/io/datastore.py): the originals followed by
 `augmentation.copies` augmented copies of each (0 passes the data through).
 Validation and test data are never augmented.
+
+Geometric ops on images (the default) run without TensorFlow: one OpenCV warp per image, its matrix drawn from the
+seed (`trainer.seed`, the copy, the batch), batch by batch into a memory-mapped file (`write_copies`). Other ops
+(photometric, text, sound) run as Keras layers in a tf.data pipeline.
 """
 
 from __future__ import annotations
 
 import shutil
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -53,6 +58,40 @@ def augment(experiment: Experiment, train: Split, spec: DataSpec, batch_size: in
     return out.apply(tf.data.experimental.assert_cardinality(size(train) * (1 + experiment.augmentation.copies)))
 
 
+def write_copies(op, train: tuple, copies: int, directory: Path, seed: int, batch_size: int = 256) -> int:
+    """Writes the originals and `copies` warped copies of each into `directory` (x.npy, y.npy), batch by batch.
+
+    Args:
+        op: the fused geometric op (`plugins.augmentation.warp.Affine`).
+        train: the (x, y) arrays (memory-mapped: read a batch at a time).
+        copies: augmented copies of each example.
+        directory: the split's directory (created).
+        seed: the copies' seed; batch `b` of copy `c` draws from (seed, c, b): the same bytes run after run.
+        batch_size: images warped per call.
+
+    Returns:
+        The number of examples written.
+    """
+    x, y = train
+    directory.mkdir(parents=True, exist_ok=True)
+    n = len(x)
+    xs = np.lib.format.open_memmap(
+        directory / "x.npy", mode="w+", dtype=x.dtype, shape=(n * (1 + copies), *x.shape[1:])
+    )
+    ys = np.lib.format.open_memmap(
+        directory / "y.npy", mode="w+", dtype=y.dtype, shape=(n * (1 + copies), *y.shape[1:])
+    )
+    for c in range(1 + copies):
+        for b, start in enumerate(range(0, n, batch_size)):
+            part = np.asarray(x[start : start + batch_size])
+            xs[c * n + start : c * n + start + len(part)] = part if c == 0 else op.augment_numpy(part, (seed, c, b))
+            ys[c * n + start : c * n + start + len(part)] = y[start : start + batch_size]
+    xs.flush()
+    ys.flush()
+    del xs, ys
+    return n * (1 + copies)
+
+
 def preview(experiment: Experiment, train: Split, spec: DataSpec, path, count: int = 8, samples: int = 3) -> None:
     """A PNG of `count` training examples and `samples` augmented versions of each, drawn by the data's kind."""
     import matplotlib
@@ -70,7 +109,7 @@ def preview(experiment: Experiment, train: Split, spec: DataSpec, path, count: i
         from plugins.data.base import to_numpy
         from plugins.data.kinds import kind_of
 
-        augmenter = experiment.build_augmenter(spec=spec)
+        augmenter = experiment.build_numpy_augmenter(spec=spec) or experiment.build_augmenter(spec=spec)
         x = np.asarray(to_numpy(train)[0][:count] if isinstance(train, tuple) else to_numpy(train.take(count))[0])
         rows = [x] + [np.asarray(augmenter(x, training=True)) for _ in range(samples)]
         fig = kind_of(spec).preview_figure(rows, spec)
@@ -83,9 +122,13 @@ def run(experiment: Experiment, layout: Layout = REPO, *, callbacks: Sequence = 
     """The augment stage: data/prepared/train → data/augmented/train, and the preview grid (below `layout.root`)."""
     spec = load_spec(layout.prepared)
     original = load_arrays("train", layout.prepared)  # memory-mapped: read as the copies are made
-    train = augment(experiment, original, spec)
+    copies = experiment.augmentation.copies
+    warp = experiment.build_numpy_augmenter(spec=spec) if copies and experiment.augments(spec) else None
+    train = original if warp is not None else augment(experiment, original, spec)
     with atomic_dir(layout.augmented) as tmp:
-        if train is original:  # nothing to add: the same bytes, without starting TensorFlow
+        if warp is not None:  # geometric ops: OpenCV, without starting TensorFlow
+            write_copies(warp, original, copies, tmp / "train", experiment.trainer.seed)
+        elif train is original:  # nothing to add: the same bytes, without starting TensorFlow
             (tmp / "train").mkdir()
             for name in ("x.npy", "y.npy"):
                 shutil.copyfile(layout.prepared / "train" / name, tmp / "train" / name)

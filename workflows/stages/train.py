@@ -232,6 +232,8 @@ class _Training:
     augmenter: Any = None
     mixers: list = field(default_factory=list)
     train_ds: Any = None
+    privacy: Any = None  # DP-SGD's settings (plugins/privacy/dp_sgd.py), None for ordinary training
+    private: dict[str, Any] = field(default_factory=dict)  # its plan: σ, q, steps, ε, δ
 
     @classmethod
     def start(cls, experiment: Experiment, spec: DataSpec, n_train: int) -> _Training:
@@ -246,7 +248,13 @@ class _Training:
         head = experiment.head(spec)
         finetune = experiment.finetune.build()
         phases = fit_phases(plan["fit_epochs"], finetune, experiment)
-        return cls(experiment, spec, head, plan, strategy, cluster, peers, finetune, phases)
+        run = cls(experiment, spec, head, plan, strategy, cluster, peers, finetune, phases)
+        run.privacy = experiment.privacy.build() if experiment.privacy is not None else None
+        if run.privacy is not None:  # σ calibrated (or ε computed) before the model is built: a bad plan stops here
+            if experiment.full_batch:
+                raise ConfigError("privacy=dp_sgd samples batches; a full-batch optimizer (gd) has none: use sgd")
+            run.private = run.privacy.plan(n_train, plan["batch_size"], experiment.trainer.epochs)
+        return run
 
     def compile(self, optimizer) -> None:
         self.model.compile(
@@ -261,6 +269,17 @@ class _Training:
         """The model (its backbone frozen for fine-tuning's first phase), compiled, under the strategy's scope."""
         with self.strategy.scope():
             self.model = self.experiment.build_model(self.spec, self.head, n_train=self.plan["n_train"])
+            if self.privacy is not None:  # the network trained by DP-SGD's step (plugins/privacy/_private_model.py)
+                from plugins.privacy._private_model import PrivateModel, refuse_batch_norm
+
+                refuse_batch_norm(self.model)
+                self.model = PrivateModel(
+                    self.model,
+                    self.private["l2_norm_clip"],
+                    self.private["noise_multiplier"],
+                    self.private["sampling_rate"] * self.plan["n_train"],
+                    seed=self.experiment.trainer.seed + 3,
+                )
             if self.finetune is not None:
                 from workflows.runtime.finetune import backbone_of, freeze
 
@@ -320,12 +339,34 @@ class _Training:
             self.mixers,
             weights,
         )
+        if self.privacy is not None:  # Poisson-sampled batches: the guarantee holds as accounted
+            stream = self._private_stream(train_ds, weights)
         stream = (stream.cache() if experiment.full_batch else stream).repeat().skip(resumed * plan["fit_steps"])
         if self.peers:
             peers = self.peers
             self.callbacks.append(keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: peers.done()))
         self.train_ds = train_ds  # what batch norm is recalibrated on (before each validation, and at the end)
         return stream, batches(val_ds, self.head, trainer.batch_size)
+
+    def _private_stream(self, train_ds, weights):
+        """DP-SGD's batches: Poisson-sampled from the training rows (held in memory), augmented and encoded as
+        `batches` does; label mixing is refused (a mixed row's gradient is two rows')."""
+        import tensorflow as tf
+
+        from plugins.privacy._private_model import poisson_batches
+
+        if self.mixers:
+            raise ConfigError("privacy=dp_sgd cannot mix rows (mixup/cutmix): use augmentation without them")
+        x, y = (np.concatenate(part) for part in zip(*((a.numpy(), b.numpy()) for a, b in train_ds.batch(4096))))
+        row_weights = None if weights is None else np.asarray(weights, np.float32)[y.astype(int)]
+        stream = poisson_batches(x, y, self.private["sampling_rate"], self.experiment.trainer.seed, row_weights)
+        augmenter, head = self.augmenter, self.head
+
+        def prepare(x, y, *w):
+            x = augmenter(x, training=True) if augmenter is not None else x
+            return (x, head.encode(y), *w)
+
+        return stream.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
     def fit(self, train_batches, val_batches, live, resumed: int, logs_dir: Path, extra: list):
         """`model.fit` for each phase (fine-tuning's second phase unfreezes and recompiles first); a lost peer
@@ -429,6 +470,10 @@ class _Training:
         from plugins.loss.keras_losses import portable_loss
 
         model, head, plan = self.model, self.head, self.plan
+        if self.privacy is not None:  # the network alone is saved, compiled as an ordinary model
+            with self.strategy.scope():
+                model.network.compile(optimizer=model.optimizer, loss=model.loss, metrics=head.metrics())
+            model = model.network
         if not all(np.isfinite(w).all() for w in model.get_weights()):
             raise ConfigError(
                 "training diverged: the model's weights are not finite; nothing was saved. "
@@ -452,6 +497,10 @@ class _Training:
                 saved.compile(optimizer=optimizer, loss=model.loss, metrics=head.metrics())
                 optimizer.build(saved.trainable_variables)  # so that it is saved as built, and loads without a warning
         card.update(entries)
+        if self.privacy is not None:
+            from plugins.privacy.dp_sgd import in_words
+
+            card["privacy"] = {**self.private, "guarantee": in_words(self.private)}
         return saved, card
 
 

@@ -1,0 +1,110 @@
+"""DP-SGD's training step as a Keras model around the user's network, and its Poisson-sampled batches
+(plugins/privacy/dp_sgd.py says what and why). Imported by the train stage when `privacy=dp_sgd`."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+
+class PrivateModel(keras.Model):
+    """Trains `network` with DP-SGD: each row's gradient (vectorised, `tape.jacobian` with pfor) clipped to
+    `l2_norm_clip`, the sum noised once with N(0, (σ·C)²), divided by the expected batch size, and applied by the
+    compiled optimizer. Inference is the network's; the train stage saves the network alone.
+
+    Args:
+        network: the model to train (no batch normalization).
+        l2_norm_clip: C.
+        noise_multiplier: σ.
+        expected_batch: n·q, the mean of the Poisson-sampled batch sizes.
+        seed: the noise's seed.
+    """
+
+    def __init__(self, network, l2_norm_clip: float, noise_multiplier: float, expected_batch: float, seed=None):
+        super().__init__(name=f"private_{network.name}")
+        self.network = network
+        self.l2_norm_clip, self.noise_multiplier = float(l2_norm_clip), float(noise_multiplier)
+        self.expected_batch = float(expected_batch)
+        self.noise_seed = keras.random.SeedGenerator(seed)
+        self.built = network.built  # its weights are the network's, built already (backups need them)
+
+    def call(self, x, training=False):
+        return self.network(x, training=training)
+
+    def per_example_losses(self, y, y_pred):
+        """Each row's loss (the compiled loss without its reduction)."""
+        loss = self.loss
+        return loss.call(y, y_pred) if isinstance(loss, keras.losses.Loss) else loss(y, y_pred)
+
+    def clipped_noised_gradients(self, x, y, sample_weight=None):
+        """The noised mean of the clipped per-row gradients, the outputs, and each row's gradient norm before
+        clipping (for the tests)."""
+        import tensorflow as tf
+
+        variables = self.network.trainable_variables
+        with tf.GradientTape() as tape:
+            y_pred = self.network(x, training=True)
+            losses = self.per_example_losses(y, y_pred)
+            losses = tf.reshape(losses, [tf.shape(y_pred)[0], -1])
+            losses = tf.reduce_mean(losses, axis=1)
+            if sample_weight is not None:
+                losses = losses * tf.cast(tf.reshape(sample_weight, [-1]), losses.dtype)
+            if self.network.losses:  # weight penalties: part of each row's objective
+                losses = losses + tf.add_n(self.network.losses)
+        jacobians = tape.jacobian(losses, variables, experimental_use_pfor=True)
+        flat = [tf.reshape(j, [tf.shape(j)[0], -1]) for j in jacobians]
+        norms = tf.sqrt(tf.add_n([tf.reduce_sum(tf.square(f), axis=1) for f in flat]))
+        factors = tf.minimum(1.0, self.l2_norm_clip / tf.maximum(norms, 1e-12))
+        gradients = []
+        for j, v in zip(jacobians, variables):
+            summed = tf.tensordot(factors, j, axes=[[0], [0]])
+            noise = keras.random.normal(v.shape, stddev=self.noise_multiplier * self.l2_norm_clip, seed=self.noise_seed)
+            gradients.append((summed + noise) / self.expected_batch)
+        return gradients, y_pred, norms
+
+    def train_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        gradients, y_pred, _ = self.clipped_noised_gradients(x, y, sample_weight)
+        self.optimizer.apply(gradients, self.network.trainable_variables)
+        loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
+        self._loss_tracker.update_state(loss, sample_weight=keras.ops.shape(y_pred)[0])  # the logged loss
+        return self.compute_metrics(x, y, y_pred, sample_weight)
+
+
+def poisson_batches(x: np.ndarray, y: np.ndarray, q: float, seed: int, weights: np.ndarray | None = None):
+    """An endless tf.data stream of Poisson-sampled batches: at each step every row joins with probability `q`,
+    independently (batch sizes vary: mean n·q, variance n·q·(1 − q)); seeded, step by step.
+
+    Args:
+        x, y: the training rows (in memory).
+        q: the sampling rate.
+        seed: the draws' seed.
+        weights: each row's sample weight (class weights), or None.
+    """
+    import tensorflow as tf
+
+    n = len(x)
+    xs, ys = tf.constant(x), tf.constant(y)
+    ws = None if weights is None else tf.constant(weights, tf.float32)
+
+    def draw(step):
+        chosen = tf.reshape(
+            tf.where(tf.random.stateless_uniform([n], seed=tf.stack([tf.cast(seed, tf.int64), step])) < q), [-1]
+        )
+        batch = (tf.gather(xs, chosen), tf.gather(ys, chosen))
+        return batch if ws is None else (*batch, tf.gather(ws, chosen))
+
+    return tf.data.Dataset.counter().map(draw, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+def refuse_batch_norm(model) -> None:
+    """A one-line error when the network has batch normalization (it mixes the rows of a batch)."""
+    from plugins.registry import ConfigError
+
+    found = [layer.name for layer in model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
+    if found:
+        raise ConfigError(
+            f"privacy=dp_sgd cannot train batch normalization ({found[0]}…): it mixes the rows of a batch, so one "
+            "row's gradient is not its own; set model.batch_norm=group (group normalization) or false, or pick a "
+            "model without it (model=mlp)"
+        )
