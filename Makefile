@@ -7,7 +7,7 @@ STAMP := $(VENV)/.kerasforge-installed
 export DVC_NO_ANALYTICS := 1
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install run test test-fast params dvc-yaml manifest dvc lint clean
+.PHONY: install run test test-fast params dvc-yaml manifest dvc lint docs docs-serve clean
 
 install: $(STAMP)
 
@@ -50,7 +50,14 @@ manifest: install
 	$(BIN)/python -m plugins manifest --write
 
 # Style, the floors' import rule and the generated files, before the tests (.ci/run; .pre-commit-config.yaml).
-LINTED := plugins workflows tests benchmarks
+LINTED := plugins workflows tests benchmarks docs
+# The documentation site's generated pages (docs/reference/, docs/changelog.md); `make docs-serve` to read it.
+docs: install
+	$(BIN)/python docs/generate.py
+
+docs-serve: docs
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
+
 lint: install
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/ruff check $(LINTED)
@@ -59,6 +66,8 @@ lint: install
 	$(BIN)/python -m workflows.stages | diff -u dvc.yaml - || { echo "dvc.yaml drifted from workflows/config/stage_table.py: make dvc-yaml"; exit 1; }
 	$(BIN)/python -m workflows.config | diff -u params.yaml - || { echo "params.yaml drifted from conf/: make params"; exit 1; }
 	$(BIN)/python -m plugins manifest --check  # an entry that changed or is gone; a new plugin passes (the registry checks it)
+	$(BIN)/python docs/generate.py --check  # the reference pages and the changelog page, from the code: make docs
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir $$(mktemp -d)  # a broken link or page fails
 
 clean:
 	rm -rf data/prepared data/augmented models dvclive eval outputs multirun .kerasforge

@@ -1,4 +1,4 @@
-"""The README's worked example — adding a custom loss — followed to the letter, in a copy of the project."""
+"""The worked example of docs/plugins.md — adding a custom loss — followed to the letter, in a copy of the project."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def block_after(text: str, marker: str, language: str) -> str:
 
 
 def test_adding_a_plugin_as_the_readme_says(tmp_path):
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "plugins.md").read_text()
     project = tmp_path / "project"
     for name in project_files():
         (project / name).parent.mkdir(parents=True, exist_ok=True)

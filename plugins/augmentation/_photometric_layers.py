@@ -9,7 +9,7 @@ import math
 import keras
 from keras import ops
 
-from plugins.augmentation.photometric import VALUE_RANGE
+from plugins.augmentation import VALUE_RANGE
 from plugins.registry import ConfigError
 
 

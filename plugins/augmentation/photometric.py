@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from plugins.augmentation import VALUE_RANGE
 from plugins.augmentation.warp import FILL, Affine
 from plugins.registry import ConfigError, register
 
-VALUE_RANGE = (0.0, 1.0)
 CONTEXT = ("seed",)
 
 

@@ -200,7 +200,9 @@ class AudioKind(DataKind):
         """Occlusion of time–frequency patches, drawn over each clip's spectrogram (plugins/data/audio_explain.py)."""
         from plugins.data.audio_explain import explain_clips
 
-        return explain_clips(model, head, spec, what, out, sanity)
+        rate, samples = int(spec.audio["sample_rate"]), int(spec.input_shape[0])
+        clips = ((file, read_clip(file, rate, samples)) for file in what)
+        return explain_clips(model, head, spec, clips, out, sanity)
 
     def mistakes_picture(self, x, order, y, predicted, probs, spec, out: Path) -> None:
         from plugins.data.audio_explain import mistakes_spectrograms

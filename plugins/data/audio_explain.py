@@ -82,15 +82,16 @@ def spectrogram_db(wave: np.ndarray, rate: int) -> tuple[np.ndarray, np.ndarray,
     return freqs, frames, 10 * np.log10(np.abs(z) ** 2 + 1e-10)
 
 
-def explain_clips(model, head, spec: Any, files: list[Path], out: Path, sanity: bool) -> list[dict]:
-    """`<clip>.png` per clip (its spectrogram under the patches' scores) and `patches.csv`; one summary row each."""
-    from plugins.data.audio import read_clip
+def explain_clips(model, head, spec: Any, clips, out: Path, sanity: bool) -> list[dict]:
+    """`<clip>.png` per clip (its spectrogram under the patches' scores) and `patches.csv`; one summary row each.
 
-    rate, samples = int(spec.audio["sample_rate"]), int(spec.input_shape[0])
+    Args:
+        clips: (file, waveform as training read it) pairs.
+    """
+    rate = int(spec.audio["sample_rate"])
     shuffled = randomized(model) if sanity else None
     summary, long = [], []
-    for file in files:
-        wave = read_clip(file, rate, samples)
+    for file, wave in clips:
         probs = np.asarray(head.probabilities(model(wave[None], training=False)))[0]
         cls, label, prob = prediction(probs, head, spec)
         scores, time_edges, freq_edges = occlusion_scores(model, head, wave, cls, rate)

@@ -184,8 +184,8 @@ def image_folder(
     check_values(
         FOLDER_VALUES, {"color_mode": color_mode, "class_mode": class_mode, "on_bad_file": on_bad_file}, "data"
     )
-    classes, files, labels = class_files(Path(directory), EXTENSIONS)
-    target_size = default_size(files) if target_size is None else target_size
+    if target_size is None:  # the pictures' median size (their headers), at most DEFAULT_SIDE a side
+        target_size = default_size(class_files(Path(directory), EXTENSIONS)[1])
     if len(target_size) != 2 or min(target_size) < 1:
         raise ConfigError(f"data.target_size={list(target_size)} must be [height, width]")
     if max(target_size) > MAX_SIDE:
@@ -194,6 +194,7 @@ def image_folder(
             "image is already 200 MB); models train on far smaller ones, e.g. [224, 224]"
         )
     channels = COLOR_MODES[color_mode]
+    classes, files, labels = class_files(Path(directory), EXTENSIONS)
     if class_mode == "binary" and len(classes) != 2:
         raise ConfigError(f"data.class_mode=binary needs two class folders; {directory} has {len(classes)}")
     files, labels, skipped = check_images(files, labels, channels, on_bad_file)

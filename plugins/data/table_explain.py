@@ -30,6 +30,7 @@ from plugins.data.attribution import (
     randomized,
     rank_correlation,
 )
+from plugins.data.tabular import table_encoding
 from plugins.model.outputs import predicted_classes
 from plugins.registry import ConfigError
 
@@ -75,7 +76,6 @@ def explain_rows(
     model, head, spec: DataSpec, rows, lines: list[int], out: Path, steps: int, sanity: bool
 ) -> list[dict]:
     """attributions.csv (one row per input and column), a bar chart per row, and a page per text cell."""
-    from plugins.data.table_kind import table_encoding
     from plugins.data.tabular import shorten, texts
 
     encoding = table_encoding(spec)
@@ -190,7 +190,6 @@ def _text_files(files: list[str], spec: DataSpec):
 
 def _table_rows(path: Path, spec: DataSpec):
     """The CSV's rows (at most MAX_ROWS) and their lines in the file; the columns are checked first."""
-    from plugins.data.table_kind import table_encoding
     from plugins.data.tabular import read_table
 
     encoding = table_encoding(spec)
@@ -251,8 +250,6 @@ def importance(core, head, spec: Any, rows, y: np.ndarray, out_dir: Path, batch_
         The rows written, as dicts.
     """
     from sklearn.inspection import permutation_importance
-
-    from plugins.data.table_kind import table_encoding
 
     encoding = table_encoding(spec)
     columns = encoding.file_columns

@@ -13,6 +13,7 @@ import numpy as np
 from plugins.data import verdict
 from plugins.data.checks import check_unique_header
 from plugins.data.kinds import DataKind, Evidence, register_kind
+from plugins.data.tabular import table_encoding
 from plugins.registry import ConfigError, did_you_mean
 
 if TYPE_CHECKING:
@@ -117,20 +118,6 @@ class TableKind(DataKind):
             network=core,
             inputs=lambda x, rows: table_encoding(spec).inputs(rows),
         )
-
-
-def table_encoding(spec):
-    """The table's encoding (`plugins.data.tabular.TableEncoding`) from the spec, built once per spec's table."""
-    from plugins.data.tabular import TableEncoding
-
-    key = id(spec.table)
-    if _ENCODINGS.get(key, (None,))[0] is not spec.table:
-        _ENCODINGS.clear()  # one model's table at a time: no growth over a long session
-        _ENCODINGS[key] = (spec.table, TableEncoding(**spec.table))
-    return _ENCODINGS[key][1]
-
-
-_ENCODINGS: dict[int, tuple[Any, Any]] = {}
 
 
 def features(rows, columns: list[dict[str, Any]], reference=None) -> np.ndarray:

@@ -796,3 +796,15 @@ def _tokens(column: pd.Series, c: dict[str, Any]) -> np.ndarray:
 def text_columns(table: dict[str, Any] | None) -> list[dict[str, Any]]:
     """A table encoding's text columns (they come last in the encoded row)."""
     return [c for c in (table or {}).get("columns", []) if c["type"] == "text"]
+
+
+def table_encoding(spec):
+    """The table's encoding (`plugins.data.tabular.TableEncoding`) from the spec, built once per spec's table."""
+    key = id(spec.table)
+    if _ENCODINGS.get(key, (None,))[0] is not spec.table:
+        _ENCODINGS.clear()  # one model's table at a time: no growth over a long session
+        _ENCODINGS[key] = (spec.table, TableEncoding(**spec.table))
+    return _ENCODINGS[key][1]
+
+
+_ENCODINGS: dict[int, tuple[Any, Any]] = {}

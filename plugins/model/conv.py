@@ -26,7 +26,7 @@ def cnn(
     convs_per_block: int = 2,
     kernel_size: int = 3,
     pooling: str = "max",
-    batch_norm: bool = True,
+    batch_norm: bool | str = True,
     dense: int = 128,
     dropout: float = 0.3,
     activation: str = "relu",
@@ -40,7 +40,8 @@ def cnn(
         convs_per_block: 3×3 convolutions in each block.
         kernel_size: the convolutions' kernel size.
         pooling: "max" or "avg" after each block.
-        batch_norm: batch normalization after each convolution.
+        batch_norm: batch normalization after each convolution (true), none (false), or "group": group
+            normalization (8 groups; each image on its own: what DP-SGD, `privacy=dp_sgd`, needs).
         dense: units of the dense layer before the head (0 for none).
         dropout: dropout rate before the head.
         activation: the hidden layers' activation.
@@ -52,6 +53,8 @@ def cnn(
         `python -m workflows.train model=cnn model.filters=[16,32]`
     """
     require_image(spec, "cnn")
+    if batch_norm not in (True, False, "group"):
+        raise ConfigError(f"model.batch_norm={batch_norm!r}: give true, false or group")
     if pooling not in ("max", "avg"):
         raise ConfigError(f"model.pooling='{pooling}' is unknown; valid: max, avg")
     pool = keras.layers.MaxPooling2D if pooling == "max" else keras.layers.AveragePooling2D
@@ -59,8 +62,10 @@ def cnn(
     x = inputs
     for width in filters:
         for _ in range(convs_per_block):
-            x = keras.layers.Conv2D(width, kernel_size, padding="same", use_bias=not batch_norm)(x)
-            if batch_norm:
+            x = keras.layers.Conv2D(width, kernel_size, padding="same", use_bias=batch_norm is False)(x)
+            if batch_norm == "group":
+                x = keras.layers.GroupNormalization(groups=8 if width % 8 == 0 else 1)(x)
+            elif batch_norm:
                 x = keras.layers.BatchNormalization()(x)
             x = keras.layers.Activation(activation)(x)
         if min(x.shape[1], x.shape[2]) >= 2:

@@ -199,7 +199,15 @@ def test_make_wraps_dvc_for_a_fresh_shell(repo):
     """The README's `make dvc ARGS=…`: works without the venv activated (the stage commands run `python`)."""
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "VENV": str(BIN.parent)}
     result = subprocess.run(
-        ["make", "--no-print-directory", "dvc", "ARGS=exp show --json"],
+        # -o: the venv is installed; never reinstall it from this copy (the editable install would point here)
+        [
+            "make",
+            "--no-print-directory",
+            "-o",
+            str(BIN.parent / ".kerasforge-installed"),
+            "dvc",
+            "ARGS=exp show --json",
+        ],
         cwd=repo,
         env={**subprocess_env(), **env},
         capture_output=True,

@@ -114,7 +114,7 @@ def test_the_readmes_new_plugin_is_one_python_file_and_one_yaml_file_and_lint_pa
 
     from tests.conftest import make_project_copy
 
-    readme = (ROOT / "README.md").read_text().split("## Adding a plugin", 1)[1]
+    readme = (ROOT / "docs" / "plugins.md").read_text()
     python, yaml = (textwrap.dedent(block) for block in re.findall(r"```(?:python|yaml)\n(.*?)```", readme, re.S)[1:3])
     copy = make_project_copy(tmp_path / "project")
     (copy / "plugins" / "loss" / "confidence_penalty.py").write_text(python)

@@ -209,6 +209,7 @@ def _check_without_plugins(cfg: DictConfig, wanted: set[str]) -> dict[str, Any]:
     _check_ranges(sections["trainer"], sections["augmentation"], sections["evaluate"], sections["export"])
     _check_names(cfg, wanted, sections["augmentation"])  # from plugins/manifest.json: before any plugin imports Keras
     _check_across(cfg, wanted, sections["trainer"])
+    _check_privacy(cfg, wanted)
     return sections
 
 
@@ -226,6 +227,30 @@ def _check_across(cfg: DictConfig, wanted: set[str], trainer: TrainerConfig) -> 
                 f"schedule.warmup_epochs={warmup} must be in [0, trainer.epochs={trainer.epochs}); lower it, "
                 "or raise trainer.epochs"
             )
+
+
+# Models whose batch normalization no option removes: DP-SGD refuses them before any data is read.
+BATCH_NORM_ALWAYS = ("resnet", "resnet50", "mobilenet_v2", "efficientnet_b0", "audio_cnn")
+
+
+def _check_privacy(cfg: DictConfig, wanted: set[str]) -> None:
+    """DP-SGD needs each row's gradient to be its own: a model with batch normalization (it mixes a batch's rows) is
+    refused here, before the data is read, with the fix."""
+    if not {"privacy", "model"} <= wanted or not isinstance(cfg.get("privacy"), DictConfig):
+        return
+    if cfg.privacy.get("name") != "dp_sgd" or not isinstance(cfg.get("model"), DictConfig):
+        return
+    name = cfg.model.get("name")
+    if cfg.model.get("batch_norm") is True:
+        raise ConfigError(
+            f"privacy=dp_sgd cannot train model '{name}' with batch normalization (it mixes the rows of a batch, so "
+            "one row's gradient is not its own): set model.batch_norm=group (group normalization) or false"
+        )
+    if name in BATCH_NORM_ALWAYS:
+        raise ConfigError(
+            f"privacy=dp_sgd cannot train model '{name}': it has batch normalization, which mixes the rows of a batch; "
+            "use model=cnn model.batch_norm=group, or model=mlp"
+        )
 
 
 def precheck(cfg: DictConfig | dict, stage: Stage | None = None) -> None:

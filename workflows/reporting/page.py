@@ -25,7 +25,7 @@ from plugins.registry import ConfigError
 from workflows.io.atomic import write_text
 from workflows.io.layout import Layout
 from workflows.reporting.report import _pyplot, run_curves
-from workflows.reporting.show import baseline_line, headline
+from workflows.reporting.show import baseline_line, headline, privacy_line
 
 MISTAKE_ROWS = 20  # rows of mistakes.csv shown
 CONFUSION_CLASSES = 30  # a confusion matrix larger than this is drawn without numbers in its cells
@@ -82,9 +82,9 @@ def metrics_section(metrics: dict[str, Any]) -> str:
         k: v for k, v in headline(metrics).items() if k not in ("params", "size_bytes", "latency_ms", "throughput")
     }
     parts = ["<h2>Test metrics</h2>", _table(["metric", "value"], [[k, v] for k, v in shown.items()])]
-    line = baseline_line(metrics)
-    if line:
-        parts.append(f'<p class="verdict">{html.escape(line)}</p>')
+    for line in (baseline_line(metrics), privacy_line(metrics)):
+        if line:
+            parts.append(f'<p class="verdict">{html.escape(line)}</p>')
     cost = [[k, metrics[k]] for k in ("params", "size_bytes", "latency_ms", "throughput") if k in metrics]
     if cost:
         parts += ["<h3>Size and speed (the machine that evaluated)</h3>", _table(["", "value"], cost)]

@@ -23,6 +23,16 @@ def headline(metrics: dict) -> dict:
     return {k: v for k, v in metrics.items() if not isinstance(v, (dict, list))}
 
 
+def privacy_line(metrics: dict) -> str | None:
+    """The privacy guarantee in words (DP-SGD's, or none), with the membership audit's AUC."""
+    privacy = metrics.get("privacy")
+    if not isinstance(privacy, dict):
+        return None
+    audit = privacy.get("membership_auc")
+    seen = f"; membership audit AUC {audit:.3f} (0.5: no leak the attack sees)" if isinstance(audit, float) else ""
+    return f"privacy: {privacy.get('guarantee', 'none')}{seen}"
+
+
 def baseline_line(metrics: dict) -> str | None:
     """The classical baseline's one line: the headline metric both ways with the difference, the paired verdict,
     and the other candidates the reference was chosen from (on validation)."""
@@ -122,9 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     width = max((len(key) for key in metrics), default=0)
     for key, value in metrics.items():
         print(f"{key:>{width}}  {value:.4f}" if isinstance(value, float) else f"{key:>{width}}  {value}")
-    line = baseline_line(full)
-    if line:
-        print(line)
+    for line in (baseline_line(full), privacy_line(full)):
+        if line:
+            print(line)
     print(provenance(path, Path(ns.since) if ns.since else None))
     return 0
 

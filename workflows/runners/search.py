@@ -101,6 +101,12 @@ def run_search(args: list[str]) -> tuple[optuna.Study, list[str]]:
     cfg = compose(base)
     search = search_config(cfg)
     resolve(cfg)
+    if cfg.get("privacy", {}).get("name") == "dp_sgd":  # each trial is private; choosing among them is not
+        print(
+            "note: every trial is trained with DP-SGD at its own (ε, δ), but the search chooses among them on the "
+            "validation split: that choice spends privacy on the validation rows unless they are public data",
+            file=sys.stderr,
+        )
     for extra in corner_overrides(search):  # every bound and choice makes a valid config, before any trial runs
         try:
             resolve(compose([*base, *extra]))

@@ -1,0 +1,145 @@
+"""DP-SGD's mechanism (plugins/privacy): tested on what makes the guarantee hold, not on accuracy — a broken
+mechanism trains fine.
+
+- each row's clipped gradient has an L2 norm of at most C, and rows under C are left as they are;
+- the noise added to the summed gradient has a standard deviation of σ·C (measured over thousands of weights);
+- ε as recorded is recomputed independently: without subsampling, T Gaussian steps are one Gaussian mechanism of
+  noise σ/√T, whose exact (ε, δ) is Balle & Wang's (2018) closed form; the PLD accountant must agree with it;
+- Poisson batches have the mean n·q and the variance n·q·(1 − q) of the sampling accounted;
+- a model with batch normalization is refused, before any data is read.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from scipy.optimize import brentq
+from scipy.stats import norm
+
+from plugins.privacy._private_model import PrivateModel, poisson_batches, refuse_batch_norm
+from plugins.privacy.dp_sgd import DPSGD, epsilon
+from plugins.registry import ConfigError
+from tests.conftest import ROOT, error_lines, run
+
+
+def network(inputs: int = 20, classes: int = 3, seed: int = 0) -> keras.Model:
+    keras.utils.set_random_seed(seed)
+    x = keras.Input((inputs,))
+    h = keras.layers.Dense(64, activation="tanh")(x)
+    return keras.Model(x, keras.layers.Dense(classes)(h))
+
+
+def private(sigma: float, clip: float, expected: float = 32.0) -> PrivateModel:
+    model = PrivateModel(network(), clip, sigma, expected, seed=1)
+    model.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model
+
+
+def rows(n: int = 32, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 20)).astype(np.float32) * rng.uniform(0.1, 20, size=(n, 1)).astype(np.float32)
+    return x, rng.integers(0, 3, n)
+
+
+def test_each_rows_clipped_gradient_is_at_most_c_and_smaller_ones_are_kept():
+    x, y = rows()
+    clip = 10.0  # about the median row's norm here
+    model = private(0.0, clip, expected=1.0)
+    for i in range(len(x)):  # one row at a time: the summed clipped gradient is that row's clipped gradient
+        _, _, norms = model.clipped_noised_gradients(x[i : i + 1], y[i : i + 1])
+        gradients, _, _ = model.clipped_noised_gradients(x[i : i + 1], y[i : i + 1])
+        clipped = math.sqrt(sum(float(tf.reduce_sum(g**2)) for g in gradients))
+        raw = float(norms[0])
+        assert clipped <= clip * (1 + 1e-5)
+        assert clipped == pytest.approx(min(raw, clip), rel=1e-4)
+    _, _, norms = model.clipped_noised_gradients(x, y)
+    assert float(tf.reduce_max(norms)) > clip > float(tf.reduce_min(norms))  # the test data had both kinds of rows
+
+
+def test_the_batch_gradient_is_the_sum_of_the_rows_clipped_gradients():
+    x, y = rows(8)
+    model = private(0.0, 0.5, expected=8.0)
+    whole, _, _ = model.clipped_noised_gradients(x, y)
+    one_by_one = [model.clipped_noised_gradients(x[i : i + 1], y[i : i + 1])[0] for i in range(8)]
+    for k, g in enumerate(whole):
+        assert np.allclose(np.asarray(g), sum(np.asarray(o[k]) for o in one_by_one), atol=1e-5)  # both / 8
+
+
+def test_the_noise_has_standard_deviation_sigma_times_c():
+    x, y = rows()
+    sigma, clip, expected = 1.3, 0.7, 32.0
+    noisy = private(sigma, clip, expected)
+    quiet = private(0.0, clip, expected)
+    quiet.set_weights(noisy.get_weights())
+    a, _, _ = noisy.clipped_noised_gradients(x, y)
+    b, _, _ = quiet.clipped_noised_gradients(x, y)
+    noise = np.concatenate([(np.asarray(p) - np.asarray(q)).ravel() * expected for p, q in zip(a, b)])
+    assert len(noise) > 1000
+    assert noise.std() == pytest.approx(sigma * clip, rel=0.05) and abs(noise.mean()) < 0.1 * sigma * clip
+    again, _, _ = noisy.clipped_noised_gradients(x, y)
+    assert not np.allclose(np.asarray(again[0]), np.asarray(a[0]))  # fresh noise at every step
+
+
+def exact_gaussian_epsilon(sigma: float, steps: int, delta: float) -> float:
+    """Balle & Wang (2018): the Gaussian mechanism of sensitivity 1 and noise s is (ε, δ)-DP for
+    δ = Φ(1/(2s) − εs) − e^ε Φ(−1/(2s) − εs); T compositions are one mechanism with s = σ/√T."""
+    s = sigma / math.sqrt(steps)
+
+    def gap(eps):
+        return norm.cdf(1 / (2 * s) - eps * s) - math.exp(eps) * norm.cdf(-1 / (2 * s) - eps * s) - delta
+
+    return brentq(gap, 1e-6, 500)
+
+
+@pytest.mark.parametrize(("sigma", "steps"), [(1.0, 10), (2.0, 100), (4.0, 1000)])
+def test_epsilon_is_recomputed_independently_without_subsampling(sigma, steps):
+    exact = exact_gaussian_epsilon(sigma, steps, 1e-5)
+    assert epsilon(sigma, 1.0, steps, 1e-5, "pld") == pytest.approx(exact, rel=0.02)
+    assert exact <= epsilon(sigma, 1.0, steps, 1e-5, "rdp") <= 1.5 * exact  # RDP: an upper bound, looser
+
+
+def test_a_target_epsilon_is_reached_and_the_plan_reproduces():
+    plan = DPSGD(target_epsilon=2.0).plan(n_train=5000, batch_size=100, epochs=5)
+    assert plan["delta"] == pytest.approx(1 / 50_000) and plan["steps"] == 250 and plan["sampling_rate"] == 0.02
+    assert 1.9 <= plan["epsilon"] <= 2.0
+    again = epsilon(plan["noise_multiplier"], plan["sampling_rate"], plan["steps"], plan["delta"], "pld")
+    assert again == pytest.approx(plan["epsilon"], rel=1e-6)
+    looser = DPSGD(target_epsilon=None, noise_multiplier=plan["noise_multiplier"] * 0.8).plan(5000, 100, 5)
+    assert looser["epsilon"] > plan["epsilon"]  # less noise, more privacy spent
+    with pytest.raises(ConfigError, match="not below 1/n"):
+        DPSGD(delta=0.001).plan(n_train=5000, batch_size=100, epochs=5)
+
+
+def test_poisson_batches_have_the_accounted_mean_and_variance():
+    n, q = 1000, 0.05
+    x = np.arange(n, dtype=np.float32)[:, None]
+    sizes, seen = [], np.zeros(n)
+    for bx, _ in poisson_batches(x, np.zeros(n, np.int32), q, seed=3).take(1500):
+        sizes.append(len(bx))
+        seen[np.asarray(bx[:, 0], int)] += 1
+    sizes = np.asarray(sizes)
+    assert sizes.mean() == pytest.approx(n * q, rel=0.03)
+    assert sizes.var() == pytest.approx(n * q * (1 - q), rel=0.15)
+    assert seen.min() > 40 and seen.max() < 120  # every row drawn about 75 times: independent, uniform
+    first = [len(b) for b, _ in poisson_batches(x, np.zeros(n, np.int32), q, seed=3).take(5)]
+    assert first == list(sizes[:5])  # seeded
+
+
+def test_batch_normalization_is_refused():
+    x = keras.Input((4,))
+    model = keras.Model(x, keras.layers.Dense(2)(keras.layers.BatchNormalization()(x)))
+    with pytest.raises(ConfigError, match="batch_norm=group"):
+        refuse_batch_norm(model)
+    refuse_batch_norm(network())  # none: accepted
+
+
+def test_the_command_line_refuses_batch_norm_before_reading_data(tmp_path):
+    command = ["-m", "workflows", "train", "privacy=dp_sgd", f"hydra.run.dir={tmp_path / 'run'}"]
+    result = run(["python", "-X", "importtime", *command], ROOT, check=False)
+    lines = [line for line in error_lines(result.stderr) if not line.startswith("import time:")]
+    assert result.returncode == 2 and len(lines) == 1 and "model.batch_norm=group" in lines[0], result.stderr[-1500:]
+    assert "| tensorflow" not in result.stderr and not (tmp_path / "run").exists()
