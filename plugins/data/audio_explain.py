@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from plugins.data.attribution import class_output, prediction, randomized, rank_correlation
+from plugins.data.kinds import mistakes_axes
 from plugins.model.outputs import file_name
 
 TIME_PATCHES = 10  # stretches of time per clip
@@ -147,9 +148,6 @@ def _patches_png(wave, rate, scores, time_edges, freq_edges, title: str, out: Pa
 
 def mistakes_spectrograms(x: np.ndarray, order: list[int], y, predicted, probs, spec: Any, out: Path) -> None:
     """mistakes.png: the worst mistakes' spectrograms, each titled `true → predicted (p)`."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     shown = order[:GRID]
@@ -157,12 +155,8 @@ def mistakes_spectrograms(x: np.ndarray, order: list[int], y, predicted, probs, 
         return
     rate = int(spec.audio["sample_rate"])
     names = spec.class_names or [str(i) for i in range(spec.num_classes)]
-    cols = min(3, len(shown))
-    rows = (len(shown) + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False)
-    for ax in axes.ravel():
-        ax.axis("off")
-    for ax, i in zip(axes.ravel(), shown):
+    fig, axes = mistakes_axes(len(shown), 3, (3.2, 2.4))
+    for ax, i in zip(axes, shown):
         freqs, frames, power = spectrogram_db(np.asarray(x[i], np.float32), rate)
         ax.pcolormesh(frames, freqs, power, shading="auto", cmap="magma", vmin=power.max() - 80)
         ax.set_title(f"{names[int(y[i])]} → {names[int(predicted[i])]} ({probs[i, predicted[i]]:.2f})", fontsize=8)

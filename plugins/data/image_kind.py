@@ -12,7 +12,7 @@ import numpy as np
 from plugins.data import verdict
 from plugins.data.base import DataSpec
 from plugins.data.images import EXTENSIONS
-from plugins.data.kinds import DataKind, Evidence, register_kind
+from plugins.data.kinds import DataKind, Evidence, mistakes_axes, register_kind
 from plugins.registry import ConfigError
 
 PIXELS = 16  # an image's side for the pixel baseline: at most 16 × 16 × channels features
@@ -169,21 +169,14 @@ def pixels_compare(
 
 def mistakes_grid(x: np.ndarray, order: list[int], y, predicted, probs, spec: Any, out: Path) -> None:
     """mistakes.png: the worst mistakes' images, each titled `true → predicted (p)`."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     shown = order[:GRID]
     if not shown:
         return
     names = spec.class_names or [str(i) for i in range(spec.num_classes)]
-    cols = min(4, len(shown))
-    rows = (len(shown) + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(2.2 * cols, 2.4 * rows), squeeze=False)
-    for ax in axes.ravel():
-        ax.axis("off")
-    for ax, i in zip(axes.ravel(), shown):
+    fig, axes = mistakes_axes(len(shown), 4, (2.2, 2.4))
+    for ax, i in zip(axes, shown):
         image = np.asarray(x[i], np.float32)
         image = (image - image.min()) / (np.ptp(image) or 1.0)
         ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray" if image.shape[-1] == 1 else None)

@@ -284,6 +284,22 @@ class Serving:
     inputs: Callable[[np.ndarray, Any], dict[str, Any]]
 
 
+def mistakes_axes(count: int, columns: int, cell: tuple[float, float]):
+    """A matplotlib figure of `count` panels in rows of `columns` (each `cell` inches), every axis off: the frame
+    of a kind's picture of its worst mistakes. Returns (figure, the panels in order)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cols = min(columns, count)
+    rows = (count + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(cell[0] * cols, cell[1] * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    return fig, list(axes.ravel())
+
+
 TABLES = (".csv", ".tsv", ".txt", ".gz", ".parquet", ".pq")  # what predict and explain read as a table of rows
 
 

@@ -30,6 +30,10 @@ from workflows.io.layout import REPO
 ROOT = Path(__file__).resolve().parents[2]  # workflows/config/ → the repository
 
 
+# The plugin groups the train stage builds from (its params and its code).
+TRAINING_GROUPS = ("model", "loss", "optimizer", "schedule", "regularizer", "finetune", "privacy", "augmentation")
+
+
 @dataclass(frozen=True)
 class Stage:
     """One pipeline stage.
@@ -107,28 +111,8 @@ STAGES: tuple[Stage, ...] = (
     ),
     Stage(
         "train",
-        reads=(
-            "model",
-            "loss",
-            "optimizer",
-            "schedule",
-            "regularizer",
-            "finetune",
-            "privacy",
-            "augmentation",
-            "trainer",
-        ),
-        plugins=(
-            "model",
-            "loss",
-            "optimizer",
-            "schedule",
-            "regularizer",
-            "finetune",
-            "privacy",
-            "augmentation",
-            "data/base.py",
-        ),
+        reads=(*TRAINING_GROUPS, "trainer"),
+        plugins=(*TRAINING_GROUPS, "data/base.py"),
         deps=("prepared", "augmented"),
         outs={"models/model.keras": {"persist": True}, "models/model.json": {"persist": True}},
         metrics={"train_logs/metrics.json": dict(_KEEP)},
