@@ -6,6 +6,16 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+PASS_BYTES = 2**28  # per-row gradients of one pass, with room for pfor's intermediates (measured: ~8× the gradients)
+
+
+def rows_for(network, largest: int = 512) -> int:
+    """Rows per pass: all of a batch for a small network (pfor vectorises best over many rows), fewer for a large
+    one, so that a pass's per-row gradients (rows × weights × 4 bytes, ~8× that in pfor's intermediates) stay
+    within PASS_BYTES: a 600k-weight CNN takes 13 rows a pass, a 5k-weight MLP the whole batch."""
+    weights = max(1, sum(int(np.prod(v.shape)) for v in network.trainable_variables))
+    return max(1, min(largest, PASS_BYTES // (32 * weights)))
+
 
 class PrivateModel(keras.Model):
     """Trains `network` with DP-SGD: each row's gradient (vectorised, `tape.jacobian` with pfor) clipped to
@@ -18,10 +28,21 @@ class PrivateModel(keras.Model):
         noise_multiplier: σ.
         expected_batch: n·q, the mean of the Poisson-sampled batch sizes.
         seed: the noise's seed.
+        rows_per_pass: rows whose per-row gradients are computed together (memory: rows × the weights' size);
+            None: as many as fit in PASS_BYTES (`rows_for`).
     """
 
-    def __init__(self, network, l2_norm_clip: float, noise_multiplier: float, expected_batch: float, seed=None):
+    def __init__(
+        self,
+        network,
+        l2_norm_clip: float,
+        noise_multiplier: float,
+        expected_batch: float,
+        seed=None,
+        rows_per_pass: int | None = None,
+    ):
         super().__init__(name=f"private_{network.name}")
+        self.rows_per_pass = int(rows_per_pass or rows_for(network))
         self.network = network
         self.l2_norm_clip, self.noise_multiplier = float(l2_norm_clip), float(noise_multiplier)
         self.expected_batch = float(expected_batch)
@@ -36,17 +57,15 @@ class PrivateModel(keras.Model):
         loss = self.loss
         return loss.call(y, y_pred) if isinstance(loss, keras.losses.Loss) else loss(y, y_pred)
 
-    def clipped_noised_gradients(self, x, y, sample_weight=None):
-        """The noised mean of the clipped per-row gradients, the outputs, and each row's gradient norm before
-        clipping (for the tests)."""
+    def _clipped_sum(self, x, y, sample_weight):
+        """The sum of one slice's clipped per-row gradients, its outputs and its rows' gradient norms."""
         import tensorflow as tf
 
         variables = self.network.trainable_variables
         with tf.GradientTape() as tape:
             y_pred = self.network(x, training=True)
             losses = self.per_example_losses(y, y_pred)
-            losses = tf.reshape(losses, [tf.shape(y_pred)[0], -1])
-            losses = tf.reduce_mean(losses, axis=1)
+            losses = tf.reduce_mean(tf.reshape(losses, [tf.shape(y_pred)[0], -1]), axis=1)
             if sample_weight is not None:
                 losses = losses * tf.cast(tf.reshape(sample_weight, [-1]), losses.dtype)
             if self.network.losses:  # weight penalties: part of each row's objective
@@ -55,12 +74,37 @@ class PrivateModel(keras.Model):
         flat = [tf.reshape(j, [tf.shape(j)[0], -1]) for j in jacobians]
         norms = tf.sqrt(tf.add_n([tf.reduce_sum(tf.square(f), axis=1) for f in flat]))
         factors = tf.minimum(1.0, self.l2_norm_clip / tf.maximum(norms, 1e-12))
+        return [tf.tensordot(factors, j, axes=[[0], [0]]) for j in jacobians], y_pred, norms
+
+    def clipped_noised_gradients(self, x, y, sample_weight=None):
+        """The noised mean of the clipped per-row gradients, the outputs, and each row's gradient norm before
+        clipping (for the tests). The batch's rows are taken `rows_per_pass` at a time (a `tf.while_loop`): the
+        per-row gradients of a pass are held in memory together (rows × weights), not the whole batch's."""
+        import tensorflow as tf
+
+        variables = self.network.trainable_variables
+        n = tf.shape(x)[0]
+        step = self.rows_per_pass
+
+        def body(start, sums, outputs, norms):
+            end = tf.minimum(start + step, n)
+            weights = None if sample_weight is None else sample_weight[start:end]
+            part, y_pred, part_norms = self._clipped_sum(x[start:end], y[start:end], weights)
+            sums = [a + b for a, b in zip(sums, part)]
+            return end, sums, outputs.write(start // step, y_pred), norms.write(start // step, part_norms)
+
+        zeros = [tf.zeros_like(v) for v in variables]
+        shape = tf.TensorShape([None, *self.network.output.shape[1:]])  # each pass's outputs: its rows
+        outputs = tf.TensorArray(self.compute_dtype, 0, dynamic_size=True, infer_shape=False, element_shape=shape)
+        norms = tf.TensorArray(tf.float32, 0, dynamic_size=True, infer_shape=False, element_shape=[None])
+        _, sums, outputs, norms = tf.while_loop(
+            lambda start, *_: start < n, body, (tf.constant(0), zeros, outputs, norms), parallel_iterations=1
+        )
         gradients = []
-        for j, v in zip(jacobians, variables):
-            summed = tf.tensordot(factors, j, axes=[[0], [0]])
+        for summed, v in zip(sums, variables):
             noise = keras.random.normal(v.shape, stddev=self.noise_multiplier * self.l2_norm_clip, seed=self.noise_seed)
             gradients.append((summed + noise) / self.expected_batch)
-        return gradients, y_pred, norms
+        return gradients, outputs.concat(), norms.concat()
 
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)

@@ -33,8 +33,8 @@ def network(inputs: int = 20, classes: int = 3, seed: int = 0) -> keras.Model:
     return keras.Model(x, keras.layers.Dense(classes)(h))
 
 
-def private(sigma: float, clip: float, expected: float = 32.0) -> PrivateModel:
-    model = PrivateModel(network(), clip, sigma, expected, seed=1)
+def private(sigma: float, clip: float, expected: float = 32.0, rows_per_pass: int = 16) -> PrivateModel:
+    model = PrivateModel(network(), clip, sigma, expected, seed=1, rows_per_pass=rows_per_pass)
     model.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     return model
 
@@ -62,8 +62,9 @@ def test_each_rows_clipped_gradient_is_at_most_c_and_smaller_ones_are_kept():
 
 def test_the_batch_gradient_is_the_sum_of_the_rows_clipped_gradients():
     x, y = rows(8)
-    model = private(0.0, 0.5, expected=8.0)
-    whole, _, _ = model.clipped_noised_gradients(x, y)
+    model = private(0.0, 0.5, expected=8.0, rows_per_pass=3)  # 3 passes of 3, 3 and 2 rows
+    whole, outputs, norms = model.clipped_noised_gradients(x, y)
+    assert outputs.shape[0] == 8 and norms.shape[0] == 8
     one_by_one = [model.clipped_noised_gradients(x[i : i + 1], y[i : i + 1])[0] for i in range(8)]
     for k, g in enumerate(whole):
         assert np.allclose(np.asarray(g), sum(np.asarray(o[k]) for o in one_by_one), atol=1e-5)  # both / 8
