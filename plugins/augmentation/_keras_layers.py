@@ -5,28 +5,8 @@ each batch its seed. Imported when a training pipeline is built (Keras starts Te
 from __future__ import annotations
 
 import keras
-from keras import ops
 
 from plugins.augmentation.warp import Affine
-
-
-def transform(theta, shear, zx, zy, tx, ty, fx, fy, height: int, width: int):
-    """The (batch, 8) output → input maps of `keras.ops.image.affine_transform`, about the image centre.
-
-    Args:
-        theta: rotation, radians; positive turns the content counter-clockwise on screen.
-        shear: shear angle, radians.
-        zx, zy: zoom factors (> 1 enlarges the content).
-        tx, ty: shifts in pixels.
-        fx, fy: -1 to flip that axis, else 1.
-        height, width: the image size.
-    """
-    cos, sin = ops.cos(theta), ops.sin(theta)
-    a, b = fx * cos / zx, -fy * (sin + ops.tan(shear) * cos) / zx
-    c, d = fx * sin / zy, fy * (cos - ops.tan(shear) * sin) / zy
-    cx, cy = (width - 1) / 2.0, (height - 1) / 2.0
-    zeros = ops.zeros_like(a)
-    return ops.stack([a, b, cx - a * cx - b * cy - tx, c, d, cy - c * cx - d * cy - ty, zeros, zeros], axis=1)
 
 
 @keras.saving.register_keras_serializable(package="kerasforge.augmentation", name="RandomAffine")

@@ -32,7 +32,9 @@ COMPONENTS = ("rotation", "shift", "zoom", "shear", "flip")
 
 
 def numpy_transform(theta, shear, zx, zy, tx, ty, fx, fy, height: int, width: int) -> np.ndarray:
-    """`transform` in NumPy: the (batch, 6) output → input maps (OpenCV's inverse maps), about the image centre."""
+    """The (batch, 6) output → input maps (OpenCV's inverse maps; TensorFlow's kernel takes them with two zeros
+    appended), about the image centre: rotation and shear in radians, zooms (> 1 enlarges), shifts in pixels, flips
+    as -1."""
     cos, sin = np.cos(theta), np.sin(theta)
     a, b = fx * cos / zx, -fy * (sin + np.tan(shear) * cos) / zx
     c, d = fx * sin / zy, fy * (cos - np.tan(shear) * sin) / zy
@@ -70,15 +72,16 @@ def warp(images: np.ndarray, maps: np.ndarray, fill_mode: str, fill_value: float
             )
             out[i, :, :, c : c + 4] = warped.reshape(height, width, -1)
 
+    if len(images) < 8 or _THREADS == 1:  # a pool's hand-off costs more than it gives on a few images
+        for i in range(len(images)):
+            one(i)
+        return out
+
     def chunk(start: int) -> None:
         for i in range(start, min(start + step, len(images))):
             one(i)
 
-    step = max(1, -(-len(images) // _THREADS))
-    if len(images) < 8 or _THREADS == 1:  # a pool's hand-off costs more than it gives on a few images
-        step = len(images)
-        chunk(0)
-        return out
+    step = -(-len(images) // _THREADS)
     if _POOL is None:
         _POOL = ThreadPoolExecutor(_THREADS, thread_name_prefix="kerasforge-warp")
     list(_POOL.map(chunk, range(0, len(images), step)))

@@ -85,6 +85,13 @@ def portable_loss(loss: keras.losses.Loss) -> keras.losses.Loss:
     return portable() if callable(portable) else loss
 
 
+def per_row(loss, y_true, y_pred):
+    """Each row's loss, (rows,): the compiled loss without its reduction (a Keras Loss's `call`, or a plain function),
+    averaged over any further axes. DP-SGD clips each row's gradient of it; the membership audit thresholds it."""
+    values = loss.call(y_true, y_pred) if isinstance(loss, keras.losses.Loss) else loss(y_true, y_pred)
+    return ops.mean(ops.reshape(values, (ops.shape(y_pred)[0], -1)), axis=1)
+
+
 _CE = {"context": ("from_logits",), "check": check_label_smoothing}
 register("loss", "categorical_crossentropy", labels="one_hot", **_CE)(keras.losses.CategoricalCrossentropy)
 register("loss", "binary_crossentropy", labels="binary", **_CE)(keras.losses.BinaryCrossentropy)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from plugins.loss.keras_losses import per_row
+
 PASS_BYTES = 2**28  # per-row gradients of one pass, with room for pfor's intermediates (measured: ~8× the gradients)
 
 
@@ -52,11 +54,6 @@ class PrivateModel(keras.Model):
     def call(self, x, training=False):
         return self.network(x, training=training)
 
-    def per_example_losses(self, y, y_pred):
-        """Each row's loss (the compiled loss without its reduction)."""
-        loss = self.loss
-        return loss.call(y, y_pred) if isinstance(loss, keras.losses.Loss) else loss(y, y_pred)
-
     def _clipped_sum(self, x, y, sample_weight):
         """The sum of one slice's clipped per-row gradients, its outputs and its rows' gradient norms."""
         import tensorflow as tf
@@ -64,8 +61,7 @@ class PrivateModel(keras.Model):
         variables = self.network.trainable_variables
         with tf.GradientTape() as tape:
             y_pred = self.network(x, training=True)
-            losses = self.per_example_losses(y, y_pred)
-            losses = tf.reduce_mean(tf.reshape(losses, [tf.shape(y_pred)[0], -1]), axis=1)
+            losses = per_row(self.loss, y, y_pred)
             if sample_weight is not None:
                 losses = losses * tf.cast(tf.reshape(sample_weight, [-1]), losses.dtype)
             if self.network.losses:  # weight penalties: part of each row's objective

@@ -294,18 +294,14 @@ AUDIT_ROWS = 2000  # rows of each side the membership audit scores
 def _privacy(model, core, head, card: dict, train_split, held_out, batch_size: int) -> dict[str, Any]:
     """The run's privacy: DP-SGD's guarantee from the card (none for ordinary training), and for every run the
     membership audit — a loss-threshold attack's AUC on training rows against held-out ones (0.5: no leak seen)."""
-    import keras
-
+    from plugins.loss.keras_losses import per_row
     from plugins.privacy.dp_sgd import membership_auc
 
     def losses(split) -> np.ndarray:
         xs, ys = split
         pick = np.sort(np.random.default_rng(0).permutation(len(ys))[:AUDIT_ROWS])
         outputs = core.predict(np.asarray(xs[pick]), batch_size=batch_size, verbose=0)
-        loss = model.loss
-        each = loss.call if isinstance(loss, keras.losses.Loss) else loss
-        values = np.asarray(each(head.encode(np.asarray(ys[pick])), outputs))
-        return values.reshape(len(pick), -1).mean(axis=1)
+        return np.asarray(per_row(model.loss, head.encode(np.asarray(ys[pick])), outputs))
 
     found = dict(card.get("privacy") or {"guarantee": "none: trained without differential privacy"})
     found["membership_auc"] = round(membership_auc(losses(train_split), losses(held_out)), 4)
