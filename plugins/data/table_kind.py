@@ -144,9 +144,10 @@ def linear_name(spec) -> str:
     return "tfidf_ridge" if text else "ridge"
 
 
-def linear(spec, seed: int = 0):
+def linear(spec, seed: int = 0, balanced: bool = False):
     """TF-IDF (words and word pairs, sublinear counts) per text column, the other columns imputed and scaled or
-    one-hot encoded, and a logistic (ridge) regression: scikit-learn's linear model of choice, text or not."""
+    one-hot encoded, and a logistic (ridge) regression: scikit-learn's linear model of choice, text or not
+    (`balanced`: the classes weighed equally, as for a balanced-accuracy headline)."""
     from sklearn.compose import ColumnTransformer
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.impute import SimpleImputer
@@ -164,7 +165,8 @@ def linear(spec, seed: int = 0):
             parts.append((c["input"], OneHotEncoder(handle_unknown="ignore"), [c["name"]]))
     columns = ColumnTransformer(parts)
     if spec.task == "classification":
-        return make_pipeline(columns, LogisticRegression(max_iter=2000, random_state=seed))
+        weights = "balanced" if balanced else None
+        return make_pipeline(columns, LogisticRegression(max_iter=2000, random_state=seed, class_weight=weights))
     return make_pipeline(columns, RidgeCV(alphas=np.logspace(-3, 3, 13)))
 
 
@@ -184,24 +186,30 @@ def _linear_frame(rows, spec):
     return pd.DataFrame(out)
 
 
-def _gradient_boosting(train_rows, y_train, spec, seed: int) -> Callable:
+def _gradient_boosting(train_rows, y_train, spec, seed: int, balanced: bool = False) -> Callable:
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
     columns = spec.table["columns"]
-    kind = HistGradientBoostingClassifier if spec.task == "classification" else HistGradientBoostingRegressor
-    model = kind(categorical_features=[c["type"] == "category" for c in columns], random_state=seed)
+    categorical = [c["type"] == "category" for c in columns]
+    if spec.task == "classification":
+        weights = "balanced" if balanced else None
+        model = HistGradientBoostingClassifier(
+            categorical_features=categorical, random_state=seed, class_weight=weights
+        )
+    else:
+        model = HistGradientBoostingRegressor(categorical_features=categorical, random_state=seed)
     model.fit(features(train_rows, columns), y_train)
     return lambda rows: model.predict(features(rows, columns, reference=train_rows))
 
 
-def _linear(train_rows, y_train, spec, seed: int) -> Callable:
-    model = linear(spec, seed).fit(_linear_frame(train_rows, spec), y_train)
+def _linear(train_rows, y_train, spec, seed: int, balanced: bool = False) -> Callable:
+    model = linear(spec, seed, balanced).fit(_linear_frame(train_rows, spec), y_train)
     return lambda rows: model.predict(_linear_frame(rows, spec))
 
 
 def candidates(spec) -> dict[str, Callable]:
-    """The classical methods a user would fit on this table, by name: each `fit(train_rows, y_train, spec, seed)`
-    returns a function from rows to class ids or values. A table with text gets TF-IDF + a linear model only
+    """The classical methods a user would fit on this table, by name: each `fit(train_rows, y_train, spec, seed,
+    balanced)` returns a function from rows to class ids or values. A table with text gets TF-IDF + a linear model only
     (gradient boosting cannot read words)."""
     if any(c["type"] == "text" for c in spec.table["columns"]):
         return {linear_name(spec): _linear}
@@ -227,13 +235,16 @@ def compare(
         metric: the headline metric (`headline`).
         seed: the candidates' random seed.
 
+    When the headline is balanced accuracy (an imbalanced target), the candidates weigh the classes equally
+    (`class_weight="balanced"`), as a user who cares for the minority would fit them.
+
     Returns:
         `{"model": <the reference's name>, <its test metrics>, "candidates": {name: {"val_<metric>", <test
         metrics>}}, "verdict", "p_value", "test", "headline", …}`.
     """
     predictions = {}
     for name, fit in candidates(spec).items():
-        guess = fit(rows["train"], answers["train"], spec, seed)
+        guess = fit(rows["train"], answers["train"], spec, seed, metric == "balanced_accuracy")
         predictions[name] = (guess(rows["val"]), guess(rows["test"]))
     best, on_val = verdict.strongest(predictions, answers["val"], metric)
     y_test = answers["test"]

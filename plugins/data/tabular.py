@@ -54,6 +54,7 @@ MISSING = ("", "NA", "N/A", "n/a", "NaN", "nan", "null", "NULL", "None", "none",
 TYPES = ("number", "category", "datetime", "text", "ignore")
 DATE_PARTS = ("year", "month", "day", "dayofweek", "hour")
 MAX_CATEGORIES = 64  # one-hot slots per column; rarer values share the out-of-vocabulary slot (with a warning)
+QUANTILE_BINS = 32  # a number column's quantile edges kept in the encoding (a tabular model's piecewise-linear bins)
 MAX_CLASS_VALUES = 10  # an integer target with at most this many distinct values is taken for classes
 NUMERIC_SHARE = 0.95  # a column of numbers with a word in one cell (or in 5 % of them at most) is refused
 PARQUET = (".parquet", ".pq")
@@ -506,7 +507,9 @@ class TableEncoding:
     Attributes:
         columns: one dict per used column, in the model's order: `name` (the file's), `input` (the Keras input's
             name), `type` (number | category), `encoding` ("standardized" | "one-hot"), and `mean`, `std`,
-            `missing_indicator` (numbers) or `vocabulary` (categories; the out-of-vocabulary slot comes first).
+            `missing_indicator`, `quantiles` (numbers: the training rows' distinct quantiles at QUANTILE_BINS + 1
+            even steps, standardized; model=tabm's bins) or `vocabulary` (categories; the out-of-vocabulary slot
+            comes first).
         ignored: the file's columns left out, with why.
     """
 
@@ -561,6 +564,7 @@ class TableEncoding:
                     "mean": mean,
                     "std": std if std > 0 and math.isfinite(std) else 1.0,
                     "missing_indicator": bool(values.isna().any()),
+                    "quantiles": _quantiles(present, mean, std),
                 }
                 if part:  # a part of a datetime column: computed from the file's column `source`
                     column.update(source=source, part=part)
@@ -703,6 +707,15 @@ class TableEncoding:
             out.append({"column": c["name"], "type": c["type"], "encoding": how})
         out += [{"column": name, "type": "ignore", "encoding": why} for name, why in self.ignored.items()]
         return out
+
+
+def _quantiles(present: pd.Series, mean: float, std: float) -> list[float]:
+    """The distinct quantiles of a number column's training values, in standardized units (the model's)."""
+    if not len(present):
+        return [0.0]
+    scale = std if std > 0 and math.isfinite(std) else 1.0
+    edges = np.quantile(present.to_numpy(np.float64), np.linspace(0.0, 1.0, QUANTILE_BINS + 1))
+    return [round(float(v), 6) for v in np.unique(((edges - mean) / scale).astype(np.float32))]
 
 
 def _width(c: dict[str, Any]) -> int:

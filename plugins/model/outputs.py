@@ -26,10 +26,15 @@ def per_class(probs: np.ndarray) -> np.ndarray:
     return np.concatenate([1.0 - probs, probs], axis=-1) if probs.shape[-1] == 1 else probs
 
 
+LOG_MAX = 80.0  # a log-target's prediction is capped here before exp (e^80 ≈ 5.5e34 stays a finite float32)
+
+
 def unscale_target(values: np.ndarray, spec: DataSpec) -> np.ndarray:
     """Regression outputs (or targets) → the target's own units: the card's scaling undone, none when unscaled."""
     if spec.scaling and "target_mean" in spec.scaling:
-        return values * spec.scaling["target_std"] + spec.scaling["target_mean"]
+        values = values * spec.scaling["target_std"] + spec.scaling["target_mean"]
+    if spec.scaling and spec.scaling.get("target_transform") == "log1p":  # learnt as log(1 + y)
+        values = np.expm1(np.minimum(values, LOG_MAX))
     return values
 
 

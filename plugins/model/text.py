@@ -145,12 +145,14 @@ def bag_of_ngrams(inputs, spec: DataSpec) -> Any:
     the training rows, L2-normalized, as scikit-learn's `TfidfVectorizer(sublinear_tf=True)` — beside the row's
     numbers. Computed in the model from the token ids, so that a row stays `sequence_length` numbers on disk."""
     dense, texts = split_row(inputs, spec)
-    bags = []
-    for tokens, c in texts:
-        counts = TokenCounts(len(c["vocabulary"]) + 2, name=f"{c['input']}.counts")(tokens)
-        weighted = ops.log1p(counts) * ops.convert_to_tensor([0.0, *c["idf"]], "float32")  # padding weighs 0
-        bags.append(keras.layers.UnitNormalization(name=f"{c['input']}.tfidf")(weighted))
-    return join(dense, bags)
+    return join(dense, [tfidf(tokens, c) for tokens, c in texts])
+
+
+def tfidf(tokens, c: dict[str, Any]) -> Any:
+    """One text column's token ids → its TF-IDF vector (see `bag_of_ngrams`)."""
+    counts = TokenCounts(len(c["vocabulary"]) + 2, name=f"{c['input']}.counts")(tokens)
+    weighted = ops.log1p(counts) * ops.convert_to_tensor([0.0, *c["idf"]], "float32")  # padding weighs 0
+    return keras.layers.UnitNormalization(name=f"{c['input']}.tfidf")(weighted)
 
 
 def _text_only(spec: DataSpec, name: str) -> None:

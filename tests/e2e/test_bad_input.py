@@ -176,7 +176,7 @@ print("exit", code, "tensorflow" in sys.modules, file=sys.stderr)
         (["data=csv", "data.path=penguins.csv", "data.target=species", "regularizer.dropout=2"], "must be in [0, 1)"),
         (
             ["data=csv", "data.path=penguins.csv", "data.target=species", "model=cnn"],
-            "model 'cnn' takes image data, but data=csv is tabular data; use model=mlp (any data)",
+            "model 'cnn' takes image data, but data=csv is tabular data; use model=tabm, or model=mlp (any data)",
         ),
     ],
     ids=[

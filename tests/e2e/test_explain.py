@@ -135,7 +135,7 @@ def test_a_planted_word_is_the_word_that_decides_and_the_page_shows_it(tmp_path)
         for w, m in zip(words, marked)
     ]
     pd.DataFrame({"text": text, "label": np.where(marked, "marked", "plain")}).to_csv(tmp_path / "t.csv", index=False)
-    args = ["data=csv", "data.path=t.csv", "data.target=label", "trainer.epochs=4", "trainer.verbose=0"]
+    args = ["data=csv", "data.path=t.csv", "data.target=label", "trainer.epochs=15", "trainer.verbose=0"]
     run([*CLI, "train", *args, "hydra.run.dir=run"], tmp_path)
     probe = [t for t, m in zip(text, marked) if m][:3]
     pd.DataFrame({"text": probe}).to_csv(tmp_path / "probe.csv", index=False)

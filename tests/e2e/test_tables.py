@@ -36,7 +36,7 @@ def species(tmp_path_factory):
 def test_the_defaults_fit_a_table_and_stand_beside_gradient_boosting(species):
     run_dir = species / "run"
     config = (run_dir / "config.yaml").read_text()
-    assert "name: mlp" in config and "name: auto" in config  # chosen by data=csv, not typed by the user
+    assert "name: tabm" in config and "name: auto" in config  # chosen by data=csv, not typed by the user
     metrics = json.loads((run_dir / "eval" / "metrics.json").read_text())
     baseline = metrics["baseline"]
     # The strongest on validation of gradient boosting and logistic regression, both reported on the test rows

@@ -48,6 +48,7 @@ COMPANIONS = {
     ("model", "audio_cnn"): ["data=audio_folder", "model.filters=[8]", "data.sample_rate=8000"],
     ("loss", "binary_crossentropy"): ["data=breast_cancer", *TABULAR],
     ("model", "cnn"): ["model.filters=[8]", "model.dense=16"],
+    ("model", "tabm"): ["data=breast_cancer", "augmentation=none", "model.k=4"],
     ("model", "resnet"): ["model.width=4"],  # ResNet-20 all the same; 16 channels made it the suite's slowest option
     ("experiment", "classic_linear_gd"): ["trainer.epochs=20"],
     ("experiment", "classic_ridge"): ["trainer.epochs=20"],

@@ -80,14 +80,14 @@ def _check_ranges(
             raise ConfigError(f"{where}={value} must be at least {low}")
     check_trainer(trainer)  # strategies, precisions, TF_CONFIG, thread counts, worker timeout
     weights = trainer.class_weight
-    if isinstance(weights, str) and weights != "balanced":
+    if isinstance(weights, str) and weights not in ("balanced", "auto"):
         raise ConfigError(
-            f"trainer.class_weight='{weights}' is unknown; {did_you_mean(weights, ['balanced'])} "
+            f"trainer.class_weight='{weights}' is unknown; {did_you_mean(weights, ['balanced', 'auto'])} "
             "(or null, or a mapping from class name to weight)"
         )
     if weights is not None and not isinstance(weights, (str, dict, DictConfig)):
         raise ConfigError(
-            f"trainer.class_weight={weights!r} must be null, balanced, or a mapping from class name to "
+            f"trainer.class_weight={weights!r} must be null, balanced, auto, or a mapping from class name to "
             "weight, e.g. '{cat: 1.0, dog: 4.0}'"
         )
     if isinstance(weights, (dict, DictConfig)):

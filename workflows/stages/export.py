@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from plugins.model.outputs import LOG_MAX
 from plugins.registry import ConfigError
 from workflows.config.experiment import Experiment
 from workflows.io.atomic import atomic_dir, write_json
@@ -60,6 +61,8 @@ def _outputs(model: keras.Model, head: Head, spec: DataSpec, x) -> dict[str, Any
     value = tf.cast(y, tf.float32)
     if spec.scaling and "target_mean" in spec.scaling:
         value = value * spec.scaling["target_std"] + spec.scaling["target_mean"]
+    if spec.scaling and spec.scaling.get("target_transform") == "log1p":  # learnt as log(1 + y): unscale_target's
+        value = tf.math.expm1(tf.minimum(value, LOG_MAX))
     return {"value": value}
 
 
