@@ -214,3 +214,14 @@ def test_tabm_converts_to_tflite_with_the_same_outputs(tmp_path, target, head):
     lite.invoke()
     got = lite.get_tensor(lite.get_output_details()[0]["index"])
     np.testing.assert_allclose(got, ops.convert_to_numpy(network(x)), atol=1e-4)
+
+
+def test_the_linear_baseline_cuts_a_columns_categories_as_the_network_does():
+    from plugins.data.table_kind import _linear_frame, linear
+    from plugins.data.tabular import MAX_CATEGORIES
+
+    rng = np.random.default_rng(0)
+    rows = pd.DataFrame({"plane": [f"N{i}" for i in rng.integers(0, 500, 3000)], "y": rng.normal(size=3000).round(3)})
+    spec = spec_of(rows, "y").spec
+    model = linear(spec).fit(_linear_frame(rows, spec), rows["y"].astype(float))
+    assert model[:-1].transform(_linear_frame(rows, spec)).shape[1] == MAX_CATEGORIES + 1  # not 500
