@@ -135,7 +135,11 @@ def test_a_planted_word_is_the_word_that_decides_and_the_page_shows_it(tmp_path)
         for w, m in zip(words, marked)
     ]
     pd.DataFrame({"text": text, "label": np.where(marked, "marked", "plain")}).to_csv(tmp_path / "t.csv", index=False)
-    args = ["data=csv", "data.path=t.csv", "data.target=label", "trainer.epochs=15", "trainer.verbose=0"]
+    # The explanation is under test, so the model is one whose decision rests on the word within a few epochs: the
+    # MLP over TF-IDF. The table default (TabM) also leans on rarer words its members memorise (measured: a hashtag
+    # outranked the planted word on one probe in CI), while its linear skip's weight for the word grows slowly.
+    args = ["data=csv", "data.path=t.csv", "data.target=label", "model=mlp", "trainer=default", "trainer.epochs=4"]
+    args.append("trainer.verbose=0")
     run([*CLI, "train", *args, "hydra.run.dir=run"], tmp_path)
     probe = [t for t, m in zip(text, marked) if m][:3]
     pd.DataFrame({"text": probe}).to_csv(tmp_path / "probe.csv", index=False)
