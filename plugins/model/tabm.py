@@ -17,14 +17,13 @@ Everything is built from Keras's own layers and ops, so the saved model loads in
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import keras
 import numpy as np
 from keras import ops
 
 from plugins.data.base import DataSpec
-from plugins.data.tabular import QUANTILE_BINS
+from plugins.data.tabular import QUANTILE_BINS, text_columns
 from plugins.model.head import Head
 from plugins.model.text import has_text, split_row, tfidf
 from plugins.registry import ConfigError, register
@@ -92,8 +91,7 @@ def tabm(
             parts.append(keras.layers.Dropout(text_dropout)(projected))  # 20,000 words overfit a few thousand rows
     if not parts:
         raise ConfigError("model 'tabm' found no column to read in this table")
-    row = parts[0] if len(parts) == 1 else keras.layers.Concatenate(name="row")(parts)
-    x = row
+    x = parts[0] if len(parts) == 1 else keras.layers.Concatenate(name="row")(parts)
     width = int(x.shape[-1])
     # Each member's copy of the row, scaled by its own adapter (random ±1 at the start: the members differ).
     adapters = keras.layers.EinsumDense("nd,kd->nkd", (k, width), kernel_initializer="ones", name="adapters")
@@ -128,7 +126,7 @@ def tabm(
 
 def _number_positions(spec: DataSpec, bins: int) -> tuple[list[int], list[int], list[list[float]]]:
     """(the encoded row's number positions, its other positions, each number's bin edges)."""
-    dense_width = spec.input_shape[0] - sum(int(c["sequence_length"]) for c in _texts(spec))
+    dense_width = spec.input_shape[0] - sum(int(c["sequence_length"]) for c in text_columns(spec.table))
     if not spec.table:  # a shipped array of standardized numbers: the standard normal's quantiles
         from statistics import NormalDist
 
@@ -147,10 +145,6 @@ def _number_positions(spec: DataSpec, bins: int) -> tuple[list[int], list[int], 
             others.extend(range(at, at + width))
         at += width
     return numbers, others, edges
-
-
-def _texts(spec: DataSpec) -> list[dict[str, Any]]:
-    return [c for c in (spec.table or {}).get("columns", []) if c["type"] == "text"]
 
 
 def _thinned(edges: list[float], bins: int) -> list[float]:
