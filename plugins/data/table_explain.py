@@ -61,12 +61,12 @@ def explain_inputs(kind, inputs: list[str], spec) -> tuple[Any, list[int]]:
 def column_slots(encoding) -> tuple[list[str], list[int], np.ndarray]:
     """The encoded row's slots by the file's column they came from: (columns, each slot's column index, the mask of
     slots Integrated Gradients may move: all but token ids)."""
-    from plugins.data.tabular import _width
+    from plugins.data.tabular import column_width
 
     columns = encoding.file_columns
     owner, movable = [], []
     for c in encoding.columns:
-        width = _width(c)
+        width = column_width(c)
         owner += [columns.index(c.get("source", c["name"]))] * width
         movable += [0.0 if c["type"] == "text" else 1.0] * width
     return columns, owner, np.asarray(movable, np.float32)

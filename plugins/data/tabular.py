@@ -594,7 +594,7 @@ class TableEncoding:
     @property
     def width(self) -> int:
         """The encoded row's length."""
-        return sum(_width(c) for c in self.columns)
+        return sum(column_width(c) for c in self.columns)
 
     @staticmethod
     def values(rows: pd.DataFrame, c: dict[str, Any]) -> pd.Series:
@@ -718,7 +718,7 @@ def _quantiles(present: pd.Series, mean: float, std: float) -> list[float]:
     return [round(float(v), 6) for v in np.unique(((edges - mean) / scale).astype(np.float32))]
 
 
-def _width(c: dict[str, Any]) -> int:
+def column_width(c: dict[str, Any]) -> int:
     """How many numbers of the encoded row a column takes."""
     if c["type"] == "number":
         return 1 + int(c["missing_indicator"])

@@ -29,12 +29,18 @@ def per_class(probs: np.ndarray) -> np.ndarray:
 LOG_MAX = 80.0  # a log-target's prediction is capped here before exp (e^80 ≈ 5.5e34 stays a finite float32)
 
 
-def unscale_target(values: np.ndarray, spec: DataSpec) -> np.ndarray:
-    """Regression outputs (or targets) → the target's own units: the card's scaling undone, none when unscaled."""
+def unscale_target(values: Any, spec: DataSpec, math_ops: Any = np) -> Any:
+    """Regression outputs (or targets) → the target's own units: the card's scaling undone, none when unscaled.
+
+    Args:
+        values: NumPy values, or tensors with `math_ops=tf.math` (the SavedModel's signature undoes it so too).
+        spec: the data's spec (`scaling`).
+        math_ops: where `minimum` and `expm1` come from (a log-target's inverse).
+    """
     if spec.scaling and "target_mean" in spec.scaling:
         values = values * spec.scaling["target_std"] + spec.scaling["target_mean"]
     if spec.scaling and spec.scaling.get("target_transform") == "log1p":  # learnt as log(1 + y)
-        values = np.expm1(np.minimum(values, LOG_MAX))
+        values = math_ops.expm1(math_ops.minimum(values, LOG_MAX))
     return values
 
 

@@ -23,7 +23,7 @@ import numpy as np
 from keras import ops
 
 from plugins.data.base import DataSpec
-from plugins.data.tabular import QUANTILE_BINS, text_columns
+from plugins.data.tabular import QUANTILE_BINS, column_width
 from plugins.model.head import Head
 from plugins.model.text import has_text, split_row, tfidf
 from plugins.registry import ConfigError, register
@@ -126,17 +126,16 @@ def tabm(
 
 def _number_positions(spec: DataSpec, bins: int) -> tuple[list[int], list[int], list[list[float]]]:
     """(the encoded row's number positions, its other positions, each number's bin edges)."""
-    dense_width = spec.input_shape[0] - sum(int(c["sequence_length"]) for c in text_columns(spec.table))
     if not spec.table:  # a shipped array of standardized numbers: the standard normal's quantiles
         from statistics import NormalDist
 
         normal = [round(NormalDist().inv_cdf(q), 6) for q in np.linspace(0, 1, bins + 1)[1:-1]]
-        return list(range(dense_width)), [], [normal] * dense_width
+        return list(range(spec.input_shape[0])), [], [normal] * spec.input_shape[0]
     numbers, others, edges, at = [], [], [], 0
     for c in spec.table["columns"]:
         if c["type"] == "text":
             continue
-        width = 1 + int(c["missing_indicator"]) if c["type"] == "number" else 1 + len(c["vocabulary"])
+        width = column_width(c)
         if c["type"] == "number":
             numbers.append(at)
             edges.append(_thinned(c.get("quantiles") or [0.0], bins))

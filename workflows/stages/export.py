@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from plugins.model.outputs import LOG_MAX
+from plugins.model.outputs import unscale_target
 from plugins.registry import ConfigError
 from workflows.config.experiment import Experiment
 from workflows.io.atomic import atomic_dir, write_json
@@ -58,12 +58,7 @@ def _outputs(model: keras.Model, head: Head, spec: DataSpec, x) -> dict[str, Any
         if head.units == 1:  # one sigmoid output is P(second class)
             probs = tf.concat([1.0 - probs, probs], axis=-1)
         return {"probabilities": probs, "class_id": tf.argmax(probs, axis=-1, output_type=tf.int32)}
-    value = tf.cast(y, tf.float32)
-    if spec.scaling and "target_mean" in spec.scaling:
-        value = value * spec.scaling["target_std"] + spec.scaling["target_mean"]
-    if spec.scaling and spec.scaling.get("target_transform") == "log1p":  # learnt as log(1 + y): unscale_target's
-        value = tf.math.expm1(tf.minimum(value, LOG_MAX))
-    return {"value": value}
+    return {"value": unscale_target(tf.cast(y, tf.float32), spec, tf.math)}
 
 
 def write_saved_model(model: keras.Model, head: Head, spec: DataSpec, path: Path) -> Serving:
@@ -170,8 +165,6 @@ def export(experiment: Experiment, model_dir: Path, prepared: Path, out_dir: Pat
     rows = load_rows("test", prepared)
     out_key = "probabilities" if spec.task == "classification" else "value"
     if spec.task == "regression":
-        from plugins.model.outputs import unscale_target
-
         y_test = unscale_target(y_test, spec)
     with atomic_dir(out_dir) as tmp:
         saved = tmp / "saved_model"

@@ -105,8 +105,10 @@ def class_weights(setting: Any, spec: DataSpec, labels: np.ndarray | None) -> np
     if setting == "auto":
         from plugins.data.verdict import headline
 
-        imbalanced = spec.task == "classification" and headline(spec.task, labels, spec.num_classes or 0)
-        setting = "balanced" if imbalanced == "balanced_accuracy" else None
+        imbalanced = (
+            spec.task == "classification" and headline(spec.task, labels, spec.num_classes) == "balanced_accuracy"
+        )
+        setting = "balanced" if imbalanced else None
     if setting is None:
         return None
     if spec.task != "classification":
