@@ -16,10 +16,14 @@
    columns with `data=csv`, private at ε = 3 against the same model without privacy (RMSE of the log wage).
 
 3. The cost of a private step against a plain one: the same network (a 64-unit MLP on digits, and the default
-   CNN with group normalization on 32×32 images), the same batch of 256, `train_on_batch`, median of 30 steps each.
+   CNN with group normalization on 32×32 images), the same batch of 256, `train_on_batch`, median CPU-seconds of 30
+   steps each; the private step by each layer's inputs and output gradients (the route the zoo's layers take) and
+   by the jacobian (every row's gradient: the route of a network with an LSTM, attention or a custom layer).
 
-Each line reports the test metric (mean ± std, range), ε as accounted, and the membership audit's AUC (a
-loss-threshold attack on training against test rows; 0.5: no leak seen). Prints one JSON object.
+The plain column is each ε = 3 run's own baseline (`privacy.baseline`: the same config without privacy, scored on
+the same test rows, with the paired verdict per seed). Each line reports the test metric (mean ± std, range), ε as
+accounted, and the membership audit's AUC (a loss-threshold attack on training against test rows; 0.5: no leak
+seen). `--steps-only` measures part 3 alone. Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -65,19 +69,26 @@ def summary(values: list[float]) -> dict:
 
 
 def compare(args: list[str], metric: str, seeds: int, work: Path, targets=(3.0,)) -> dict:
+    """Per seed, a private run at each target ε; the first trains its baseline beside it (`privacy.baseline`: the
+    same config without privacy, scored on the same test rows by the paired test), which gives the plain column."""
     out: dict = {}
-    for target in (None, *targets):
-        extra = [] if target is None else ["privacy=dp_sgd", f"privacy.target_epsilon={target}"]
+    for i, target in enumerate(targets):
+        extra = ["privacy=dp_sgd", f"privacy.target_epsilon={target}", f"privacy.baseline={str(i == 0).lower()}"]
         runs = [train([*args, *extra, f"data.seed={s}"], s, work) for s in range(seeds)]
-        entry = {
+        if i == 0:
+            plain = [r["privacy"]["without_privacy"] for r in runs]
+            out["plain"] = {
+                metric: summary([p[metric] for p in plain]),
+                "membership_auc": summary([p["membership_auc"] for p in plain]),
+            }
+            out[f"verdicts_epsilon_{target:g}"] = [f"{p['verdict']} (p = {p['p_value']:.2g})" for p in plain]
+        out[f"epsilon_{target:g}"] = {
             metric: summary([r[metric] for r in runs]),
             "membership_auc": summary([r["privacy"]["membership_auc"] for r in runs]),
+            "epsilon": summary([r["privacy"]["epsilon"] for r in runs]),
+            "noise_multiplier": round(runs[0]["privacy"]["noise_multiplier"], 3),
+            "delta": runs[0]["privacy"]["delta"],
         }
-        if target is not None:
-            entry["epsilon"] = summary([r["privacy"]["epsilon"] for r in runs])
-            entry["noise_multiplier"] = round(runs[0]["privacy"]["noise_multiplier"], 3)
-            entry["delta"] = runs[0]["privacy"]["delta"]
-        out["plain" if target is None else f"epsilon_{target:g}"] = entry
     return out
 
 
@@ -91,19 +102,20 @@ def cps1988(work: Path) -> Path:
     return path
 
 
-def step_ratio() -> dict:
-    """Median seconds of a private step over a plain one, same network, same batch of 256."""
+def step_ratio(steps: int = 30) -> dict:
+    """CPU-seconds of a private step over a plain one (median of `steps`), same network, same batch of 256: the
+    per-layer route (each layer's inputs and output gradients) and the jacobian (every row's gradient by pfor)."""
     import keras
 
     from plugins.privacy._private_model import PrivateModel
 
-    def median_step(model, x, y, steps=30):
+    def median_step(model, x, y):
         model.train_on_batch(x, y)
         times = []
         for _ in range(steps):
-            start = time.perf_counter()
+            start = time.process_time()  # CPU time of every thread: fair when other jobs share the machine
             model.train_on_batch(x, y)
-            times.append(time.perf_counter() - start)
+            times.append(time.process_time() - start)
         return statistics.median(times)
 
     def mlp():
@@ -130,21 +142,30 @@ def step_ratio() -> dict:
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         plain = build()
         plain.compile("adam", loss)
-        private = PrivateModel(build(), 1.0, 1.0, 256.0, seed=0)
-        private.compile("adam", loss)
-        a, b = median_step(plain, x, y), median_step(private, x, y)
-        out[name] = {"plain_s": round(a, 5), "private_s": round(b, 5), "ratio": round(b / a, 2)}
+        row = {"plain_cpu_s": round(median_step(plain, x, y), 5)}
+        for route, per_layer in (("per_layer", True), ("jacobian", False)):
+            private = PrivateModel(build(), 1.0, 1.0, 256.0, seed=0, per_layer=per_layer)
+            private.compile("adam", loss)
+            seconds = median_step(private, x, y)
+            row[f"{route}_cpu_s"], row[f"{route}_ratio"] = round(seconds, 5), round(seconds / row["plain_cpu_s"], 2)
+        out[name] = row
     return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--steps-only", action="store_true", help="only the cost of a step (part 3)")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    result: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
+        if args.steps_only:
+            sys.path.insert(0, str(ROOT))
+            print(json.dumps({"step_time": step_ratio()}))
+            return
         work = Path(tmp)
-        result = {"digits": compare(DIGITS, "accuracy", args.seeds, work, targets=(3.0, 1.5))}
+        result["digits"] = compare(DIGITS, "accuracy", args.seeds, work, targets=(3.0, 1.5))
         table = cps1988(work)
         people = [
             "data=csv",

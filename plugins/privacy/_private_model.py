@@ -7,6 +7,7 @@ import keras
 import numpy as np
 
 from plugins.loss.keras_losses import per_row
+from plugins.privacy._per_layer import Recorder, layers_of
 
 PASS_BYTES = 2**28  # per-row gradients of one pass, with room for pfor's intermediates (measured: ~8× the gradients)
 
@@ -20,9 +21,14 @@ def rows_for(network, largest: int = 512) -> int:
 
 
 class PrivateModel(keras.Model):
-    """Trains `network` with DP-SGD: each row's gradient (vectorised, `tape.jacobian` with pfor) clipped to
-    `l2_norm_clip`, the sum noised once with N(0, (σ·C)²), divided by the expected batch size, and applied by the
-    compiled optimizer. Inference is the network's; the train stage saves the network alone.
+    """Trains `network` with DP-SGD: each row's gradient clipped to `l2_norm_clip`, the sum noised once with
+    N(0, (σ·C)²), divided by the expected batch size, plus the weight penalties' gradient (it reads no row), and
+    applied by the compiled optimizer. Inference is the network's; the train stage saves the network alone.
+
+    Each row's gradient norm and the clipped sum come from each layer's inputs and output gradients when every
+    layer with weights is one `plugins/privacy/_per_layer.py` serves (Dense, Conv, Embedding, Group and Layer
+    normalization: `per_row_gradients == "layers"`, one forward and one backward pass); otherwise from every row's
+    gradient (`tape.jacobian` with pfor, `per_row_gradients == "jacobian"`).
 
     Args:
         network: the model to train (no batch normalization).
@@ -30,8 +36,9 @@ class PrivateModel(keras.Model):
         noise_multiplier: σ.
         expected_batch: n·q, the mean of the Poisson-sampled batch sizes.
         seed: the noise's seed.
-        rows_per_pass: rows whose per-row gradients are computed together (memory: rows × the weights' size);
-            None: as many as fit in PASS_BYTES (`rows_for`).
+        rows_per_pass: the jacobian's rows whose per-row gradients are computed together (memory: rows × the
+            weights' size); None: as many as fit in PASS_BYTES (`rows_for`).
+        per_layer: whether to take the per-layer route when the network allows it (False: the jacobian, always).
     """
 
     def __init__(
@@ -42,8 +49,12 @@ class PrivateModel(keras.Model):
         expected_batch: float,
         seed=None,
         rows_per_pass: int | None = None,
+        per_layer: bool = True,
     ):
         super().__init__(name=f"private_{network.name}")
+        layers = layers_of(network) if per_layer else None
+        self.recorder = None if layers is None else Recorder(network, layers)
+        self.per_row_gradients = "jacobian" if layers is None else "layers"
         self.rows_per_pass = int(rows_per_pass or rows_for(network))
         self.network = network
         self.l2_norm_clip, self.noise_multiplier = float(l2_norm_clip), float(noise_multiplier)
@@ -64,8 +75,6 @@ class PrivateModel(keras.Model):
             losses = per_row(self.loss, y, y_pred)
             if sample_weight is not None:
                 losses = losses * tf.cast(tf.reshape(sample_weight, [-1]), losses.dtype)
-            if self.network.losses:  # weight penalties: part of each row's objective
-                losses = losses + tf.add_n(self.network.losses)
         jacobians = tape.jacobian(losses, variables, experimental_use_pfor=True)
         flat = [tf.reshape(j, [tf.shape(j)[0], -1]) for j in jacobians]
         norms = tf.sqrt(tf.add_n([tf.reduce_sum(tf.square(f), axis=1) for f in flat]))
@@ -79,6 +88,15 @@ class PrivateModel(keras.Model):
         import tensorflow as tf
 
         variables = self.network.trainable_variables
+        if self.recorder is not None:
+            with tf.GradientTape() as tape:
+                outputs = self.recorder.forward(x, tape)
+                losses = per_row(self.loss, y, outputs)
+                if sample_weight is not None:
+                    losses = losses * tf.cast(tf.reshape(sample_weight, [-1]), losses.dtype)
+                total = tf.reduce_sum(losses)
+            sums, norms = self.recorder.clipped_sum(total, tape, self.l2_norm_clip)
+            return self._noised(sums), outputs, norms
         n = tf.shape(x)[0]
         step = self.rows_per_pass
 
@@ -96,11 +114,24 @@ class PrivateModel(keras.Model):
         _, sums, outputs, norms = tf.while_loop(
             lambda start, *_: start < n, body, (tf.constant(0), zeros, outputs, norms), parallel_iterations=1
         )
+        return self._noised(sums), outputs.concat(), norms.concat()
+
+    def _noised(self, sums):
+        """(The clipped sum + N(0, (σ·C)²)) / (n·q), plus the gradient of the weight penalties: they read the
+        weights alone, so they need no clipping or noise (as Opacus leaves weight decay to the optimizer)."""
+        import tensorflow as tf
+
+        variables = self.network.trainable_variables
+        with tf.GradientTape() as tape:
+            penalties = self.network._get_regularization_losses()  # the weights' own, not activity losses
+            penalty = tf.add_n(penalties) if penalties else None
+        penalized = tape.gradient(penalty, variables) if penalty is not None else [None] * len(variables)
         gradients = []
-        for summed, v in zip(sums, variables):
+        for summed, v, extra in zip(sums, variables, penalized):
             noise = keras.random.normal(v.shape, stddev=self.noise_multiplier * self.l2_norm_clip, seed=self.noise_seed)
-            gradients.append((summed + noise) / self.expected_batch)
-        return gradients, outputs.concat(), norms.concat()
+            gradient = (summed + noise) / self.expected_batch
+            gradients.append(gradient if extra is None else gradient + extra)
+        return gradients
 
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)

@@ -41,6 +41,8 @@ class DPSGD:
         target_epsilon: the ε to reach at the end of training; None: σ is given.
         delta: δ; None: 1 / (10 n).
         accountant: "pld" (tighter) or "rdp".
+        baseline: whether the train stage also trains the same config without privacy, the baseline whose
+            accuracy the private model's is compared with (`privacy.without_privacy` in eval/metrics.json).
     """
 
     l2_norm_clip: float = 1.0
@@ -48,6 +50,7 @@ class DPSGD:
     target_epsilon: float | None = 3.0
     delta: float | None = None
     accountant: str = "pld"
+    baseline: bool = True
 
     def plan(self, n_train: int, batch_size: int, epochs: int) -> dict[str, Any]:
         """The run's privacy: the sampling rate, steps, δ, σ (calibrated when a target ε is set) and ε.
@@ -161,6 +164,7 @@ def dp_sgd(
     target_epsilon: float | None = 3.0,
     delta: float | None = None,
     accountant: str = "pld",
+    baseline: bool = True,
 ) -> DPSGD:
     """Differentially private SGD: per-row clipping, Gaussian noise, Poisson sampling, a stated (ε, δ).
 
@@ -170,6 +174,9 @@ def dp_sgd(
         target_epsilon: the ε to reach after the run's epochs; null when `noise_multiplier` is given.
         delta: δ; null: 1 / (10 n).
         accountant: "pld" (privacy loss distributions, tighter) or "rdp" (Rényi DP).
+        baseline: also train the same config without privacy (into models/without_privacy/), so that the
+            evaluation states the accuracy privacy cost, by a paired test on the same test rows; false: half the
+            time, no comparison.
 
     Returns:
         The DPSGD settings the train stage applies.
@@ -177,7 +184,7 @@ def dp_sgd(
     Example:
         `kerasforge train privacy=dp_sgd privacy.target_epsilon=3 model.batch_norm=false`
     """
-    return DPSGD(float(l2_norm_clip), noise_multiplier, target_epsilon, delta, accountant)
+    return DPSGD(float(l2_norm_clip), noise_multiplier, target_epsilon, delta, accountant, bool(baseline))
 
 
 def membership_auc(train_losses: np.ndarray, held_out_losses: np.ndarray) -> float:

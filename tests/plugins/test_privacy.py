@@ -1,7 +1,10 @@
 """DP-SGD's mechanism (plugins/privacy): tested on what makes the guarantee hold, not on accuracy — a broken
 mechanism trains fine.
 
-- each row's clipped gradient has an L2 norm of at most C, and rows under C are left as they are;
+- each row's clipped gradient has an L2 norm of at most C, and rows under C are left as they are, by both routes
+  to the per-row norms (each layer's inputs and output gradients, and the jacobian), which agree on every layer the
+  first serves;
+- the weight penalties' gradient is added beside the clipped sum, not clipped with each row;
 - the noise added to the summed gradient has a standard deviation of σ·C (measured over thousands of weights);
 - ε as recorded is recomputed independently: without subsampling, T Gaussian steps are one Gaussian mechanism of
   noise σ/√T, whose exact (ε, δ) is Balle & Wang's (2018) closed form; the PLD accountant must agree with it;
@@ -33,9 +36,14 @@ def network(inputs: int = 20, classes: int = 3, seed: int = 0) -> keras.Model:
     return keras.Model(x, keras.layers.Dense(classes)(h))
 
 
-def private(sigma: float, clip: float, expected: float = 32.0, rows_per_pass: int = 16) -> PrivateModel:
-    model = PrivateModel(network(), clip, sigma, expected, seed=1, rows_per_pass=rows_per_pass)
+def private(
+    sigma: float, clip: float, expected: float = 32.0, rows_per_pass: int = 16, per_layer: bool = True, net=None
+) -> PrivateModel:
+    model = PrivateModel(
+        net or network(), clip, sigma, expected, seed=1, rows_per_pass=rows_per_pass, per_layer=per_layer
+    )
     model.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    assert model.per_row_gradients == ("layers" if per_layer else "jacobian")
     return model
 
 
@@ -45,10 +53,14 @@ def rows(n: int = 32, seed: int = 0):
     return x, rng.integers(0, 3, n)
 
 
-def test_each_rows_clipped_gradient_is_at_most_c_and_smaller_ones_are_kept():
+ROUTES = pytest.mark.parametrize("per_layer", [True, False], ids=["layers", "jacobian"])
+
+
+@ROUTES
+def test_each_rows_clipped_gradient_is_at_most_c_and_smaller_ones_are_kept(per_layer):
     x, y = rows()
     clip = 10.0  # about the median row's norm here
-    model = private(0.0, clip, expected=1.0)
+    model = private(0.0, clip, expected=1.0, per_layer=per_layer)
     for i in range(len(x)):  # one row at a time: the summed clipped gradient is that row's clipped gradient
         _, _, norms = model.clipped_noised_gradients(x[i : i + 1], y[i : i + 1])
         gradients, _, _ = model.clipped_noised_gradients(x[i : i + 1], y[i : i + 1])
@@ -60,9 +72,10 @@ def test_each_rows_clipped_gradient_is_at_most_c_and_smaller_ones_are_kept():
     assert float(tf.reduce_max(norms)) > clip > float(tf.reduce_min(norms))  # the test data had both kinds of rows
 
 
-def test_the_batch_gradient_is_the_sum_of_the_rows_clipped_gradients():
+@ROUTES
+def test_the_batch_gradient_is_the_sum_of_the_rows_clipped_gradients(per_layer):
     x, y = rows(8)
-    model = private(0.0, 0.5, expected=8.0, rows_per_pass=3)  # 3 passes of 3, 3 and 2 rows
+    model = private(0.0, 0.5, expected=8.0, rows_per_pass=3, per_layer=per_layer)  # jacobian: passes of 3, 3, 2 rows
     whole, outputs, norms = model.clipped_noised_gradients(x, y)
     assert outputs.shape[0] == 8 and norms.shape[0] == 8
     one_by_one = [model.clipped_noised_gradients(x[i : i + 1], y[i : i + 1])[0] for i in range(8)]
@@ -83,6 +96,68 @@ def test_the_noise_has_standard_deviation_sigma_times_c():
     assert noise.std() == pytest.approx(sigma * clip, rel=0.05) and abs(noise.mean()) < 0.1 * sigma * clip
     again, _, _ = noisy.clipped_noised_gradients(x, y)
     assert not np.allclose(np.asarray(again[0]), np.asarray(a[0]))  # fresh noise at every step
+
+
+def images() -> keras.Model:
+    x = keras.Input((12, 12, 3))
+    h = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(x)
+    h = keras.layers.GroupNormalization(4)(h)
+    h = keras.layers.Conv2D(6, 3, strides=2, padding="valid", dilation_rate=1)(h)
+    h = keras.layers.LayerNormalization()(keras.layers.Flatten()(h))
+    return keras.Model(x, keras.layers.Dense(3)(h))
+
+
+def tokens() -> keras.Model:
+    x = keras.Input((10,), dtype="int32")
+    h = keras.layers.Embedding(12, 8)(x)  # 12 tokens in 10 places: rows repeat tokens
+    h = keras.layers.Conv1D(5, 3, padding="causal", activation="relu")(h)
+    h = keras.layers.Dense(4)(h)  # a sequence, 10² > 5 × 4 weights: each row's gradient materialised
+    h = keras.layers.Conv1D(5, 2, padding="same", dilation_rate=2)(h)
+    h = keras.layers.Dense(64, use_bias=False)(h[:, :3])  # 3² < 5 × 64: the ghost norm
+    return keras.Model(x, keras.layers.Dense(3)(keras.layers.GlobalAveragePooling1D()(h)))
+
+
+@pytest.mark.parametrize("build", [images, tokens])
+def test_each_layers_route_agrees_with_the_jacobian(build):
+    rng = np.random.default_rng(0)
+    shape = build().input.shape[1:]
+    x = rng.integers(0, 12, (16, *shape)) if build is tokens else rng.normal(size=(16, *shape))
+    y = tf.constant(rng.integers(0, 3, 16))
+    results = []
+    for per_layer in (True, False):
+        keras.utils.set_random_seed(0)
+        model = private(0.0, 0.5, expected=16.0, per_layer=per_layer, net=build())
+        results.append(
+            model.clipped_noised_gradients(tf.constant(x.astype(np.float32 if build is images else np.int32)), y)
+        )
+    (fast, out_fast, norms_fast), (slow, out_slow, norms_slow) = results
+    assert np.allclose(norms_fast, norms_slow, rtol=1e-4) and float(tf.reduce_max(norms_slow)) > 0.5  # some clipped
+    assert np.allclose(out_fast, out_slow, atol=1e-5)
+    for a, b in zip(fast, slow):
+        assert np.allclose(a, b, atol=1e-6), np.abs(np.asarray(a) - np.asarray(b)).max()
+
+
+def test_a_network_with_an_unserved_or_shared_layer_takes_the_jacobian():
+    x = keras.Input((5, 3))
+    recurrent = keras.Model(x, keras.layers.Dense(3)(keras.layers.LSTM(4)(x)))
+    assert PrivateModel(recurrent, 1.0, 1.0, 8.0).per_row_gradients == "jacobian"
+    x = keras.Input((4,))
+    shared = keras.layers.Dense(4)
+    assert PrivateModel(keras.Model(x, shared(shared(x))), 1.0, 1.0, 8.0).per_row_gradients == "jacobian"
+    assert PrivateModel(network(), 1.0, 1.0, 8.0).per_row_gradients == "layers"
+
+
+@ROUTES
+def test_weight_penalties_are_added_beside_the_clipped_sum(per_layer):
+    x, y = rows()
+    net = network()
+    for layer in net.layers[1:]:
+        layer.kernel.regularizer = keras.regularizers.L2(0.1)
+    model = private(0.0, 1e-9, expected=32.0, per_layer=per_layer, net=net)  # the rows' part: nearly nothing
+    gradients, _, _ = model.clipped_noised_gradients(x, y)
+    for g, v in zip(gradients, net.trainable_variables):
+        expected = 0.2 * np.asarray(v) if v.regularizer is not None else np.zeros(v.shape)  # d(0.1‖w‖²)/dw
+        assert np.allclose(g, expected, atol=1e-6)
 
 
 def exact_gaussian_epsilon(sigma: float, steps: int, delta: float) -> float:

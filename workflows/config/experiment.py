@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 from omegaconf import DictConfig, OmegaConf
 
 from plugins.registry import Plugin
+from plugins.registry import get as plugin
 
 if TYPE_CHECKING:
     from workflows.config.sections import (
@@ -228,6 +229,18 @@ class Experiment:
         return [
             op.build(seed=seed + i) for i, op in enumerate(self.augmentation_ops) if op.plugin.meta.get("mixes_labels")
         ]
+
+    def without_privacy(self) -> Experiment:
+        """The same experiment trained without differential privacy: a private run's baseline.
+
+        Example:
+        >>> resolve(compose(["privacy=dp_sgd"])).without_privacy().privacy.build() is None
+        True
+        """
+        cfg = cast(DictConfig, OmegaConf.create(OmegaConf.to_container(self.cfg)))
+        if "privacy" in cfg:
+            cfg.privacy = {"name": "none"}
+        return dataclasses.replace(self, cfg=cfg, privacy=Choice(plugin("privacy", "none"), {}, "privacy"))
 
     def for_stage(self, stage: str, reads: tuple[str, ...]) -> Experiment:
         """The view of this Experiment that a stage gets: only the sections (or `section.key`s) in `reads`.

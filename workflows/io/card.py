@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 from plugins.registry import ConfigError
+
+WITHOUT_PRIVACY = "without_privacy"  # below models/: a private run's baseline, the same config trained without privacy
 
 
 def read_card(model_dir: Path) -> dict[str, Any]:
@@ -31,3 +34,10 @@ def read_card(model_dir: Path) -> dict[str, Any]:
             f"{model_dir / 'model.json'} is not a model card written by the train stage; retrain (dvc repro -f train)"
         ) from None
     return card
+
+
+def model_digest(model_dir: Path) -> str:
+    """The SHA-256 of the saved model's file (models/model.keras): the same weights give the same bytes, so it names
+    one trained model (a private run's baseline records the digest of the model it belongs to)."""
+    with open(Path(model_dir) / "model.keras", "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()

@@ -30,7 +30,24 @@ def privacy_line(metrics: dict) -> str | None:
         return None
     audit = privacy.get("membership_auc")
     seen = f"; membership audit AUC {audit:.3f} (0.5: no leak the attack sees)" if isinstance(audit, float) else ""
-    return f"privacy: {privacy.get('guarantee', 'none')}{seen}"
+    return f"privacy: {privacy.get('guarantee', 'none')}{seen}{_cost_of_privacy(privacy.get('without_privacy'))}"
+
+
+def _cost_of_privacy(plain: dict | None) -> str:
+    """The same config trained without privacy, on the same test rows: the accuracy privacy costs, and whether the
+    paired test sees it."""
+    if not isinstance(plain, dict) or not isinstance(plain.get("private"), (int, float)):
+        return ""
+    metric, difference = plain.get("headline"), plain.get("difference")
+    if not isinstance(difference, (int, float)):
+        return ""
+    change = f"{difference:+.1%}" if metric in ("rmse", "mae", "mse") else f"{difference * 100:+.1f} points"
+    meaning = {"worse": "a cost beyond chance", "tie": "no cost beyond chance", "better": "better than without"}
+    said = meaning.get(str(plain.get("verdict")), "?")
+    return (
+        f"; without privacy (same config, same test rows) {metric} {plain.get(metric):.4g}, private "
+        f"{plain['private']:.4g} ({change}: {said}, {plain.get('test')}, p = {plain.get('p_value'):.3g})"
+    )
 
 
 def baseline_line(metrics: dict) -> str | None:

@@ -99,9 +99,13 @@ def run_search(args: list[str]) -> tuple[optuna.Study, list[str]]:
     if not any(a.startswith("hparams_search=") for a in base):
         base = ["hparams_search=optuna", *base]
     cfg = compose(base)
+    private = cfg.get("privacy", {}).get("name") == "dp_sgd"
+    if private and not any(a.startswith("privacy.baseline=") for a in base):
+        base.append("privacy.baseline=false")  # trials are compared with each other, not each with a plain twin
+        cfg = compose(base)
     search = search_config(cfg)
     resolve(cfg)
-    if cfg.get("privacy", {}).get("name") == "dp_sgd":  # each trial is private; choosing among them is not
+    if private:  # each trial is private; choosing among them is not
         print(
             "note: every trial is trained with DP-SGD at its own (ε, δ), but the search chooses among them on the "
             "validation split: that choice spends privacy on the validation rows unless they are public data",

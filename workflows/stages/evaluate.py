@@ -41,7 +41,7 @@ from plugins.model.outputs import file_name, per_class, predicted_classes, unsca
 from plugins.registry import ConfigError
 from workflows.config.experiment import Experiment
 from workflows.io.atomic import atomic_dir, write_json
-from workflows.io.card import read_card
+from workflows.io.card import WITHOUT_PRIVACY, model_digest, read_card
 from workflows.io.datastore import load_arrays, load_rows
 from workflows.io.layout import REPO, Layout
 
@@ -227,6 +227,10 @@ def evaluate(
     result.update(_baseline(spec, x, y, predicted, rows, reference or {}))
     if train_split is not None:
         result["privacy"] = _privacy(model, core, head, card, train_split, (x, y), batch_size)
+        if card.get("privacy"):
+            result["privacy"].update(
+                _without_privacy(Path(model_dir), head, spec, (x, y, rows), predicted, train_split, batch_size)
+            )
     result.update(cost(core, x, Path(model_dir) / "model.keras"))
     with atomic_dir(out_dir) as tmp:
         if spec.task == "classification":
@@ -306,6 +310,43 @@ def _privacy(model, core, head, card: dict, train_split, held_out, batch_size: i
     found = dict(card.get("privacy") or {"guarantee": "none: trained without differential privacy"})
     found["membership_auc"] = round(membership_auc(losses(train_split), losses(held_out)), 4)
     return found
+
+
+def _without_privacy(model_dir: Path, head, spec: DataSpec, test, predicted, train_split, batch_size: int) -> dict:
+    """A private model beside its baseline — the same config trained without privacy (models/without_privacy/, when
+    `privacy.baseline`) — on the same test rows, by the paired test of the headline metric: `without_privacy`
+    holds its value, the verdict (`difference`: the private model's cost) and its membership audit. Nothing when
+    there is no baseline, or when it belongs to another model (an older run's)."""
+    x, y, rows = test
+    baseline_dir = model_dir / WITHOUT_PRIVACY
+    if not (baseline_dir / "model.json").exists():
+        return {}
+    if read_card(baseline_dir).get("baseline_of") != model_digest(model_dir):
+        print(f"warning: {baseline_dir} was trained beside another model; not compared (retrain)", file=sys.stderr)
+        return {}
+    plain, _ = load_model(baseline_dir)
+    _, outputs, core = _score(plain, head, spec, x, y, rows, batch_size)
+    audit = _privacy(plain, core, head, {}, train_split, (x, y), batch_size)["membership_auc"]
+    if spec.task == "classification":
+        theirs = predicted_classes(np.asarray(head.probabilities(outputs)))
+        answers = np.asarray(y)
+    else:
+        theirs, answers = unscale_target(outputs.reshape(y.shape), spec), unscale_target(np.asarray(y), spec)
+    classes = np.asarray(train_split[1]) if spec.task == "classification" else None
+    metric = verdict.headline(spec.task, classes, spec.num_classes)
+    found = verdict.paired(metric, answers, predicted, theirs)
+    return {
+        "without_privacy": {
+            "headline": metric,
+            metric: found["baseline_value"],
+            "private": found["model_value"],
+            "difference": found["difference"],
+            "verdict": found["verdict"],
+            "p_value": found["p_value"],
+            "test": found["test"],
+            "membership_auc": audit,
+        }
+    }
 
 
 def _baseline(spec: DataSpec, x, y, predicted, rows, reference: dict[str, Any]) -> dict[str, Any]:

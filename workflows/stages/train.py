@@ -26,6 +26,7 @@ from plugins.registry import ConfigError
 from workflows.config.compose import to_yaml
 from workflows.config.experiment import Experiment
 from workflows.io.atomic import atomic_dir, atomic_path, remove_stale, write_json
+from workflows.io.card import WITHOUT_PRIVACY, model_digest
 from workflows.io.datastore import load_spec, load_split
 from workflows.io.layout import REPO, Layout
 
@@ -199,6 +200,7 @@ def train(
     run.build()
     resumed, earlier_logs = run.backups(model_dir)
     train_batches, val_batches = run.inputs(train_ds, val_ds, weights, resumed)
+    baseline_dir = Path(model_dir) / WITHOUT_PRIVACY
     model_dir, logs_dir, scratch = _output_dirs(run.cluster, model_dir, logs_dir)
     with atomic_dir(logs_dir) as tmp_logs:
         live = _live(tmp_logs, earlier_logs, resumed)
@@ -216,9 +218,23 @@ def train(
             "batch_norm_recalibrated_on_batches": used,
         }
         save_model(saved, card, model_dir)
+    if run.privacy is not None and run.privacy.baseline:
+        _train_without_privacy(experiment, train_ds, val_ds, spec, model_dir, baseline_dir, train_labels)
     if scratch:
         shutil.rmtree(scratch, ignore_errors=True)
     return last
+
+
+def _train_without_privacy(experiment, train_ds, val_ds, spec, model_dir: Path, baseline_dir: Path, labels) -> None:
+    """Trains a private run's baseline into `baseline_dir` (every worker takes part; the chief's is kept), its card
+    naming the private model it belongs to (`baseline_of`: that file's SHA-256), so that the evaluation never pairs
+    a model with another run's baseline (an interrupted run leaves the previous pair, which no longer matches)."""
+    train(
+        experiment.without_privacy(), train_ds, val_ds, spec, baseline_dir, baseline_dir / "logs", train_labels=labels
+    )
+    if (baseline_dir / "model.json").exists() and (Path(model_dir) / "model.keras").exists():
+        card = json.loads((baseline_dir / "model.json").read_text())
+        write_json(baseline_dir / "model.json", {**card, "baseline_of": model_digest(model_dir)})
 
 
 @dataclass
