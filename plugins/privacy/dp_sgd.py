@@ -4,10 +4,12 @@
 
 What it does, per step: a batch is drawn by Poisson sampling (each training row joins with probability q = batch
 size / rows, independently: the batch size varies about its mean, with variance n·q·(1 − q)); each row's gradient
-is computed (vectorised, `tape.jacobian` over the batch's losses) and clipped to a global L2 norm of at most
-`l2_norm_clip` (C); the clipped gradients are summed, Gaussian noise of standard deviation σ·C added once, and the
-sum divided by the *expected* batch size (n·q, so that the noise's scale does not depend on who was drawn); the
-configured optimizer (any of the catalogue, at its configured learning rate) applies that gradient.
+norm is computed (from each layer's inputs and output gradients, or by `tape.jacobian`: _private_model.py) and the
+row's gradient clipped to a global L2 norm of at most `l2_norm_clip` (C); the clipped gradients are summed,
+Gaussian noise of standard deviation σ·C added once, and the sum divided by the *expected* batch size (n·q, so that
+the noise's scale does not depend on who was drawn); the configured optimizer (any of the catalogue, at its
+configured learning rate) applies that gradient. With `baseline`, the same config is also trained without privacy,
+and the evaluation states what privacy cost, by a paired test on the same test rows.
 
 The guarantee: (ε, δ)-differential privacy with respect to one training row (add or remove it), for the run's
 steps, accounted by the PLD accountant (or RDP) of `dp-accounting` from σ, q and the steps. With `target_epsilon`,
