@@ -126,11 +126,17 @@ class PrivateModel(keras.Model):
             penalties = self.network._get_regularization_losses()  # the weights' own, not activity losses
             penalty = tf.add_n(penalties) if penalties else None
         penalized = tape.gradient(penalty, variables) if penalty is not None else [None] * len(variables)
+        # Under a distribution strategy each replica holds a part of the batch, and the optimizer sums the replicas'
+        # gradients: the clipped sums add up to the batch's; the noise is drawn on the first replica alone (the
+        # replicas' draws are the same numbers: summed, they would double it), the penalty's gradient split.
+        context = tf.distribute.get_replica_context()
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        first = 1.0 if context is None else tf.cast(tf.equal(context.replica_id_in_sync_group, 0), tf.float32)
         gradients = []
         for summed, v, extra in zip(sums, variables, penalized):
             noise = keras.random.normal(v.shape, stddev=self.noise_multiplier * self.l2_norm_clip, seed=self.noise_seed)
-            gradient = (summed + noise) / self.expected_batch
-            gradients.append(gradient if extra is None else gradient + extra)
+            gradient = (summed + noise * first) / self.expected_batch
+            gradients.append(gradient if extra is None else gradient + extra / replicas)
         return gradients
 
     def train_step(self, data):

@@ -5,6 +5,8 @@ mechanism trains fine.
   to the per-row norms (each layer's inputs and output gradients, and the jacobian), which agree on every layer the
   first serves;
 - the weight penalties' gradient is added beside the clipped sum, not clipped with each row;
+- on two replicas (MirroredStrategy on two logical CPUs) a step is the one-device step: the clipped sums add up, the
+  noise is drawn once (not once per replica), the penalty counted once;
 - the noise added to the summed gradient has a standard deviation of σ·C (measured over thousands of weights);
 - ε as recorded is recomputed independently: without subsampling, T Gaussian steps are one Gaussian mechanism of
   noise σ/√T, whose exact (ε, δ) is Balle & Wang's (2018) closed form; the PLD accountant must agree with it;
@@ -14,7 +16,9 @@ mechanism trains fine.
 
 from __future__ import annotations
 
+import json
 import math
+import sys
 
 import keras
 import numpy as np
@@ -263,3 +267,48 @@ def test_the_command_line_refuses_batch_norm_before_reading_data(tmp_path):
     lines = [line for line in error_lines(result.stderr) if not line.startswith("import time:")]
     assert result.returncode == 2 and len(lines) == 1 and "model.batch_norm=group" in lines[0], result.stderr[-1500:]
     assert "| tensorflow" not in result.stderr and not (tmp_path / "run").exists()
+
+
+REPLICAS = r"""
+import json, sys
+import numpy as np
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import keras
+from plugins.privacy._private_model import PrivateModel
+
+def step(strategy, sigma, penalty, x, y):
+    with strategy.scope():
+        keras.utils.set_random_seed(0)
+        inputs = keras.Input((64,))
+        dense = keras.layers.Dense(64, kernel_regularizer=keras.regularizers.L2(penalty) if penalty else None)
+        model = PrivateModel(keras.Model(inputs, dense(inputs)), 1.0, sigma, 8.0, seed=3)
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        model.compile(optimizer=keras.optimizers.SGD(1.0), loss=loss)
+    before = dense.kernel.numpy().copy()
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False)
+    return (dense.kernel.numpy() - before).tolist(), before.tolist()
+
+rng = np.random.default_rng(0)
+zeros, data = np.zeros((8, 64), np.float32), rng.normal(size=(8, 64)).astype(np.float32)
+labels = rng.integers(0, 64, 8)
+out = {}
+for name, strategy in (("one", tf.distribute.OneDeviceStrategy("/cpu:0")),
+                       ("two", tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))):
+    out[name] = {"noise": step(strategy, 1.5, 0.0, zeros, labels)[0],  # zero inputs: the kernel's update is noise
+                 "penalty": step(strategy, 0.0, 0.1, zeros, labels),
+                 "signal": step(strategy, 0.0, 0.0, data, labels)[0]}
+print(json.dumps(out))
+"""
+
+
+def test_two_replicas_take_the_one_device_step():
+    result = run([sys.executable, "-c", REPLICAS], ROOT)
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    one, two = out["one"], out["two"]
+    noise = np.asarray(two["noise"]) * 8.0  # × n·q: the noise added to the clipped sum
+    assert noise.std() == pytest.approx(1.5, rel=0.05)  # σ·C, not √2 or 2 times it
+    change, before = (np.asarray(v) for v in two["penalty"])
+    assert np.allclose(-change, 0.2 * before, atol=1e-6)  # d(0.1‖w‖²)/dw, counted once
+    assert np.allclose(two["signal"], one["signal"], atol=1e-6) and np.abs(one["signal"]).max() > 1e-3
