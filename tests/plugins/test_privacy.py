@@ -36,6 +36,8 @@ from plugins.privacy._private_model import PrivateModel, poisson_batches, refuse
 from plugins.privacy.dp_sgd import DPSGD, epsilon
 from plugins.registry import ConfigError
 from tests.conftest import ROOT, error_lines, run
+from workflows.config.compose import compose
+from workflows.config.schema import precheck
 
 
 def network(inputs: int = 20, classes: int = 3, seed: int = 0) -> keras.Model:
@@ -312,3 +314,12 @@ def test_two_replicas_take_the_one_device_step():
     change, before = (np.asarray(v) for v in two["penalty"])
     assert np.allclose(-change, 0.2 * before, atol=1e-6)  # d(0.1‖w‖²)/dw, counted once
     assert np.allclose(two["signal"], one["signal"], atol=1e-6) and np.abs(one["signal"]).max() > 1e-3
+
+
+def test_several_machines_are_refused_before_any_data(monkeypatch):
+    cluster = {"cluster": {"worker": ["localhost:1", "localhost:2"]}, "task": {"type": "worker", "index": 0}}
+    monkeypatch.setenv("TF_CONFIG", json.dumps(cluster))
+    cfg = compose(["privacy=dp_sgd", "model=mlp", "trainer.strategy=multi_worker"])
+    with pytest.raises(ConfigError, match="cannot train on several machines yet"):
+        precheck(cfg)
+    precheck(compose(["privacy=dp_sgd", "model=mlp", "trainer.strategy=mirrored"]))  # one machine: served

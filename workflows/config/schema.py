@@ -240,6 +240,13 @@ def _check_privacy(cfg: DictConfig, wanted: set[str]) -> None:
         return
     if cfg.privacy.get("name") != "dp_sgd" or not isinstance(cfg.get("model"), DictConfig):
         return
+    trainer = cfg.get("trainer")
+    if isinstance(trainer, DictConfig) and trainer.get("strategy") == "multi_worker":
+        raise ConfigError(  # each worker would take its own share of batches: rows drawn in several at one step
+            "privacy=dp_sgd cannot train on several machines yet (each worker would draw its own Poisson batch, "
+            "so one step would see more rows than accounted): use trainer.strategy=mirrored (one machine's GPUs) "
+            "or one_device"
+        )
     name = cfg.model.get("name")
     if cfg.model.get("batch_norm") is True:
         raise ConfigError(
