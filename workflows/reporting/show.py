@@ -41,13 +41,18 @@ def _cost_of_privacy(plain: dict | None) -> str:
     metric, difference = plain.get("headline"), plain.get("difference")
     if not isinstance(difference, (int, float)):
         return ""
-    change = f"{difference:+.1%}" if metric in ("rmse", "mae", "mse") else f"{difference * 100:+.1f} points"
+    change = _change(metric, difference)
     meaning = {"worse": "a cost beyond chance", "tie": "no cost beyond chance", "better": "better than without"}
     said = meaning.get(str(plain.get("verdict")), "?")
     return (
         f"; without privacy (same config, same test rows) {metric} {plain.get(metric):.4g}, private "
         f"{plain['private']:.4g} ({change}: {said}, {plain.get('test')}, p = {plain.get('p_value'):.3g})"
     )
+
+
+def _change(metric: str | None, difference: float) -> str:
+    """A paired verdict's difference as said: relative for an error (+2.4%), in points for a score (+1.0 points)."""
+    return f"{difference:+.1%}" if metric in ("rmse", "mae", "mse") else f"{difference * 100:+.1f} points"
 
 
 def baseline_line(metrics: dict) -> str | None:
@@ -61,10 +66,7 @@ def baseline_line(metrics: dict) -> str | None:
     metric = base.get("headline")
     if metric and isinstance(base.get("model_value"), (int, float)):
         difference = base.get("difference")
-        if metric in ("rmse", "mae", "mse"):
-            change = f" ({difference:+.1%})" if isinstance(difference, (int, float)) else ""
-        else:
-            change = f" ({difference * 100:+.1f} points)" if isinstance(difference, (int, float)) else ""
+        change = f" ({_change(metric, difference)})" if isinstance(difference, (int, float)) else ""
         scores = f"{metric} {base['model_value']:.4g} vs {base['baseline_value']:.4g}{change}"
     else:  # a metrics file written before the verdict named its metric
         names = [k for k in ("accuracy", "rmse", "mae", "r2") if k in base and k in metrics]
