@@ -67,7 +67,7 @@ lint: install
 	$(BIN)/python -m workflows.config | diff -u params.yaml - || { echo "params.yaml drifted from conf/: make params"; exit 1; }
 	$(BIN)/python -m plugins manifest --check  # an entry that changed or is gone; a new plugin passes (the registry checks it)
 	$(BIN)/python docs/generate.py --check  # the reference pages and the changelog page, from the code: make docs
-	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir $$(mktemp -d)  # a broken link or page fails
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir $$(mktemp -d)  # a broken link or page fails (--quiet would hide the warnings --strict counts)
 
 clean:
 	rm -rf data/prepared data/augmented models dvclive eval outputs multirun .kerasforge
