@@ -1,7 +1,7 @@
 """Each row's gradient norm from each layer's inputs and output gradients, with one forward and one backward pass.
 
 DP-SGD needs every row's gradient norm, then the sum of the rows' clipped gradients. `tape.jacobian` computes every
-row's gradient of every weight (a vectorised backward pass per row: 10–25× a plain step here). For the layers whose
+row's gradient of every weight (a vectorised backward pass per row: 10–33× a plain step here). For the layers whose
 weight gradient is a product of what flows in and what flows back — Dense, EinsumDense, Conv1D/2D, Embedding, Group
 and Layer normalization — it is cheaper to record, in one forward pass, each layer's input `a` and to take, in one
 backward pass, the gradient `g` of the summed loss with respect to the layer's pre-activation output (a zero "probe"

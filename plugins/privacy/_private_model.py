@@ -26,8 +26,8 @@ class PrivateModel(keras.Model):
     applied by the compiled optimizer. Inference is the network's; the train stage saves the network alone.
 
     Each row's gradient norm and the clipped sum come from each layer's inputs and output gradients when every
-    layer with weights is one `plugins/privacy/_per_layer.py` serves (Dense, Conv, Embedding, Group and Layer
-    normalization: `per_row_gradients == "layers"`, one forward and one backward pass); otherwise from every row's
+    layer with weights is one `plugins/privacy/_per_layer.py` serves (Dense, EinsumDense, Conv, Embedding, Group and
+    Layer normalization: `per_row_gradients == "layers"`, one forward and one backward pass); otherwise from every row's
     gradient (`tape.jacobian` with pfor, `per_row_gradients == "jacobian"`).
 
     Args:
@@ -65,6 +65,13 @@ class PrivateModel(keras.Model):
     def call(self, x, training=False):
         return self.network(x, training=training)
 
+    def _row_losses(self, y, y_pred, sample_weight):
+        """Each row's loss, times its sample weight (class weights) when it has one: what each row's gradient is of."""
+        losses = per_row(self.loss, y, y_pred)
+        if sample_weight is None:
+            return losses
+        return losses * keras.ops.cast(keras.ops.reshape(sample_weight, [-1]), losses.dtype)
+
     def _clipped_sum(self, x, y, sample_weight):
         """The sum of one slice's clipped per-row gradients, its outputs and its rows' gradient norms."""
         import tensorflow as tf
@@ -72,9 +79,7 @@ class PrivateModel(keras.Model):
         variables = self.network.trainable_variables
         with tf.GradientTape() as tape:
             y_pred = self.network(x, training=True)
-            losses = per_row(self.loss, y, y_pred)
-            if sample_weight is not None:
-                losses = losses * tf.cast(tf.reshape(sample_weight, [-1]), losses.dtype)
+            losses = self._row_losses(y, y_pred, sample_weight)
         jacobians = tape.jacobian(losses, variables, experimental_use_pfor=True)
         flat = [tf.reshape(j, [tf.shape(j)[0], -1]) for j in jacobians]
         norms = tf.sqrt(tf.add_n([tf.reduce_sum(tf.square(f), axis=1) for f in flat]))
@@ -91,10 +96,7 @@ class PrivateModel(keras.Model):
         if self.recorder is not None:
             with tf.GradientTape() as tape:
                 outputs = self.recorder.forward(x, tape)
-                losses = per_row(self.loss, y, outputs)
-                if sample_weight is not None:
-                    losses = losses * tf.cast(tf.reshape(sample_weight, [-1]), losses.dtype)
-                total = tf.reduce_sum(losses)
+                total = tf.reduce_sum(self._row_losses(y, outputs, sample_weight))
             sums, norms = self.recorder.clipped_sum(total, tape, self.l2_norm_clip)
             return self._noised(sums), outputs, norms
         n = tf.shape(x)[0]

@@ -220,9 +220,8 @@ def evaluate(
         result = {"accuracy": more.pop("accuracy"), **result, **more}
         if train_split is not None:
             result.update(_mode_gap_checked(core, head, train_split, batch_size))
-        predicted = predicted_classes(np.asarray(head.probabilities(outputs)))
-    else:  # in the target's units; `loss` stays the training loss, on the standardized target
-        predicted = unscale_target(outputs.reshape(y.shape), spec)
+    predicted = _answers(outputs, y, head, spec)
+    if spec.task == "regression":  # in the target's units; `loss` stays the training loss, on the standardized target
         result.update(verdict.regression_metrics(unscale_target(y, spec), predicted))
     result.update(_baseline(spec, x, y, predicted, rows, reference or {}))
     if train_split is not None:
@@ -249,6 +248,13 @@ def evaluate(
             ]
             write_json(tmp / "plots" / "residuals.json", residuals)
     return result
+
+
+def _answers(outputs, y: np.ndarray, head, spec: DataSpec) -> np.ndarray:
+    """A model's outputs as answers: class ids, or values in the target's units."""
+    if spec.task == "classification":
+        return predicted_classes(np.asarray(head.probabilities(outputs)))
+    return unscale_target(outputs.reshape(y.shape), spec)
 
 
 def _score(model, head, spec: DataSpec, x: np.ndarray, y: np.ndarray, rows, batch_size: int):
@@ -327,11 +333,8 @@ def _without_privacy(model_dir: Path, head, spec: DataSpec, test, predicted, tra
     plain, _ = load_model(baseline_dir)
     _, outputs, core = _score(plain, head, spec, x, y, rows, batch_size)
     audit = _privacy(plain, core, head, {}, train_split, (x, y), batch_size)["membership_auc"]
-    if spec.task == "classification":
-        theirs = predicted_classes(np.asarray(head.probabilities(outputs)))
-        answers = np.asarray(y)
-    else:
-        theirs, answers = unscale_target(outputs.reshape(y.shape), spec), unscale_target(np.asarray(y), spec)
+    theirs = _answers(outputs, y, head, spec)
+    answers = np.asarray(y) if spec.task == "classification" else unscale_target(np.asarray(y), spec)
     classes = np.asarray(train_split[1]) if spec.task == "classification" else None
     metric = verdict.headline(spec.task, classes, spec.num_classes)
     found = verdict.paired(metric, answers, predicted, theirs)

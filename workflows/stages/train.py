@@ -226,9 +226,9 @@ def train(
 
 
 def _train_without_privacy(experiment, train_ds, val_ds, spec, model_dir: Path, baseline_dir: Path, labels) -> None:
-    """Trains a private run's baseline into `baseline_dir` (every worker takes part; the chief's is kept), its card
-    naming the private model it belongs to (`baseline_of`: that file's SHA-256), so that the evaluation never pairs
-    a model with another run's baseline (an interrupted run leaves the previous pair, which no longer matches)."""
+    """Trains a private run's baseline into `baseline_dir`, its card naming the private model it belongs to
+    (`baseline_of`: that file's SHA-256), so that the evaluation never pairs a model with another run's baseline (an
+    interrupted run leaves the previous pair, which no longer matches)."""
     train(
         experiment.without_privacy(), train_ds, val_ds, spec, baseline_dir, baseline_dir / "logs", train_labels=labels
     )
