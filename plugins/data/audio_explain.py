@@ -161,6 +161,5 @@ def mistakes_spectrograms(x: np.ndarray, order: list[int], y, predicted, probs, 
         ax.pcolormesh(frames, freqs, power, shading="auto", cmap="magma", vmin=power.max() - 80)
         ax.set_title(f"{names[int(y[i])]} → {names[int(predicted[i])]} ({probs[i, predicted[i]]:.2f})", fontsize=8)
     fig.suptitle("most confident mistakes (true → predicted, p): spectrograms", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(out, dpi=100, bbox_inches="tight")
+    fig.savefig(out, dpi=100)
     plt.close(fig)

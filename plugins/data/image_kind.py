@@ -182,8 +182,7 @@ def mistakes_grid(x: np.ndarray, order: list[int], y, predicted, probs, spec: An
         ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray" if image.shape[-1] == 1 else None)
         ax.set_title(f"{names[int(y[i])]} → {names[int(predicted[i])]} ({probs[i, predicted[i]]:.2f})", fontsize=8)
     fig.suptitle("most confident mistakes (true → predicted, p)", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(out, dpi=100, bbox_inches="tight")
+    fig.savefig(out, dpi=100)
     plt.close(fig)
 
 

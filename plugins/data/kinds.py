@@ -286,7 +286,9 @@ class Serving:
 
 def mistakes_axes(count: int, columns: int, cell: tuple[float, float]):
     """A matplotlib figure of `count` panels in rows of `columns` (each `cell` inches), every axis off: the frame
-    of a kind's picture of its worst mistakes. Returns (figure, the panels in order)."""
+    of a kind's picture of its worst mistakes, its margins set here (room for a one-line title above each panel
+    and the figure's title), so that it is saved as it is — `tight_layout` and a tight bounding box would lay the
+    grid out twice more, most of the picture's cost. Returns (figure, the panels in order)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -294,7 +296,10 @@ def mistakes_axes(count: int, columns: int, cell: tuple[float, float]):
 
     cols = min(columns, count)
     rows = (count + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(cell[0] * cols, cell[1] * rows), squeeze=False)
+    width, height = cell[0] * cols, cell[1] * rows + 0.4
+    fig, axes = plt.subplots(rows, cols, figsize=(width, height), squeeze=False)
+    fig.subplots_adjust(left=0.1 / width, right=1 - 0.1 / width, bottom=0.1 / height, top=1 - 0.55 / height)
+    fig.subplots_adjust(wspace=0.1, hspace=0.3 / (cell[1] - 0.3))
     for ax in axes.ravel():
         ax.axis("off")
     return fig, list(axes.ravel())

@@ -55,46 +55,61 @@ def recalibrate(model: keras.Model, batches: tf.data.Dataset, max_batches: int =
     Example:
     >>> recalibrate(model, train_batches.take(100))
     """
-    return Recalibration(model, keep_random_state=False)(batches, max_batches)
+    return Recalibration(model)(batches, max_batches, keep_random_state=False)
 
 
 class Recalibration:
-    """`recalibrate` for one model, its compiled statistics function traced once (it runs before every epoch's
-    validation: `ValidateRecalibrated`)."""
+    """`recalibrate` for one model, its compiled statistics function traced once for batches of any size (it runs
+    before every epoch's validation, `validate_recalibrated`, and once more at the end).
 
-    def __init__(self, model: keras.Model, keep_random_state: bool = True):
+    Example:
+    >>> recalibration = Recalibration(model)
+    >>> recalibration(train_batches, 10)  # during training: Dropout's random state is put back
+    >>> recalibration(train_batches, 200, keep_random_state=False)  # the last
+    """
+
+    def __init__(self, model: keras.Model):
+        self.model, self.layers = model, batch_norm_layers(model)
+        self.seeds = [v for v in model.variables if "seed_generator_state" in v.path]
+        self.statistics = None
+
+    def _traced(self, batches: tf.data.Dataset):
+        """The statistics function, traced on the first call for the batches' spec (any number of rows): the
+        last, smaller batch of a pass runs the same graph."""
         import tensorflow as tf
 
-        self.model, self.layers = model, batch_norm_layers(model)
-        layers = self.layers
-        # Dropout's random state: put back after the batches, so that recalibrating during training leaves the
-        # training's own random masks (and so its weights) exactly as without it.
-        self.seeds = [v for v in model.variables if "seed_generator_state" in v.path] if keep_random_state else []
+        if self.statistics is None:
+            model, layers = self.model, self.layers
 
-        @tf.function
-        def statistics(x):
-            model(x, training=True)  # with momentum 0 the moving statistics become this batch's
-            return [tf.convert_to_tensor(v) for layer in layers for v in (layer.moving_mean, layer.moving_variance)]
+            @tf.function(input_signature=[batches.element_spec[0]])
+            def statistics(x):
+                model(x, training=True)  # with momentum 0 the moving statistics become this batch's
+                return [tf.convert_to_tensor(v) for layer in layers for v in (layer.moving_mean, layer.moving_variance)]
 
-        self.statistics = statistics
+            self.statistics = statistics
+        return self.statistics
 
-    def __call__(self, batches: tf.data.Dataset, max_batches: int = MAX_BATCHES) -> int:
+    def __call__(self, batches: tf.data.Dataset, max_batches: int = MAX_BATCHES, keep_random_state: bool = True) -> int:
+        """Averages the statistics over at most `max_batches` of `batches` and assigns them; returns how many.
+        With `keep_random_state`, Dropout's random state is put back after the batches, so that recalibrating
+        during training leaves the training's own random masks (and so its weights) exactly as without it."""
         if not self.layers:
             return 0
+        statistics = self._traced(batches)
         momenta = [layer.momentum for layer in self.layers]
-        states = [v.numpy() for v in self.seeds]
+        states = [v.numpy() for v in self.seeds] if keep_random_state else []
         seen, sums = 0, None
         try:
             for layer in self.layers:
                 layer.momentum = 0.0
-            for x, _ in batches.take(max_batches):
-                values = self.statistics(x)
+            for x, *_ in batches.take(max_batches):
+                values = statistics(x)
                 sums = values if sums is None else [a + b for a, b in zip(sums, values)]
                 seen += 1
         finally:
             for layer, momentum in zip(self.layers, momenta):
                 layer.momentum = momentum
-            for variable, state in zip(self.seeds, states):
+            for variable, state in zip(self.seeds if keep_random_state else (), states):
                 variable.assign(state)
         for i, layer in enumerate(self.layers):
             layer.moving_mean.assign(sums[2 * i] / seen)
@@ -102,21 +117,19 @@ class Recalibration:
         return seen
 
 
-def validate_recalibrated(model: keras.Model, train_batches, val_batches, max_batches: int = EPOCH_BATCHES):
+def validate_recalibrated(recalibration: Recalibration, train_batches, val_batches, max_batches: int = EPOCH_BATCHES):
     """A Keras callback that, at each epoch's end, recalibrates the batch-norm statistics on `max_batches` training
     batches and only then validates, putting `val_*` into the epoch's logs — so that the curves, early stopping,
     `reduce_on_plateau` and a search's pruner judge the model as it would be saved, not one whose moving statistics
     lag far behind its weights. Pass it first among the callbacks, and fit without `validation_data`.
 
     Args:
-        model: the model being fitted.
+        recalibration: the model's `Recalibration` (the model being fitted).
         train_batches: training batches (x, y) as training sees them.
         val_batches: the validation batches.
         max_batches: training batches averaged over before each validation.
     """
     import keras
-
-    recalibration = Recalibration(model)
 
     class ValidateRecalibrated(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):

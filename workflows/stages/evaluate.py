@@ -24,7 +24,6 @@ split (`evaluate.split`, the test split by default), and writes, atomically:
 
 from __future__ import annotations
 
-import gc
 import json
 import sys
 import zipfile
@@ -95,25 +94,26 @@ def classification_metrics(y: np.ndarray, probs: np.ndarray, spec: DataSpec) -> 
 
 
 MODE_GAP = 0.2  # training-mode accuracy this much above inference-mode accuracy, on the same rows, is a warning
-MODE_ROWS = 2048  # training rows scored both ways
+TRAIN_ROWS = 2000  # training rows (a seeded sample) scored for the mode gap and the membership audit
 
 
 CURVES = ("roc", "precision_recall", "calibration")
 
 
 def curves(y: np.ndarray, probs: np.ndarray, names: list[str], out_dir: Path) -> dict[str, float]:
-    """Writes ROC, precision-recall and calibration curves through DVCLive into out_dir/plots/sklearn/<kind>/.
+    """Writes ROC, precision-recall and calibration curves through DVCLive's sklearn plots into
+    out_dir/plots/sklearn/<kind>/ (the files `Live.log_sklearn_plot` writes, without a `Live`: no repository
+    lookup, no git handles, for a figure that is only files).
 
     Returns:
         The macro ROC AUC and average precision (one-vs-rest over the classes present in `y`).
     """
+    from dvclive.plots import SKLEARN_PLOTS
     from sklearn import metrics as skm
-
-    from dvclive import Live
 
     probs = per_class(probs)
     classes = [1] if len(names) == 2 else [k for k in range(len(names)) if 0 < (y == k).sum() < len(y)]
-    live = Live(dir=str(out_dir), dvcyaml=None, save_dvc_exp=False, report=None)
+    plots_dir = str(out_dir / "plots")
     aucs, precisions = [], []
     for k in classes:
         truth, score = (y == k).astype(int), probs[:, k].astype(np.float64)
@@ -121,11 +121,9 @@ def curves(y: np.ndarray, probs: np.ndarray, names: list[str], out_dir: Path) ->
             continue  # one class only in this split: no curve
         for kind in CURVES:
             extra = {"drop_intermediate": True} if kind == "roc" else {}
-            live.log_sklearn_plot(kind, truth, score, name=f"{kind}/{file_name(names[k])}.json", **extra)
+            SKLEARN_PLOTS[kind](f"{kind}/{file_name(names[k])}.json", plots_dir).dump((truth, score), **extra)
         aucs.append(skm.roc_auc_score(truth, score))
         precisions.append(skm.average_precision_score(truth, score))
-    del live  # and its git handles now, not at interpreter exit (where dulwich's finalizers complain)
-    gc.collect()
     for file in (out_dir / "plots" / "sklearn").rglob("*.json"):  # sklearn's first ROC threshold is +inf:
         write_json(file, json.loads(file.read_text()))  # strict JSON (null), as every file this project writes
     return {"roc_auc": float(np.mean(aucs)), "average_precision": float(np.mean(precisions))} if aucs else {}
@@ -154,21 +152,37 @@ def cost(model, x: np.ndarray, model_file: Path, repeats: int = 30) -> dict[str,
     }
 
 
-def mode_gap(model, head, x: np.ndarray, y: np.ndarray, batch_size: int) -> dict[str, float]:
+def mode_gap(model, head, x: np.ndarray, y: np.ndarray, batch_size: int, outputs=None) -> dict[str, float]:
     """The model's accuracy on the same (training) rows in inference mode and in training mode.
 
     A model that is right in training mode but wrong in inference mode has batch-norm moving statistics that
-    do not match its weights (the classic short-run pitfall); dropout alone costs a few points at most.
+    do not match its weights (the classic short-run pitfall); dropout alone costs a few points at most. The
+    training-mode pass leaves the model as it found it (its moving statistics and random state put back), so
+    that what is scored after it scores the saved model.
+
+    Args:
+        model: the network reading `x`.
+        head: the model's head.
+        x, y: the rows and their class ids.
+        batch_size: rows per call.
+        outputs: the model's inference-mode outputs on `x`, when already at hand.
     """
     import tensorflow as tf
 
-    inference = np.asarray(head.probabilities(model.predict(x, batch_size=batch_size, verbose=0)))
-    training = np.concatenate(
-        [
-            np.asarray(head.probabilities(model(tf.constant(x[i : i + batch_size]), training=True)))
-            for i in range(0, len(x), batch_size)
-        ]
-    )
+    if outputs is None:
+        outputs = model.predict(x, batch_size=batch_size, verbose=0)
+    inference = np.asarray(head.probabilities(outputs))
+    kept = [v.numpy() for v in model.non_trainable_variables]
+    try:
+        training = np.concatenate(
+            [
+                np.asarray(head.probabilities(model(tf.constant(x[i : i + batch_size]), training=True)))
+                for i in range(0, len(x), batch_size)
+            ]
+        )
+    finally:
+        for variable, value in zip(model.non_trainable_variables, kept):
+            variable.assign(value)
 
     return {
         "train_accuracy": float((predicted_classes(inference) == y).mean()),
@@ -192,9 +206,10 @@ def evaluate(
         model_dir: where model.keras and model.json are.
         ds: the held-out examples, unbatched (x, y).
         out_dir: where to write; replaced as a whole, atomically.
-        train_split: training examples (classification): up to MODE_ROWS of them are scored in inference and
-            in training mode (`train_accuracy`, `train_accuracy_training_mode`); a gap above MODE_GAP is a
-            warning on stderr naming the likely cause.
+        train_split: training examples: up to TRAIN_ROWS of them (a seeded sample) are scored for the
+            membership audit (`privacy.membership_auc`) and, for classes, in inference and in training mode
+            (`train_accuracy`, `train_accuracy_training_mode`; a gap above MODE_GAP is a warning on stderr
+            naming the likely cause).
         rows: a table's raw rows of `ds` (a DataFrame, `workflows.datastore.load_rows`): the saved model is scored
             on them, through its own encoding layers.
         reference: the "train" and "val" splits (`splits`: (x, y)) and their raw rows (`rows`): the data kind's
@@ -214,18 +229,19 @@ def evaluate(
     batch_size = experiment.evaluate.batch_size
     scores, outputs, core = _score(model, head, spec, x, y, rows, batch_size)
     result: dict[str, Any] = {"loss": float(scores["loss"]), "params": card["params"], "examples": int(len(y))}
+    seen = _seen(core, train_split, batch_size) if train_split is not None else None
     confusion: list[dict] = []
     if spec.task == "classification":
         more, confusion = classification_metrics(y, np.asarray(head.probabilities(outputs)), spec)
         result = {"accuracy": more.pop("accuracy"), **result, **more}
-        if train_split is not None:
-            result.update(_mode_gap_checked(core, head, train_split, batch_size))
+        if seen is not None:
+            result.update(_mode_gap_checked(core, head, seen, batch_size))
     predicted = _answers(outputs, y, head, spec)
     if spec.task == "regression":  # in the target's units; `loss` stays the training loss, on the standardized target
         result.update(verdict.regression_metrics(unscale_target(y, spec), predicted))
     result.update(_baseline(spec, x, y, predicted, rows, reference or {}))
-    if train_split is not None:
-        result["privacy"] = _privacy(model, core, head, card, train_split, (x, y), batch_size)
+    if seen is not None:
+        result["privacy"] = _privacy(model, head, card, seen, (y, outputs))
         if card.get("privacy"):
             result["privacy"].update(
                 _without_privacy(Path(model_dir), head, spec, (x, y, rows), predicted, train_split, batch_size)
@@ -267,11 +283,9 @@ def _score(model, head, spec: DataSpec, x: np.ndarray, y: np.ndarray, rows, batc
     kind = kind_of(spec)
     inputs = kind.saved_inputs(x, rows, spec)
     if inputs is x:  # the saved model reads the prepared inputs
-        scores = model.evaluate(x, head.encode(tf.constant(y)), batch_size=batch_size, verbose=0, return_dict=True)
-        return scores, model.predict(x, batch_size=batch_size, verbose=0), model
-    data = tf.data.Dataset.from_tensor_slices((inputs, head.encode(y))).batch(batch_size)
-    scores = model.evaluate(data, verbose=0, return_dict=True)
-    outputs = model.predict(data, verbose=0)
+        outputs = model.predict(x, batch_size=batch_size, verbose=0)
+        return _loss(model, head, y, outputs), outputs, model
+    outputs = model.predict(tf.data.Dataset.from_tensor_slices(inputs).batch(batch_size), verbose=0)
     core = kind.network(model, spec)  # the trained network behind the preprocessing layers: it reads the prepared x
     drift = float(np.abs(np.asarray(core.predict(x, batch_size=batch_size, verbose=0)) - outputs).max())
     if drift > 1e-3:
@@ -280,16 +294,31 @@ def _score(model, head, spec: DataSpec, x: np.ndarray, y: np.ndarray, rows, batc
             "rerun the prepare and train stages (dvc repro -f prepare)",
             file=sys.stderr,
         )
-    return scores, outputs, core
+    return _loss(model, head, y, outputs), outputs, core
 
 
-def _mode_gap_checked(core, head, train_split, batch_size: int) -> dict[str, float]:
-    """`mode_gap` on up to MODE_ROWS training rows, with a warning when it is above MODE_GAP."""
-    xt, yt = train_split
-    gap = mode_gap(core, head, np.asarray(xt[:MODE_ROWS]), np.asarray(yt[:MODE_ROWS]), batch_size)
+def _loss(model, head, y: np.ndarray, outputs) -> dict[str, float]:
+    """{"loss": the compiled loss and weight penalties on the outputs} — what `model.evaluate` reports, from the
+    outputs already at hand (one pass over the split, not two)."""
+    return {"loss": float(model.compute_loss(y=head.encode(y), y_pred=outputs, training=False))}
+
+
+def _seen(core, train_split, batch_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(x, y, outputs): up to TRAIN_ROWS training rows, drawn at random (seed 0) and kept in their order, with the
+    network's inference-mode outputs on them — predicted once for the mode gap and the membership audit."""
+    xs, ys = train_split
+    pick = np.sort(np.random.default_rng(0).permutation(len(ys))[:TRAIN_ROWS])
+    x, y = np.asarray(xs[pick]), np.asarray(ys[pick])
+    return x, y, core.predict(x, batch_size=batch_size, verbose=0)
+
+
+def _mode_gap_checked(core, head, seen, batch_size: int) -> dict[str, float]:
+    """`mode_gap` on the sampled training rows (`_seen`), with a warning when it is above MODE_GAP."""
+    x, y, outputs = seen
+    gap = mode_gap(core, head, x, y, batch_size, outputs)
     if gap["train_accuracy_training_mode"] - gap["train_accuracy"] > MODE_GAP:
         print(
-            f"warning: on {min(len(xt), MODE_ROWS)} training rows the model scores "
+            f"warning: on {len(y)} training rows the model scores "
             f"{gap['train_accuracy_training_mode']:.3f} in training mode but {gap['train_accuracy']:.3f} in "
             "inference mode: its batch-normalization moving statistics do not match its weights "
             "(a model saved without kerasforge's recalibration, or a frozen layer); retrain it here",
@@ -298,23 +327,20 @@ def _mode_gap_checked(core, head, train_split, batch_size: int) -> dict[str, flo
     return gap
 
 
-AUDIT_ROWS = 2000  # rows of each side the membership audit scores
-
-
-def _privacy(model, core, head, card: dict, train_split, held_out, batch_size: int) -> dict[str, Any]:
+def _privacy(model, head, card: dict, seen, held_out) -> dict[str, Any]:
     """The run's privacy: DP-SGD's guarantee from the card (none for ordinary training), and for every run the
-    membership audit — a loss-threshold attack's AUC on training rows against held-out ones (0.5: no leak seen)."""
+    membership audit — a loss-threshold attack's AUC on the sampled training rows (`_seen`: x, y, outputs) against
+    as many held-out ones (`held_out`: y, outputs) (0.5: no leak seen)."""
     from plugins.loss.keras_losses import per_row
     from plugins.privacy.dp_sgd import membership_auc
 
-    def losses(split) -> np.ndarray:
-        xs, ys = split
-        pick = np.sort(np.random.default_rng(0).permutation(len(ys))[:AUDIT_ROWS])
-        outputs = core.predict(np.asarray(xs[pick]), batch_size=batch_size, verbose=0)
-        return np.asarray(per_row(model.loss, head.encode(np.asarray(ys[pick])), outputs))
+    def losses(y, outputs) -> np.ndarray:
+        return np.asarray(per_row(model.loss, head.encode(np.asarray(y)), outputs))
 
+    y, outputs = held_out
+    pick = np.sort(np.random.default_rng(0).permutation(len(y))[:TRAIN_ROWS])
     found = dict(card.get("privacy") or {"guarantee": "none: trained without differential privacy"})
-    found["membership_auc"] = round(membership_auc(losses(train_split), losses(held_out)), 4)
+    found["membership_auc"] = round(membership_auc(losses(*seen[1:]), losses(np.asarray(y)[pick], outputs[pick])), 4)
     return found
 
 
@@ -332,7 +358,7 @@ def _without_privacy(model_dir: Path, head, spec: DataSpec, test, predicted, tra
         return {}
     plain, _ = load_model(baseline_dir)
     _, outputs, core = _score(plain, head, spec, x, y, rows, batch_size)
-    audit = _privacy(plain, core, head, {}, train_split, (x, y), batch_size)["membership_auc"]
+    audit = _privacy(plain, head, {}, _seen(core, train_split, batch_size), (y, outputs))["membership_auc"]
     theirs = _answers(outputs, y, head, spec)
     answers = np.asarray(y) if spec.task == "classification" else unscale_target(np.asarray(y), spec)
     classes = np.asarray(train_split[1]) if spec.task == "classification" else None

@@ -259,6 +259,7 @@ class _Training:
     train_ds: Any = None
     privacy: Any = None  # DP-SGD's settings (plugins/privacy/dp_sgd.py), None for ordinary training
     private: dict[str, Any] = field(default_factory=dict)  # its plan: σ, q, steps, ε, δ
+    recalibrator: Any = None  # batch norm's Recalibration, shared by the epochs and the end (`_recalibration`)
 
     @classmethod
     def start(cls, experiment: Experiment, spec: DataSpec, n_train: int) -> _Training:
@@ -475,25 +476,38 @@ class _Training:
             self.mixers,
         )
 
+    def _recalibration(self):
+        """The model's `Recalibration` (workflows/runtime/batchnorm.py), one for the run: the per-epoch and the
+        final recalibration share its compiled function. None without batch norm or with recalibration off."""
+        from workflows.runtime.batchnorm import Recalibration, batch_norm_layers
+
+        layers = batch_norm_layers(self.model)
+        if not (self.experiment.trainer.recalibrate_batch_norm and layers):
+            return None
+        if self.recalibrator is None or self.recalibrator.layers != layers:  # fine-tuning unfroze a backbone's
+            self.recalibrator = Recalibration(self.model)
+        return self.recalibrator
+
     def _recalibrated_validation(self, val_batches) -> list:
         """[the callback that validates after recalibrating] for a model with batch norm, else []."""
-        from workflows.runtime.batchnorm import batch_norm_layers, validate_recalibrated
+        from workflows.runtime.batchnorm import validate_recalibrated
 
-        if not (self.experiment.trainer.recalibrate_batch_norm and batch_norm_layers(self.model)):
+        recalibration = self._recalibration()
+        if recalibration is None:
             return []
-        return [validate_recalibrated(self.model, self._recalibration_batches(self.train_ds), val_batches)]
+        return [validate_recalibrated(recalibration, self._recalibration_batches(self.train_ds), val_batches)]
 
     def recalibrate(self, train_ds, val_batches, last: dict[str, float]) -> int:
         """Batch norm's moving statistics (momentum 0.99) lag far behind a short run's weights: replaced by their
         plain average over training batches seen with the final weights (workflows/runtime/batchnorm.py), and the
         validation figures of the model as saved put into `last`. Returns the batches used (0: none)."""
-        from workflows.runtime.batchnorm import batch_norm_layers, batches_needed, recalibrate
+        from workflows.runtime.batchnorm import batches_needed
 
-        trainer, plan = self.experiment.trainer, self.plan
-        if not (trainer.recalibrate_batch_norm and batch_norm_layers(self.model)):
+        recalibration, plan = self._recalibration(), self.plan
+        if recalibration is None:
             return 0
-        recalibration = self._recalibration_batches(train_ds)
-        used = recalibrate(self.model, recalibration, batches_needed(plan["n_train"], plan["batch_size"]))
+        batches = self._recalibration_batches(train_ds)
+        used = recalibration(batches, batches_needed(plan["n_train"], plan["batch_size"]), keep_random_state=False)
         if used:
             evaluated = self.model.evaluate(val_batches, verbose=0, return_dict=True)
             last.update({f"val_{k}": float(v) for k, v in evaluated.items()})
