@@ -91,7 +91,7 @@ def project_copy(dest: Path, env: dict[str, str]) -> Path:
     files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
     for name in files:
         (dest / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / name, dest / name)
+        shutil.copy2(ROOT / name, dest / name, follow_symlinks=False)  # docs/reports is a link
     subprocess.run(
         [sys.executable, "-m", "workflows.config", "--out", "params.yaml", "trainer.epochs=1"],
         cwd=dest,
