@@ -14,7 +14,7 @@ split (`evaluate.split`, the test split by default), and writes, atomically:
   scatter template;
 - eval/plots/sklearn/{roc,precision_recall,calibration}/<class>.json
   (classification): ROC, precision–recall and calibration curves, through
-  DVCLive's plot API (`Live.log_sklearn_plot`): one curve for the positive
+  DVCLive's sklearn plots (the files `Live.log_sklearn_plot` writes): one curve for the positive
   class of a binary task, one per class (one-vs-rest) otherwise; `roc_auc`
   and `average_precision` (macro) in metrics.json;
 - the model's cost beside its accuracy: `size_bytes` (model.keras),
@@ -136,10 +136,10 @@ def cost(model, x: np.ndarray, model_file: Path, repeats: int = 30) -> dict[str,
 
     import tensorflow as tf
 
-    spec = tf.TensorSpec([None, *x.shape[1:]], tf.as_dtype(x.dtype))
-    forward = tf.function(lambda rows: model(rows, training=False), input_signature=[spec])
     one = tf.constant(x[:1])
     big = tf.constant(np.resize(x, (256, *x.shape[1:])).astype(x.dtype))  # the test rows, repeated up to 256
+    spec = tf.TensorSpec([None, *x.shape[1:]], one.dtype)
+    forward = tf.function(lambda rows: model(rows, training=False), input_signature=[spec])
     forward(one)  # compiled once, outside the timing
     times = []
     for _ in range(repeats):
