@@ -109,7 +109,7 @@ class Recalibration:
         finally:
             for layer, momentum in zip(self.layers, momenta):
                 layer.momentum = momentum
-            for variable, state in zip(self.seeds if keep_random_state else (), states):
+            for variable, state in zip(self.seeds, states):  # none kept: nothing put back
                 variable.assign(state)
         for i, layer in enumerate(self.layers):
             layer.moving_mean.assign(sums[2 * i] / seen)

@@ -312,9 +312,15 @@ def _seen(core, train_split, batch_size: int) -> tuple[np.ndarray, np.ndarray, n
     """(x, y, outputs): up to TRAIN_ROWS training rows, drawn at random (seed 0) and kept in their order, with the
     network's inference-mode outputs on them — predicted once for the mode gap and the membership audit."""
     xs, ys = train_split
-    pick = np.sort(np.random.default_rng(0).permutation(len(ys))[:TRAIN_ROWS])
+    pick = _sample(len(ys))
     x, y = np.asarray(xs[pick]), np.asarray(ys[pick])
     return x, y, core.predict(x, batch_size=batch_size, verbose=0)
+
+
+def _sample(rows: int) -> np.ndarray:
+    """Up to TRAIN_ROWS of `rows` positions, drawn at random (seed 0), in their order: the training rows the mode
+    gap and the membership audit score, and the held-out rows the audit sets against them."""
+    return np.sort(np.random.default_rng(0).permutation(rows)[:TRAIN_ROWS])
 
 
 def _mode_gap_checked(core, head, seen, batch_size: int) -> dict[str, float]:
@@ -335,7 +341,7 @@ def _mode_gap_checked(core, head, seen, batch_size: int) -> dict[str, float]:
 def _privacy(model, head, card: dict, seen, held_out) -> dict[str, Any]:
     """The run's privacy: DP-SGD's guarantee from the card (none for ordinary training), and for every run the
     membership audit — a loss-threshold attack's AUC on the sampled training rows (`_seen`: x, y, outputs) against
-    as many held-out ones (`held_out`: y, outputs) (0.5: no leak seen)."""
+    held-out ones (`held_out`: y, outputs; up to TRAIN_ROWS of them) (0.5: no leak seen)."""
     from plugins.loss.keras_losses import per_row
     from plugins.privacy.dp_sgd import membership_auc
 
@@ -343,7 +349,7 @@ def _privacy(model, head, card: dict, seen, held_out) -> dict[str, Any]:
         return np.asarray(per_row(model.loss, head.encode(np.asarray(y)), outputs))
 
     y, outputs = held_out
-    pick = np.sort(np.random.default_rng(0).permutation(len(y))[:TRAIN_ROWS])
+    pick = _sample(len(y))
     found = dict(card.get("privacy") or {"guarantee": "none: trained without differential privacy"})
     found["membership_auc"] = round(membership_auc(losses(*seen[1:]), losses(np.asarray(y)[pick], outputs[pick])), 4)
     return found
