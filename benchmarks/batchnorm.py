@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.workflows.test_batchnorm import photo_folder  # noqa: E402  (the test's own folder of photographs)
+from tests.workflows.runtime.test_batchnorm import photo_folder  # noqa: E402  (the test's own folder of photographs)
 
 
 def summary(values: list[float]) -> str:

@@ -232,8 +232,8 @@ def evaluate(
     head, spec = Head(**card["head"]), DataSpec(**card["spec"])
     x, y = to_numpy(ds)
     batch_size = experiment.evaluate.batch_size
-    scores, outputs, core = _score(model, head, spec, x, y, rows, batch_size)
-    result: dict[str, Any] = {"loss": float(scores["loss"]), "params": card["params"], "examples": int(len(y))}
+    loss, outputs, core = _score(model, head, spec, x, y, rows, batch_size)
+    result: dict[str, Any] = {"loss": loss, "params": card["params"], "examples": int(len(y))}
     seen = _seen(core, train_split, batch_size) if train_split is not None else None
     confusion: list[dict] = []
     if spec.task == "classification":
@@ -279,7 +279,7 @@ def _answers(outputs, y: np.ndarray, head, spec: DataSpec) -> np.ndarray:
 
 
 def _score(model, head, spec: DataSpec, x: np.ndarray, y: np.ndarray, rows, batch_size: int):
-    """The saved model's scores and outputs on the split, and the network that reads the prepared inputs.
+    """The saved model's loss and outputs on the split, and the network that reads the prepared inputs.
 
     A table's saved model takes the user's raw rows: it is scored on them, through its own encoding layers, and
     its network (behind those layers) must give the same outputs on the prepared rows."""
@@ -302,10 +302,10 @@ def _score(model, head, spec: DataSpec, x: np.ndarray, y: np.ndarray, rows, batc
     return _loss(model, head, y, outputs), outputs, core
 
 
-def _loss(model, head, y: np.ndarray, outputs) -> dict[str, float]:
-    """{"loss": the compiled loss and weight penalties on the outputs} — what `model.evaluate` reports, from the
+def _loss(model, head, y: np.ndarray, outputs) -> float:
+    """The compiled loss and weight penalties on the outputs — what `model.evaluate` reports as `loss`, from the
     outputs already at hand (one pass over the split, not two)."""
-    return {"loss": float(model.compute_loss(y=head.encode(y), y_pred=outputs, training=False))}
+    return float(model.compute_loss(y=head.encode(y), y_pred=outputs, training=False))
 
 
 def _seen(core, train_split, batch_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
