@@ -234,6 +234,8 @@ def scale(base: Path) -> dict:
 FIT_TIME = """
 import json, resource, sys, time
 from pathlib import Path
+from plugins.tf_startup import start_tensorflow
+start_tensorflow()  # as every command starts it (its objects out of the garbage collector's reach)
 from workflows.config.command import compose
 from workflows.config.schema import resolve
 from workflows.stages.train import train
@@ -259,7 +261,7 @@ print(json.dumps({"boosting": boosting, "model": model, "epochs": epochs,
 
 def fit_time(base: Path, name: str, seeds: int, overrides: list[str]) -> dict:
     """The default model's training (build, fit with early stopping, save) against gradient boosting's fit on the
-    same training rows, in one process each seed (TensorFlow imported before either clock starts)."""
+    same training rows, in one process each seed (TensorFlow started as the commands start it, before either clock)."""
     path, target = tables(base, "all")[name]
     wall, cpu, epochs = [], [], []
     for seed in range(seeds):
