@@ -5,7 +5,7 @@ statistics with momentum 0.99: after a few dozen steps it still remembers
 its initial values (mean 0, variance 1) and the early, long-gone weights,
 so a model that is right in training mode can predict one class in
 inference mode — a hand-written Keras script has the same pitfall. After
-training, `recalibrate` replaces each trainable BatchNormalization layer's
+training, `Recalibration` replaces each trainable BatchNormalization layer's
 moving mean and variance by the plain average of its batch statistics over
 training batches seen with the final weights ("precise BN": Wu & Johnson,
 2021, *Rethinking "Batch" in BatchNorm*). Layers that are not trainable (a
@@ -37,30 +37,13 @@ def batch_norm_layers(model: keras.Model) -> list:
     ]
 
 
-def recalibrate(model: keras.Model, batches: tf.data.Dataset, max_batches: int = MAX_BATCHES) -> int:
-    """Sets the moving statistics of every trainable BatchNormalization layer to their average over `batches`.
-
-    Each batch goes through the model in training mode once, in a compiled function, with every layer's
-    momentum at 0, so that its moving statistics are that batch's; their sum is kept, and the average assigned
-    at the end.
-
-    Args:
-        model: a trained model.
-        batches: training batches (x, y), as training saw them (shuffled, augmented online).
-        max_batches: at most this many batches are used.
-
-    Returns:
-        The number of batches averaged over (0 when the model has no batch normalization).
-
-    Example:
-    >>> recalibrate(model, train_batches.take(100))
-    """
-    return Recalibration(model)(batches, max_batches, keep_random_state=False)
-
-
 class Recalibration:
-    """`recalibrate` for one model, its compiled statistics function traced once for batches of any size (it runs
-    before every epoch's validation, `validate_recalibrated`, and once more at the end).
+    """Sets the moving statistics of every trainable BatchNormalization layer of one model to their average over
+    training batches, its compiled statistics function traced once for batches of any size (it runs before every
+    epoch's validation, `validate_recalibrated`, and once more at the end).
+
+    Each batch goes through the model in training mode once, with every layer's momentum at 0, so that its moving
+    statistics are that batch's; their sum is kept, and the average assigned at the end.
 
     Example:
     >>> recalibration = Recalibration(model)
@@ -142,5 +125,5 @@ def validate_recalibrated(recalibration: Recalibration, train_batches, val_batch
 
 
 def batches_needed(n_train: int, batch_size: int, max_batches: int = MAX_BATCHES) -> int:
-    """How many batches `recalibrate` uses for `n_train` training examples: one pass, at most `max_batches`."""
+    """How many batches the final recalibration uses for `n_train` training rows: one pass, at most `max_batches`."""
     return max(1, min(max_batches, math.ceil(n_train / batch_size)))
