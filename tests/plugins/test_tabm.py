@@ -8,7 +8,10 @@
 - the members start apart (random-sign adapters) and a trained model loads in plain Keras with the same outputs;
 - `trainer.class_weight=auto` weighs an imbalanced target's classes, and only that;
 - a skewed target learnt as log(1 + y) comes back in its own units; `log` refuses a negative target;
-- data=csv composes TabM with early stopping, AdamW, and the tabular trainer, which any option overrides.
+- data=csv composes TabM with early stopping, AdamW, and the tabular trainer, which any option overrides;
+- the network starts as the linear model fitted on its training rows (ridge, or logistic regression with the class
+  weights, for one sigmoid logit, two softmax logits or three) with `linear_start=fitted`; the default (`zeros`)
+  leaves it as built.
 """
 
 from __future__ import annotations
@@ -225,3 +228,60 @@ def test_the_linear_baseline_cuts_a_columns_categories_as_the_network_does():
     spec = spec_of(rows, "y").spec
     model = linear(spec).fit(_linear_frame(rows, spec), rows["y"].astype(float))
     assert model[:-1].transform(_linear_frame(rows, spec)).shape[1] == MAX_CATEGORIES + 1  # not 500
+
+
+@pytest.mark.parametrize(
+    ("target", "head", "weights"),
+    [
+        ("price", Head(1, "linear", "value", "regression"), None),
+        ("kind", Head(3, "linear", "sparse", "classification"), None),
+        ("cheap", Head(1, "linear", "binary", "classification"), [1.0, 3.0]),
+        ("cheap", Head(2, "softmax", "sparse", "classification"), [1.0, 3.0]),
+    ],
+    ids=["regression", "classes", "one-logit-weighted", "two-softmax-weighted"],
+)
+def test_the_network_starts_as_the_linear_model_fitted_on_its_rows(target, head, weights):
+    from sklearn.linear_model import LogisticRegression, RidgeCV
+
+    rows = a_table()
+    rows["cheap"] = np.where(rows["price"].astype(float) < 100, "yes", "no")
+    splits = spec_of(rows.drop(columns=[c for c in ("price", "cheap") if c != target]), target)
+    keras.utils.set_random_seed(3)
+    network = tabm(splits.spec, head, k=4, units=[8], linear_start="fitted")
+    x, y = splits.train
+    assert MemberTraining(network, head).start_from_linear_model(x, y, weights) == (
+        "ridge" if head.task == "regression" else "logistic_regression"
+    )
+    members = ops.convert_to_numpy(MemberTraining(network, head)(x))
+    np.testing.assert_allclose(
+        members, np.broadcast_to(members[:, :1], members.shape), atol=1e-6
+    )  # the members add nothing yet: all alike
+    rows_seen = keras.Model(network.inputs, network.get_layer("linear").input).predict(x, verbose=0)
+    out = ops.convert_to_numpy(network(x))
+    if head.task == "regression":
+        expected = RidgeCV(alphas=np.logspace(-3, 3, 13)).fit(rows_seen, y).predict(rows_seen)
+        np.testing.assert_allclose(out[:, 0], expected, atol=1e-4)
+        assert np.sqrt(np.mean((out[:, 0] - y) ** 2)) < 0.5  # the line explains most of the standardized price
+    else:
+        sample_weight = None if weights is None else np.asarray(weights)[y.astype(int)]
+        fitted = LogisticRegression(max_iter=1000).fit(rows_seen, y.astype(int), sample_weight=sample_weight)
+        probabilities = ops.convert_to_numpy(head.probabilities(out))
+        if head.units == 1:
+            probabilities = np.concatenate([1 - probabilities, probabilities], axis=1)
+        np.testing.assert_allclose(probabilities, fitted.predict_proba(rows_seen), atol=1e-4)
+
+
+def test_linear_start_zeros_the_default_leaves_the_network_as_built():
+    splits = spec_of(a_table(), "price")
+    head = Head(1, "linear", "value", "regression")
+    keras.utils.set_random_seed(4)
+    network = tabm(splits.spec, head, k=4, units=[8])
+    before = [w.copy() for w in network.get_weights()]
+    assert MemberTraining(network, head).start_from_linear_model(*splits.train) is None
+    for was, now in zip(before, network.get_weights()):
+        np.testing.assert_array_equal(was, now)
+    assert not network.get_layer("linear").kernel.numpy().any()
+    with pytest.raises(ConfigError, match="linear_start"):
+        from plugins.registry import get
+
+        get("model", "tabm").build({"linear_start": "ridge"}, "model", spec=splits.spec, head=head)

@@ -198,6 +198,7 @@ def train(
     weights = class_weights(trainer.class_weight, spec, train_labels)
     run = _Training.start(experiment, spec, int(train_ds.cardinality()))
     run.build()
+    run.start_from_rows(train_ds, weights)
     resumed, earlier_logs = run.backups(model_dir)
     train_batches, val_batches = run.inputs(train_ds, val_ds, weights, resumed)
     baseline_dir = Path(model_dir) / WITHOUT_PRIVACY
@@ -216,6 +217,7 @@ def train(
             "strategy": type(run.strategy).__name__,
             "replicas": run.strategy.num_replicas_in_sync,
             "batch_norm_recalibrated_on_batches": used,
+            "started_from": run.started_from,
         }
         save_model(saved, card, model_dir)
     if run.privacy is not None and run.privacy.baseline:
@@ -260,6 +262,7 @@ class _Training:
     privacy: Any = None  # DP-SGD's settings (plugins/privacy/dp_sgd.py), None for ordinary training
     private: dict[str, Any] = field(default_factory=dict)  # its plan: σ, q, steps, ε, δ
     recalibrator: Any = None  # batch norm's Recalibration, shared by the epochs and the end (`_recalibration`)
+    started_from: str | None = None  # the fit the weights started from (`start_from_rows`), None: as built
 
     @classmethod
     def start(cls, experiment: Experiment, spec: DataSpec, n_train: int) -> _Training:
@@ -320,6 +323,20 @@ class _Training:
             StopOnNonFinite(self.experiment),
             *self.experiment.callbacks(self.plan["steps_per_epoch"]),
         ]
+
+    def start_from_rows(self, train_ds, weights) -> None:
+        """An ensemble (model=tabm) starts from the linear model fitted on the training rows
+        (`MemberTraining.start_from_linear_model`); a resumed run's backup then replaces the start."""
+        from plugins.model.tabm import START_ROWS, MemberTraining
+
+        if not isinstance(self.model, MemberTraining):
+            return
+        x, y = (
+            np.concatenate(part)
+            for part in zip(*((a.numpy(), b.numpy()) for a, b in train_ds.take(START_ROWS).batch(4096)))
+        )
+        with self.strategy.scope():
+            self.started_from = self.model.start_from_linear_model(x, y, weights)
 
     def backups(self, model_dir: Path) -> tuple[int, list[dict]]:
         """Epoch backups (`trainer.backup`): the epoch a killed run resumes at, and its earlier epochs' logs."""
