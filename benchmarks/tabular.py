@@ -389,7 +389,7 @@ def main() -> None:
         for name, (path, target) in tables(base, args.tables).items():
             if args.only and name not in args.only:
                 continue
-            model, baseline, lin, verdicts, seconds, chosen = [], [], [], [], [], []
+            model, baseline, lin, verdicts, seconds, chosen, kept = [], [], [], [], [], [], []
             headline = metric = None
             for seed in range(args.seeds):
                 run = base / f"{name}-{seed}"
@@ -400,7 +400,9 @@ def main() -> None:
                 subprocess.run([*cmd, f"hydra.run.dir={run}"], cwd=ROOT, check=True, capture_output=True)
                 seconds.append(time.perf_counter() - start)
                 metrics = json.loads((run / "eval" / "metrics.json").read_text())
-                spec = json.loads((run / "models" / "model.json").read_text())["spec"]
+                card = json.loads((run / "models" / "model.json").read_text())
+                spec = card["spec"]
+                kept.append(card["training"].get("linear_fit", {}).get("kept", "network"))  # model.linear_fit
                 metric = "accuracy" if spec["task"] == "classification" else "rmse"
                 headline = metrics["baseline"]["headline"]  # the paired verdict's metric (balanced for a minority)
                 model.append(metrics["baseline"]["model_value"])
@@ -417,6 +419,7 @@ def main() -> None:
                 "baseline_chosen_on_validation": {c: chosen.count(c) for c in sorted(set(chosen))},
                 f"logistic_or_ridge_{metric}": summary(lin),
                 "verdicts": {v: verdicts.count(v) for v in ("better", "tie", "worse")},
+                "kept": {k: kept.count(k) for k in sorted(set(kept))},  # the trained network, or the linear model
                 "gap": f"{gap:+.4g}" + (f" ({gap / statistics.mean(baseline):+.1%})" if metric == "rmse" else ""),
                 "run_seconds": summary(seconds),
             }

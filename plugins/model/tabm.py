@@ -133,6 +133,10 @@ def tabm(
     members = keras.layers.Identity(name=MEMBERS, dtype="float32")(members)
     model = keras.Model(inputs, ensemble_mean(members, head), name="tabm")
     model.linear_fit = linear_fit if linear else "none"  # read by the training (MemberTraining), not saved
+    if linear:  # the skip's columns a linear model of the row reads: all but the numbers' learnt embeddings
+        numbers = len(_number_positions(spec, bins)[0])
+        embedded = range(numbers, numbers + numbers * embedding_dim if embedding_dim > 0 else numbers)
+        model.linear_columns = [i for i in range(int(linear_in.shape[-1])) if i not in embedded]
     heads.kernel.assign(ops.concatenate([heads.kernel[:, :-1], ops.zeros_like(heads.kernel[:, -1:])], axis=1))
     if k > 1:  # the members start apart: each adapter random ±1 (drawn from Keras's seed: trainer.seed)
         signs = keras.random.uniform((k, width), seed=keras.random.SeedGenerator()) < 0.5
@@ -276,9 +280,9 @@ class MemberTraining(keras.Model):
         return getattr(self.network, "linear_fit", "none")
 
     def fit_linear_model(self, x: np.ndarray, y: np.ndarray, class_weights=None):
-        """The linear model scikit-learn fits on these rows as the linear skip reads them: a ridge regression (its
-        penalty chosen by leave-one-out, as `RidgeCV` does) or a logistic regression (the classes weighed as the
-        training weighs them), as the skip's weights.
+        """The linear model scikit-learn fits on these rows as the linear skip reads them, the numbers' learnt
+        embeddings aside (their weights 0): a ridge regression (its penalty chosen by leave-one-out, as `RidgeCV`
+        does) or a logistic regression (the classes weighed as the training weighs them), as the skip's weights.
 
         Args:
             x: encoded training rows (at most `LINEAR_ROWS` are read).
@@ -296,23 +300,29 @@ class MemberTraining(keras.Model):
         if int(skip.kernel.shape[0]) > _WIDEST_LINEAR:
             return None
         rows = keras.Model(self.network.inputs, skip.input).predict(x[:LINEAR_ROWS], batch_size=4096, verbose=0)
-        y = np.asarray(y[:LINEAR_ROWS])
+        # The row as a linear model reads it (values, missing indicators, one-hot categories, TF-IDF): the numbers'
+        # learnt embeddings are the network's features, and keep no weight here.
+        columns = getattr(self.network, "linear_columns", list(range(rows.shape[1])))
+        rows, y = rows[:, columns], np.asarray(y[:LINEAR_ROWS])
         if self.head.task == "regression":
             from sklearn.linear_model import RidgeCV
 
             fitted = RidgeCV(alphas=np.logspace(-3, 3, 13)).fit(rows, y.reshape(len(y), -1))
-            return "ridge", fitted.coef_.reshape(-1, rows.shape[1]).T, fitted.intercept_.ravel()
-        from sklearn.linear_model import LogisticRegression
+            name, kernel, bias = "ridge", fitted.coef_.reshape(-1, rows.shape[1]).T, fitted.intercept_.ravel()
+        else:
+            from sklearn.linear_model import LogisticRegression
 
-        ids = y.astype(int).ravel()
-        if len(np.unique(ids)) != max(2, self.head.units):  # a class absent: its logit would have no weights
-            return None
-        weights = None if class_weights is None else np.asarray(class_weights, np.float64)[ids]
-        fitted = LogisticRegression(max_iter=1000).fit(rows, ids, sample_weight=weights)
-        kernel, bias = fitted.coef_.T, fitted.intercept_
-        if self.head.units == 2:  # one logit, shared as ±½ by the two classes' softmax
-            kernel, bias = np.concatenate([-kernel, kernel], axis=1) / 2, np.array([-bias[0], bias[0]]) / 2
-        return "logistic_regression", kernel, bias
+            ids = y.astype(int).ravel()
+            if len(np.unique(ids)) != max(2, self.head.units):  # a class absent: its logit would have no weights
+                return None
+            weights = None if class_weights is None else np.asarray(class_weights, np.float64)[ids]
+            fitted = LogisticRegression(max_iter=1000).fit(rows, ids, sample_weight=weights)
+            name, kernel, bias = "logistic_regression", fitted.coef_.T, fitted.intercept_
+            if self.head.units == 2:  # one logit, shared as ±½ by the two classes' softmax
+                kernel, bias = np.concatenate([-kernel, kernel], axis=1) / 2, np.array([-bias[0], bias[0]]) / 2
+        full = np.zeros((int(skip.kernel.shape[0]), kernel.shape[1]))
+        full[columns] = kernel
+        return name, full, bias
 
     def become_linear(self, kernel: np.ndarray, bias: np.ndarray) -> None:
         """The network as that linear model: the skip's weights set, the members' heads at zero (they add

@@ -257,6 +257,9 @@ def test_the_network_becomes_the_linear_model_fitted_on_its_rows(target, head, w
     members = ops.convert_to_numpy(model(x))
     np.testing.assert_allclose(members, np.broadcast_to(members[:, :1], members.shape), atol=1e-6)  # all alike
     rows_seen = keras.Model(network.inputs, network.get_layer("linear").input).predict(x, verbose=0)
+    embedded = slice(1, 1 + 16)  # one number column (size), embedded in 16: no weight from the linear model
+    assert not kernel[embedded].any() and network.linear_columns == [0, *range(17, rows_seen.shape[1])]
+    rows_seen = rows_seen[:, network.linear_columns]
     out = ops.convert_to_numpy(network(x))
     if head.task == "regression":
         expected = RidgeCV(alphas=np.logspace(-3, 3, 13)).fit(rows_seen, y).predict(rows_seen)
