@@ -40,7 +40,7 @@ _FAR = 1.0e6  # the open side of the first and last bins (a standardized value n
     "tabm",
     context=("spec", "head"),
     kinds=("tabular",),
-    values={"linear_fit": {"choices": ["none", "start", "candidate"]}},
+    values={"linear_fit": {"choices": ["none", "candidate"]}},
 )
 def tabm(
     spec: DataSpec,
@@ -74,11 +74,10 @@ def tabm(
         linear: a linear model of the row added to every member's output (a skip connection: a table whose target
             is nearly linear in its columns — common, and where small tables leave a network short — is then
             learnt as that line plus what the members add).
-        linear_fit: what the linear model scikit-learn fits on the training rows, as the skip reads them (ridge
-            regression, or logistic regression with the training's class weights), does: "none" (the skip is
-            learnt from zero); "start" (training starts from it, the members' heads at zero — measured worse on ames
-            and Carseats, docs/optimization.md); "candidate" (after training it is a candidate beside the trained
-            network: the network becomes it — skip set, heads at zero — when its validation loss is lower).
+        linear_fit: "candidate": after training, the linear model scikit-learn fits on the training rows as the
+            skip reads them (ridge regression, or logistic regression with the training's class weights) is a
+            candidate beside the trained network — the network becomes it (the skip set, the members' heads at
+            zero) when its validation loss is lower; "none": no linear model is fitted.
 
     Returns:
         A functional keras.Model: encoded rows in, the members' mean prediction out (the layer `members` holds
@@ -275,8 +274,8 @@ class MemberTraining(keras.Model):
 
     @property
     def linear_fit(self) -> str:
-        """What the linear model fitted on the training rows does here (`model.linear_fit`): none | start |
-        candidate."""
+        """Whether the linear model fitted on the training rows is a candidate beside the trained network
+        (`model.linear_fit`): none | candidate."""
         return getattr(self.network, "linear_fit", "none")
 
     def fit_linear_model(self, x: np.ndarray, y: np.ndarray, class_weights=None):

@@ -198,7 +198,6 @@ def train(
     weights = class_weights(trainer.class_weight, spec, train_labels)
     run = _Training.start(experiment, spec, int(train_ds.cardinality()))
     run.build()
-    run.start_from_rows(train_ds, weights)
     resumed, earlier_logs = run.backups(model_dir)
     train_batches, val_batches = run.inputs(train_ds, val_ds, weights, resumed)
     baseline_dir = Path(model_dir) / WITHOUT_PRIVACY
@@ -263,7 +262,7 @@ class _Training:
     privacy: Any = None  # DP-SGD's settings (plugins/privacy/dp_sgd.py), None for ordinary training
     private: dict[str, Any] = field(default_factory=dict)  # its plan: σ, q, steps, ε, δ
     recalibrator: Any = None  # batch norm's Recalibration, shared by the epochs and the end (`_recalibration`)
-    linear: dict[str, Any] = field(default_factory=dict)  # model.linear_fit's start or choice, for the card
+    linear: dict[str, Any] = field(default_factory=dict)  # model.linear_fit's choice, for the card
 
     @classmethod
     def start(cls, experiment: Experiment, spec: DataSpec, n_train: int) -> _Training:
@@ -333,19 +332,6 @@ class _Training:
         rows = ((a.numpy(), b.numpy()) for a, b in train_ds.take(LINEAR_ROWS).batch(4096))
         x, y = (np.concatenate(part) for part in zip(*rows))
         return self.model.fit_linear_model(x, y, weights)
-
-    def start_from_rows(self, train_ds, weights) -> None:
-        """An ensemble with `model.linear_fit=start` starts as the linear model fitted on the training rows; a
-        resumed run's backup then replaces the start."""
-        from plugins.model.tabm import MemberTraining
-
-        if not isinstance(self.model, MemberTraining) or self.model.linear_fit != "start":
-            return
-        fitted = self._linear_model(train_ds, weights)
-        if fitted is not None:
-            with self.strategy.scope():
-                self.model.become_linear(*fitted[1:])
-            self.linear["started_from"] = fitted[0]
 
     def choose_linear(self, train_ds, val_batches, weights, last: dict[str, float]) -> None:
         """With `model.linear_fit=candidate`, the linear model fitted on the training rows replaces the trained
