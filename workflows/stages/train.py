@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from plugins.data.base import to_numpy
 from plugins.data.kinds import kind_of
 from plugins.registry import ConfigError
 from workflows.config.compose import to_yaml
@@ -329,9 +330,7 @@ class _Training:
         or None."""
         from plugins.model.tabm import LINEAR_ROWS
 
-        rows = ((a.numpy(), b.numpy()) for a, b in train_ds.take(LINEAR_ROWS).batch(4096))
-        x, y = (np.concatenate(part) for part in zip(*rows))
-        return self.model.fit_linear_model(x, y, weights)
+        return self.model.fit_linear_model(*to_numpy(train_ds.take(LINEAR_ROWS)), weights)
 
     def choose_linear(self, train_ds, val_batches, weights, last: dict[str, float]) -> None:
         """With `model.linear_fit=candidate`, the linear model fitted on the training rows replaces the trained
@@ -430,7 +429,7 @@ class _Training:
 
         if self.mixers:
             raise ConfigError("privacy=dp_sgd cannot mix rows (mixup/cutmix): use augmentation without them")
-        x, y = (np.concatenate(part) for part in zip(*((a.numpy(), b.numpy()) for a, b in train_ds.batch(4096))))
+        x, y = to_numpy(train_ds)
         row_weights = None if weights is None else np.asarray(weights, np.float32)[y.astype(int)]
         stream = poisson_batches(x, y, self.private["sampling_rate"], self.experiment.trainer.seed, row_weights)
         augmenter, head = self.augmenter, self.head
