@@ -306,10 +306,9 @@ STEP_COST = """
 import json, sys, time
 from plugins.tf_startup import start_tensorflow
 start_tensorflow()
-import tensorflow as tf
 from workflows.config.command import compose
 from workflows.config.schema import resolve
-from workflows.stages.train import _Training
+from workflows.stages.train import _Training, batches, class_weights
 
 path, target = sys.argv[1], sys.argv[2]
 experiment = resolve(compose(["data=csv", f"data.path={path}", f"data.target={target}", "trainer.verbose=0",
@@ -320,7 +319,8 @@ run = _Training.start(experiment, splits.spec, len(x))
 run.build()
 size = experiment.trainer.batch_size
 steps = len(x) // size
-stream = tf.data.Dataset.from_tensor_slices((x[: steps * size], y[: steps * size])).batch(size).cache().repeat()
+weights = class_weights(experiment.trainer.class_weight, splits.spec, y)  # as the train stage weighs the rows
+stream = batches((x[: steps * size], y[: steps * size]), run.head, size, class_weights=weights).cache().repeat()
 run.model.fit(stream, epochs=1, steps_per_epoch=steps, verbose=0)  # traced, batches cached
 clock = time.process_time()
 run.model.fit(stream, epochs=3, steps_per_epoch=steps, verbose=0)
@@ -336,8 +336,9 @@ STEP_VARIANTS = {
 
 
 def step_cost(base: Path, name: str, rounds: int) -> dict:
-    """CPU milliseconds per training step (the train stage's model and batch, batches cached in memory, after a
-    traced epoch) of the default and of variants, each in its own process, in alternating rounds."""
+    """CPU milliseconds per training step (the train stage's model and batches — labels encoded, rows weighed —
+    cached in memory, after a traced epoch) of the default and of variants, each in its own process, in alternating
+    rounds."""
     path, target = tables(base, "all")[name]
     found: dict[str, list[float]] = {variant: [] for variant in STEP_VARIANTS}
     for _ in range(rounds):
