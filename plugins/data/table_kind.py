@@ -19,6 +19,7 @@ from plugins.registry import ConfigError, did_you_mean
 if TYPE_CHECKING:
     from plugins.data.base import DataSpec
 
+RIDGE_ALPHAS = np.logspace(-3, 3, 13)  # the linear baseline's ridge penalties (and TabM's linear candidate's)
 MAX_CODES = 250  # HistGradientBoosting takes at most 255 categories per feature: the rarest share one code
 
 
@@ -170,7 +171,7 @@ def linear(spec, seed: int = 0, balanced: bool = False):
     if spec.task == "classification":
         weights = "balanced" if balanced else None
         return make_pipeline(columns, LogisticRegression(max_iter=2000, random_state=seed, class_weight=weights))
-    return make_pipeline(columns, RidgeCV(alphas=np.logspace(-3, 3, 13)))
+    return make_pipeline(columns, RidgeCV(alphas=RIDGE_ALPHAS))
 
 
 def _linear_frame(rows, spec):

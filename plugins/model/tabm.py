@@ -23,6 +23,7 @@ import numpy as np
 from keras import ops
 
 from plugins.data.base import DataSpec
+from plugins.data.table_kind import RIDGE_ALPHAS
 from plugins.data.tabular import QUANTILE_BINS, column_width
 from plugins.model.head import Head
 from plugins.model.text import has_text, split_row, tfidf
@@ -306,7 +307,7 @@ class MemberTraining(keras.Model):
         if self.head.task == "regression":
             from sklearn.linear_model import RidgeCV
 
-            fitted = RidgeCV(alphas=np.logspace(-3, 3, 13)).fit(rows, y.reshape(len(y), -1))
+            fitted = RidgeCV(alphas=RIDGE_ALPHAS).fit(rows, y.reshape(len(y), -1))
             name, kernel, bias = "ridge", fitted.coef_.reshape(-1, rows.shape[1]).T, fitted.intercept_.ravel()
         else:
             from sklearn.linear_model import LogisticRegression
